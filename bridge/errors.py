@@ -1,0 +1,67 @@
+"""The bridge's exceptions: a shallow tree whose members carry the objects involved.
+
+    BridgeError
+    ├── ConfigError(variable, value, problem)       bad BRIDGE_* setting, raised at start-up
+    ├── VerificationError(provider, reason, detail) a webhook that failed its signature check
+    ├── StoreUnavailable(operation)                  Redis did not answer; callers answer 503
+    ├── NotFound(kind, key)                          an endpoint (or other record) that is absent
+    ├── Conflict(kind, key)                          creating something that already exists
+    └── InvalidInput(field, problem)                 a request that names a bad field
+
+Only the HTTP layer (bridge/web/) maps these to status codes.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base class of every error the bridge raises on purpose."""
+
+
+class ConfigError(BridgeError):
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"{variable}: {problem}")
+
+
+class VerificationError(BridgeError):
+    """`reason` is one of the contract's codes; `detail` is for logs and the debugger only."""
+
+    MISSING = "missing_signature"
+    BAD = "bad_signature"
+    STALE = "stale_timestamp"
+
+    def __init__(self, provider: str, reason: str, detail: str = "") -> None:
+        self.provider = provider
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{provider}: {reason}" + (f" ({detail})" if detail else ""))
+
+
+class StoreUnavailable(BridgeError):
+    def __init__(self, operation: str, cause: BaseException | None = None) -> None:
+        self.operation = operation
+        self.cause = cause
+        super().__init__(f"Redis unavailable during {operation}: {cause!r}")
+
+
+class NotFound(BridgeError):
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"no {kind} {key!r}")
+
+
+class Conflict(BridgeError):
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} already exists")
+
+
+class InvalidInput(BridgeError):
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")

@@ -1,0 +1,68 @@
+"""`create_app(settings)`: the Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from bridge.auth import Authority, load_or_create_admin_token
+from bridge.config import Settings
+from bridge.endpoints import Endpoints
+from bridge.errors import ConfigError
+from bridge.hub import Hub
+from bridge.services import Services
+from bridge.store import Store, connect
+from bridge.web import api, dashboard, health, hooks, responses, ws
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app; it connects lazily, so importing it (gunicorn) starts no thread."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not settings.redis_url:
+        raise ConfigError(
+            "BRIDGE_REDIS_URL",
+            "unset in a worker: start with `bridge serve` or `gunicorn -c gunicorn.conf.py "
+            "app:app`, which start the embedded Redis and pass its URL on",
+        )
+    admin_token = settings.admin_token or load_or_create_admin_token(settings.data_dir)[0]
+
+    redis_url = settings.redis_url
+
+    def new_client() -> redis.Redis:
+        return connect(redis_url)
+
+    client = new_client()
+    store = Store(
+        client,
+        retention_events=settings.retention_events,
+        retention_seconds=settings.retention_seconds,
+        dedup_ttl=settings.dedup_ttl,
+    )
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["SOCK_SERVER_OPTIONS"] = {
+        "ping_interval": settings.ws_ping_interval,
+        "max_message_size": settings.ws_max_message_bytes,
+    }
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.extensions["bridge"] = Services(
+        settings=settings,
+        redis=client,
+        store=store,
+        endpoints=Endpoints(client, allow_unverified=settings.allow_unverified),
+        hub=Hub(new_client, store, send_timeout=settings.ws_send_timeout),
+        authority=Authority(admin_token),
+    )
+    responses.register(app, settings.retry_after)
+    for blueprint in (hooks.bp, api.bp, ws.bp, health.bp, dashboard.bp):
+        app.register_blueprint(blueprint)
+    return app

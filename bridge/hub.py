@@ -1,0 +1,220 @@
+"""The hub: this process's one Redis subscription, fanned out to this process's sockets.
+
+broker (Redis) and hub (local sockets) are separate things: the store publishes every event
+on one Redis channel; each worker process runs one hub that listens there and hands each
+event to the local subscriptions of its endpoint. A subscription only ever `put()`s into its
+socket's bounded outbox, so a socket that stops reading can never block the listener.
+
+Pub/sub drops what is published while a subscriber is disconnected; so each subscription
+remembers the last id it was given, and after every (re)connect the hub reads the stream
+after those ids. A subscription also drops any id at or below its last one, which is what
+makes "backlog, then live" free of gaps and duplicates (see `Hub.subscribe`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from fnmatch import fnmatchcase
+
+import redis
+
+from bridge import cursor, keys, metrics
+from bridge.cursor import Cursor
+from bridge.errors import StoreUnavailable
+from bridge.outbox import Outbox
+from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
+
+log = logging.getLogger(__name__)
+
+Pending = tuple[Cursor, str, str]  # (id, event type, frame)
+
+
+def event_frame(channel_json: str, event: StoredEvent) -> str:
+    """The `event` frame, built by string joining so an event is serialised once per process."""
+    return '{"type":"event","channel":' + channel_json + ',"event":' + event.envelope_json() + "}"
+
+
+class Subscription:
+    """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
+
+    __slots__ = ("buffer", "channel", "last", "outbox", "pattern")
+
+    def __init__(self, channel: str, outbox: Outbox, pattern: str | None) -> None:
+        self.channel = channel
+        self.outbox = outbox
+        self.pattern = pattern
+        self.last: Cursor = cursor.ZERO
+        self.buffer: list[Pending] | None = []
+
+    def offer(self, event_id: Cursor, event_type: str, frame: str) -> None:
+        if event_id <= self.last:
+            return
+        if self.buffer is not None:
+            self.buffer.append((event_id, event_type, frame))
+            return
+        self.last = event_id
+        if self.pattern is None or fnmatchcase(event_type, self.pattern):
+            self.outbox.put(frame)
+
+
+class Hub:
+    def __init__(
+        self, client_factory: Callable[[], redis.Redis], store: Store, *, send_timeout: float
+    ) -> None:
+        self._client_factory = client_factory
+        self._store = store
+        self._send_timeout = send_timeout
+        self._channels: dict[str, set[Subscription]] = {}
+        self._lock = threading.RLock()
+        self._pid = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def ensure_started(self) -> None:
+        """Start the listener in this process (lazily: gunicorn forks after app import)."""
+        with self._lock:
+            if self._pid == os.getpid() and self._thread is not None:
+                return
+            self._pid = os.getpid()
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="bridge-hub", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- subscriptions -------------------------------------------------------------------
+
+    def subscribe(
+        self, sub: Subscription, since: Cursor | None, announce: Callable[[StreamState], None]
+    ) -> int:
+        """Register `sub`, queue the backlog after `since`, then switch it to live.
+
+        Registering first and buffering means an event published while the backlog is read
+        reaches the buffer; the id check in `offer` drops what the backlog already sent.
+        `announce(state)` runs before the backlog is queued (it queues the `subscribed` frame).
+        Returns how many backlog events were queued.
+        """
+        self.ensure_started()
+        with self._lock:
+            self._channels.setdefault(sub.channel, set()).add(sub)
+        try:
+            state = self._store.state(sub.channel)
+            start = state.last if since is None else since
+            sub.last = start
+            announce(state)
+            sent = 0
+            channel_json = _json_string(sub.channel)
+            for event in self._store.replay_after(sub.channel, start):
+                event_id = cursor.parse(event.id)
+                with self._lock:
+                    if event_id <= sub.last:
+                        continue
+                    sub.last = event_id
+                if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
+                    frame = event_frame(channel_json, event)
+                    if not sub.outbox.put_backlog(frame, self._send_timeout):
+                        break
+                    sent += 1
+        except StoreUnavailable:
+            self.unsubscribe(sub)
+            raise
+        with self._lock:
+            buffered, sub.buffer = sub.buffer or [], None
+            for pending in buffered:
+                sub.offer(*pending)
+        return sent
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            subs = self._channels.get(sub.channel)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._channels[sub.channel]
+
+    def deliver(self, channel: str, event_id: Cursor, event_type: str, frame: str) -> None:
+        with self._lock:
+            for sub in tuple(self._channels.get(channel, ())):
+                sub.offer(event_id, event_type, frame)
+
+    # -- the listener --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = 0.05
+        while not self._stop.is_set():
+            pubsub = None
+            try:
+                pubsub = self._client_factory().pubsub()  # type: ignore[no-untyped-call]
+                pubsub.subscribe(keys.EVENTS_CHANNEL)
+                self._await_subscribed(pubsub)
+                self.connected.set()
+                metrics.HUB_CONNECTED.set(1)
+                self._backfill()
+                backoff = 0.05
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None and message["type"] == "message":
+                        self._handle(message["data"])
+            except (*REDIS_ERRORS, StoreUnavailable) as exc:
+                if self.connected.is_set():
+                    log.warning("hub lost redis (%s); reconnecting", type(exc).__name__)
+            except Exception:
+                log.exception("hub listener failed; restarting it")
+            finally:
+                self.connected.clear()
+                metrics.HUB_CONNECTED.set(0)
+                if pubsub is not None:
+                    _close_quietly(pubsub)
+            # Full jitter: workers that lost Redis together must not return in lock-step.
+            self._stop.wait(random.uniform(0, backoff))  # noqa: S311 - jitter, not crypto
+            backoff = min(backoff * 2, 5.0)
+
+    @staticmethod
+    def _await_subscribed(pubsub: redis.client.PubSub) -> None:
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.5)
+            if message is not None and message["type"] == "subscribe":
+                return
+        raise redis.TimeoutError("no subscribe confirmation")
+
+    def _handle(self, data: bytes) -> None:
+        channel, id_text, event_type, tail = data.decode().split("\n", 3)
+        event = StoredEvent(id=id_text, event_type=event_type, envelope_tail=tail, raw=b"")
+        frame = event_frame(_json_string(channel), event)
+        self.deliver(channel, cursor.parse(id_text), event_type, frame)
+
+    def _backfill(self) -> None:
+        """After a (re)connect, deliver what pub/sub may have dropped meanwhile."""
+        with self._lock:
+            starts = {
+                channel: min(sub.last for sub in subs)
+                for channel, subs in self._channels.items()
+                if subs
+            }
+        for channel, since in starts.items():
+            channel_json = _json_string(channel)
+            for event in self._store.replay_after(channel, since):
+                frame = event_frame(channel_json, event)
+                self.deliver(channel, cursor.parse(event.id), event.event_type, frame)
+
+
+def _json_string(value: str) -> str:
+    # Endpoint ids match [a-z0-9][a-z0-9_-]*, so quoting needs no escaping.
+    return '"' + value + '"'
+
+
+def _close_quietly(pubsub: redis.client.PubSub) -> None:
+    # Closing a broken connection may fail; there is nothing left to do with it then.
+    with contextlib.suppress(Exception):
+        pubsub.close()

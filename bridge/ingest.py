@@ -1,0 +1,126 @@
+"""Ingest: verify a delivery on its raw bytes, build its envelope, store and publish it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge import metrics
+from bridge.endpoints import Endpoint
+from bridge.errors import VerificationError
+from bridge.providers import Identity, Verdict, WebhookRequest
+from bridge.store import Appended, Store
+
+# Headers a sender may use to authenticate to us; they are the sender's credentials, not
+# part of the event, so they are masked before the envelope is stored or shown.
+MASKED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to answer: a stored (or duplicate) event, or a provider handshake."""
+
+    appended: Appended | None = None
+    handshake: dict[str, Any] | None = None
+
+
+def receive(
+    store: Store,
+    endpoint: Endpoint,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    url: str,
+    default_tolerance: int,
+    now: float | None = None,
+) -> Outcome:
+    """Verify and store one delivery; raises VerificationError or StoreUnavailable."""
+    started = time.perf_counter()
+    provider = endpoint.verifier
+    request = WebhookRequest(
+        body=body,
+        headers={k.lower(): v for k, v in headers.items()},
+        url=url,
+        now=time.time() if now is None else now,
+        tolerance=int(endpoint.options.get("tolerance", default_tolerance)),
+        options=endpoint.options,
+    )
+    try:
+        verdict = provider.verify(request, endpoint.live_secrets)
+    except VerificationError as exc:
+        metrics.VERIFICATION_FAILURES.labels(provider.name, exc.reason).inc()
+        metrics.WEBHOOKS.labels(endpoint.id, "rejected").inc()
+        raise
+    handshake = provider.handshake(request)
+    if handshake is not None:
+        metrics.WEBHOOKS.labels(endpoint.id, "handshake").inc()
+        return Outcome(handshake=handshake)
+    identity = provider.identify(request)
+    dedup_id = identity.event_id or body_hash(body)
+    tail = envelope_tail(endpoint, request, verdict, identity, dedup_id)
+    appended = store.append(endpoint.id, dedup_id, identity.event_type, tail, body)
+    if appended.duplicate:
+        metrics.DUPLICATES.labels(endpoint.id).inc()
+        metrics.WEBHOOKS.labels(endpoint.id, "duplicate").inc()
+    else:
+        metrics.WEBHOOKS.labels(endpoint.id, "accepted").inc()
+        metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
+    return Outcome(appended=appended)
+
+
+def body_hash(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def envelope_tail(
+    endpoint: Endpoint,
+    request: WebhookRequest,
+    verdict: Verdict,
+    identity: Identity,
+    event_id: str,
+) -> str:
+    """The envelope as JSON without its `id` (the stream assigns that when it stores it)."""
+    envelope: dict[str, Any] = {
+        "endpoint": endpoint.id,
+        "provider": endpoint.provider,
+        "event_id": event_id,
+        "event_type": identity.event_type,
+        "received_at": _iso(request.now),
+        "verified": verdict.verified,
+        "verification": {"scheme": verdict.scheme, "secret_id": verdict.secret_id},
+        "headers": {
+            name: ("***" if name in MASKED_HEADERS else value)
+            for name, value in request.headers.items()
+        },
+    }
+    envelope.update(decode_body(request.body))
+    envelope["replay_of"] = None
+    return json.dumps(envelope, separators=(",", ":"))
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    """`{"body": parsed JSON or text}`, or `{"body": None, "body_base64": ...}` for non-UTF-8."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"body": None, "body_base64": base64.b64encode(body).decode()}
+    try:
+        return {"body": json.loads(text, parse_constant=_reject_constant)}
+    except ValueError:
+        return {"body": text}
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; a body holding them is carried as text.
+    raise ValueError(name)
+
+
+def _iso(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,52 @@
+"""Prometheus metrics. Under gunicorn, every worker writes to PROMETHEUS_MULTIPROC_DIR (set
+by gunicorn.conf.py before the workers start) and /metrics sums them, so any worker answers
+with the whole server's figures."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+WEBHOOKS = Counter(
+    "bridge_webhooks_total", "Webhook deliveries by endpoint and outcome", ["endpoint", "outcome"]
+)
+VERIFICATION_FAILURES = Counter(
+    "bridge_verification_failures_total",
+    "Rejected signatures by provider and reason",
+    ["provider", "reason"],
+)
+DUPLICATES = Counter("bridge_duplicates_total", "Redeliveries answered as duplicates", ["endpoint"])
+INGEST_SECONDS = Histogram(
+    "bridge_ingest_seconds",
+    "From request to stored-and-published",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+OPEN_SOCKETS = Gauge(
+    "bridge_open_sockets", "Open WebSocket connections", multiprocess_mode="livesum"
+)
+EVENTS_SENT = Counter("bridge_events_sent_total", "Event frames written to sockets")
+SLOW_CLOSES = Counter("bridge_slow_consumer_closes_total", "Sockets closed as slow consumers")
+HUB_CONNECTED = Gauge(
+    "bridge_hub_connected",
+    "1 while this worker's hub holds its Redis subscription",
+    multiprocess_mode="livemin",
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,140 @@
+"""Generic HMAC (`hmac`): for senders that sign the raw body with a shared secret.
+
+Endpoint options (all optional):
+- `header` (default `x-signature`): the header holding the signature(s).
+- `algorithm`: `sha1`, `sha256` (default) or `sha512`; key = the secret as UTF-8.
+- `encoding`: `hex` (default, case-insensitive) or `base64` (standard alphabet).
+- `prefix` (default none): text before each signature, e.g. `sha256=`; entries without it are
+  not signatures of a known kind. It may not contain commas or whitespace.
+- `id_header`: a header carrying the sender's event id (none by default).
+- `type_field` (default `type`): the body JSON field with the event type; dots walk into
+  nested objects (`meta.event_name`).
+
+- Signed bytes: the raw body. Several signatures, comma- or whitespace-separated, are
+  accepted; any one match is enough.
+- Replay window: none; dedup by the event id (when `id_header` is set) stops replays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bridge.errors import InvalidInput
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    Verdict,
+    WebhookRequest,
+    decode_signature,
+    encode_signature,
+    first_match,
+    hmac_digest,
+    json_str,
+    to_bytes,
+)
+
+ALGORITHMS = ("sha1", "sha256", "sha512")
+ENCODINGS = ("hex", "base64")
+SEPARATORS = re.compile(r"[,\s]+")
+
+
+@dataclass(frozen=True)
+class Settings:
+    header: str
+    algorithm: str
+    encoding: str
+    prefix: str
+    id_header: str | None
+    type_field: str
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any] | None) -> Settings:
+        """Read options with their defaults; raise InvalidInput naming a bad one."""
+        o = options or {}
+        settings = cls(
+            header=str(o.get("header") or "x-signature").strip(),
+            algorithm=str(o.get("algorithm") or "sha256").lower(),
+            encoding=str(o.get("encoding") or "hex").lower(),
+            prefix=str(o.get("prefix") or ""),
+            id_header=str(o["id_header"]).strip() if o.get("id_header") else None,
+            type_field=str(o.get("type_field") or "type"),
+        )
+        if settings.algorithm not in ALGORITHMS:
+            raise InvalidInput("options.algorithm", f"must be one of {', '.join(ALGORITHMS)}")
+        if settings.encoding not in ENCODINGS:
+            raise InvalidInput("options.encoding", f"must be one of {', '.join(ENCODINGS)}")
+        if SEPARATORS.search(settings.prefix):
+            raise InvalidInput("options.prefix", "must not contain commas or whitespace")
+        return settings
+
+
+class GenericHmac(Provider):
+    name: ClassVar[str] = "hmac"
+    generates_secret: ClassVar[bool] = True
+    option_types: ClassVar[Mapping[str, type]] = {
+        "header": str,
+        "algorithm": str,
+        "encoding": str,
+        "prefix": str,
+        "id_header": str,
+        "type_field": str,
+    }
+
+    def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        clean = super().validate_options(options)
+        Settings.of(clean)
+        return clean
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
+        cfg = Settings.of(request.options)
+        header = self.require(request, cfg.header)
+        candidates = [
+            decode_signature(entry.removeprefix(cfg.prefix), cfg.encoding)
+            for entry in SEPARATORS.split(header)
+            if entry and entry.startswith(cfg.prefix)
+        ]
+        body = request.body
+        return first_match(
+            self,
+            secrets,
+            candidates,
+            lambda s: hmac_digest(to_bytes(s.value), body, cfg.algorithm),
+            cfg.algorithm,
+        )
+
+    def identify(self, request: WebhookRequest) -> Identity:
+        cfg = Settings.of(request.options)
+        event_id = request.header(cfg.id_header) if cfg.id_header else None
+        event_type = json_str(request.json(), *cfg.type_field.split("."))
+        return Identity(event_id or None, event_type)
+
+    def sign(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        cfg = Settings.of(options)
+        digest = hmac_digest(to_bytes(secret), body, cfg.algorithm)
+        headers = {cfg.header: cfg.prefix + encode_signature(digest, cfg.encoding)}
+        if cfg.id_header and event_id:
+            headers[cfg.id_header] = event_id
+        return headers
+
+    def setup_steps(self, url: str) -> list[str]:
+        return [
+            "In the sender's webhook settings, add a new webhook (endpoint) URL.",
+            f"Paste this URL: {url}",
+            "Paste this endpoint's secret as the signing secret (or give the bridge the "
+            "secret the sender issued).",
+            "Check that this endpoint's options (header, algorithm, encoding, prefix) match "
+            "how the sender signs, then send a test delivery.",
+        ]

@@ -1,0 +1,94 @@
+"""GitHub.
+
+- Header: `X-Hub-Signature-256: sha256=<sig>`; the legacy `X-Hub-Signature: sha1=<sig>` is
+  checked only when `X-Hub-Signature-256` is absent and the endpoint option `legacy_sha1` is
+  true (GitHub Enterprise Server before 3.x, old integrations).
+- Signed bytes: the raw body.
+- Algorithm: HMAC-SHA256 (legacy HMAC-SHA1), lower-case hex; key = the secret as UTF-8.
+- Prefix `sha256=` (`sha1=`) is required; without it there is no signature of a known kind.
+- Replay window: none (GitHub sends no timestamp); dedup by the delivery id stops replays.
+- Event id: `X-GitHub-Delivery`. Event type: `X-GitHub-Event`, plus `.<action>` when the body
+  JSON has a string `"action"` (e.g. `pull_request.opened`; `ping` stays `ping`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    Verdict,
+    WebhookRequest,
+    decode_signature,
+    first_match,
+    hmac_digest,
+    json_str,
+    to_bytes,
+)
+
+
+class GitHub(Provider):
+    name: ClassVar[str] = "github"
+    generates_secret: ClassVar[bool] = True
+    option_types: ClassVar[Mapping[str, type]] = {"legacy_sha1": bool}
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
+        header = request.header("x-hub-signature-256")
+        algorithm = "sha256"
+        if not header and request.options.get("legacy_sha1") is True:
+            header = request.header("x-hub-signature")
+            algorithm = "sha1"
+        if not header:
+            legacy = " (X-Hub-Signature sha1 needs option legacy_sha1)"
+            detail = legacy if request.header("x-hub-signature") else ""
+            raise self.fail("missing_signature", "header X-Hub-Signature-256 is missing" + detail)
+        kind, eq, sig = header.partition("=")
+        if not eq or kind.strip() != algorithm:
+            raise self.fail("missing_signature", f"no {algorithm}= signature")
+        body = request.body
+        return first_match(
+            self,
+            secrets,
+            [decode_signature(sig.strip(), "hex")],
+            lambda s: hmac_digest(to_bytes(s.value), body, algorithm),
+            algorithm,
+        )
+
+    def identify(self, request: WebhookRequest) -> Identity:
+        event = request.header("x-github-event")
+        action = json_str(request.json(), "action")
+        if event and action:
+            event = f"{event}.{action}"
+        return Identity(request.header("x-github-delivery"), event or None)
+
+    def sign(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        key = to_bytes(secret)
+        return {
+            "X-GitHub-Event": (event_type or "ping").split(".", 1)[0],
+            "X-GitHub-Delivery": event_id or str(uuid.uuid4()),
+            "X-Hub-Signature-256": "sha256=" + hmac_digest(key, body).hex(),
+            "X-Hub-Signature": "sha1=" + hmac_digest(key, body, "sha1").hex(),
+            "User-Agent": "GitHub-Hookshot/bridge",
+        }
+
+    def setup_steps(self, url: str) -> list[str]:
+        return [
+            "On GitHub open the repository (or organization) Settings > Webhooks > Add webhook.",
+            f"Paste this URL as the Payload URL: {url}",
+            "Set Content type to application/json.",
+            "Paste this endpoint's secret into the Secret field.",
+            "Choose the events to send, save, and check the ping delivery under Recent Deliveries.",
+        ]

@@ -1,0 +1,106 @@
+"""Slack (Events API, slash commands, interactivity).
+
+- Headers: `X-Slack-Signature: v0=<sig>` and `X-Slack-Request-Timestamp: <unix seconds>`.
+- Signed bytes: `v0:<timestamp>:<raw body>` (form bodies exactly as sent, percent-encoding
+  intact).
+- Algorithm: HMAC-SHA256, lower-case hex; key = the app's Signing Secret as UTF-8 (Slack
+  issues it). Prefix `v0=` is the version: without it there is no known signature.
+- Replay window: the timestamp within `tolerance` of now, both ways.
+- Event id: the JSON body's `"event_id"` (Events API); None for form bodies.
+- Event type: JSON `event_callback` -> the inner `event.type` (e.g. `app_mention`); other
+  JSON -> its `"type"` (e.g. `url_verification`); form bodies -> the `command` field (slash
+  commands, e.g. `/weather`) or the `type` of the JSON in `payload=` (interactivity).
+- Handshake: a verified `url_verification` is answered with `{"challenge": <challenge>}`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
+
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    Verdict,
+    WebhookRequest,
+    decode_signature,
+    first_match,
+    hmac_digest,
+    json_str,
+    to_bytes,
+)
+
+
+def _form_type(body: bytes) -> str | None:
+    form = parse_qs(body.decode("utf-8", "replace"))
+    if form.get("command"):
+        return form["command"][0]
+    if form.get("payload"):
+        try:
+            return json_str(json.loads(form["payload"][0]), "type")
+        except ValueError:
+            return None
+    return None
+
+
+class Slack(Provider):
+    name: ClassVar[str] = "slack"
+    generates_secret: ClassVar[bool] = False
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
+        version, eq, sig = self.require(request, "x-slack-signature").partition("=")
+        raw_ts = self.require(request, "x-slack-request-timestamp")
+        if not eq or version.strip() != "v0":
+            raise self.fail("missing_signature", "no v0= signature")
+        self.check_timestamp(request, raw_ts)
+        signed = to_bytes(f"v0:{raw_ts}:") + request.body
+        return first_match(
+            self,
+            secrets,
+            [decode_signature(sig.strip(), "hex")],
+            lambda s: hmac_digest(to_bytes(s.value), signed),
+            "v0",
+        )
+
+    def identify(self, request: WebhookRequest) -> Identity:
+        data = request.json()
+        if not isinstance(data, dict):
+            return Identity(None, _form_type(request.body))
+        kind = json_str(data, "type")
+        if kind == "event_callback":
+            kind = json_str(data, "event", "type") or kind
+        return Identity(json_str(data, "event_id"), kind)
+
+    def handshake(self, request: WebhookRequest) -> dict[str, Any] | None:
+        data = request.json()
+        if json_str(data, "type") == "url_verification":
+            return {"challenge": json_str(data, "challenge")}
+        return None
+
+    def sign(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        ts = str(int(now))
+        digest = hmac_digest(to_bytes(secret), to_bytes(f"v0:{ts}:") + body)
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + digest.hex()}
+
+    def setup_steps(self, url: str) -> list[str]:
+        return [
+            "At api.slack.com/apps open your app; under Basic Information copy the Signing "
+            "Secret and give it to this bridge endpoint as its secret.",
+            f"Events: open Event Subscriptions, turn it on and paste this Request URL: {url} "
+            "(the bridge answers Slack's url_verification challenge).",
+            "Slash commands / interactivity: paste the same URL as the command's or "
+            "Interactivity's Request URL.",
+            "Subscribe to the bot events you need, save, and reinstall the app if asked.",
+        ]

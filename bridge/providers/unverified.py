@@ -1,0 +1,46 @@
+"""No verification (`none`): every request is accepted and flagged as unverified.
+
+- Headers, signed bytes, algorithm, encoding, prefix: none; no secret is used or needed.
+- Replay window: none. Verdicts carry `verified=False` and `secret_id=None`.
+- Event id: none (the store falls back to a hash of the body). Event type: the body's JSON
+  `"type"` when the body is a JSON object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from bridge.providers.base import Identity, Provider, Secret, Verdict, WebhookRequest, json_str
+
+
+class Unverified(Provider):
+    name: ClassVar[str] = "none"
+    generates_secret: ClassVar[bool] = False
+    requires_secret: ClassVar[bool] = False
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
+        return Verdict(verified=False, secret_id=None, scheme="none")
+
+    def identify(self, request: WebhookRequest) -> Identity:
+        return Identity(None, json_str(request.json(), "type"))
+
+    def sign(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        return {}
+
+    def setup_steps(self, url: str) -> list[str]:
+        return [
+            f"Point the sender at this URL: {url}",
+            "No secret is needed: no signature is checked, so anyone who knows the URL can "
+            "post events, and every event is marked unverified.",
+            "Prefer a verifying provider, or `hmac`, whenever the sender signs its requests.",
+        ]

@@ -1,0 +1,29 @@
+"""The objects one bridge process shares between requests, built once by `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from bridge.auth import Authority
+from bridge.config import Settings
+from bridge.endpoints import Endpoints
+from bridge.hub import Hub
+from bridge.store import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    redis: redis.Redis
+    store: Store
+    endpoints: Endpoints
+    hub: Hub
+    authority: Authority
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["bridge"]
+    return found

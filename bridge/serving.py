@@ -1,0 +1,91 @@
+"""gunicorn settings and hooks for the bridge (`gunicorn.conf.py` re-exports this module).
+
+gevent workers: one greenlet per socket instead of OS threads, so an idle WebSocket costs
+a few tens of KB and never pins a worker. No `preload_app`: the hub must start in each
+worker after the fork. With BRIDGE_REDIS_URL unset, the master starts the embedded Redis
+before forking and hands its URL to the workers through the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+from bridge.auth import load_or_create_admin_token
+from bridge.config import Settings
+from bridge.embedded import EmbeddedRedis
+
+_settings = Settings.from_env()
+
+bind = [
+    f"[{_settings.host}]:{_settings.port}"
+    if ":" in _settings.host
+    else f"{_settings.host}:{_settings.port}"
+]
+workers = _settings.workers
+worker_class = "gevent"
+# Open sockets per worker; idle ones cost little under gevent.
+worker_connections = 20_000
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+preload_app = False
+wsgi_app = "bridge.factory:create_app()"
+
+_embedded: EmbeddedRedis | None = None
+_metrics_dir = _settings.data_dir.resolve() / "metrics"
+
+
+def on_starting(server: Any) -> None:
+    global _embedded
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
+        _metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+    if not _settings.redis_url:
+        _embedded = EmbeddedRedis(_settings.data_dir)
+        os.environ["BRIDGE_REDIS_URL"] = _embedded.start()
+    if not _settings.admin_token:
+        load_or_create_admin_token(_settings.data_dir)
+
+
+def when_ready(server: Any) -> None:
+    redis_note = "embedded, data in " + str(_settings.data_dir) if _embedded else "external"
+    print(
+        f"Webhook Bridge listening on http://{_settings.host}:{_settings.port} "
+        f"(redis: {redis_note})",
+        flush=True,
+    )
+    if not _settings.admin_token:
+        token, _ = load_or_create_admin_token(_settings.data_dir)
+        print(f"Dashboard: http://127.0.0.1:{_settings.port}/#token={token}", flush=True)
+        print(f"Admin token kept in {_settings.data_dir / 'admin-token'}", flush=True)
+
+
+def post_worker_init(worker: Any) -> None:
+    import threading
+    import time
+
+    from bridge.web.ws import SESSIONS
+
+    def close_sockets_on_shutdown() -> None:
+        # gunicorn waits up to graceful_timeout for open requests, and a socket is one that
+        # never ends by itself: tell clients (4011) so they reconnect elsewhere with `since`.
+        while worker.alive:
+            time.sleep(0.5)
+        SESSIONS.close_all()
+
+    threading.Thread(target=close_sockets_on_shutdown, daemon=True).start()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if _embedded is not None:
+        _embedded.stop()

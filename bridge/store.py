@@ -1,0 +1,179 @@
+"""The event store: one Redis stream per endpoint, deduplicated, published atomically.
+
+`append()` runs one Lua script that, as a single atomic step, checks the dedup key, adds the
+stream entry (trimmed by count and age), sets the dedup key and publishes the event. So a
+delivery is either stored *and* published, or a duplicate, or not stored at all: never half.
+
+A stream entry holds `t` (event type), `e` (the envelope as JSON, without its `id`, which
+is the entry id itself) and `r` (the raw body bytes, kept so a forwarded event still verifies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from bridge import cursor, keys
+from bridge.cursor import Cursor
+from bridge.errors import StoreUnavailable
+
+_APPEND = """
+local existing = redis.call('GET', KEYS[2])
+if existing then return {0, existing} end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[1], '*',
+                      't', ARGV[5], 'e', ARGV[6], 'r', ARGV[7])
+local now = redis.call('TIME')
+local cutoff = tonumber(now[1]) * 1000 - tonumber(ARGV[2])
+if cutoff > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '=', string.format('%d', cutoff)) end
+redis.call('SET', KEYS[2], id, 'EX', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[8] .. '\\n' .. id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[6])
+return {1, id}
+"""
+
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
+
+
+def connect(url: str, **kwargs: Any) -> redis.Redis:
+    """A client that fails fast, so a dead Redis becomes a 503 rather than a hung request."""
+    options: dict[str, Any] = {
+        "socket_connect_timeout": 2.0,
+        "socket_timeout": 5.0,
+        "health_check_interval": 10,
+    }
+    if not url.startswith("unix:"):
+        options["socket_keepalive"] = True
+    options.update(kwargs)
+    return redis.Redis.from_url(url, **options)
+
+
+@dataclass(frozen=True)
+class Appended:
+    id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """Where an endpoint's stream stands: the newest id and the newest id ever trimmed."""
+
+    last: Cursor
+    trimmed: Cursor
+    exists: bool
+
+    def recovers(self, since: Cursor) -> bool:
+        """Whether every event after `since` is still retained (False also after a data reset)."""
+        if since > self.last:
+            return False
+        return since >= self.trimmed
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: str
+    event_type: str
+    envelope_tail: str  # the envelope JSON without `id`, starting with "{"
+    raw: bytes
+
+    def envelope_json(self) -> str:
+        return envelope_json(self.id, self.envelope_tail)
+
+
+def envelope_json(event_id: str, tail: str) -> str:
+    """Put the cursor first into a stored envelope, without parsing it again."""
+    return '{"id":"' + event_id + '",' + tail[1:] if tail != "{}" else '{"id":"' + event_id + '"}'
+
+
+class Store:
+    def __init__(
+        self, client: redis.Redis, *, retention_events: int, retention_seconds: int, dedup_ttl: int
+    ) -> None:
+        self.client = client
+        self.retention_events = retention_events
+        self.retention_ms = retention_seconds * 1000
+        self.dedup_ttl = dedup_ttl
+        self._append = client.register_script(_APPEND)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except REDIS_ERRORS:
+            return False
+
+    def append(
+        self, channel: str, dedup_id: str, event_type: str | None, envelope_tail: str, raw: bytes
+    ) -> Appended:
+        try:
+            created, event_id = self._append(
+                keys=[keys.stream(channel), keys.dedup(channel, dedup_id)],
+                args=[
+                    self.retention_events,
+                    self.retention_ms,
+                    self.dedup_ttl,
+                    keys.EVENTS_CHANNEL,
+                    _one_line(event_type or ""),
+                    envelope_tail,
+                    raw,
+                    channel,
+                ],
+            )
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("append", exc) from exc
+        return Appended(id=event_id.decode(), duplicate=not created)
+
+    def state(self, channel: str) -> StreamState:
+        try:
+            info = self.client.xinfo_stream(keys.stream(channel))
+        except redis.ResponseError:
+            return StreamState(last=cursor.ZERO, trimmed=cursor.ZERO, exists=False)
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("state", exc) from exc
+        return StreamState(
+            last=cursor.parse(_text(info["last-generated-id"])),
+            trimmed=cursor.parse(_text(info["max-deleted-entry-id"])),
+            exists=True,
+        )
+
+    def history(self, channel: str, since: Cursor, limit: int) -> list[StoredEvent]:
+        """Up to `limit` events after `since`, oldest first."""
+        try:
+            rows: list[tuple[bytes, dict[bytes, bytes]]] = self.client.xrange(  # type: ignore[assignment]
+                keys.stream(channel), min="(" + cursor.text(since), max="+", count=limit
+            )
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("history", exc) from exc
+        return [
+            StoredEvent(
+                id=_text(entry_id),
+                event_type=_text(fields.get(b"t", b"")),
+                envelope_tail=_text(fields.get(b"e", b"{}")),
+                raw=fields.get(b"r", b""),
+            )
+            for entry_id, fields in rows
+        ]
+
+    def replay_after(self, channel: str, since: Cursor, batch: int = 500) -> Iterator[StoredEvent]:
+        """Every retained event after `since`, read in batches."""
+        while True:
+            events = self.history(channel, since, batch)
+            yield from events
+            if len(events) < batch:
+                return
+            since = cursor.parse(events[-1].id)
+
+    def drop_stream(self, channel: str) -> None:
+        try:
+            self.client.delete(keys.stream(channel))
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("delete", exc) from exc
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _one_line(value: str) -> str:
+    # The pub/sub message is newline-separated; an event type never needs a newline.
+    return value.replace("\n", " ").replace("\r", " ")

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket blueprints; the only layer that knows about status codes."""

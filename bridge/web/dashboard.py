@@ -1,0 +1,36 @@
+"""The dashboard: a static page at `/` (its files live in bridge/static)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, send_from_directory
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+bp = Blueprint("dashboard", __name__)
+
+# Payloads are untrusted: the page renders them as text, and the policy forbids inline
+# script, so even a rendering bug cannot run what a webhook sender wrote.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@bp.get("/")
+def index() -> Response:
+    return _static("index.html")
+
+
+@bp.get("/static/<path:name>")
+def static(name: str) -> Response:
+    return _static(name)
+
+
+def _static(name: str) -> Response:
+    response = send_from_directory(STATIC, name, max_age=0)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

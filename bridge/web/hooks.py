@@ -1,0 +1,43 @@
+"""`POST /hooks/<endpoint>`: where providers deliver webhooks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from bridge.ingest import receive
+from bridge.services import services
+from bridge.web.responses import error
+
+bp = Blueprint("hooks", __name__)
+
+
+@bp.post("/hooks/<endpoint_id>")
+def ingest(endpoint_id: str) -> Response:
+    found = services()
+    endpoint = found.endpoints.get(endpoint_id)
+    # Raw bytes first, before anything could parse and re-encode the body: the signature is
+    # over the bytes as sent. MAX_CONTENT_LENGTH turns an oversized body into a 413 here.
+    body = request.get_data(cache=True)
+    settings = found.settings
+    # URL-signing schemes need the URL the provider called, as the public sees it.
+    url = (
+        settings.public_url + request.full_path.rstrip("?") if settings.public_url else request.url
+    )
+    outcome = receive(
+        found.store,
+        endpoint,
+        body,
+        dict(request.headers.items()),
+        url=url,
+        default_tolerance=settings.timestamp_tolerance,
+    )
+    if outcome.handshake is not None:
+        return jsonify(outcome.handshake)
+    appended = outcome.appended
+    if appended is None:  # pragma: no cover - receive returns one or the other
+        return error(500, "internal")
+    response = jsonify(
+        {"id": appended.id, "endpoint": endpoint.id, "duplicate": appended.duplicate}
+    )
+    response.status_code = 200 if appended.duplicate else 202
+    return response

@@ -1,0 +1,73 @@
+"""JSON answers and the mapping from the bridge's exceptions to HTTP.
+
+Every error is `{"error": "<code>", ...}` with a fitting status: never an HTML page, never a
+stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from bridge.errors import Conflict, InvalidInput, NotFound, StoreUnavailable, VerificationError
+
+log = logging.getLogger(__name__)
+
+
+def error(status: int, code: str, **extra: Any) -> Response:
+    response = jsonify({"error": code, **extra})
+    response.status_code = status
+    return response
+
+
+def unavailable(retry_after: int) -> Response:
+    response = error(503, "unavailable", message="storage is unreachable; retry later")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def register(app: Flask, retry_after: int) -> None:
+    @app.errorhandler(VerificationError)
+    def _verification(exc: VerificationError) -> Response:
+        return error(401, "invalid_signature", reason=exc.reason)
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound) -> Response:
+        return error(404, f"unknown_{exc.kind}", id=exc.key)
+
+    @app.errorhandler(InvalidInput)
+    def _invalid(exc: InvalidInput) -> Response:
+        return error(400, "invalid_request", field=exc.field, message=exc.problem)
+
+    @app.errorhandler(Conflict)
+    def _conflict(exc: Conflict) -> Response:
+        return error(409, "conflict", message=f"{exc.kind} {exc.key!r} already exists")
+
+    @app.errorhandler(StoreUnavailable)
+    def _unavailable(exc: StoreUnavailable) -> Response:
+        log.warning("503: %s", exc)
+        return unavailable(retry_after)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        return error(status, _HTTP_CODES.get(status, "http_error"), message=exc.description or "")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error(500, "internal", message="unexpected error; see the server log")

@@ -1,0 +1,279 @@
+"""One WebSocket connection: the protocol of docs/protocol.md, from auth to close.
+
+Two greenlets (threads) per socket besides simple-websocket's reader: `run()` reads client
+frames and answers them; `_write()` is the socket's only writer, draining its `Outbox` in
+batches. Everything the socket sends, answers included, goes through the outbox, so frames
+leave in the order they were queued: `subscribed`, then the backlog, then live events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from typing import Any
+
+from simple_websocket import ConnectionClosed
+from wsproto.events import TextMessage
+
+from bridge import cursor, metrics
+from bridge.auth import Principal
+from bridge.endpoints import ENDPOINT_ID
+from bridge.errors import InvalidInput, NotFound, StoreUnavailable
+from bridge.hub import Subscription
+from bridge.outbox import Outbox
+from bridge.services import Services
+from bridge.store import StreamState
+
+MAX_SUBSCRIPTIONS = 100
+
+# Close codes of the bridge's own (docs/protocol.md lists them with the standard ones).
+UNAUTHORIZED = 4001
+SLOW_CONSUMER = 4008
+SHUTTING_DOWN = 4011
+
+
+class _WriterSocket:
+    """Wraps the raw socket so every write is whole (`sendall`), serialised, and timed.
+
+    simple-websocket writes with `send()`, which may write part of a frame under load; and
+    its reader answers pings from another greenlet. The lock keeps frames from interleaving;
+    `sending_since` lets the reaper close a socket whose peer stopped reading.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()
+        self.sending_since = 0.0
+
+    def send(self, data: bytes) -> int:
+        with self._lock:
+            self.sending_since = time.monotonic()
+            try:
+                self._sock.sendall(data)
+            finally:
+                self.sending_since = 0.0
+        return len(data)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class Session:
+    def __init__(self, ws: Any, found: Services, principal: Principal | None) -> None:
+        self.ws = ws
+        self.services = found
+        self.settings = found.settings
+        self.principal = principal
+        self.outbox = Outbox(self.settings.ws_queue_size)
+        self.subs: dict[str, Subscription] = {}
+        self.sock = _WriterSocket(ws.sock)
+        ws.sock = self.sock
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        writer = threading.Thread(target=self._write, name="bridge-ws-writer", daemon=True)
+        writer.start()
+        try:
+            if self.principal is None and not self._authenticate():
+                return
+            while self.outbox.closed is None:
+                raw = self.ws.receive()
+                if raw is None:
+                    break
+                self._handle(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            for sub in self.subs.values():
+                self.services.hub.unsubscribe(sub)
+            self.outbox.close(1000, "bye")
+            writer.join(self.settings.ws_send_timeout + 1)
+
+    def close(self, code: int, reason: str) -> None:
+        """Close from outside (server shutdown): queued frames go first, then the close."""
+        self.outbox.close(code, reason)
+
+    def stalled(self, now: float) -> bool:
+        since = self.sock.sending_since
+        return bool(since) and now - since > self.settings.ws_send_timeout
+
+    def abort(self) -> None:
+        """The peer stopped reading: drop the backlog and cut the TCP connection."""
+        metrics.SLOW_CLOSES.inc()
+        self.outbox.close(SLOW_CONSUMER, "slow consumer: resume with since", discard=True)
+        self.sock.abort()
+
+    def _write(self) -> None:
+        try:
+            while True:
+                frames = self.outbox.take()
+                if frames:
+                    data = b"".join(self.ws.ws.send(TextMessage(data=f)) for f in frames)
+                    self.sock.send(data)
+                    metrics.EVENTS_SENT.inc(len(frames))
+                if self.outbox.closed is not None and not len(self.outbox):
+                    break
+        except OSError:
+            return
+        code, reason = self.outbox.closed
+        if code == SLOW_CONSUMER:
+            metrics.SLOW_CLOSES.inc()
+        try:
+            self.ws.close(reason=code, message=reason)
+        except (ConnectionClosed, OSError):
+            return
+        # Give the peer a moment to answer the close, then cut a peer that never will.
+        self.ws.thread.join(2.0)
+        self.sock.abort()
+
+    # -- client frames -------------------------------------------------------------------
+
+    def _authenticate(self) -> bool:
+        deadline = time.monotonic() + self.settings.ws_auth_timeout
+        while (left := deadline - time.monotonic()) > 0:
+            raw = self.ws.receive(timeout=left)
+            if raw is None:
+                break
+            message, ref = self._parse(raw)
+            if message is None:
+                continue
+            if message.get("type") != "auth":
+                self._error("unauthorized", 'send {"type": "auth", "token": ...} first', ref)
+                continue
+            token = message.get("token")
+            principal = self.services.authority.principal(token) if isinstance(token, str) else None
+            if principal is None:
+                self._error("unauthorized", "token is wrong or expired", ref)
+                self.outbox.close(UNAUTHORIZED, "unauthorized")
+                return False
+            self.principal = principal
+            self._send({"type": "authed"}, ref)
+            return True
+        self._error("unauthorized", "no auth frame in time")
+        self.outbox.close(UNAUTHORIZED, "auth timeout")
+        return False
+
+    def _handle(self, raw: str | bytes) -> None:
+        message, ref = self._parse(raw)
+        if message is None:
+            return
+        kind = message.get("type")
+        if kind == "subscribe":
+            self._subscribe(message, ref)
+        elif kind == "unsubscribe":
+            self._unsubscribe(message, ref)
+        elif kind == "ping":
+            self._send({"type": "pong"}, ref)
+        elif kind == "auth":
+            self._error("bad_request", "already authenticated", ref)
+        else:
+            self._error("bad_request", f"unknown type {kind!r}", ref)
+
+    def _parse(self, raw: str | bytes) -> tuple[dict[str, Any] | None, Any]:
+        try:
+            message = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            self._error("bad_request", "frame is not valid JSON")
+            return None, None
+        if not isinstance(message, dict):
+            self._error("bad_request", "frame must be a JSON object with a type")
+            return None, None
+        ref = message.get("ref")
+        if not isinstance(ref, str | int) or isinstance(ref, bool):
+            ref = None
+        return message, ref
+
+    def _subscribe(self, message: dict[str, Any], ref: Any) -> None:
+        assert self.principal is not None
+        channel = message.get("channel")
+        if not isinstance(channel, str) or not ENDPOINT_ID.match(channel):
+            self._error("bad_request", "channel must be an endpoint id", ref)
+            return
+        if not self.principal.may_read(channel):
+            self._error("forbidden", f"this token may not read {channel!r}", ref)
+            return
+        if channel in self.subs:
+            self._error("already_subscribed", f"already subscribed to {channel!r}", ref)
+            return
+        if len(self.subs) >= MAX_SUBSCRIPTIONS:
+            self._error("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS}", ref)
+            return
+        try:
+            since = self._since(message.get("since"))
+            pattern = self._pattern(message.get("filter"))
+            self.services.endpoints.get(channel)
+        except InvalidInput as exc:
+            self._error("bad_request", str(exc), ref)
+            return
+        except NotFound:
+            self._error("unknown_channel", f"no endpoint {channel!r}", ref)
+            return
+        except StoreUnavailable:
+            self._error("unavailable", "storage is unreachable; retry", ref)
+            return
+        sub = Subscription(channel, self.outbox, pattern)
+
+        def announce(state: StreamState) -> None:
+            recovered = True if since is None else state.recovers(since)
+            frame = {
+                "type": "subscribed",
+                "channel": channel,
+                "cursor": cursor.text(state.last),
+                "recovered": recovered,
+            }
+            self._send(frame, ref)
+
+        try:
+            self.services.hub.subscribe(sub, since, announce)
+        except StoreUnavailable:
+            self._error("unavailable", "storage is unreachable; retry", ref)
+            return
+        self.subs[channel] = sub
+
+    def _unsubscribe(self, message: dict[str, Any], ref: Any) -> None:
+        channel = message.get("channel")
+        sub = self.subs.pop(channel, None) if isinstance(channel, str) else None
+        if sub is None:
+            self._error("not_subscribed", f"not subscribed to {channel!r}", ref)
+            return
+        self.services.hub.unsubscribe(sub)
+        self._send({"type": "unsubscribed", "channel": channel}, ref)
+
+    @staticmethod
+    def _since(value: Any) -> cursor.Cursor | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise InvalidInput("since", "expected a cursor string like 1732590000000-0")
+        return cursor.parse(value)
+
+    @staticmethod
+    def _pattern(value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) - {"event_type"}:
+            raise InvalidInput("filter", 'expected {"event_type": "<glob>"}')
+        pattern = value.get("event_type")
+        if pattern is None:
+            return None
+        if not isinstance(pattern, str) or not 0 < len(pattern) <= 200:
+            raise InvalidInput("filter.event_type", "expected a glob such as payment.*")
+        return pattern
+
+    # -- answers -------------------------------------------------------------------------
+
+    def _send(self, frame: dict[str, Any], ref: Any = None) -> None:
+        if ref is not None:
+            frame["ref"] = ref
+        self.outbox.put(json.dumps(frame, separators=(",", ":")))
+
+    def _error(self, code: str, message: str, ref: Any = None) -> None:
+        self._send({"type": "error", "code": code, "message": message}, ref)

@@ -1,0 +1,98 @@
+"""`GET /ws`: the WebSocket route, its Origin and token checks, and this process's sessions.
+
+The checks run in `before_request`, that is before the upgrade, so a refused browser gets a
+plain 403 (or 401) instead of a socket that opens and then closes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+from flask_sock import Sock
+
+from bridge import metrics
+from bridge.auth import bearer
+from bridge.services import services
+from bridge.web.responses import error
+from bridge.web.session import SHUTTING_DOWN, Session
+
+bp = Blueprint("ws", __name__)
+sock = Sock()
+
+
+class Sessions:
+    """The sessions of this process, and a reaper that cuts sockets stuck in one send."""
+
+    def __init__(self) -> None:
+        self._live: weakref.WeakSet[Session] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._reaper_pid = 0
+
+    def add(self, session: Session) -> None:
+        with self._lock:
+            self._live.add(session)
+            if self._reaper_pid != os.getpid():
+                self._reaper_pid = os.getpid()
+                threading.Thread(target=self._reap, name="bridge-reaper", daemon=True).start()
+
+    def discard(self, session: Session) -> None:
+        with self._lock:
+            self._live.discard(session)
+
+    def close_all(self, code: int = SHUTTING_DOWN, reason: str = "server shutting down") -> None:
+        with self._lock:
+            live = list(self._live)
+        for session in live:
+            session.close(code, reason)
+
+    def _reap(self) -> None:
+        while True:
+            time.sleep(1.0)
+            now = time.monotonic()
+            with self._lock:
+                stalled = [s for s in self._live if s.stalled(now)]
+            for session in stalled:
+                session.abort()
+
+
+SESSIONS = Sessions()
+
+
+def _own_origins() -> set[str]:
+    found = services()
+    origins = {f"{request.scheme}://{request.host}", *found.settings.allowed_origins}
+    if found.settings.public_url:
+        origins.add(found.settings.public_url)
+    return origins
+
+
+@bp.before_request
+def guard() -> Response | None:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.rstrip("/") not in _own_origins():
+        return error(403, "forbidden_origin", message="this Origin may not open sockets here")
+    header = request.headers.get("Authorization")
+    if header is not None:
+        token = bearer(header)
+        principal = services().authority.principal(token) if token else None
+        if principal is None:
+            return error(401, "unauthorized", message="bearer token is wrong or expired")
+        g.principal = principal
+    return None
+
+
+@sock.route("/ws", bp=bp)  # type: ignore[untyped-decorator]
+def websocket(ws: Any) -> None:
+    session = Session(ws, services(), g.get("principal"))
+    SESSIONS.add(session)
+    metrics.OPEN_SOCKETS.inc()
+    try:
+        session.run()
+    finally:
+        metrics.OPEN_SOCKETS.dec()
+        SESSIONS.discard(session)
