@@ -61,6 +61,17 @@ class _WriterSocket:
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
 
+    def close(self) -> None:
+        """Close gracefully: closing with unread input would send a TCP reset, and the
+        peer's kernel would drop our close frame (say, 1009 after an oversized message)."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
+            self._sock.settimeout(1.0)
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and self._sock.recv(65536):
+                pass
+        self._sock.close()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 

@@ -1,0 +1,106 @@
+"""Fixtures: a real valkey-server, a real bridge under gunicorn, unique endpoint ids."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bridge.config import Settings
+from bridge.embedded import EmbeddedRedis
+from bridge.factory import create_app
+from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, free_port
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """The bundled valkey-server on a free loopback port, shared by the session."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def uid() -> str:
+    """A fresh endpoint id, so tests sharing one Redis never see each other's events."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def settings(redis_url: str, tmp_path: Path) -> Settings:
+    return Settings(redis_url=redis_url, data_dir=tmp_path, admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture(scope="session")
+def bridge(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BridgeProcess]:
+    """A real bridge: gunicorn with 2 gevent workers, on the session's Redis."""
+    process = BridgeProcess(tmp_path_factory.mktemp("bridge"), redis_server.url).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def tight_bridge(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BridgeProcess]:
+    """A bridge with small limits, for timeouts, slow consumers and retention."""
+    process = BridgeProcess(
+        tmp_path_factory.mktemp("tight"),
+        redis_server.url,
+        BRIDGE_WS_AUTH_TIMEOUT="0.5",
+        BRIDGE_WS_QUEUE_SIZE="50",
+        BRIDGE_WS_SEND_TIMEOUT="2",
+        BRIDGE_RETENTION_EVENTS="5",
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def connect() -> Iterator[Connect]:
+    """Open real WebSocket clients to a bridge; all are closed after the test."""
+    opened: list[Client] = []
+
+    def open_client(bridge: BridgeProcess, *args: object, **kwargs: object) -> Client:
+        client = Client(bridge.ws_url, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(client)
+        return client
+
+    yield open_client
+    for client in opened:
+        client.close()

@@ -1,0 +1,223 @@
+"""Real processes for the tests: a bridge under gunicorn, and WebSocket clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+import websocket
+
+from bridge.providers import get as provider
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+        time.sleep(interval)
+
+
+class BridgeProcess:
+    """`bridge serve` (gunicorn, gevent workers) as a subprocess on a free port."""
+
+    def __init__(self, data_dir: Path, redis_url: str | None, **env: str) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.log_path = data_dir / "bridge.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
+            "PORT": str(self.port),
+            "BRIDGE_DATA_DIR": str(data_dir),
+            "BRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "BRIDGE_WORKERS": "2",
+            **env,
+        }
+        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        if redis_url:
+            self.env["BRIDGE_REDIS_URL"] = redis_url
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> BridgeProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "serve"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        wait_until(self._healthy, timeout=20)
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"bridge exited {self.process.returncode}:\n{self.log()}")
+        try:
+            return requests.get(self.url + "/healthz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def worker_pids(self) -> list[int]:
+        import psutil
+
+        assert self.process is not None
+        return [c.pid for c in psutil.Process(self.process.pid).children()
+                if "valkey" not in c.name()]  # fmt: skip
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        process, self.process = self.process, None
+        if process is None:
+            return 0
+        if process.poll() is None:
+            process.send_signal(sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"bridge did not stop within {timeout} s:\n{self.log()}") from None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # -- the admin API -------------------------------------------------------------------
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **kwargs.pop("headers", {})}
+        return requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def create_endpoint(
+        self,
+        endpoint_id: str,
+        provider_name: str = "github",
+        secret: str = "test-secret-123456",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        body = {"id": endpoint_id, "provider": provider_name, "secret": secret, **extra}
+        answer = self.api("POST", "/api/endpoints", json=body)
+        assert answer.status_code == 201, answer.text
+        created: dict[str, Any] = answer.json()
+        return created
+
+    def post_signed(
+        self,
+        endpoint_id: str,
+        body: bytes,
+        *,
+        provider_name: str = "github",
+        secret: str = "test-secret-123456",
+        event_id: str | None = None,
+        event_type: str = "push",
+    ) -> requests.Response:
+        headers = provider(provider_name).sign(
+            body, secret, now=time.time(), event_id=event_id, event_type=event_type
+        )
+        headers.setdefault("Content-Type", "application/json")
+        return requests.post(
+            f"{self.url}/hooks/{endpoint_id}", data=body, headers=headers, timeout=10
+        )
+
+
+class Client:
+    """A real WebSocket client speaking the bridge's JSON frames."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = ADMIN_TOKEN,
+        *,
+        origin: str | None = None,
+        header_auth: bool = True,
+    ) -> None:
+        headers = [f"Authorization: Bearer {token}"] if token and header_auth else []
+        self.ws = websocket.create_connection(
+            url, header=headers, origin=origin, timeout=10, suppress_origin=origin is None
+        )
+        if token and not header_auth:
+            self.send({"type": "auth", "token": token})
+            assert self.recv()["type"] == "authed"
+
+    def send(self, frame: Mapping[str, Any] | str) -> None:
+        self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    def recv(self, timeout: float = 10.0) -> dict[str, Any]:
+        self.ws.settimeout(timeout)
+        opcode, data = self.ws.recv_data()
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+            raise ConnectionClosedError(code, data[2:].decode(errors="replace"))
+        message: dict[str, Any] = json.loads(data)
+        return message
+
+    def subscribe(self, channel: str, **extra: Any) -> dict[str, Any]:
+        self.send({"type": "subscribe", "channel": channel, **extra})
+        answer = self.recv()
+        assert answer["type"] == "subscribed", answer
+        return answer
+
+    def events(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The next `count` event frames' envelopes, failing on any other frame."""
+        received = []
+        for _ in range(count):
+            frame = self.recv(timeout)
+            assert frame["type"] == "event", frame
+            received.append(frame["event"])
+        return received
+
+    def close_code(self, timeout: float = 10.0) -> int | None:
+        """Read until the server closes; return its close code."""
+        try:
+            while True:
+                self.recv(timeout)
+        except ConnectionClosedError as closed:
+            return closed.code
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            return None
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1)
+        except (websocket.WebSocketException, OSError):
+            pass
+        self.ws.shutdown()  # frees the socket even when the server closed first
+
+
+Connect = Callable[..., Client]
+
+
+class ConnectionClosedError(Exception):
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"closed {code} {reason}")
+        self.code = code
+        self.reason = reason

@@ -1,0 +1,234 @@
+"""The WebSocket protocol of CONTRACT §5, against a real bridge under gunicorn."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+import requests
+import websocket
+
+from tests.support import BridgeProcess, Connect
+
+
+def post(bridge: BridgeProcess, uid: str, n: int, event_type: str = "push") -> list[str]:
+    """Deliver `n` signed webhooks; return their cursors."""
+    ids = []
+    for i in range(n):
+        body = json.dumps({"n": i, "action": None}).encode()
+        answer = bridge.post_signed(uid, body, event_id=uuid.uuid4().hex,
+                                    event_type=event_type)  # fmt: skip
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["id"])
+    return ids
+
+
+@pytest.fixture
+def endpoint(bridge: BridgeProcess, uid: str) -> str:
+    bridge.create_endpoint(uid)
+    return uid
+
+
+def test_header_auth_subscribe_then_live_event(
+    bridge: BridgeProcess, endpoint: str, connect: Connect
+) -> None:
+    """A socket authenticated by header receives a webhook posted after it subscribed."""
+    client = connect(bridge)
+    subscribed = client.subscribe(endpoint)
+    assert subscribed["recovered"] is True
+    assert subscribed["channel"] == endpoint
+    (cursor,) = post(bridge, endpoint, 1)
+    (event,) = client.events(1)
+    assert event["id"] == cursor
+    assert event["endpoint"] == endpoint
+    assert event["body"] == {"n": 0, "action": None}
+    assert event["verified"] is True
+
+
+def test_first_frame_auth_for_browsers(
+    bridge: BridgeProcess, endpoint: str, connect: Connect
+) -> None:
+    """A socket without an Authorization header authenticates with an auth frame."""
+    client = connect(bridge, header_auth=False)
+    client.subscribe(endpoint)
+    post(bridge, endpoint, 1)
+    assert len(client.events(1)) == 1
+
+
+def test_subscribe_before_auth_is_refused_and_socket_stays(
+    bridge: BridgeProcess, endpoint: str, connect: Connect
+) -> None:
+    """A subscribe sent before auth gets an unauthorized error, and auth still works after."""
+    client = connect(bridge, token=None)
+    client.send({"type": "subscribe", "channel": endpoint, "ref": 7})
+    error = client.recv()
+    assert error == {"type": "error", "code": "unauthorized", "message": error["message"],
+                     "ref": 7}  # fmt: skip
+    client.send({"type": "auth", "token": "test-admin-token-0123456789"})
+    assert client.recv()["type"] == "authed"
+    client.subscribe(endpoint)
+
+
+def test_wrong_token_frame_closes_with_4001(bridge: BridgeProcess, connect: Connect) -> None:
+    """A wrong token in the auth frame is answered with an error, then close code 4001."""
+    client = connect(bridge, token=None)
+    client.send({"type": "auth", "token": "nope"})
+    assert client.recv()["code"] == "unauthorized"
+    assert client.close_code() == 4001
+
+
+def test_auth_timeout_closes_with_4001(tight_bridge: BridgeProcess, connect: Connect) -> None:
+    """A socket that never authenticates is closed with 4001 after the auth timeout."""
+    client = connect(tight_bridge, token=None)
+    assert client.recv()["code"] == "unauthorized"
+    assert client.close_code() == 4001
+
+
+def test_wrong_bearer_header_refused_before_upgrade(
+    bridge: BridgeProcess, connect: Connect
+) -> None:
+    """A wrong bearer token on the upgrade request is answered 401 and no socket opens."""
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(bridge, token="wrong-token")
+    assert refused.value.status_code == 401
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1"])
+def test_foreign_origin_refused_with_403(
+    bridge: BridgeProcess, origin: str, connect: Connect
+) -> None:
+    """An upgrade from an Origin that is neither the bridge's own nor allowed gets 403."""
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(bridge, origin=origin)
+    assert refused.value.status_code == 403
+
+
+def test_own_origin_allowed(bridge: BridgeProcess, endpoint: str, connect: Connect) -> None:
+    """An upgrade from the bridge's own origin is accepted."""
+    client = connect(bridge, origin=bridge.url)
+    client.subscribe(endpoint)
+
+
+def test_subscriber_token_limited_to_its_channels(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """A subscriber token may subscribe to its channel and gets `forbidden` for another."""
+    bridge.create_endpoint(uid)
+    bridge.create_endpoint(uid + "-other")
+    minted = bridge.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 60}).json()
+    client = connect(bridge, token=minted["token"])
+    client.send({"type": "subscribe", "channel": uid + "-other", "ref": "a"})
+    assert client.recv() == {"type": "error", "code": "forbidden", "ref": "a",
+                             "message": f"this token may not read '{uid}-other'"}  # fmt: skip
+    client.subscribe(uid)
+    post(bridge, uid, 1)
+    assert client.events(1)[0]["endpoint"] == uid
+
+
+BAD_FRAMES: list[tuple[Any, str]] = [
+    ("not json", "bad_request"),
+    ("[1, 2]", "bad_request"),
+    ('{"no": "type"}', "bad_request"),
+    ('{"type": "dance"}', "bad_request"),
+    ('{"type": "subscribe"}', "bad_request"),
+    ('{"type": "subscribe", "channel": "UPPER"}', "bad_request"),
+    ('{"type": "subscribe", "channel": "nope-no-such-endpoint"}', "unknown_channel"),
+    ('{"type": "unsubscribe", "channel": "never"}', "not_subscribed"),
+    ('{"type": "auth", "token": "x"}', "bad_request"),
+    ("\udcff".encode("utf-8", "surrogatepass").decode("latin-1"), "bad_request"),
+]
+
+
+@pytest.mark.parametrize(("frame", "code"), BAD_FRAMES)
+def test_bad_frames_get_error_and_socket_stays_open(
+    bridge: BridgeProcess, endpoint: str, frame: str, code: str, connect: Connect
+) -> None:
+    """Malformed or unknown frames get an error frame and the socket keeps working."""
+    client = connect(bridge)
+    client.send(frame)
+    answer = client.recv()
+    assert answer["type"] == "error"
+    assert answer["code"] == code
+    client.send({"type": "ping", "ref": 1})
+    assert client.recv() == {"type": "pong", "ref": 1}
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [({"since": "yesterday"}, "since"), ({"since": 5}, "since"),
+     ({"filter": {"event_type": 3}}, "filter"), ({"filter": "push"}, "filter")],
+)  # fmt: skip
+def test_bad_subscribe_options_name_the_field(
+    bridge: BridgeProcess, endpoint: str, extra: dict[str, Any], field: str, connect: Connect
+) -> None:
+    """A subscribe with a bad since or filter is refused with a message naming it."""
+    client = connect(bridge)
+    client.send({"type": "subscribe", "channel": endpoint, **extra})
+    answer = client.recv()
+    assert answer["code"] == "bad_request"
+    assert field in answer["message"]
+
+
+def test_oversized_frame_closes_with_1009(bridge: BridgeProcess, connect: Connect) -> None:
+    """A client frame larger than the maximum message size closes the socket with 1009."""
+    client = connect(bridge)
+    client.send(json.dumps({"type": "ping", "pad": "x" * 70_000}))
+    assert client.close_code() == 1009
+
+
+def test_since_sends_backlog_then_live_without_gap_or_duplicate(
+    bridge: BridgeProcess, endpoint: str, connect: Connect
+) -> None:
+    """Subscribing with `since` gets every event after it, in order, then live ones, once."""
+    first = post(bridge, endpoint, 3)
+    client = connect(bridge)
+    subscribed = client.subscribe(endpoint, since=first[0])
+    assert subscribed["recovered"] is True
+    assert subscribed["cursor"] == first[-1]
+    later = post(bridge, endpoint, 3)
+    ids = [e["id"] for e in client.events(5)]
+    assert ids == first[1:] + later
+    client.send({"type": "ping"})
+    assert client.recv() == {"type": "pong"}  # nothing else was queued before the pong
+
+
+def test_without_since_only_live_events(
+    bridge: BridgeProcess, endpoint: str, connect: Connect
+) -> None:
+    """Subscribing without `since` sends no history, only events posted afterwards."""
+    post(bridge, endpoint, 2)
+    client = connect(bridge)
+    client.subscribe(endpoint)
+    (later,) = post(bridge, endpoint, 1)
+    assert [e["id"] for e in client.events(1)] == [later]
+
+
+def test_filter_by_event_type_glob(bridge: BridgeProcess, endpoint: str, connect: Connect) -> None:
+    """A subscription with an event_type glob receives only matching events."""
+    client = connect(bridge)
+    client.subscribe(endpoint, filter={"event_type": "pull_*"})
+    post(bridge, endpoint, 2, event_type="push")
+    (wanted,) = post(bridge, endpoint, 1, event_type="pull_request")
+    (event,) = client.events(1)
+    assert event["id"] == wanted
+    assert event["event_type"] == "pull_request"
+
+
+def test_unsubscribe_stops_events(bridge: BridgeProcess, endpoint: str, connect: Connect) -> None:
+    """After unsubscribe, the socket receives no more events of that channel."""
+    client = connect(bridge)
+    client.subscribe(endpoint)
+    client.send({"type": "unsubscribe", "channel": endpoint, "ref": "u"})
+    assert client.recv() == {"type": "unsubscribed", "channel": endpoint, "ref": "u"}
+    post(bridge, endpoint, 1)
+    client.send({"type": "ping"})
+    assert client.recv() == {"type": "pong"}
+
+
+def test_plain_get_on_ws_is_json_error(bridge: BridgeProcess) -> None:
+    """A plain HTTP GET of /ws (no upgrade) is a JSON 400, not an HTML page."""
+    answer = requests.get(bridge.url + "/ws", timeout=5)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "bad_request"
