@@ -23,14 +23,38 @@ from bridge.errors import StoreUnavailable
 _APPEND = """
 local existing = redis.call('GET', KEYS[2])
 if existing then return {0, existing} end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[1], '*',
-                      't', ARGV[5], 'e', ARGV[6], 'r', ARGV[7])
+local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[5], 'e', ARGV[6], 'r', ARGV[7])
+-- Trim by count and by age, and record the newest id trimmed (XTRIM alone does not) as the
+-- stream's max-deleted-entry-id: a resume `since` older than that has missed events.
+local dropped = nil
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
+if excess > 0 then
+  local doomed = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)
+  dropped = doomed[#doomed][1]
+end
 local now = redis.call('TIME')
 local cutoff = tonumber(now[1]) * 1000 - tonumber(ARGV[2])
-if cutoff > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '=', string.format('%d', cutoff)) end
+local aged = redis.call('XREVRANGE', KEYS[1], '(' .. string.format('%d', cutoff) .. '-0', '-',
+                        'COUNT', 1)
+if #aged > 0 and (dropped == nil or newer(aged[1][1], dropped)) then dropped = aged[1][1] end
+if dropped then
+  local ms, seq = string.match(dropped, '(%d+)-(%d+)')
+  redis.call('XTRIM', KEYS[1], 'MINID', ms .. '-' .. string.format('%d', tonumber(seq) + 1))
+  redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', dropped)
+end
 redis.call('SET', KEYS[2], id, 'EX', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[8] .. '\\n' .. id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[6])
 return {1, id}
+"""
+
+_NEWER = """
+local function newer(a, b)
+  local am, as = string.match(a, '(%d+)-(%d+)')
+  local bm, bs = string.match(b, '(%d+)-(%d+)')
+  am, bm = tonumber(am), tonumber(bm)
+  if am ~= bm then return am > bm end
+  return tonumber(as) > tonumber(bs)
+end
 """
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
@@ -94,7 +118,7 @@ class Store:
         self.retention_events = retention_events
         self.retention_ms = retention_seconds * 1000
         self.dedup_ttl = dedup_ttl
-        self._append = client.register_script(_APPEND)
+        self._append = client.register_script(_NEWER + _APPEND)
 
     def ping(self) -> bool:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -206,10 +207,8 @@ class Client:
             return None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(websocket.WebSocketException, OSError):
             self.ws.close(timeout=1)
-        except (websocket.WebSocketException, OSError):
-            pass
         self.ws.shutdown()  # frees the socket even when the server closed first
 
 
