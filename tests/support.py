@@ -60,6 +60,7 @@ class BridgeProcess:
         if redis_url:
             self.env["BRIDGE_REDIS_URL"] = redis_url
         self.process: subprocess.Popen[bytes] | None = None
+        self.token = ADMIN_TOKEN
 
     @property
     def url(self) -> str:
@@ -78,6 +79,9 @@ class BridgeProcess:
         )  # fmt: skip
         log.close()
         wait_until(self._healthy, timeout=20)
+        self.token = self.env["BRIDGE_ADMIN_TOKEN"] or (
+            (self.data_dir / "admin-token").read_text().strip()
+        )
         return self
 
     def _healthy(self) -> bool:
@@ -115,7 +119,7 @@ class BridgeProcess:
     # -- the admin API -------------------------------------------------------------------
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **kwargs.pop("headers", {})}
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         return requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
 
     def create_endpoint(
@@ -160,10 +164,16 @@ class Client:
         *,
         origin: str | None = None,
         header_auth: bool = True,
+        **options: Any,
     ) -> None:
         headers = [f"Authorization: Bearer {token}"] if token and header_auth else []
         self.ws = websocket.create_connection(
-            url, header=headers, origin=origin, timeout=10, suppress_origin=origin is None
+            url,
+            header=headers,
+            origin=origin,
+            timeout=10,
+            suppress_origin=origin is None,
+            **options,
         )
         if token and not header_auth:
             self.send({"type": "auth", "token": token})

@@ -1,0 +1,79 @@
+"""`bridge serve` as an operator runs it: embedded Redis, token, shutdown, no orphans."""
+
+from __future__ import annotations
+
+import re
+import signal
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.support import BridgeProcess, Connect, wait_until
+
+
+def valkey_children(bridge: BridgeProcess) -> list[psutil.Process]:
+    assert bridge.process is not None
+    return [p for p in psutil.Process(bridge.process.pid).children() if "valkey" in p.name()]
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> BridgeProcess:
+    """A bridge with BRIDGE_REDIS_URL and BRIDGE_ADMIN_TOKEN unset (not started yet)."""
+    return BridgeProcess(tmp_path / "data", None, BRIDGE_ADMIN_TOKEN="")
+
+
+def test_embedded_redis_persists_and_stops_with_the_bridge(embedded: BridgeProcess) -> None:
+    """With no Redis URL the bridge runs its own; events survive a restart; none is orphaned."""
+    embedded.start()
+    (server,) = valkey_children(embedded)
+    token = (embedded.data_dir / "admin-token").read_text().strip()
+    assert f"/#token={token}" in embedded.log()
+    assert token not in (embedded.data_dir / "redis.log").read_text()
+    endpoint = "e" + uuid.uuid4().hex[:8]
+    embedded.create_endpoint(endpoint)
+    stored = embedded.post_signed(endpoint, b'{"a": 1}', event_id="evt-1").json()["id"]
+    assert embedded.stop(signal.SIGTERM) == 0
+    assert not server.is_running()
+
+    embedded.start()
+    assert embedded.token == token
+    events = embedded.api("GET", f"/api/endpoints/{endpoint}/events").json()["events"]
+    assert [e["id"] for e in events] == [stored]
+    (server,) = valkey_children(embedded)
+    assert embedded.stop(signal.SIGINT) == 0
+    assert not server.is_running()
+
+
+def test_killed_bridge_takes_its_redis_along(embedded: BridgeProcess) -> None:
+    """Even a SIGKILL of the bridge leaves no valkey-server behind."""
+    embedded.start()
+    (server,) = valkey_children(embedded)
+    embedded.stop(signal.SIGKILL)
+    wait_until(lambda: not server.is_running() or server.status() == psutil.STATUS_ZOMBIE)
+
+
+def test_shutdown_closes_sockets_with_4011(
+    tmp_path: Path, redis_url: str, uid: str, connect: Connect
+) -> None:
+    """On SIGTERM open sockets get close code 4011 and the bridge exits cleanly."""
+    bridge = BridgeProcess(tmp_path / "data", redis_url).start()
+    try:
+        bridge.create_endpoint(uid)
+        client = connect(bridge)
+        client.subscribe(uid)
+        assert bridge.process is not None
+        bridge.process.send_signal(signal.SIGTERM)
+        assert client.close_code() == 4011
+    finally:
+        assert bridge.stop() == 0
+
+
+def test_bad_setting_refuses_to_start_naming_it(tmp_path: Path) -> None:
+    """A bad BRIDGE_* value stops `bridge serve` with one line naming the variable."""
+    bridge = BridgeProcess(tmp_path / "data", None, BRIDGE_MAX_BODY_BYTES="lots")
+    with pytest.raises(AssertionError, match="exited"):
+        bridge.start()
+    assert re.search(r"BRIDGE_MAX_BODY_BYTES: expected a whole number", bridge.log())
+    assert "Traceback" not in bridge.log()
