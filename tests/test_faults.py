@@ -119,7 +119,7 @@ def test_client_that_stops_reading_is_cut_others_keep_receiving(
     """A socket that stops reading is closed as a slow consumer; a reading socket on the same
     channel keeps receiving every event, in order, meanwhile."""
     tight_bridge.create_endpoint(uid)
-    stalled = Client(tight_bridge.ws_url, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
+    stalled = connect(tight_bridge, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
     stalled.subscribe(uid)
     reader = connect(tight_bridge)
     reader.subscribe(uid)
