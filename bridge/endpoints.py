@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets as secrets_module
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -39,6 +40,9 @@ class Endpoint:
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
+    # New with every creation: dedup memory is scoped to it, so an endpoint deleted and
+    # created again under the same id does not answer "duplicate" for the old one's events.
+    generation: str = ""
 
     @property
     def verifier(self) -> Provider:
@@ -78,7 +82,7 @@ class Endpoints:
         if not isinstance(provider_name, str):
             raise InvalidInput("provider", "must be a provider name")
         provider = providers.get(provider_name)
-        if provider.name == "none" and not self.allow_unverified:
+        if not provider.requires_secret and not self.allow_unverified:
             raise InvalidInput(
                 "provider", "'none' (no verification) is off; set BRIDGE_ALLOW_UNVERIFIED=true"
             )
@@ -90,7 +94,7 @@ class Endpoints:
             raise InvalidInput("options", "must be an object")
         clean_options = provider.validate_options(options)
         secrets: tuple[StoredSecret, ...] = ()
-        if provider.name != "none":
+        if provider.requires_secret:
             value = self._secret_value(provider, secret)
             secrets = (StoredSecret(id="s1", value=value, created_at=time.time()),)
         endpoint = Endpoint(
@@ -100,6 +104,7 @@ class Endpoints:
             description=description,
             options=clean_options,
             created_at=time.time(),
+            generation=secrets_module.token_hex(4),
         )
         try:
             created = self.client.set(keys.endpoint(endpoint_id), endpoint.to_json(), nx=True)
@@ -148,7 +153,7 @@ class Endpoints:
                     try:
                         pipe.watch(key)  # type: ignore[no-untyped-call]
                         endpoint = self.get(endpoint_id)
-                        if endpoint.provider == "none":
+                        if not endpoint.verifier.requires_secret:
                             raise InvalidInput("provider", "an unverified endpoint has no secrets")
                         if len(endpoint.secrets) >= MAX_SECRETS:
                             raise InvalidInput("secret", f"at most {MAX_SECRETS} secrets")
@@ -175,4 +180,5 @@ class Endpoints:
             return provider.new_secret()
         if not isinstance(secret, str) or not 8 <= len(secret) <= MAX_SECRET_LENGTH:
             raise InvalidInput("secret", f"must be text of 8 to {MAX_SECRET_LENGTH} characters")
+        provider.check_secret(secret)
         return secret

@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         dedup_ttl=settings.dedup_ttl,
     )
     app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # One byte over the limit: a chunked body (no Content-Length) is cut at this length
+    # without an error, so the ingest checks for the extra byte itself (see web/hooks.py).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     app.config["SOCK_SERVER_OPTIONS"] = {
         "ping_interval": settings.ws_ping_interval,
         "max_message_size": settings.ws_max_message_bytes,

@@ -62,8 +62,9 @@ def receive(
         metrics.WEBHOOKS.labels(endpoint.id, "handshake").inc()
         return Outcome(handshake=handshake)
     identity = provider.identify(request)
-    dedup_id = identity.event_id or body_hash(body)
-    tail = envelope_tail(endpoint, request, verdict, identity, dedup_id)
+    event_id = identity.event_id or body_hash(body)
+    tail = envelope_tail(endpoint, request, verdict, identity, event_id)
+    dedup_id = f"{endpoint.generation}:{event_id}"
     appended = store.append(endpoint.id, dedup_id, identity.event_type, tail, body)
     if appended.duplicate:
         metrics.DUPLICATES.labels(endpoint.id).inc()

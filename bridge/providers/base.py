@@ -116,6 +116,10 @@ class Provider(ABC):
     def new_secret(self) -> str:
         return _random.token_urlsafe(32)
 
+    def check_secret(self, secret: str) -> None:
+        """Refuse, with InvalidInput("secret", ...), a secret that can never verify."""
+        return
+
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Check endpoint options when the endpoint is created; raise InvalidInput naming one."""
         clean: dict[str, Any] = {}

@@ -18,6 +18,7 @@ import secrets as _random
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from bridge.errors import InvalidInput
 from bridge.providers.base import (
     Identity,
     Provider,
@@ -100,6 +101,12 @@ class StandardWebhooks(Provider):
             "bridge endpoint; where the sender lets you choose a secret, use this endpoint's.",
             "Send a test event from the dashboard and check it arrives here.",
         ]
+
+    def check_secret(self, secret: str) -> None:
+        if not decode_signature(secret.removeprefix(PREFIX), "base64"):
+            raise InvalidInput(
+                "secret", "expected whsec_ followed by base64, as the sender shows it"
+            )
 
     def new_secret(self) -> str:
         return PREFIX + base64.b64encode(_random.token_bytes(24)).decode("ascii")

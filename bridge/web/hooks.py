@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.ingest import receive
 from bridge.services import services
@@ -19,6 +20,8 @@ def ingest(endpoint_id: str) -> Response:
     # over the bytes as sent. MAX_CONTENT_LENGTH turns an oversized body into a 413 here.
     body = request.get_data(cache=True)
     settings = found.settings
+    if len(body) > settings.max_body_bytes:
+        raise RequestEntityTooLarge()
     # URL-signing schemes need the URL the provider called, as the public sees it.
     url = (
         settings.public_url + request.full_path.rstrip("?") if settings.public_url else request.url

@@ -51,6 +51,17 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/": {
+        "get": {
+            "summary": "The live dashboard (HTML; log in with a token)",
+            "responses": {
+                "200": {
+                    "description": "The dashboard page",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
     "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _ok("Running", _OBJ)}}},
     "/readyz": {
         "get": {

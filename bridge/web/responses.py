@@ -65,7 +65,13 @@ def register(app: Flask, retry_after: int) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
-        return error(status, _HTTP_CODES.get(status, "http_error"), message=exc.description or "")
+        response = error(
+            status, _HTTP_CODES.get(status, "http_error"), message=exc.description or ""
+        )
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":  # e.g. Allow on a 405
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
