@@ -67,10 +67,12 @@ class Authority:
         self._key = hmac.new(self._admin, b"webhook-bridge subscriber tokens", "sha256").digest()
 
     def is_admin(self, token: str) -> bool:
-        return hmac.compare_digest(token.encode(), self._admin)
+        return token.isascii() and hmac.compare_digest(token.encode(), self._admin)
 
     def principal(self, token: str, now: float | None = None) -> Principal | None:
         """Who this token is, or None when it is wrong or expired."""
+        if not token.isascii():  # tokens are ASCII; this also keeps encode() from failing
+            return None
         if self.is_admin(token):
             return ADMIN
         parts = token.split(".")

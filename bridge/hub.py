@@ -151,10 +151,11 @@ class Hub:
 
     def _run(self) -> None:
         backoff = 0.05
+        client = self._client_factory()
         while not self._stop.is_set():
             pubsub = None
             try:
-                pubsub = self._client_factory().pubsub()  # type: ignore[no-untyped-call]
+                pubsub = client.pubsub()  # type: ignore[no-untyped-call]
                 pubsub.subscribe(keys.EVENTS_CHANNEL)
                 self._await_subscribed(pubsub)
                 self.connected.set()

@@ -79,6 +79,17 @@ def test_wrong_token_frame_closes_with_4001(bridge: BridgeProcess, connect: Conn
     assert client.close_code() == 4001
 
 
+@pytest.mark.parametrize("token", ["\ud800", "tok\u00e9n", "wbs1.x.y", 42, None])
+def test_malformed_token_frame_closes_with_4001(
+    bridge: BridgeProcess, connect: Connect, token: object
+) -> None:
+    """A token that is not even well-formed is refused like a wrong one, not a crash."""
+    client = connect(bridge, token=None)
+    client.send(json.dumps({"type": "auth", "token": token}))
+    assert client.recv()["code"] == "unauthorized"
+    assert client.close_code() == 4001
+
+
 def test_auth_timeout_closes_with_4001(tight_bridge: BridgeProcess, connect: Connect) -> None:
     """A socket that never authenticates is closed with 4001 after the auth timeout."""
     client = connect(tight_bridge, token=None)
