@@ -74,7 +74,7 @@ class BridgeProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "serve"],
+            self.argv(),
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()
@@ -83,6 +83,9 @@ class BridgeProcess:
             (self.data_dir / "admin-token").read_text().strip()
         )
         return self
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "bridge", "serve"]
 
     def _healthy(self) -> bool:
         assert self.process is not None

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import shlex
 import signal
+import sys
 import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.support import BridgeProcess, Connect, wait_until
+from tests.support import ROOT, BridgeProcess, Connect, wait_until
 
 
 def valkey_children(bridge: BridgeProcess) -> list[psutil.Process]:
@@ -77,3 +79,35 @@ def test_bad_setting_refuses_to_start_naming_it(tmp_path: Path) -> None:
         bridge.start()
     assert re.search(r"BRIDGE_MAX_BODY_BYTES: expected a whole number", bridge.log())
     assert "Traceback" not in bridge.log()
+
+
+def test_procfile_command_serves_webhooks_and_sockets(
+    tmp_path: Path, redis_url: str, uid: str, connect: Connect
+) -> None:
+    """The Procfile's own command line starts a bridge that ingests and pushes events."""
+    procfile = (ROOT / "Procfile").read_text()
+    command = shlex.split(procfile.split("web:", 1)[1].strip())
+    assert command[:3] == ["gunicorn", "-c", "gunicorn.conf.py"]
+    assert "--preload" not in command
+    bridge = ProcfileBridge(tmp_path / "data", redis_url, command=command)
+    bridge.start()
+    try:
+        bridge.create_endpoint(uid)
+        client = connect(bridge)
+        client.subscribe(uid)
+        cursor = bridge.post_signed(uid, b"{}", event_id="procfile-1").json()["id"]
+        assert client.events(1)[0]["id"] == cursor
+        assert len(bridge.worker_pids()) == 2
+    finally:
+        assert bridge.stop() == 0
+
+
+class ProcfileBridge(BridgeProcess):
+    """A bridge started with a given command line (run from the project root)."""
+
+    def __init__(self, data_dir: Path, redis_url: str, command: list[str]) -> None:
+        super().__init__(data_dir, redis_url)
+        self.command = [str(Path(sys.executable).parent / command[0]), *command[1:]]
+
+    def argv(self) -> list[str]:
+        return self.command
