@@ -91,6 +91,9 @@ class EmbeddedRedis:
             self.command(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal reaches the bridge, which then stops
+            # the server in order, instead of reaching both at once.
+            start_new_session=True,
             preexec_fn=_die_with_parent,  # only prctl, no locks: safe after fork
         )
         deadline = time.monotonic() + timeout

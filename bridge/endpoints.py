@@ -9,7 +9,7 @@ import json
 import re
 import secrets as secrets_module
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from bridge.store import REDIS_ERRORS
 ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MAX_SECRETS = 10
 MAX_SECRET_LENGTH = 1024
+MAX_GRACE = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,12 @@ class StoredSecret:
     id: str
     value: str
     created_at: float
+    # Set when the secret is removed with a grace period (Razorpay, for one, retries old
+    # deliveries with the old secret for 24 h); it stops verifying after this moment.
+    expires_at: float | None = None
+
+    def live(self, now: float) -> bool:
+        return self.expires_at is None or self.expires_at > now
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,8 @@ class Endpoint:
     def verifier(self) -> Provider:
         return providers.get(self.provider)
 
-    @property
-    def live_secrets(self) -> list[Secret]:
-        return [Secret(id=s.id, value=s.value) for s in self.secrets]
+    def live_secrets(self, now: float) -> list[Secret]:
+        return [Secret(id=s.id, value=s.value) for s in self.secrets if s.live(now)]
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -145,30 +151,61 @@ class Endpoints:
 
     def add_secret(self, endpoint_id: str, secret: Any = None) -> tuple[Endpoint, StoredSecret]:
         """Add a secret for rotation; the old ones stay valid until removed."""
+        added: list[StoredSecret] = []
+
+        def change(endpoint: Endpoint) -> Endpoint:
+            if not endpoint.verifier.requires_secret:
+                raise InvalidInput("provider", "an unverified endpoint has no secrets")
+            if len(endpoint.secrets) >= MAX_SECRETS:
+                raise InvalidInput("secret", f"at most {MAX_SECRETS} secrets; remove one first")
+            value = self._secret_value(endpoint.verifier, secret)
+            number = max((int(s.id[1:]) for s in endpoint.secrets), default=0) + 1
+            added[:] = [StoredSecret(id=f"s{number}", value=value, created_at=time.time())]
+            return replace(endpoint, secrets=(*endpoint.secrets, added[0]))
+
+        return self._update(endpoint_id, change), added[0]
+
+    def remove_secret(self, endpoint_id: str, secret_id: str, grace: int = 0) -> Endpoint:
+        """Remove a secret now, or let it verify for `grace` more seconds."""
+        if not 0 <= grace <= MAX_GRACE:
+            raise InvalidInput("grace_seconds", f"must be between 0 and {MAX_GRACE}")
+
+        def change(endpoint: Endpoint) -> Endpoint:
+            now = time.time()
+            if secret_id not in {s.id for s in endpoint.secrets}:
+                raise NotFound("secret", secret_id)
+            if not any(s.live(now) for s in endpoint.secrets if s.id != secret_id):
+                raise InvalidInput(
+                    "secret", "the last live secret cannot be removed: add its successor first"
+                )
+            kept = []
+            for s in endpoint.secrets:
+                if s.id == secret_id:
+                    if grace:
+                        kept.append(replace(s, expires_at=now + grace))
+                elif s.live(now):  # drop secrets whose grace has run out
+                    kept.append(s)
+            return replace(endpoint, secrets=tuple(kept))
+
+        return self._update(endpoint_id, change)
+
+    def _update(self, endpoint_id: str, change: Callable[[Endpoint], Endpoint]) -> Endpoint:
+        """Read, change and write a record; WATCH makes concurrent changes all land."""
         key = keys.endpoint(endpoint_id)
         try:
             with self.client.pipeline() as pipe:
-                # WATCH makes two concurrent rotations both land instead of one overwriting.
                 while True:
                     try:
                         pipe.watch(key)  # type: ignore[no-untyped-call]
-                        endpoint = self.get(endpoint_id)
-                        if not endpoint.verifier.requires_secret:
-                            raise InvalidInput("provider", "an unverified endpoint has no secrets")
-                        if len(endpoint.secrets) >= MAX_SECRETS:
-                            raise InvalidInput("secret", f"at most {MAX_SECRETS} secrets")
-                        value = self._secret_value(endpoint.verifier, secret)
-                        number = max(int(s.id[1:]) for s in endpoint.secrets) + 1
-                        added = StoredSecret(id=f"s{number}", value=value, created_at=time.time())
-                        updated = replace(endpoint, secrets=(*endpoint.secrets, added))
+                        updated = change(self.get(endpoint_id))
                         pipe.multi()
                         pipe.set(key, updated.to_json())
                         pipe.execute()
-                        return updated, added
+                        return updated
                     except redis.WatchError:
                         continue
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("add secret", exc) from exc
+            raise StoreUnavailable("update endpoint", exc) from exc
 
     @staticmethod
     def _secret_value(provider: Provider, secret: Any) -> str:

@@ -52,7 +52,7 @@ def receive(
         options=endpoint.options,
     )
     try:
-        verdict = provider.verify(request, endpoint.live_secrets)
+        verdict = provider.verify(request, endpoint.live_secrets(request.now))
     except VerificationError as exc:
         metrics.VERIFICATION_FAILURES.labels(provider.name, exc.reason).inc()
         metrics.WEBHOOKS.labels(endpoint.id, "rejected").inc()

@@ -17,7 +17,9 @@ from werkzeug.test import TestResponse
 
 from bridge import keys
 from bridge.config import Settings
+from bridge.errors import VerificationError
 from bridge.factory import create_app
+from bridge.ingest import receive
 from bridge.providers import get as provider
 from tests.support import ADMIN_TOKEN
 
@@ -501,6 +503,63 @@ def test_rotation_keeps_the_old_secret_valid_and_records_which_matched(
         ("old", "s1"),
         ("new", "s2"),
     ]
+
+
+def rotated(client: FlaskClient, auth: dict[str, str], uid: str) -> None:
+    created(client, auth, uid, "github", secret=SECRET)
+    answer = client.post(
+        f"/api/endpoints/{uid}/secrets", json={"secret": OTHER_SECRET}, headers=auth
+    )
+    assert answer.status_code == 201
+
+
+def test_removed_secret_stops_verifying_at_once(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """DELETE /secrets/<id> without grace makes the old secret fail while the new one works."""
+    rotated(client, auth, uid)
+    answer = client.delete(f"/api/endpoints/{uid}/secrets/s1", headers=auth)
+    assert answer.status_code == 200
+    assert [s["id"] for s in answer.get_json()["secrets"]] == ["s2"]
+    assert deliver(client, uid, b'{"n": "old"}', secret=SECRET).status_code == 401
+    assert deliver(client, uid, b'{"n": "new"}', secret=OTHER_SECRET).status_code == 202
+
+
+def test_removed_secret_verifies_until_its_grace_ends(
+    app: Flask, client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A secret removed with grace_seconds keeps verifying until then, and not after."""
+    rotated(client, auth, uid)
+    answer = client.delete(f"/api/endpoints/{uid}/secrets/s1?grace_seconds=3600", headers=auth)
+    assert answer.status_code == 200
+    old = next(s for s in answer.get_json()["secrets"] if s["id"] == "s1")
+    assert old["expires_at"] is not None
+    assert deliver(client, uid, b'{"n": "grace"}', secret=SECRET).status_code == 202
+
+    services = app.extensions["bridge"]
+    endpoint = services.endpoints.get(uid)
+    later = time.time() + 3601
+    body = b'{"n": "late"}'
+    headers = provider("github").sign(body, SECRET, now=later, event_id="late")
+    with pytest.raises(VerificationError):
+        receive(services.store, endpoint, body, headers, url="", default_tolerance=300, now=later)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/secrets/s1", 400, "invalid_request"),  # the only live secret
+        ("/secrets/s9", 404, "unknown_secret"),
+        ("/secrets/s1?grace_seconds=soon", 400, "invalid_request"),
+    ],
+)
+def test_secret_removal_refusals(
+    client: FlaskClient, auth: dict[str, str], uid: str, path: str, status: int, code: str
+) -> None:
+    """Removing the last live secret, an unknown one, or with a bad grace is refused."""
+    created(client, auth, uid, "github", secret=SECRET)
+    assert_json_error(client.delete(f"/api/endpoints/{uid}{path}", headers=auth), status, code)
+    assert deliver(client, uid, b"{}", secret=SECRET).status_code == 202
 
 
 def test_rotation_generates_a_secret_when_none_is_given(

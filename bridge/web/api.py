@@ -44,7 +44,13 @@ def public_base() -> str:
 
 
 def _secret(secret: StoredSecret) -> dict[str, Any]:
-    return {"id": secret.id, "value": secret.value, "created_at": _iso(secret.created_at)}
+    expires = None if secret.expires_at is None else _iso(secret.expires_at)
+    return {
+        "id": secret.id,
+        "value": secret.value,
+        "created_at": _iso(secret.created_at),
+        "expires_at": expires,
+    }
 
 
 def _endpoint(endpoint: Endpoint) -> dict[str, Any]:
@@ -98,6 +104,15 @@ def add_secret(endpoint_id: str) -> tuple[Response, int]:
         raise InvalidInput("body", "expected a JSON object")
     endpoint, added = services().endpoints.add_secret(endpoint_id, data.get("secret"))
     return jsonify({"endpoint": _endpoint(endpoint), "secret": _secret(added)}), 201
+
+
+@bp.delete("/endpoints/<endpoint_id>/secrets/<secret_id>")
+def remove_secret(endpoint_id: str, secret_id: str) -> Response:
+    raw = request.args.get("grace_seconds", "0")
+    if not raw.isdigit():
+        raise InvalidInput("grace_seconds", "expected a whole number of seconds")
+    endpoint = services().endpoints.remove_secret(endpoint_id, secret_id, int(raw))
+    return jsonify(_endpoint(endpoint))
 
 
 @bp.get("/endpoints/<endpoint_id>/events")

@@ -135,6 +135,26 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/endpoints/{endpoint_id}/secrets/{secret_id}": {
+        "delete": {
+            "summary": "Remove a secret, at once or after grace_seconds",
+            "security": _ADMIN,
+            "parameters": [
+                _ID,
+                {"name": "secret_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "grace_seconds",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+            ],
+            "responses": {
+                "200": _ok("The endpoint", {"$ref": "#/components/schemas/Endpoint"}),
+                "400": _err("invalid_request (the last live secret)"),
+                "404": _err("unknown_endpoint / unknown_secret"),
+            },
+        }
+    },
     "/api/endpoints/{endpoint_id}/events": {
         "get": {
             "summary": "Event history, oldest first",
