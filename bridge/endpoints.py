@@ -144,7 +144,9 @@ class Endpoints:
     def delete(self, endpoint_id: str) -> None:
         self.get(endpoint_id)
         try:
-            self.client.delete(keys.endpoint(endpoint_id), keys.stream(endpoint_id))
+            self.client.delete(
+                keys.endpoint(endpoint_id), keys.stream(endpoint_id), keys.rejections(endpoint_id)
+            )
             self.client.srem(keys.ENDPOINT_INDEX, endpoint_id)
         except REDIS_ERRORS as exc:
             raise StoreUnavailable("delete endpoint", exc) from exc

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,14 +14,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge import metrics
+from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
-from bridge.errors import VerificationError
+from bridge.errors import StoreUnavailable, VerificationError
 from bridge.providers import Identity, Verdict, WebhookRequest
 from bridge.store import Appended, Store
 
 # Headers a sender may use to authenticate to us; they are the sender's credentials, not
 # part of the event, so they are masked before the envelope is stored or shown.
 MASKED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+PREVIEW_BYTES = 2048
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ def receive(
     except VerificationError as exc:
         metrics.VERIFICATION_FAILURES.labels(provider.name, exc.reason).inc()
         metrics.WEBHOOKS.labels(endpoint.id, "rejected").inc()
+        _keep_rejection(store, endpoint, request, exc)
         raise
     handshake = provider.handshake(request)
     if handshake is not None:
@@ -73,6 +80,30 @@ def receive(
         metrics.WEBHOOKS.labels(endpoint.id, "accepted").inc()
         metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
     return Outcome(appended=appended)
+
+
+def _keep_rejection(
+    store: Store, endpoint: Endpoint, request: WebhookRequest, error: VerificationError
+) -> None:
+    entry = {
+        "id": secrets.token_hex(8),
+        "received_at": _iso(request.now),
+        "reason": error.reason,
+        "headers": _masked(request.headers),
+        "body_bytes": len(request.body),
+        "body_preview": request.body[:PREVIEW_BYTES].decode("utf-8", "replace"),
+        "diagnosis": diagnose(
+            endpoint.verifier, request, endpoint.live_secrets(request.now), error
+        ),
+    }
+    try:
+        store.record_rejection(endpoint.id, json.dumps(entry, separators=(",", ":")))
+    except StoreUnavailable:
+        log.warning("could not keep a rejected delivery for %s", endpoint.id)
+
+
+def _masked(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: ("***" if name in MASKED_HEADERS else value) for name, value in headers.items()}
 
 
 def body_hash(body: bytes) -> str:
@@ -95,10 +126,7 @@ def envelope_tail(
         "received_at": _iso(request.now),
         "verified": verdict.verified,
         "verification": {"scheme": verdict.scheme, "secret_id": verdict.secret_id},
-        "headers": {
-            name: ("***" if name in MASKED_HEADERS else value)
-            for name, value in request.headers.items()
-        },
+        "headers": _masked(request.headers),
     }
     envelope.update(decode_body(request.body))
     envelope["replay_of"] = None

@@ -24,6 +24,10 @@ def stream(endpoint_id: str) -> str:
     return f"{PREFIX}:stream:{{{endpoint_id}}}"
 
 
+def rejections(endpoint_id: str) -> str:
+    return f"{PREFIX}:rejected:{{{endpoint_id}}}"
+
+
 def dedup(endpoint_id: str, event_id: str) -> str:
     # Event ids come from senders; hashing bounds the key length whatever they send.
     digest = hashlib.sha256(event_id.encode()).hexdigest()[:32]

@@ -57,6 +57,10 @@ local function newer(a, b)
 end
 """
 
+# The debugger's list of rejected deliveries per endpoint: short, and gone after a week.
+REJECTIONS_KEPT = 50
+REJECTIONS_TTL = 7 * 86400
+
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
 
 
@@ -186,6 +190,25 @@ class Store:
             if len(events) < batch:
                 return
             since = cursor.parse(events[-1].id)
+
+    def record_rejection(self, channel: str, entry: str) -> None:
+        """Keep a rejected delivery in a short list (newest first) for the debugger."""
+        key = keys.rejections(channel)
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.lpush(key, entry)
+                pipe.ltrim(key, 0, REJECTIONS_KEPT - 1)
+                pipe.expire(key, REJECTIONS_TTL)
+                pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("record rejection", exc) from exc
+
+    def rejections(self, channel: str) -> list[str]:
+        try:
+            entries: list[bytes] = self.client.lrange(keys.rejections(channel), 0, -1)  # type: ignore[assignment]
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("rejections", exc) from exc
+        return [e.decode() for e in entries]
 
     def drop_stream(self, channel: str) -> None:
         try:

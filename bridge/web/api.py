@@ -137,6 +137,14 @@ def events(endpoint_id: str) -> Response:
     )
 
 
+@bp.get("/endpoints/<endpoint_id>/rejections")
+def rejections(endpoint_id: str) -> Response:
+    found = services()
+    found.endpoints.get(endpoint_id)
+    entries = [json.loads(e) for e in found.store.rejections(endpoint_id)]
+    return jsonify({"rejections": entries})
+
+
 @bp.post("/tokens")
 def mint_token() -> tuple[Response, int]:
     data = _body()

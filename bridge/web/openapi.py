@@ -135,6 +135,14 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/endpoints/{endpoint_id}/rejections": {
+        "get": {
+            "summary": "Recently rejected deliveries, newest first, with a diagnosis of each",
+            "security": _ADMIN,
+            "parameters": [_ID],
+            "responses": {"200": _ok("Rejections", _OBJ), "404": _err("unknown_endpoint")},
+        }
+    },
     "/api/endpoints/{endpoint_id}/secrets/{secret_id}": {
         "delete": {
             "summary": "Remove a secret, at once or after grace_seconds",

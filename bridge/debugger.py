@@ -1,0 +1,189 @@
+"""The signature debugger: explains why a delivery was rejected, without revealing secrets.
+
+It answers what a developer with a failing integration asks, using the provider's own
+`sign()` as the reference for what a correct request looks like:
+- which headers the provider sends that this request lacks;
+- per signature header, the shape of what came (prefix, encoding, length) next to the shape
+  expected: a hex digest where base64 is expected, a missing `sha256=`, a SHA-1 length;
+- whether the body was re-encoded on the way (trailing newline stripped, JSON re-serialised):
+  if one of those variants verifies, the diagnosis names it;
+- whether the secret is near-right (surrounding spaces, `whsec_` prefix added or missing);
+- which secret ids were tried, and the timestamp skew where the reason is a stale timestamp.
+
+It never includes a secret, or any digest computed with one: a digest of this body under the
+endpoint's secret would be a valid signature for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from bridge.errors import VerificationError
+from bridge.providers import Provider, Secret, WebhookRequest
+
+# Variants are verified with HMACs over the whole body: cap the work a bad request can cause.
+MAX_VARIANT_BODY = 256 * 1024
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+
+
+def diagnose(
+    provider: Provider, request: WebhookRequest, secrets: Sequence[Secret], error: VerificationError
+) -> dict[str, Any]:
+    expected = _reference_headers(provider, request, secrets)
+    present = {name.lower() for name in request.headers}
+    report: dict[str, Any] = {
+        "reason": error.reason,
+        "detail": error.detail,
+        "secrets_tried": [s.id for s in secrets],
+        "missing_headers": sorted(h for h in expected if h not in present),
+        "signature_headers": {
+            name: {"received": shape(request.headers[name]), "expected": shape(value)}
+            for name, value in expected.items()
+            if name in present and _looks_like_signature(name)
+        },
+        "body": {"bytes": len(request.body), "json": request.json() is not None},
+    }
+    if error.reason != VerificationError.STALE and len(request.body) <= MAX_VARIANT_BODY:
+        report["body"]["verifies_as"] = next(
+            (
+                label
+                for label, body in body_variants(request.body)
+                if _verifies(provider, replace(request, body=body), secrets)
+            ),
+            None,
+        )
+        report["secret_hint"] = _secret_hint(provider, request, secrets)
+    report["hints"] = hints(report)
+    return report
+
+
+def body_variants(body: bytes) -> list[tuple[str, bytes]]:
+    """Re-encodings that proxies and frameworks commonly apply to a body on the way."""
+    variants = [
+        ("trailing newline removed", body.rstrip(b"\r\n")),
+        ("trailing newline added", body + b"\n"),
+        ("CRLF line ends turned into LF", body.replace(b"\r\n", b"\n")),
+    ]
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if parsed is not None:
+        variants += [
+            ("JSON re-serialised compactly", json.dumps(parsed, separators=(",", ":")).encode()),
+            ("JSON re-serialised with spaces", json.dumps(parsed).encode()),
+            ("JSON re-serialised with indentation", json.dumps(parsed, indent=2).encode()),
+            ("JSON re-serialised as raw UTF-8",
+             json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()),
+        ]  # fmt: skip
+    return [(label, variant) for label, variant in variants if variant != body]
+
+
+def shape(value: str) -> dict[str, Any]:
+    """What a signature header value looks like, never what it is."""
+    entries = [e for e in re.split(r"[ ,;]+", value.strip()) if e]
+    described = []
+    for entry in entries[:5]:
+        prefix, digest = _split_prefix(entry)
+        described.append({"prefix": prefix, **_encoding(digest)})
+    return {"entries": len(entries), "first": described}
+
+
+def hints(report: dict[str, Any]) -> list[str]:
+    """Plain sentences for the most likely causes, most specific first."""
+    out = []
+    if report["missing_headers"]:
+        out.append("Missing header(s): " + ", ".join(report["missing_headers"]) + ".")
+    verifies_as = report.get("body", {}).get("verifies_as")
+    if verifies_as:
+        out.append(
+            f"The signature matches the body with the {verifies_as}: something between the "
+            "sender and the bridge changed the body. Forward the raw bytes unchanged."
+        )
+    if report.get("secret_hint"):
+        out.append(report["secret_hint"])
+    for name, shapes in report["signature_headers"].items():
+        got, want = shapes["received"]["first"], shapes["expected"]["first"]
+        if got and want and got[0] != want[0]:
+            out.append(f"{name}: received {_say(got[0])}, expected {_say(want[0])}.")
+    if report["reason"] == VerificationError.STALE:
+        out.append(
+            f"Timestamp outside the window ({report['detail']}): check the sender's clock, "
+            "or raise the endpoint's `tolerance` option if deliveries queue."
+        )
+    if not out and report["reason"] == VerificationError.BAD:
+        out.append(
+            "The signature is well-formed but matches none of the endpoint's secrets: "
+            "check that the secret configured at the provider is this endpoint's."
+        )
+    return out
+
+
+def _reference_headers(
+    provider: Provider, request: WebhookRequest, secrets: Sequence[Secret]
+) -> dict[str, str]:
+    secret = secrets[0].value if secrets else "reference-secret-only"
+    try:
+        headers = provider.sign(request.body, secret, now=request.now, options=request.options)
+    except Exception:  # a provider that cannot sign this body still gets a report
+        return {}
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def _secret_hint(
+    provider: Provider, request: WebhookRequest, secrets: Sequence[Secret]
+) -> str | None:
+    tweaks: list[tuple[str, Callable[[str], str]]] = [
+        ("has surrounding spaces or a newline", str.strip),
+        ("should start with whsec_", lambda s: "whsec_" + s),
+        ("should not start with whsec_", lambda s: s.removeprefix("whsec_")),
+    ]
+    for problem, tweak in tweaks:
+        variants = [Secret(s.id, tweak(s.value)) for s in secrets if tweak(s.value) != s.value]
+        if variants and _verifies(provider, request, variants):
+            return f"The secret at the sender and this endpoint's secret differ: one {problem}."
+    return None
+
+
+def _verifies(provider: Provider, request: WebhookRequest, secrets: Sequence[Secret]) -> bool:
+    try:
+        provider.verify(request, secrets)
+    except VerificationError:
+        return False
+    return True
+
+
+def _looks_like_signature(name: str) -> bool:
+    return any(word in name for word in ("signature", "hmac", "hub-signature", "token"))
+
+
+def _split_prefix(entry: str) -> tuple[str, str]:
+    match = re.match(r"^([A-Za-z0-9_-]{1,16}[=,:])(.+)$", entry)
+    if match and not _HEX.match(entry) and not _B64.match(entry):
+        return match.group(1), match.group(2)
+    return "", entry
+
+
+def _encoding(digest: str) -> dict[str, Any]:
+    if _HEX.match(digest) and len(digest) % 2 == 0:
+        return {"encoding": "hex", "bytes": len(digest) // 2}
+    if _B64.match(digest):
+        try:
+            raw = base64.b64decode(digest.replace("-", "+").replace("_", "/") + "==")
+            return {"encoding": "base64", "bytes": len(raw)}
+        except (binascii.Error, ValueError):
+            pass
+    return {"encoding": "unknown", "length": len(digest)}
+
+
+def _say(entry: dict[str, Any]) -> str:
+    prefix = f"prefix {entry['prefix']!r}, " if entry["prefix"] else "no prefix, "
+    size = f"{entry['bytes']} bytes" if "bytes" in entry else f"{entry.get('length', 0)} chars"
+    return f"{prefix}{entry['encoding']} ({size})"
