@@ -111,3 +111,24 @@ class ProcfileBridge(BridgeProcess):
 
     def argv(self) -> list[str]:
         return self.command
+
+
+def test_secrets_never_reach_the_log(
+    tmp_path: Path, redis_url: str, uid: str, connect: Connect
+) -> None:
+    """Endpoint secrets, the admin token and subscriber tokens are absent from a DEBUG log."""
+    secret = "never-log-this-secret-42"
+    bridge = BridgeProcess(tmp_path / "data", redis_url, BRIDGE_LOG_LEVEL="DEBUG").start()
+    try:
+        bridge.create_endpoint(uid, secret=secret)
+        assert bridge.post_signed(uid, b"{}", secret=secret, event_id="a").status_code == 202
+        assert bridge.post_signed(uid, b"{}", secret="wrong-secret-123").status_code == 401
+        minted = bridge.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 60}).json()
+        connect(bridge, token=minted["token"], header_auth=False).subscribe(uid)
+        connect(bridge, token=minted["token"] + "x", header_auth=False, expect_auth=False)
+    finally:
+        bridge.stop()
+    log = bridge.log()
+    assert "GET /ws" in log or "Booting worker" in log  # the log is the bridge's, not empty
+    for value in (secret, bridge.token, minted["token"]):
+        assert value not in log
