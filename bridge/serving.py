@@ -31,6 +31,9 @@ timeout = 30
 graceful_timeout = 10
 keepalive = 5
 preload_app = False
+# gunicorn's runtime control socket defaults to one path per user (~/.gunicorn), which two
+# bridges on one machine would fight over; the bridge needs none of it.
+control_socket_disable = True
 wsgi_app = "bridge.factory:create_app()"
 
 _embedded: EmbeddedRedis | None = None
