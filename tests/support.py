@@ -78,7 +78,11 @@ class BridgeProcess:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()
-        wait_until(self._healthy, timeout=20)
+        try:
+            wait_until(self._healthy, timeout=30)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
         self.token = self.env["BRIDGE_ADMIN_TOKEN"] or (
             (self.data_dir / "admin-token").read_text().strip()
         )
@@ -92,8 +96,8 @@ class BridgeProcess:
         if self.process.poll() is not None:
             raise AssertionError(f"bridge exited {self.process.returncode}:\n{self.log()}")
         try:
-            return requests.get(self.url + "/healthz", timeout=1).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:  # not listening yet, or busy booting
             return False
 
     def worker_pids(self) -> list[int]:
