@@ -134,7 +134,9 @@ def _reference_headers(
         headers = provider.sign(request.body, secret, now=request.now, options=request.options)
     except Exception:  # a provider that cannot sign this body still gets a report
         return {}
-    return {name.lower(): value for name, value in headers.items()}
+    # A scheme whose "signature" is the secret itself (GitLab's token) must not have even the
+    # shape of that value described.
+    return {name.lower(): value for name, value in headers.items() if secret not in value}
 
 
 def _secret_hint(

@@ -22,7 +22,8 @@ from bridge.store import Appended, Store
 
 # Headers a sender may use to authenticate to us; they are the sender's credentials, not
 # part of the event, so they are masked before the envelope is stored or shown.
-MASKED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# X-Gitlab-Token is GitLab's "signature": the endpoint's secret itself, sent in clear.
+MASKED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-gitlab-token"})
 PREVIEW_BYTES = 2048
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class Outcome:
 
     appended: Appended | None = None
     handshake: dict[str, Any] | None = None
+    # The provider's own answer to a stored event, sent instead of the bridge's (Discord).
+    answer: dict[str, Any] | None = None
 
 
 def receive(
@@ -57,14 +60,16 @@ def receive(
         tolerance=int(endpoint.options.get("tolerance", default_tolerance)),
         options=endpoint.options,
     )
+    secrets = endpoint.live_secrets(request.now)
     try:
-        verdict = provider.verify(request, endpoint.live_secrets(request.now))
+        verdict = provider.verify(request, secrets)
     except VerificationError as exc:
         metrics.VERIFICATION_FAILURES.labels(provider.name, exc.reason).inc()
         metrics.WEBHOOKS.labels(endpoint.id, "rejected").inc()
         _keep_rejection(store, endpoint, request, exc)
         raise
-    handshake = provider.handshake(request)
+    secret = next((s for s in secrets if s.id == verdict.secret_id), None)
+    handshake = provider.handshake(request, secret)
     if handshake is not None:
         metrics.WEBHOOKS.labels(endpoint.id, "handshake").inc()
         return Outcome(handshake=handshake)
@@ -79,7 +84,7 @@ def receive(
     else:
         metrics.WEBHOOKS.labels(endpoint.id, "accepted").inc()
         metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
-    return Outcome(appended=appended)
+    return Outcome(appended=appended, answer=provider.acknowledge(request))
 
 
 def _keep_rejection(

@@ -661,19 +661,38 @@ def test_unverified_accepts_anything_unverified() -> None:
 
 
 def test_registry_names_and_secret_policy() -> None:
-    """The registry holds the core providers, and only receiver-chosen schemes generate secrets."""
+    """The registry holds every contract provider, and only receiver-chosen schemes generate
+    secrets."""
     generated = {name for name, p in REGISTRY.items() if p.generates_secret}
-    assert set(REGISTRY) == {
-        "standard",
-        "stripe",
-        "github",
-        "razorpay",
-        "shopify",
-        "slack",
-        "hmac",
-        "none",
-    }
-    assert generated == {"standard", "github", "razorpay", "hmac"}
+    assert set(REGISTRY) == set(
+        [
+            "standard",
+            "stripe",
+            "github",
+            "razorpay",
+            "shopify",
+            "slack",
+            "twilio",
+            "paddle",
+            "square",
+            "linear",
+            "zoom",
+            "sendgrid",
+            "mailgun",
+            "intercom",
+            "gitlab",
+            "discord",
+            "typeform",
+            "calendly",
+            "lemonsqueezy",
+            "xero",
+            "hmac",
+            "none",
+        ]
+    )
+    assert generated == set(
+        ["standard", "github", "razorpay", "hmac", "gitlab", "typeform", "calendly", "lemonsqueezy"]
+    )
     assert all(REGISTRY[name].name == name for name in REGISTRY)
 
 

@@ -18,9 +18,10 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import secrets as _random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -76,6 +77,10 @@ class Identity:
 
 class Provider(ABC):
     name: ClassVar[str]
+    # docs/providers.md: the section title, and the summary table's cells after the name
+    # (signature header, who picks the secret, timestamp window, event id, event type).
+    title: ClassVar[str] = ""
+    table: ClassVar[tuple[str, str, str, str, str]] = ("", "", "", "", "")
     # True where the receiver picks the secret (the bridge generates one if none is given);
     # False where the provider issues it (Stripe, Slack, Shopify): then it is required.
     generates_secret: ClassVar[bool] = True
@@ -109,9 +114,38 @@ class Provider(ABC):
     def setup_steps(self, url: str) -> list[str]:
         """Plain-text steps for registering `url` on the provider's side."""
 
-    def handshake(self, request: WebhookRequest) -> dict[str, Any] | None:
-        """A JSON answer for a verified provider handshake, or None for a normal event."""
+    def handshake(
+        self, request: WebhookRequest, secret: Secret | None = None
+    ) -> dict[str, Any] | None:
+        """A JSON answer for a verified provider handshake, or None for a normal event.
+
+        `secret` is the one that verified the request: Zoom's answer is an HMAC made with it.
+        An empty dict means "answer 200 with an empty body" (Xero's intent-to-receive).
+        """
         return None
+
+    def acknowledge(self, request: WebhookRequest) -> dict[str, Any] | None:
+        """The JSON answer a stored event must get instead of the bridge's own 202, or None.
+
+        For senders that read the answer (Discord waits 3 s for an interaction response).
+        """
+        return None
+
+    def sign_body(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        """The body as this provider would send it; call before `sign`.
+
+        Only schemes that carry signed fields inside the body change it: Mailgun puts its
+        signature there, Linear its `webhookTimestamp`. Every other provider returns `body`.
+        """
+        return body
 
     def new_secret(self) -> str:
         return _random.token_urlsafe(32)
@@ -147,16 +181,32 @@ class Provider(ABC):
             raise self.fail(VerificationError.MISSING, f"header {name} is missing")
         return value
 
-    def check_timestamp(self, request: WebhookRequest, raw: str) -> int:
+    def check_timestamp(
+        self, request: WebhookRequest, raw: str, tolerance: int | None = None
+    ) -> int:
+        """Parse Unix seconds and check them against now, within `tolerance` (default the
+        request's) both ways."""
         try:
             ts = int(raw.strip())
-            skew = request.now - ts  # OverflowError for absurdly large integers
+            float(ts)  # OverflowError for absurdly large integers
         except (ValueError, OverflowError):
             raise self.fail(VerificationError.BAD, "timestamp is not a whole number") from None
-        if abs(skew) > request.tolerance:
+        self.check_skew(request, ts, request.tolerance if tolerance is None else tolerance)
+        return ts
+
+    def check_skew(self, request: WebhookRequest, seconds: float, tolerance: float) -> None:
+        """Raise stale_timestamp when `seconds` (Unix time) is over `tolerance` from now."""
+        try:
+            skew = request.now - float(seconds)
+        except OverflowError:
+            skew = math.inf
+        if math.isnan(skew):
+            raise self.fail(VerificationError.BAD, "timestamp is not a number")
+        if math.isinf(skew):
+            raise self.fail(VerificationError.STALE, "timestamp out of range")
+        if abs(skew) > tolerance:
             direction = "old" if skew > 0 else "in the future"
             raise self.fail(VerificationError.STALE, f"timestamp {abs(int(skew))} s {direction}")
-        return ts
 
 
 def hmac_digest(key: bytes, message: bytes, algorithm: str = "sha256") -> bytes:
@@ -186,6 +236,39 @@ def first_match(
     if matched is None:
         raise provider.fail(VerificationError.BAD, "no signature matches any secret")
     return Verdict(verified=True, secret_id=matched, scheme=scheme)
+
+
+def first_valid(
+    provider: Provider,
+    secrets: Sequence[Secret],
+    candidates: Sequence[bytes],
+    accepts: Callable[[Secret, bytes], bool],
+    scheme: str,
+) -> Verdict:
+    """Like `first_match`, where a digest cannot simply be recomputed and compared.
+
+    `accepts(secret, candidate)` checks one candidate: a public-key signature (Ed25519, ECDSA)
+    or a set of digests compared in constant time (Twilio's URL variants). It must not raise.
+    Every pair is checked, even after a match.
+    """
+    if not candidates:
+        raise provider.fail(VerificationError.MISSING, "no signature of a known version")
+    matched: str | None = None
+    for secret in secrets:
+        for candidate in candidates:
+            if accepts(secret, candidate) and matched is None:
+                matched = secret.id
+    if matched is None:
+        raise provider.fail(VerificationError.BAD, "no signature matches any secret")
+    return Verdict(verified=True, secret_id=matched, scheme=scheme)
+
+
+def any_digest(expected: Sequence[bytes], candidate: bytes) -> bool:
+    """True when `candidate` equals any of `expected`; compares with every one of them."""
+    found = False
+    for digest in expected:
+        found |= hmac.compare_digest(digest, candidate)
+    return found
 
 
 # Helpers for parsing attacker-controlled header values: none of them raises.
@@ -224,6 +307,15 @@ def parse_pairs(header: str, sep: str = ",") -> list[tuple[str, str]]:
         key, eq, value = item.partition("=")
         pairs.append((key.strip(), value.strip()) if eq else ("", item.strip()))
     return pairs
+
+
+def json_value(data: Any, *path: str) -> Any:
+    """The value at `path` inside parsed JSON objects, or None where any step is missing."""
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def json_str(data: Any, *path: str) -> str | None:

@@ -74,6 +74,14 @@ class Settings:
 
 class GenericHmac(Provider):
     name: ClassVar[str] = "hmac"
+    title: ClassVar[str] = "Generic HMAC"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "option `header`",
+        "you (generated)",
+        "none",
+        "option `id_header`",
+        "option `type_field`",
+    )
     generates_secret: ClassVar[bool] = True
     option_types: ClassVar[Mapping[str, type]] = {
         "header": str,

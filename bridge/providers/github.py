@@ -33,6 +33,14 @@ from bridge.providers.base import (
 
 class GitHub(Provider):
     name: ClassVar[str] = "github"
+    title: ClassVar[str] = "GitHub"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`X-Hub-Signature-256`",
+        "you (generated)",
+        "none",
+        "`X-GitHub-Delivery`",
+        "`X-GitHub-Event` + `.action`",
+    )
     generates_secret: ClassVar[bool] = True
     option_types: ClassVar[Mapping[str, type]] = {"legacy_sha1": bool}
 

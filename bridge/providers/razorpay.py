@@ -31,6 +31,14 @@ from bridge.providers.base import (
 
 class Razorpay(Provider):
     name: ClassVar[str] = "razorpay"
+    title: ClassVar[str] = "Razorpay"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`X-Razorpay-Signature`",
+        "you (generated)",
+        "none",
+        "`x-razorpay-event-id`",
+        "body `event`",
+    )
     generates_secret: ClassVar[bool] = True
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:

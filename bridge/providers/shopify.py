@@ -32,6 +32,14 @@ from bridge.providers.base import (
 
 class Shopify(Provider):
     name: ClassVar[str] = "shopify"
+    title: ClassVar[str] = "Shopify"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`X-Shopify-Hmac-Sha256`",
+        "Shopify (client secret)",
+        "none",
+        "`X-Shopify-Webhook-Id`",
+        "`X-Shopify-Topic`",
+    )
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:

@@ -48,6 +48,14 @@ def _form_type(body: bytes) -> str | None:
 
 class Slack(Provider):
     name: ClassVar[str] = "slack"
+    title: ClassVar[str] = "Slack"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`X-Slack-Signature`",
+        "Slack (Signing Secret)",
+        "±300 s",
+        "body `event_id`",
+        "inner `event.type`",
+    )
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
@@ -74,7 +82,9 @@ class Slack(Provider):
             kind = json_str(data, "event", "type") or kind
         return Identity(json_str(data, "event_id"), kind)
 
-    def handshake(self, request: WebhookRequest) -> dict[str, Any] | None:
+    def handshake(
+        self, request: WebhookRequest, secret: Secret | None = None
+    ) -> dict[str, Any] | None:
         data = request.json()
         if json_str(data, "type") == "url_verification":
             return {"challenge": json_str(data, "challenge")}

@@ -3,10 +3,15 @@
 - Headers: `webhook-id`, `webhook-timestamp`, `webhook-signature`; Svix-branded senders use
   `svix-id`, `svix-timestamp`, `svix-signature` instead (taken when `webhook-signature` is absent).
 - Signed bytes: `<id>.<timestamp>.<raw body>`.
-- Algorithm: HMAC-SHA256, base64 encoded; the key is the secret without its `whsec_` prefix,
-  base64-decoded (the secret is accepted with or without the prefix).
-- Signature header: a space-separated list of `<version>,<signature>` entries; only `v1` is
-  checked (`v1a` Ed25519, `v2` and others are skipped); any one match is enough.
+- Algorithm (`v1`): HMAC-SHA256, base64 encoded; the key is the secret without its `whsec_`
+  prefix, base64-decoded (the secret is accepted with or without the prefix).
+- Algorithm (`v1a`): Ed25519, base64 encoded, for senders that sign with a private key: the
+  endpoint's secret is then the sender's public key, `whpk_` followed by base64 of its 32
+  bytes, and only `v1a` entries are checked against it. `sign()` (tests and `bridge send`)
+  makes `v1a` signatures when given the private key, `whsk_` + base64.
+- Signature header: a space-separated list of `<version>,<signature>` entries; `v1` entries
+  are checked against `whsec_` secrets and `v1a` entries against `whpk_` keys (`v2` and other
+  versions are skipped); any one match is enough.
 - Replay window: the timestamp (Unix seconds) must be within `tolerance` of now, both ways.
 - Event id: the `webhook-id` header. Event type: the body's JSON `"type"`.
 """
@@ -14,26 +19,44 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets as _random
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from bridge.errors import InvalidInput
+from bridge.providers import asymmetric
 from bridge.providers.base import (
     Identity,
     Provider,
     Secret,
     Verdict,
     WebhookRequest,
+    any_digest,
     decode_signature,
     encode_signature,
-    first_match,
+    first_valid,
     hmac_digest,
     json_str,
     to_bytes,
 )
 
 PREFIX = "whsec_"
+PUBLIC_PREFIX = "whpk_"
+PRIVATE_PREFIX = "whsk_"
+
+
+def public_key(secret: str) -> Ed25519PublicKey | None:
+    """The Ed25519 key of a `whpk_` secret, or None."""
+    return asymmetric.ed25519_public(decode_signature(secret.removeprefix(PUBLIC_PREFIX), "base64"))
+
+
+def private_key(secret: str) -> Ed25519PrivateKey | None:
+    """The Ed25519 key of a `whsk_` secret (32-byte seed or 64 bytes seed + public), or None."""
+    raw = decode_signature(secret.removeprefix(PRIVATE_PREFIX), "base64")
+    return asymmetric.ed25519_private(raw)
 
 
 def signing_key(secret: str) -> bytes:
@@ -44,6 +67,14 @@ def signing_key(secret: str) -> bytes:
 
 class StandardWebhooks(Provider):
     name: ClassVar[str] = "standard"
+    title: ClassVar[str] = "Standard Webhooks, Svix, Clerk, Resend"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`webhook-signature` (`svix-signature`)",
+        "you (`whsec_…`, generated; or the sender's `whpk_…` key)",
+        "±300 s",
+        "`webhook-id`",
+        "body `type`",
+    )
     generates_secret: ClassVar[bool] = True
 
     @staticmethod
@@ -55,17 +86,33 @@ class StandardWebhooks(Provider):
         header = self.require(request, h + "signature")
         msg_id = self.require(request, h + "id")
         raw_ts = self.require(request, h + "timestamp")
-        candidates = [
-            decode_signature(sig, "base64")
-            for version, _, sig in (entry.partition(",") for entry in header.split())
-            if version == "v1"
-        ]
-        if not candidates:
-            raise self.fail("missing_signature", "no v1 signature")
+        entries = [entry.partition(",") for entry in header.split()]
+        v1 = [decode_signature(sig, "base64") for version, _, sig in entries if version == "v1"]
+        v1a = [decode_signature(sig, "base64") for version, _, sig in entries if version == "v1a"]
+        public = {s.id: public_key(s.value) for s in secrets if s.value.startswith(PUBLIC_PREFIX)}
+        hmac_secrets = not secrets or len(public) < len(secrets)
+        if not (v1 and hmac_secrets) and not (v1a and public):
+            raise self.fail(
+                "missing_signature", "no v1a signature" if public else "no v1 signature"
+            )
         self.check_timestamp(request, raw_ts)
         signed = to_bytes(f"{msg_id}.{raw_ts}.") + request.body
-        return first_match(
-            self, secrets, candidates, lambda s: hmac_digest(signing_key(s.value), signed), "v1"
+
+        def accepts(secret: Secret, _: bytes) -> bool:
+            if secret.id in public:
+                found = False
+                for sig in v1a:
+                    found |= asymmetric.ed25519_valid(public[secret.id], sig, signed)
+                return found
+            digest = hmac_digest(signing_key(secret.value), signed)
+            found = False
+            for sig in v1:
+                found |= any_digest([digest], sig)
+            return found
+
+        verdict = first_valid(self, secrets, [b""], accepts, "v1")
+        return (
+            dataclasses.replace(verdict, scheme="v1a") if verdict.secret_id in public else verdict
         )
 
     def identify(self, request: WebhookRequest) -> Identity:
@@ -84,12 +131,15 @@ class StandardWebhooks(Provider):
     ) -> dict[str, str]:
         msg_id = event_id or "msg_" + _random.token_hex(12)
         ts = str(int(now))
-        digest = hmac_digest(signing_key(secret), to_bytes(f"{msg_id}.{ts}.") + body)
-        return {
-            "webhook-id": msg_id,
-            "webhook-timestamp": ts,
-            "webhook-signature": "v1," + encode_signature(digest, "base64"),
-        }
+        signed = to_bytes(f"{msg_id}.{ts}.") + body
+        if secret.startswith(PRIVATE_PREFIX):
+            key = private_key(secret)
+            if key is None:
+                raise InvalidInput("secret", "whsk_ must be followed by a base64 Ed25519 key")
+            signature = "v1a," + encode_signature(key.sign(signed), "base64")
+        else:
+            signature = "v1," + encode_signature(hmac_digest(signing_key(secret), signed), "base64")
+        return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": signature}
 
     def setup_steps(self, url: str) -> list[str]:
         return [
@@ -97,12 +147,21 @@ class StandardWebhooks(Provider):
             "and choose Add Endpoint.",
             f"Paste this URL as the endpoint URL: {url}",
             "Subscribe to the event types you want delivered.",
-            "Copy the endpoint's signing secret (it starts with whsec_) and add it to this "
-            "bridge endpoint; where the sender lets you choose a secret, use this endpoint's.",
+            "Copy the endpoint's signing secret (it starts with whsec_; for Ed25519 v1a "
+            "signatures, the whpk_ public key) and add it to this bridge endpoint; where the "
+            "sender lets you choose a secret, use this endpoint's.",
             "Send a test event from the dashboard and check it arrives here.",
         ]
 
     def check_secret(self, secret: str) -> None:
+        if secret.startswith(PRIVATE_PREFIX):
+            raise InvalidInput(
+                "secret", "whsk_ is the sender's private key: give the bridge the whpk_ public key"
+            )
+        if secret.startswith(PUBLIC_PREFIX):
+            if public_key(secret) is None:
+                raise InvalidInput("secret", "whpk_ must be followed by a base64 Ed25519 key")
+            return
         if not decode_signature(secret.removeprefix(PREFIX), "base64"):
             raise InvalidInput(
                 "secret", "expected whsec_ followed by base64, as the sender shows it"

@@ -33,6 +33,14 @@ from bridge.providers.base import (
 
 class Stripe(Provider):
     name: ClassVar[str] = "stripe"
+    title: ClassVar[str] = "Stripe"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`Stripe-Signature`",
+        "Stripe (`whsec_…`)",
+        "±300 s",
+        "body `id`",
+        "body `type`",
+    )
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:

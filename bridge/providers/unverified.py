@@ -16,6 +16,14 @@ from bridge.providers.base import Identity, Provider, Secret, Verdict, WebhookRe
 
 class Unverified(Provider):
     name: ClassVar[str] = "none"
+    title: ClassVar[str] = "No verification"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "—",
+        "—",
+        "—",
+        "hash of the body",
+        "body `type`",
+    )
     generates_secret: ClassVar[bool] = False
     requires_secret: ClassVar[bool] = False
 

@@ -35,10 +35,13 @@ def ingest(endpoint_id: str) -> Response:
         default_tolerance=settings.timestamp_tolerance,
     )
     if outcome.handshake is not None:
-        return jsonify(outcome.handshake)
+        # An empty answer means "200, empty body" (Xero's intent-to-receive).
+        return jsonify(outcome.handshake) if outcome.handshake else Response(status=200)
     appended = outcome.appended
     if appended is None:  # pragma: no cover - receive returns one or the other
         return error(500, "internal")
+    if outcome.answer is not None:
+        return jsonify(outcome.answer)
     response = jsonify(
         {"id": appended.id, "endpoint": endpoint.id, "duplicate": appended.duplicate}
     )

@@ -1,0 +1,83 @@
+"""GitLab (project, group and system hooks).
+
+- Header: `X-Gitlab-Token: <secret token>`: the secret itself, sent in clear; there is no
+  signature, so the body is not covered (use HTTPS).
+- Check: the token equals one of the endpoint's secrets, compared in constant time (as
+  SHA-256 digests, so the comparison time does not depend on the length either).
+- Replay window: none; dedup by the event id stops replays.
+- Event id: the `Idempotency-Key` header (GitLab 17.4+, the same on every retry), falling
+  back to `X-Gitlab-Event-UUID`. Event type: the `X-Gitlab-Event` header (e.g. `Push Hook`,
+  `Merge Request Hook`), falling back to the body's `"object_kind"` (e.g. `push`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    Verdict,
+    WebhookRequest,
+    first_match,
+    json_str,
+    to_bytes,
+)
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(to_bytes(text)).digest()
+
+
+class GitLab(Provider):
+    name: ClassVar[str] = "gitlab"
+    title: ClassVar[str] = "GitLab"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`X-Gitlab-Token` (the secret itself)",
+        "you (generated)",
+        "none",
+        "`Idempotency-Key` / `X-Gitlab-Event-UUID`",
+        "`X-Gitlab-Event` / body `object_kind`",
+    )
+    generates_secret: ClassVar[bool] = True
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
+        token = _digest(self.require(request, "x-gitlab-token"))
+        return first_match(self, secrets, [token], lambda s: _digest(s.value), "token")
+
+    def identify(self, request: WebhookRequest) -> Identity:
+        event_id = request.header("idempotency-key") or request.header("x-gitlab-event-uuid")
+        kind = request.header("x-gitlab-event") or json_str(request.json(), "object_kind")
+        return Identity(event_id or None, kind or None)
+
+    def sign(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        delivery = event_id or str(uuid.uuid4())
+        return {
+            "X-Gitlab-Token": secret,
+            "X-Gitlab-Event": event_type or "Push Hook",
+            "X-Gitlab-Event-UUID": delivery,
+            "Idempotency-Key": delivery,
+        }
+
+    def setup_steps(self, url: str) -> list[str]:
+        return [
+            "In GitLab open the project (or group) Settings > Webhooks and choose Add new webhook.",
+            f"Paste this URL as the URL: {url}",
+            "Paste this endpoint's secret into the Secret token field (GitLab sends it back "
+            "as X-Gitlab-Token on every request).",
+            "Choose the triggers, keep SSL verification on, and save.",
+            "Use Test > Push events and check the event arrives here.",
+        ]

@@ -1,0 +1,179 @@
+"""Mailgun (webhooks and routes).
+
+- No signature header: the signature travels in the body. JSON webhooks carry
+  `{"signature": {"timestamp", "token", "signature"}, "event-data": {...}}`; legacy webhooks and
+  routes post form fields `timestamp`, `token` and `signature` (URL-encoded or multipart).
+- Signed bytes: `<timestamp><token>`. The body itself is NOT covered: anyone holding one
+  signed (timestamp, token, signature) triple can attach it to another body within the
+  window. The window and the token replay check below are what limit that.
+- Algorithm: HMAC-SHA256, lower-case hex; key = the account's HTTP webhook signing key as
+  UTF-8 (Mailgun issues it).
+- Replay window: the timestamp within 15 minutes of now, both ways, as Mailgun's SDK checks;
+  the endpoint option `tolerance` overrides it.
+- Event id: the `token` (new for every request Mailgun makes), so a replayed token is a
+  duplicate: this is the token replay cache Mailgun asks receivers to keep, for as long as
+  the bridge keeps dedup ids. Event type: `event-data.event` (JSON) or the `event` form field
+  (e.g. `delivered`); None for routes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets as _random
+from collections.abc import Mapping, Sequence
+from email import message_from_bytes
+from email.message import Message
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode
+
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    Verdict,
+    WebhookRequest,
+    decode_signature,
+    first_match,
+    hmac_digest,
+    json_str,
+    to_bytes,
+)
+
+WINDOW = 900
+FIELDS = ("timestamp", "token", "signature")
+
+
+def _multipart(body: bytes, content_type: str) -> dict[str, str]:
+    """The text fields of a multipart/form-data body; {} where it does not parse."""
+    header = "".join(content_type.splitlines()).encode("utf-8", "replace")
+    try:
+        message = message_from_bytes(b"Content-Type: " + header + b"\r\n\r\n" + body)
+        parts = message.get_payload() if message.is_multipart() else []
+        fields: dict[str, str] = {}
+        for part in parts if isinstance(parts, list) else []:
+            if not isinstance(part, Message):
+                continue
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            if isinstance(name, str) and isinstance(payload, bytes):
+                fields.setdefault(name, payload.decode("utf-8", "replace"))
+        return fields
+    except (ValueError, LookupError, TypeError, AttributeError):
+        return {}
+
+
+def fields_of(request: WebhookRequest) -> dict[str, Any]:
+    """`timestamp`, `token`, `signature` and `event` wherever this body carries them."""
+    data = request.json()
+    if isinstance(data, dict):
+        signature = data.get("signature")
+        found = dict(signature) if isinstance(signature, dict) else {}
+        found["event"] = json_str(data, "event-data", "event")
+        return found
+    content_type = request.header("content-type") or ""
+    if content_type.lower().startswith("multipart/"):
+        return dict(_multipart(request.body, content_type))
+    form: dict[str, str] = {}
+    for name, value in parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True):
+        form.setdefault(name, value)
+    return dict(form)
+
+
+def _text(value: Any) -> str | None:
+    """A signed field as text: strings as they are, whole numbers (JSON) in decimal."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+class Mailgun(Provider):
+    name: ClassVar[str] = "mailgun"
+    title: ClassVar[str] = "Mailgun"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "body `signature` (timestamp + token)",
+        "Mailgun (webhook signing key)",
+        "±15 min",
+        "body `token`",
+        "body `event-data.event`",
+    )
+    generates_secret: ClassVar[bool] = False
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
+        fields = fields_of(request)
+        timestamp, token, signature = (_text(fields.get(f)) for f in FIELDS)
+        if not signature:
+            raise self.fail("missing_signature", "the body has no signature field")
+        if timestamp is None or token is None:
+            raise self.fail("bad_signature", "the body's signature lacks timestamp or token")
+        self.check_timestamp(request, timestamp, request.options.get("tolerance", WINDOW))
+        signed = to_bytes(timestamp + token)
+        return first_match(
+            self,
+            secrets,
+            [decode_signature(signature.strip(), "hex")],
+            lambda s: hmac_digest(to_bytes(s.value), signed),
+            "sha256",
+        )
+
+    def identify(self, request: WebhookRequest) -> Identity:
+        fields = fields_of(request)
+        token, event = _text(fields.get("token")), _text(fields.get("event"))
+        return Identity(token or None, event or None)
+
+    def sign_body(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        """Put a signature for `now` (token: `event_id` or a fresh one) into the body: under
+        `"signature"` for a JSON object, as form fields otherwise."""
+        timestamp = str(int(now))
+        token = event_id or _random.token_hex(25)
+        signature = hmac_digest(to_bytes(secret), to_bytes(timestamp + token)).hex()
+        triple = {"timestamp": timestamp, "token": token, "signature": signature}
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict):
+            data["signature"] = triple
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if k not in FIELDS]
+        return urlencode([*kept, *triple.items()]).encode()
+
+    def sign(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        """Only the content type: Mailgun's signature is in the body (see `sign_body`)."""
+        try:
+            is_json = isinstance(json.loads(body), dict)
+        except (ValueError, UnicodeDecodeError):
+            is_json = False
+        return {
+            "Content-Type": "application/json" if is_json else "application/x-www-form-urlencoded"
+        }
+
+    def setup_steps(self, url: str) -> list[str]:
+        return [
+            "In the Mailgun control panel open Send > Sending > Webhooks (per domain) and "
+            "choose Add webhook.",
+            f"Pick the event type and paste this URL: {url}",
+            "Copy the HTTP webhook signing key (same page, or Settings > API Security) and "
+            "give it to this bridge endpoint as its secret; Mailgun issues it.",
+            "Routes: use forward() with the same URL; the signature fields arrive in the form.",
+            "Use Test webhook and check the event arrives here.",
+        ]

@@ -1,0 +1,104 @@
+"""Square.
+
+- Header: `x-square-hmacsha256-signature: <sig>` (no prefix, one signature).
+- Signed bytes: the notification URL exactly as registered with Square, then the raw body.
+- Algorithm: HMAC-SHA256, standard base64; key = the subscription's signature key as UTF-8
+  (Square issues it).
+- The URL is the public URL the request came to; the endpoint option `notification_url`
+  (text) overrides it when Square was given a different spelling (a proxy, another host name,
+  a trailing slash).
+- Replay window: none (Square signs no timestamp); dedup by the event id stops replays.
+- Event id: the body's `"event_id"`. Event type: the body's `"type"` (e.g. `payment.updated`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from bridge.errors import InvalidInput
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    Verdict,
+    WebhookRequest,
+    decode_signature,
+    encode_signature,
+    first_match,
+    hmac_digest,
+    json_str,
+    to_bytes,
+)
+
+
+def notification_url(url: str, options: Mapping[str, Any] | None) -> str:
+    return str((options or {}).get("notification_url") or url)
+
+
+class Square(Provider):
+    name: ClassVar[str] = "square"
+    title: ClassVar[str] = "Square"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`x-square-hmacsha256-signature` (over URL + body)",
+        "Square (signature key)",
+        "none",
+        "body `event_id`",
+        "body `type`",
+    )
+    generates_secret: ClassVar[bool] = False
+    option_types: ClassVar[Mapping[str, type]] = {"notification_url": str}
+
+    def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        clean = super().validate_options(options)
+        url = clean.get("notification_url")
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise InvalidInput("options.notification_url", "must be an http(s) URL")
+        return clean
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
+        header = self.require(request, "x-square-hmacsha256-signature")
+        url = notification_url(request.url, request.options)
+        if not url:
+            raise self.fail("bad_signature", "the notification URL is unknown")
+        signed = to_bytes(url) + request.body
+        return first_match(
+            self,
+            secrets,
+            [decode_signature(header, "base64")],
+            lambda s: hmac_digest(to_bytes(s.value), signed),
+            "sha256",
+        )
+
+    def identify(self, request: WebhookRequest) -> Identity:
+        data = request.json()
+        return Identity(json_str(data, "event_id"), json_str(data, "type"))
+
+    def sign(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        """Sign for the option `notification_url`, else `options["url"]` (the URL posted to)."""
+        url = notification_url(str((options or {}).get("url") or ""), options)
+        if not url:
+            raise InvalidInput("options.url", "square signs the URL: give the URL to post to")
+        digest = hmac_digest(to_bytes(secret), to_bytes(url) + body)
+        return {"x-square-hmacsha256-signature": encode_signature(digest, "base64")}
+
+    def setup_steps(self, url: str) -> list[str]:
+        return [
+            "In the Square Developer Console open your application > Webhooks > "
+            "Subscriptions and choose Add subscription.",
+            f"Paste this URL as the notification URL: {url}",
+            "Select the events to send and save.",
+            "Copy the subscription's signature key and give it to this bridge endpoint as its "
+            "secret; if Square has the URL spelt differently from the bridge's public URL, "
+            "set the endpoint option notification_url to Square's spelling.",
+            "Use Send test event and check it arrives here.",
+        ]

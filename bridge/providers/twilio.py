@@ -1,0 +1,196 @@
+"""Twilio (voice and messaging webhooks, status callbacks).
+
+- Header: `X-Twilio-Signature: <sig>` (no prefix, one signature).
+- Signed bytes, form bodies: the full public URL Twilio called (query string included), then
+  each POST parameter's name and value, decoded, sorted by name (repeated names: their values
+  sorted; the SDK also drops repeated values, and both forms are accepted).
+- Signed bytes, JSON bodies: Twilio adds `bodySHA256=<hex SHA-256 of the body>` to the URL's
+  query; the signature covers the URL alone and the body's hash must equal `bodySHA256`.
+- Algorithm: HMAC-SHA1, standard base64; key = the account's Auth Token as UTF-8 (Twilio
+  issues it). When `X-Twilio-Webhooks-Signature-Settings` names `algorithm=HMAC_SHA256`, the
+  request is signed with a webhook SharedKey secret and HMAC-SHA256, as Twilio's SDK checks.
+- The URL is tried as received, without its port, and with the default port (`:443` for
+  https, `:80` for http), as Twilio's SDKs do. It must be the exact public URL: behind a proxy
+  set `BRIDGE_PUBLIC_URL` (or trust the forwarded scheme and host).
+- Replay window: none (Twilio signs no timestamp); dedup by the idempotency token stops replays.
+- Event id: the `I-Twilio-Idempotency-Token` header (the body's hash when absent). Event type:
+  `call.<CallStatus>` or `message.<MessageStatus>` (`SmsStatus`) from form bodies, the JSON
+  body's `"type"` otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets as _random
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from bridge.errors import InvalidInput
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    Verdict,
+    WebhookRequest,
+    any_digest,
+    decode_signature,
+    encode_signature,
+    first_valid,
+    hmac_digest,
+    json_str,
+    parse_pairs,
+    to_bytes,
+)
+
+ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def url_variants(url: str) -> list[str]:
+    """`url` as given, without its port and with the scheme's default port; never raises."""
+    variants = [url]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return variants
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    host = hostport if port is None else hostport[: hostport.rfind(":")]
+    at = userinfo + "@" if userinfo else ""
+
+    def with_netloc(netloc: str) -> str:
+        return parts._replace(netloc=netloc).geturl()
+
+    if port is not None:
+        variants.append(with_netloc(at + host))
+    elif parts.scheme in DEFAULT_PORTS and host:
+        variants.append(with_netloc(f"{at}{host}:{DEFAULT_PORTS[parts.scheme]}"))
+    return list(dict.fromkeys(variants))
+
+
+def body_sha256(url: str) -> str | None:
+    """The `bodySHA256` query value Twilio adds for JSON bodies, or None."""
+    try:
+        values = parse_qs(urlsplit(url).query).get("bodySHA256")
+    except ValueError:
+        return None
+    return values[0] if values else None
+
+
+def json_url(url: str, body: bytes) -> str:
+    """`url` with the `bodySHA256` query parameter Twilio adds when it posts `body` as JSON."""
+    sep = "&" if urlsplit(url).query else "?"
+    return f"{url}{sep}bodySHA256={hashlib.sha256(body).hexdigest()}"
+
+
+def form_params(body: bytes) -> dict[str, list[str]]:
+    """The decoded form fields of `body`, blank values kept; junk decodes as replacement text."""
+    params: dict[str, list[str]] = {}
+    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        params.setdefault(name, []).append(value)
+    return params
+
+
+def signed_strings(url: str, body: bytes) -> list[bytes]:
+    """Every string Twilio may have signed for this URL and body (the SDKs' variants)."""
+    urls = url_variants(url)
+    if body_sha256(url) is not None:
+        return [to_bytes(u) for u in urls]
+    params = form_params(body)
+    names = sorted(params)
+    unique = "".join(name + value for name in names for value in sorted(set(params[name])))
+    every = "".join(name + value for name in names for value in sorted(params[name]))
+    return [to_bytes(u + tail) for u in urls for tail in dict.fromkeys((unique, every))]
+
+
+def algorithm_of(request: WebhookRequest) -> str | None:
+    """The HMAC hash named by the signature-settings header (default sha1), None if unknown."""
+    settings = request.header("x-twilio-webhooks-signature-settings") or ""
+    for key, value in parse_pairs(settings):
+        if key == "algorithm" and value:
+            return ALGORITHMS.get(value.upper())
+    return "sha1"
+
+
+class Twilio(Provider):
+    name: ClassVar[str] = "twilio"
+    title: ClassVar[str] = "Twilio"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`X-Twilio-Signature` (over the URL)",
+        "Twilio (Auth Token)",
+        "none",
+        "`I-Twilio-Idempotency-Token`",
+        "`call.<CallStatus>` / `message.<MessageStatus>`",
+    )
+    generates_secret: ClassVar[bool] = False
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
+        candidate = decode_signature(self.require(request, "x-twilio-signature"), "base64")
+        algorithm = algorithm_of(request)
+        if algorithm is None:
+            raise self.fail("bad_signature", "unsupported algorithm in signature settings")
+        if not request.url:
+            raise self.fail("bad_signature", "the public URL is unknown (set BRIDGE_PUBLIC_URL)")
+        messages = signed_strings(request.url, request.body)
+
+        def accepts(secret: Secret, signature: bytes) -> bool:
+            key = to_bytes(secret.value)
+            return any_digest([hmac_digest(key, m, algorithm) for m in messages], signature)
+
+        verdict = first_valid(self, secrets, [candidate], accepts, algorithm)
+        expected_hash = body_sha256(request.url)
+        if expected_hash is not None and not any_digest(
+            [to_bytes(hashlib.sha256(request.body).hexdigest())], to_bytes(expected_hash.lower())
+        ):
+            raise self.fail("bad_signature", "the body does not match bodySHA256 in the URL")
+        return verdict
+
+    def identify(self, request: WebhookRequest) -> Identity:
+        event_id = request.header("i-twilio-idempotency-token") or None
+        if body_sha256(request.url) is not None:
+            return Identity(event_id, json_str(request.json(), "type"))
+        params = form_params(request.body)
+        kind = None
+        if params.get("CallStatus"):
+            kind = "call." + params["CallStatus"][0]
+        elif params.get("MessageStatus") or params.get("SmsStatus"):
+            kind = "message." + (params.get("MessageStatus") or params["SmsStatus"])[0]
+        return Identity(event_id, kind)
+
+    def sign(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        """Sign for `options["url"]`, the exact URL the request goes to; for a JSON body make
+        that URL with `json_url` first (it carries `bodySHA256`)."""
+        url = str((options or {}).get("url") or "")
+        if not url:
+            raise InvalidInput("options.url", "twilio signs the URL: give the URL to post to")
+        digest = hmac_digest(to_bytes(secret), signed_strings(url, body)[0], "sha1")
+        is_json = body_sha256(url) is not None
+        return {
+            "X-Twilio-Signature": encode_signature(digest, "base64"),
+            "I-Twilio-Idempotency-Token": event_id or _random.token_hex(16),
+            "Content-Type": "application/json"
+            if is_json
+            else "application/x-www-form-urlencoded; charset=UTF-8",
+        }
+
+    def setup_steps(self, url: str) -> list[str]:
+        return [
+            "In the Twilio Console open the phone number (or Messaging Service, TwiML app) to "
+            "configure.",
+            f"Paste this URL as the webhook (or status callback) URL, method HTTP POST: {url}",
+            "Copy the account's Auth Token (Account > API keys & tokens) and give it to this "
+            "bridge endpoint as its secret; Twilio issues it.",
+            "Behind a proxy, set BRIDGE_PUBLIC_URL so the bridge sees the exact URL Twilio "
+            "called: the signature covers it, query string included.",
+            "Send a test SMS or call and check the request arrives here.",
+        ]

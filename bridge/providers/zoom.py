@@ -1,0 +1,98 @@
+"""Zoom (event subscriptions of a Zoom app).
+
+- Headers: `x-zm-signature: v0=<sig>` and `x-zm-request-timestamp: <unix seconds>`.
+- Signed bytes: `v0:<timestamp>:<raw body>`.
+- Algorithm: HMAC-SHA256, lower-case hex; key = the app's Secret Token as UTF-8 (Zoom issues
+  it). Prefix `v0=` is the version: without it there is no known signature.
+- Replay window: the timestamp within `tolerance` of now, both ways (Zoom names none).
+- Event id: none (the bridge uses the body's hash). Event type: the body's `"event"`
+  (e.g. `meeting.started`).
+- Handshake: a verified `endpoint.url_validation` event is answered with
+  `{"plainToken": <payload.plainToken>, "encryptedToken": <hex HMAC-SHA256 of plainToken
+  keyed with the Secret Token that verified the request>}`; Zoom repeats it every 72 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    Verdict,
+    WebhookRequest,
+    decode_signature,
+    first_match,
+    hmac_digest,
+    json_str,
+    to_bytes,
+)
+
+VALIDATION = "endpoint.url_validation"
+
+
+class Zoom(Provider):
+    name: ClassVar[str] = "zoom"
+    title: ClassVar[str] = "Zoom"
+    table: ClassVar[tuple[str, str, str, str, str]] = (
+        "`x-zm-signature`",
+        "Zoom (Secret Token)",
+        "±300 s",
+        "hash of the body",
+        "body `event`",
+    )
+    generates_secret: ClassVar[bool] = False
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
+        version, eq, sig = self.require(request, "x-zm-signature").partition("=")
+        raw_ts = self.require(request, "x-zm-request-timestamp")
+        if not eq or version.strip() != "v0":
+            raise self.fail("missing_signature", "no v0= signature")
+        self.check_timestamp(request, raw_ts)
+        signed = to_bytes(f"v0:{raw_ts}:") + request.body
+        return first_match(
+            self,
+            secrets,
+            [decode_signature(sig.strip(), "hex")],
+            lambda s: hmac_digest(to_bytes(s.value), signed),
+            "v0",
+        )
+
+    def identify(self, request: WebhookRequest) -> Identity:
+        return Identity(None, json_str(request.json(), "event"))
+
+    def handshake(
+        self, request: WebhookRequest, secret: Secret | None = None
+    ) -> dict[str, Any] | None:
+        data = request.json()
+        if json_str(data, "event") != VALIDATION or secret is None:
+            return None
+        plain = json_str(data, "payload", "plainToken") or ""
+        encrypted = hmac_digest(to_bytes(secret.value), to_bytes(plain)).hex()
+        return {"plainToken": plain, "encryptedToken": encrypted}
+
+    def sign(
+        self,
+        body: bytes,
+        secret: str,
+        *,
+        now: float,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        ts = str(int(now))
+        digest = hmac_digest(to_bytes(secret), to_bytes(f"v0:{ts}:") + body)
+        return {"x-zm-request-timestamp": ts, "x-zm-signature": "v0=" + digest.hex()}
+
+    def setup_steps(self, url: str) -> list[str]:
+        return [
+            "In the Zoom App Marketplace open your app (Build App) > Features > Access and copy "
+            "the Secret Token; give it to this bridge endpoint as its secret.",
+            "Turn on Event Subscription, add a subscription and choose the events.",
+            f"Paste this URL as the Event notification endpoint URL: {url}",
+            "Press Validate: the bridge answers Zoom's endpoint.url_validation challenge.",
+            "Save, then trigger an event (start a meeting) and check it arrives here.",
+        ]

@@ -1,0 +1,106 @@
+"""Provider handshakes and answers through the HTTP layer (real Redis, Flask test client)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from flask.testing import FlaskClient
+
+from bridge.providers import get as provider
+
+
+def create(client: FlaskClient, auth: dict[str, str], uid: str, name: str, secret: str) -> None:
+    body = {"id": uid, "provider": name, "secret": secret}
+    answer = client.post("/api/endpoints", json=body, headers=auth)
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+
+
+def post(client: FlaskClient, uid: str, name: str, secret: str, data: Any) -> Any:
+    body = json.dumps(data).encode()
+    headers = provider(name).sign(body, secret, now=time.time(), options={})
+    headers["Content-Type"] = "application/json"
+    return client.post(f"/hooks/{uid}", data=body, headers=headers)
+
+
+def history(client: FlaskClient, auth: dict[str, str], uid: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = client.get(
+        f"/api/endpoints/{uid}/events", headers=auth
+    ).get_json()["events"]
+    return events
+
+
+def test_zoom_url_validation_is_answered_with_the_hmac_and_not_stored(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """Zoom's endpoint.url_validation gets plainToken and its HMAC under the secret."""
+    secret = "zoom-secret-token-123"
+    create(client, auth, uid, "zoom", secret)
+    data = {"event": "endpoint.url_validation", "payload": {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"}}
+    answer = post(client, uid, "zoom", secret, data)
+    assert answer.status_code == 200
+    expected = hmac.new(secret.encode(), b"qgg8vlvZRS6UYooatFL8Aw", hashlib.sha256).hexdigest()
+    assert answer.get_json() == {"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": expected}
+    assert history(client, auth, uid) == []
+
+
+def test_xero_intent_to_receive_gets_an_empty_200(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """Xero's correctly signed intent-to-receive gets 200 with an empty body; a wrong one 401."""
+    secret = "xero-webhook-key-123456"
+    create(client, auth, uid, "xero", secret)
+    intent = {"events": [], "firstEventSequence": 0, "lastEventSequence": 0, "entropy": "X"}
+    good = post(client, uid, "xero", secret, intent)
+    assert good.status_code == 200
+    assert good.get_data() == b""
+    assert post(client, uid, "xero", "not-the-key-12345", intent).status_code == 401
+    assert history(client, auth, uid) == []
+
+
+def test_discord_ping_and_command_get_interaction_responses(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """Discord's PING gets type 1; a command is stored and answered with a deferred response."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes_raw().hex()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    create(client, auth, uid, "discord", public)
+    ping = post(client, uid, "discord", private, {"id": "1", "type": 1})
+    assert ping.status_code == 200
+    assert ping.get_json() == {"type": 1}
+    command = post(client, uid, "discord", private, {"id": "2", "type": 2, "data": {"name": "hi"}})
+    assert command.status_code == 200
+    assert command.get_json() == {"type": 5}
+    assert [e["event_id"] for e in history(client, auth, uid)] == ["2"]
+
+
+def test_gitlab_token_is_masked_in_stored_events(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """GitLab's X-Gitlab-Token is the secret in clear: it is masked in the stored envelope."""
+    secret = "gitlab-secret-token-123"
+    create(client, auth, uid, "gitlab", secret)
+    assert post(client, uid, "gitlab", secret, {"object_kind": "push"}).status_code == 202
+    (event,) = history(client, auth, uid)
+    assert event["headers"]["x-gitlab-token"] == "***"
+    assert secret not in json.dumps(event)
+
+
+def test_gitlab_rejection_does_not_describe_the_secret(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A wrong GitLab token is rejected, and the debugger's report holds no part of the secret."""
+    secret = "gl:secret-token=with-separators"
+    create(client, auth, uid, "gitlab", secret)
+    answer = post(client, uid, "gitlab", "gl:wrong-token=xx", {"object_kind": "push"})
+    assert answer.status_code == 401
+    (entry,) = client.get(f"/api/endpoints/{uid}/rejections", headers=auth).get_json()["rejections"]
+    text = json.dumps(entry)
+    assert "gl:" not in text.replace("gl:wrong", "")
+    assert secret not in text
