@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from typing import Any
 
@@ -243,3 +244,20 @@ def test_plain_get_on_ws_is_json_error(bridge: BridgeProcess) -> None:
     answer = requests.get(bridge.url + "/ws", timeout=5)
     assert answer.status_code == 400
     assert answer.json()["error"] == "bad_request"
+
+
+def test_compression_is_not_negotiated(bridge: BridgeProcess) -> None:
+    """A client offering permessage-deflate gets an uncompressed socket (no zlib per socket)."""
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as raw:
+        raw.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+            b"Authorization: Bearer test-admin-token-0123456789\r\n\r\n"
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += raw.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101")
+    assert b"permessage-deflate" not in head.lower()

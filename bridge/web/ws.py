@@ -73,6 +73,10 @@ def _own_origins() -> set[str]:
 
 @bp.before_request
 def guard() -> Response | None:
+    # No permessage-deflate: simple-websocket accepts it whenever a client offers it (every
+    # browser does), and each compressed socket then holds zlib state of a few hundred KB
+    # and compresses every frame separately. Webhook payloads are small; sockets are many.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     origin = request.headers.get("Origin")
     if origin is not None and origin.rstrip("/") not in _own_origins():
         return error(403, "forbidden_origin", message="this Origin may not open sockets here")
