@@ -1,0 +1,673 @@
+"""The `bridge` command, run for real (`python -m bridge ...`) against a real bridge."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from bridge.providers import get as provider
+from tests.support import (
+    ADMIN_TOKEN,
+    ROOT,
+    BridgeProcess,
+    Connect,
+    free_port,
+)
+
+SECRET = "test-secret-123456"
+CURSOR = re.compile(r"^\d+-\d+$")
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+# -- running the command -----------------------------------------------------------------
+
+
+def cli_env(token: str | None = ADMIN_TOKEN, **extra: str) -> dict[str, str]:
+    """The caller's environment without any BRIDGE_* setting, plus the admin token."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    if token is not None:
+        env["BRIDGE_ADMIN_TOKEN"] = token
+    return {**env, **extra}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *args],
+        cwd=ROOT,
+        env=cli_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def ok(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run a command that must succeed; its stdout."""
+    result = run(*args, env=env)
+    assert result.returncode == 0, result
+    return result.stdout
+
+
+def as_json(*args: str) -> Any:
+    return json.loads(ok(*args, "--json"))
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert the command failed with exit 1 and exactly one `bridge: ...` line on stderr."""
+    assert result.returncode == 1, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("bridge: "), lines
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def events(bridge: BridgeProcess, endpoint_id: str) -> list[dict[str, Any]]:
+    answer = bridge.api("GET", f"/api/endpoints/{endpoint_id}/events")
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["events"]
+    return found
+
+
+def answers(stdout: str) -> list[tuple[int, dict[str, Any]]]:
+    """`bridge send` output: one `<status> <JSON>` line per request."""
+    parsed = []
+    for line in stdout.splitlines():
+        status, _, body = line.partition(" ")
+        parsed.append((int(status), json.loads(body)))
+    return parsed
+
+
+def post(bridge: BridgeProcess, endpoint_id: str, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        answer = bridge.post_signed(endpoint_id, json.dumps({"n": n}).encode())
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["id"])
+    return ids
+
+
+class Listener:
+    """`bridge listen` as a subprocess; two threads collect its stdout and stderr lines."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "listen", *args],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._changed = threading.Condition()
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))
+        ]
+        for pump in self._pumps:
+            pump.start()
+
+    def _pump(self, stream: IO[str], lines: list[str]) -> None:
+        for line in stream:
+            with self._changed:
+                lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def wait_for(
+        self,
+        lines: list[str],
+        match: str | Callable[[str], bool],
+        count: int = 1,
+        timeout: float = 20,
+    ) -> list[str]:
+        """Wait until `count` lines match (a substring, or a predicate); return those lines."""
+        predicate = match if callable(match) else (lambda line: match in line)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [line for line in lines if predicate(line)]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"no {count} lines matching {match!r} within {timeout} s\n"
+                        f"stdout: {self.out}\nstderr: {self.err}\nexit: {self.process.poll()}"
+                    )
+                self._changed.wait(min(left, 0.5))
+
+    def started(self) -> None:
+        """Wait until it has subscribed: events posted from now on reach it."""
+        self.wait_for(self.err, "listening to")
+
+    def interrupt(self) -> int:
+        """Ctrl-C; the exit status."""
+        self.process.send_signal(signal.SIGINT)
+        return self.finish()
+
+    def finish(self, timeout: float = 15) -> int:
+        code = self.process.wait(timeout)
+        for pump in self._pumps:
+            pump.join(timeout)
+        return code
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.finish()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+Listen = Callable[..., Listener]
+
+
+@pytest.fixture
+def listen() -> Iterator[Listen]:
+    """Start `bridge listen` subprocesses; all are stopped and reaped after the test."""
+    started: list[Listener] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Listener:
+        listener = Listener(list(args), cli_env() if env is None else env)
+        started.append(listener)
+        return listener
+
+    yield start
+    for listener in started:
+        listener.close()
+
+
+# -- endpoints ---------------------------------------------------------------------------
+
+
+def test_endpoint_round_trip_with_json(bridge: BridgeProcess, uid: str) -> None:
+    """create, list, show, rotate and delete work end to end, and --json is the API's JSON."""
+    server = ["--server", bridge.url]
+    create = ["endpoints", "create", uid, "--provider", "github", "--secret", SECRET]
+    created = as_json(*create, "--description", "from the CLI", *server)
+    assert created["id"] == uid
+    assert created["provider"] == "github"
+    assert created["url"] == f"{bridge.url}/hooks/{uid}"
+    assert [s["value"] for s in created["secrets"]] == [SECRET]
+    assert created["description"] == "from the CLI"
+    assert created["setup"]
+
+    listed = as_json("endpoints", "list", *server)
+    assert uid in [e["id"] for e in listed["endpoints"]]
+    assert as_json("endpoints", "show", uid, *server) == created
+
+    rotated = as_json("endpoints", "rotate", uid, *server)
+    assert rotated["secret"]["id"] == "s2"
+    assert len(rotated["secret"]["value"]) >= 16  # generated
+    chosen = as_json("endpoints", "rotate", uid, "--secret", "chosen-secret-789", *server)
+    assert (chosen["secret"]["id"], chosen["secret"]["value"]) == ("s3", "chosen-secret-789")
+    shown = as_json("endpoints", "show", uid, *server)
+    assert [s["id"] for s in shown["secrets"]] == ["s1", "s2", "s3"]
+
+    assert as_json("endpoints", "delete", uid, *server) == {"id": uid, "deleted": True}
+    gone = one_error_line(run("endpoints", "show", uid, *server))
+    assert f"no endpoint '{uid}'" in gone
+    assert uid not in [e["id"] for e in as_json("endpoints", "list", *server)["endpoints"]]
+
+
+def test_readable_output(bridge: BridgeProcess, uid: str) -> None:
+    """Without --json, create and show print the URL, secret and steps; list prints a table."""
+    server = ["--server", bridge.url]
+    text = ok("endpoints", "create", uid, "--provider", "github", "--secret", SECRET, *server)
+    assert f"{bridge.url}/hooks/{uid}" in text
+    assert SECRET in text
+    assert "1. On GitHub" in text
+    assert f"bridge send {uid} --provider github --secret {SECRET}" in text
+    assert f"{bridge.url}/hooks/{uid}" in ok("endpoints", "show", uid, *server)
+
+    table = ok("endpoints", "list", *server).splitlines()
+    assert table[0].split() == ["ID", "PROVIDER", "SECRETS", "URL", "DESCRIPTION"]
+    (row,) = [line for line in table if line.startswith(uid + " ")]
+    assert row.split()[:4] == [uid, "github", "1", f"{bridge.url}/hooks/{uid}"]
+
+    rotated = ok("endpoints", "rotate", uid, "--secret", "chosen-secret-789", *server)
+    assert "chosen-secret-789" in rotated
+    assert "s1, s2" in rotated
+    assert uid in ok("endpoints", "delete", uid, *server)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["Not_An_Id", "--provider", "github"], "id"),
+        (["{uid}", "--provider", "stripe"], "secret"),
+        (["{uid}", "--provider", "no-such-provider"], "provider"),
+        (["{uid}", "--provider", "github", "--secret", "short"], "secret"),
+        (["{uid}", "--provider", "hmac", "--option", "algorithm=md5"], "options.algorithm"),
+        (["{uid}", "--provider", "github", "--option", "tolerance=0"], "options.tolerance"),
+    ],
+)
+def test_create_errors_name_the_field(
+    bridge: BridgeProcess, uid: str, args: list[str], field: str
+) -> None:
+    """A refused create exits 1 with one line naming the bad field."""
+    argv = [a.format(uid=uid) for a in args]
+    line = one_error_line(run("endpoints", "create", *argv, "--server", bridge.url))
+    assert line.startswith(f"bridge: {field}: "), line
+    assert "(invalid_request)" in line
+
+
+def test_create_twice_is_a_conflict(bridge: BridgeProcess, uid: str) -> None:
+    """Creating an id that exists exits 1 saying it already exists."""
+    bridge.create_endpoint(uid)
+    line = one_error_line(
+        run("endpoints", "create", uid, "--provider", "github", "--server", bridge.url)
+    )
+    assert "already exists" in line
+
+
+def test_unreachable_server(uid: str) -> None:
+    """No bridge at the URL: exit 1 with one line saying so, for the API and for listen."""
+    url = f"http://127.0.0.1:{free_port()}"
+    for args in (["endpoints", "list"], ["listen", uid], ["token", "--channel", uid]):
+        line = one_error_line(run(*args, "--server", url))
+        assert line == f"bridge: cannot reach {url}: is the bridge running? (make run)"
+    line = one_error_line(
+        run("send", uid, "--provider", "github", "--secret", SECRET, "--server", url)
+    )
+    assert f"cannot reach {url}" in line
+
+
+def test_wrong_token_is_refused(bridge: BridgeProcess, uid: str) -> None:
+    """A wrong admin token exits 1 with one line, for the API and for the WebSocket upgrade."""
+    bridge.create_endpoint(uid)
+    env = cli_env("wrong-token-0123456789")
+    api = one_error_line(run("endpoints", "list", "--server", bridge.url, env=env))
+    assert api.startswith(f"bridge: the admin token was refused by {bridge.url} (HTTP 401)")
+    assert "check BRIDGE_ADMIN_TOKEN" in api
+    ws = one_error_line(run("listen", uid, "--server", bridge.url, env=env))
+    assert ws.startswith(f"bridge: the admin token was refused by {bridge.url}")
+    assert "HTTP 401 on the WebSocket upgrade" in ws
+
+
+def test_admin_token_from_the_data_dir(bridge: BridgeProcess, tmp_path: Path) -> None:
+    """Without BRIDGE_ADMIN_TOKEN the token is read from $BRIDGE_DATA_DIR/admin-token."""
+    env = cli_env(None, BRIDGE_DATA_DIR=str(tmp_path))
+    missing = one_error_line(run("endpoints", "list", "--server", bridge.url, env=env))
+    assert "no admin token" in missing
+    assert str(tmp_path / "admin-token") in missing
+    (tmp_path / "admin-token").write_text(ADMIN_TOKEN + "\n")
+    assert "endpoints" in json.loads(
+        ok("endpoints", "list", "--server", bridge.url, "--json", env=env)
+    )
+
+
+def test_server_from_the_environment(bridge: BridgeProcess) -> None:
+    """BRIDGE_SERVER is the default server; a malformed one exits 1 naming the variable."""
+    assert "endpoints" in json.loads(
+        ok("endpoints", "list", "--json", env=cli_env(BRIDGE_SERVER=bridge.url))
+    )
+    line = one_error_line(run("endpoints", "list", env=cli_env(BRIDGE_SERVER="localhost:8000")))
+    assert line.startswith("bridge: BRIDGE_SERVER: ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["endpoints"],
+        ["endpoints", "create", "x"],
+        ["endpoints", "create", "x", "--provider", "github", "--option", "no-equals-sign"],
+        ["endpoints", "list", "--server", "ftp://example.com"],
+        ["send", "x", "--provider", "github"],
+        ["send", "x", "--provider", "no-such-provider", "--secret", SECRET],
+        ["listen", "x", "--since", "yesterday"],
+        ["token", "--channel", "x", "--ttl", "-5"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    """A malformed command line is a usage error: exit 2, usage on stderr."""
+    result = run(*args)
+    assert result.returncode == 2, result
+    assert "usage: bridge" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["serve"],
+        ["endpoints"],
+        ["endpoints", "create"],
+        ["endpoints", "list"],
+        ["endpoints", "show"],
+        ["endpoints", "delete"],
+        ["endpoints", "rotate"],
+        ["send"],
+        ["listen"],
+        ["token"],
+    ],
+)
+def test_every_help_has_an_example(args: list[str]) -> None:
+    """Every command's --help ends with at least one example."""
+    text = ok(*args, "--help")
+    assert re.search(r"^examples?:\n  (PORT=8080 )?bridge ", text, re.MULTILINE), text
+
+
+def test_version() -> None:
+    """`bridge --version` prints the package version."""
+    from bridge import __version__
+
+    assert ok("--version").strip() == f"bridge {__version__}"
+
+
+# -- send --------------------------------------------------------------------------------
+
+CORE = [
+    # provider, secret, --event-type (None: the sample's default), the event_type stored
+    ("github", SECRET, None, "push"),
+    ("github", SECRET, "pull_request.opened", "pull_request.opened"),
+    ("stripe", "whsec_test_secret_0123456789", None, "payment_intent.succeeded"),
+    ("stripe", "whsec_test_secret_0123456789", "invoice.paid", "invoice.paid"),
+    ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", None, "invoice.paid"),
+    ("slack", "8f742231b10e8888abcd99yyyzzz85a5", None, "app_mention"),
+    ("shopify", "shpss_test_secret_0123456789", None, "orders/create"),
+    ("shopify", "shpss_test_secret_0123456789", "products/update", "products/update"),
+    ("razorpay", SECRET, None, "payment.captured"),
+    ("hmac", SECRET, None, "order.created"),
+]
+
+
+def send(
+    bridge: BridgeProcess, endpoint_id: str, name: str, secret: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`bridge send <endpoint> --provider <name> --secret <secret> <extra>` to `bridge`."""
+    args = ["send", endpoint_id, "--provider", name, "--secret", secret, *extra]
+    return run(*args, "--server", bridge.url)
+
+
+@pytest.mark.parametrize(("name", "secret", "event_type", "stored_type"), CORE)
+def test_send_lands_for_each_core_provider(
+    bridge: BridgeProcess,
+    uid: str,
+    name: str,
+    secret: str,
+    event_type: str | None,
+    stored_type: str,
+) -> None:
+    """`bridge send` signs as the provider does: 202, and the event is stored with its type."""
+    bridge.create_endpoint(uid, name, secret)
+    result = send(bridge, uid, name, secret, *(["--event-type", event_type] if event_type else []))
+    assert result.returncode == 0, result
+    ((status, answer),) = answers(result.stdout)
+    assert status == 202
+    assert answer["duplicate"] is False
+    (stored,) = events(bridge, uid)
+    assert stored["id"] == answer["id"]
+    assert stored["event_type"] == stored_type
+    assert stored["verified"] is True
+    assert stored["headers"]["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("name", ["github", "stripe", "slack", "standard"])
+def test_send_with_event_id(bridge: BridgeProcess, uid: str, name: str) -> None:
+    """--event-id becomes the stored event id (header or body, as the provider carries it)."""
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    bridge.create_endpoint(uid, name, secret)
+    assert send(bridge, uid, name, secret, "--event-id", "evt_cli_1").returncode == 0
+    (stored,) = events(bridge, uid)
+    assert stored["event_id"] == "evt_cli_1"
+
+
+def test_send_hmac_with_the_endpoints_options(bridge: BridgeProcess, uid: str) -> None:
+    """An hmac endpoint's header, prefix and type field options are honoured by --option, and
+    the `Test it:` line that create prints carries them and works as printed."""
+    options = {"header": "X-Acme-Signature", "prefix": "sha256=", "type_field": "meta.event"}
+    flags = [arg for key, value in options.items() for arg in ("--option", f"{key}={value}")]
+    printed = ok("endpoints", "create", uid, "--provider", "hmac", "--secret", SECRET, *flags,
+                 "--server", bridge.url)  # fmt: skip
+    (test_it,) = [line for line in printed.splitlines() if line.startswith("Test it:")]
+    command = shlex.split(test_it.removeprefix("Test it:"))
+    assert command[:2] == ["bridge", "send"]
+    assert answers(ok(*command[1:], "--event-type", "user.signup"))[0][0] == 202
+    (stored,) = events(bridge, uid)
+    assert stored["event_type"] == "user.signup"
+    assert stored["headers"]["x-acme-signature"].startswith("sha256=")
+    assert stored["body"]["meta"] == {"event": "user.signup"}
+
+
+def test_send_data_from_a_file_and_inline(bridge: BridgeProcess, uid: str, tmp_path: Path) -> None:
+    """--data @file and --data '<json>' are sent byte for byte; a missing file is one line."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    raw = b'{"zen": "Keep it logically awesome.",\n "hook_id": 1}\n'
+    (tmp_path / "ping.json").write_bytes(raw)
+    inline = '{"action": "closed", "issue": {"number": 7}}'
+    from_file = send(bridge, uid, "github", SECRET, "--event-type", "ping",
+                     "--data", f"@{tmp_path / 'ping.json'}")  # fmt: skip
+    assert from_file.returncode == 0, from_file
+    given = send(bridge, uid, "github", SECRET, "--event-type", "issues.closed", "--data", inline)
+    assert given.returncode == 0, given
+    first, second = events(bridge, uid)
+    assert first["event_type"] == "ping"
+    assert first["body"] == json.loads(raw)
+    assert second["event_type"] == "issues.closed"
+    assert second["body"] == json.loads(inline)
+    missing = send(bridge, uid, "github", SECRET, "--data", f"@{tmp_path / 'missing.json'}")
+    assert "cannot read --data file" in one_error_line(missing)
+
+
+@pytest.mark.parametrize(
+    ("flag", "name", "secret", "reason"),
+    [
+        ("--tamper", "github", SECRET, "bad_signature"),
+        ("--tamper", "stripe", "whsec_test_secret_0123456789", "bad_signature"),
+        ("--tamper", "shopify", "shpss_test_secret_0123456789", "bad_signature"),
+        ("--stale", "stripe", "whsec_test_secret_0123456789", "stale_timestamp"),
+        ("--stale", "slack", "8f742231b10e8888abcd99yyyzzz85a5", "stale_timestamp"),
+        ("--stale", "standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "stale_timestamp"),
+        ("--wrong-secret", "github", SECRET, "bad_signature"),
+        ("--wrong-secret", "razorpay", SECRET, "bad_signature"),
+        ("--wrong-secret", "hmac", SECRET, "bad_signature"),
+    ],
+)
+def test_send_negative_cases_are_refused(
+    bridge: BridgeProcess, uid: str, flag: str, name: str, secret: str, reason: str
+) -> None:
+    """--tamper, --stale and --wrong-secret get 401 with the right reason, exit 1, store nothing."""
+    bridge.create_endpoint(uid, name, secret)
+    result = send(bridge, uid, name, secret, flag)
+    assert result.returncode == 1, result
+    assert result.stderr == ""
+    assert answers(result.stdout) == [(401, {"error": "invalid_signature", "reason": reason})]
+    assert events(bridge, uid) == []
+
+
+def test_send_duplicate(bridge: BridgeProcess, uid: str) -> None:
+    """--duplicate sends the same signed request twice: 202, then 200 duplicate, one event."""
+    secret = "whsec_test_secret_0123456789"
+    bridge.create_endpoint(uid, "stripe", secret)
+    result = send(bridge, uid, "stripe", secret, "--duplicate")
+    assert result.returncode == 0, result
+    (first_status, first), (second_status, second) = answers(result.stdout)
+    assert (first_status, first["duplicate"]) == (202, False)
+    assert (second_status, second["duplicate"]) == (200, True)
+    assert second["id"] == first["id"]
+    assert len(events(bridge, uid)) == 1
+
+
+def test_send_to_an_unknown_endpoint(bridge: BridgeProcess, uid: str) -> None:
+    """A 404 answer is printed and the command exits 1."""
+    result = send(bridge, uid, "github", SECRET)
+    assert result.returncode == 1
+    assert answers(result.stdout) == [(404, {"error": "unknown_endpoint", "id": uid})]
+
+
+def test_send_slack_url_verification(bridge: BridgeProcess, uid: str) -> None:
+    """A signed Slack url_verification is answered with its challenge, and nothing is stored."""
+    secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    bridge.create_endpoint(uid, "slack", secret)
+    result = send(bridge, uid, "slack", secret, "--event-type", "url_verification")
+    assert result.returncode == 0, result
+    ((status, answer),) = answers(result.stdout)
+    assert status == 200
+    assert set(answer) == {"challenge"}
+    assert events(bridge, uid) == []
+
+
+# -- listen ------------------------------------------------------------------------------
+
+
+def test_listen_prints_live_events(bridge: BridgeProcess, uid: str, listen: Listen) -> None:
+    """listen prints one `<id> <type> <verified> <received_at>` line per event posted after it
+    started, and exits 0 on Ctrl-C."""
+    bridge.create_endpoint(uid)
+    before = post(bridge, uid, 1)
+    listener = listen(uid, "--server", bridge.url)
+    listener.started()
+    ids = post(bridge, uid, 3)
+    lines = listener.wait_for(listener.out, lambda line: True, count=3)
+    assert [line.split()[0] for line in lines] == ids
+    for line in lines:
+        cursor, event_type, verified, received_at = line.split()
+        assert CURSOR.match(cursor)
+        assert (event_type, verified) == ("push", "verified")
+        assert ISO.match(received_at), received_at
+    assert listener.interrupt() == 0
+    assert before[0] not in "\n".join(listener.out)
+    assert len(listener.out) == 3
+
+
+def test_listen_since_prints_the_backlog_as_json(
+    bridge: BridgeProcess, uid: str, listen: Listen
+) -> None:
+    """listen --since prints the retained events after the cursor, then live ones; --json
+    prints whole event frames."""
+    bridge.create_endpoint(uid)
+    ids = post(bridge, uid, 3)
+    listener = listen(uid, "--since", ids[0], "--json", "--server", bridge.url)
+    listener.wait_for(listener.out, lambda line: True, count=2)
+    later = post(bridge, uid, 1)
+    lines = listener.wait_for(listener.out, lambda line: True, count=3)
+    frames = [json.loads(line) for line in lines]
+    assert [f["event"]["id"] for f in frames] == ids[1:] + later
+    assert all(f["type"] == "event" and f["channel"] == uid for f in frames)
+    assert frames[0]["event"]["body"] == {"n": 1}
+    assert listener.interrupt() == 0
+    assert len(listener.out) == 3
+
+    everything = listen(uid, "--since", "0", "--server", bridge.url)
+    lines = everything.wait_for(everything.out, lambda line: True, count=4)
+    assert [line.split()[0] for line in lines] == ids + later
+    assert everything.interrupt() == 0
+
+
+def test_listen_warns_when_events_were_missed(
+    tight_bridge: BridgeProcess, uid: str, listen: Listen
+) -> None:
+    """A --since older than the retained history prints a warning line, then what is left."""
+    tight_bridge.create_endpoint(uid)  # this bridge keeps 5 events per endpoint
+    ids = post(tight_bridge, uid, 8)
+    listener = listen(uid, "--since", ids[0], "--server", tight_bridge.url)
+    lines = listener.wait_for(listener.out, lambda line: True, count=5)
+    assert [line.split()[0] for line in lines] == ids[3:]
+    (warning,) = listener.wait_for(listener.err, "WARNING")
+    assert "missed" in warning
+    assert "recovered: false" in warning
+    assert listener.interrupt() == 0
+
+
+def test_listen_to_an_unknown_endpoint(bridge: BridgeProcess, uid: str) -> None:
+    """Listening to an endpoint that does not exist exits 1 with one line."""
+    line = one_error_line(run("listen", uid, "--server", bridge.url))
+    assert f"no endpoint '{uid}'" in line
+
+
+def test_listen_reconnects_and_resumes(
+    redis_url: str, tmp_path: Path, uid: str, listen: Listen
+) -> None:
+    """When the bridge restarts, listen says it is away, comes back by itself, and prints the
+    next event exactly once, having resumed after the last one it saw."""
+    first = BridgeProcess(tmp_path / "first", redis_url)
+    second = BridgeProcess(tmp_path / "second", redis_url)
+    # The same address: BridgeProcess reads PORT into its env when constructed, so both change.
+    second.port = first.port
+    second.env["PORT"] = str(first.port)
+    try:
+        first.start()
+        first.create_endpoint(uid)
+        listener = listen(uid, "--server", first.url)
+        listener.started()
+        (seen,) = post(first, uid, 1)
+        listener.wait_for(listener.out, seen)
+        assert first.stop(signal.SIGTERM) == 0
+        listener.wait_for(listener.err, "away: lost")
+
+        second.start()
+        (after,) = post(second, uid, 1)
+        listener.wait_for(listener.out, after, timeout=45)
+        listener.wait_for(listener.err, f"back: reconnected to {first.url}")
+        assert listener.interrupt() == 0
+        assert [line.split()[0] for line in listener.out] == [seen, after]
+    finally:
+        second.stop()
+        first.stop()
+
+
+# -- token -------------------------------------------------------------------------------
+
+
+def test_token_prints_a_usable_subscriber_token(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """`bridge token` prints a token that may subscribe to its channel and to no other."""
+    bridge.create_endpoint(uid)
+    minted = ok("token", "--channel", uid, "--ttl", "60", "--server", bridge.url).strip()
+    assert minted.startswith("wbs1.")
+    client = connect(bridge, minted)
+    assert client.subscribe(uid)["recovered"] is True
+    client.send({"type": "subscribe", "channel": "someone-else"})
+    assert client.recv()["code"] == "forbidden"
+    (cursor,) = post(bridge, uid, 1)
+    assert client.events(1)[0]["id"] == cursor
+
+    described = as_json("token", "--channel", uid, "--server", bridge.url)
+    assert described["channels"] == [uid]
+    assert described["token"].startswith("wbs1.")
+    assert ISO.match(described["expires_at"])
+
+
+def test_token_for_an_unknown_channel(bridge: BridgeProcess, uid: str) -> None:
+    """Minting a token for an endpoint that does not exist exits 1 with one line."""
+    line = one_error_line(run("token", "--channel", uid, "--server", bridge.url))
+    assert f"no endpoint '{uid}'" in line
+
+
+def test_samples_verify_with_the_providers_own_check() -> None:
+    """The sample bodies parse as JSON and the provider's own verifier accepts the signature."""
+    from bridge import samples
+    from bridge.providers import Secret, WebhookRequest
+
+    for name, secret, _, stored_type in CORE[::2]:
+        event_type = samples.default_event_type(name)
+        now = time.time()
+        body = samples.sample(name, event_type, event_id=None, now=now)
+        assert isinstance(json.loads(body), dict)
+        headers = provider(name).sign(body, secret, now=now, event_type=event_type)
+        request = WebhookRequest(
+            body=body, headers={k.lower(): v for k, v in headers.items()}, now=now
+        )
+        assert provider(name).verify(request, [Secret("s1", secret)]).verified
+        assert provider(name).identify(request).event_type == stored_type
