@@ -44,8 +44,10 @@ def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) ->
 class BridgeProcess:
     """`bridge serve` (gunicorn, gevent workers) as a subprocess on a free port."""
 
-    def __init__(self, data_dir: Path, redis_url: str | None, **env: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, data_dir: Path, redis_url: str | None, *, port: int | None = None, **env: str
+    ) -> None:
+        self.port = port or free_port()
         self.data_dir = data_dir
         self.log_path = data_dir / "bridge.log"
         self.env = {

@@ -601,10 +601,7 @@ def test_listen_reconnects_and_resumes(
     """When the bridge restarts, listen says it is away, comes back by itself, and prints the
     next event exactly once, having resumed after the last one it saw."""
     first = BridgeProcess(tmp_path / "first", redis_url)
-    second = BridgeProcess(tmp_path / "second", redis_url)
-    # The same address: BridgeProcess reads PORT into its env when constructed, so both change.
-    second.port = first.port
-    second.env["PORT"] = str(first.port)
+    second = BridgeProcess(tmp_path / "second", redis_url, port=first.port)
     try:
         first.start()
         first.create_endpoint(uid)

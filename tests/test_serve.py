@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import websocket
 
 from tests.support import ROOT, BridgeProcess, Connect, wait_until
 
@@ -132,3 +133,27 @@ def test_secrets_never_reach_the_log(
     assert "GET /ws" in log or "Booting worker" in log  # the log is the bridge's, not empty
     for value in (secret, bridge.token, minted["token"]):
         assert value not in log
+
+
+def test_upgrade_during_shutdown_is_told_to_go_elsewhere(
+    tmp_path: Path, redis_url: str, uid: str, connect: Connect
+) -> None:
+    """Once a worker is stopping, a new upgrade gets 503 (or 4011), never a socket left to die."""
+    bridge = BridgeProcess(tmp_path / "data", redis_url, BRIDGE_WORKERS="1").start()
+    try:
+        bridge.create_endpoint(uid)
+        first = connect(bridge)
+        first.subscribe(uid)
+        assert bridge.process is not None
+        bridge.process.send_signal(signal.SIGTERM)
+        assert first.close_code() == 4011
+        answer: int | None
+        try:
+            answer = connect(bridge).close_code()
+        except websocket.WebSocketBadStatusException as refused:
+            answer = refused.status_code
+        except (ConnectionError, websocket.WebSocketException):
+            answer = 0  # the worker stopped listening first: also a prompt answer
+        assert answer in {503, 4011, 0}
+    finally:
+        assert bridge.stop() == 0

@@ -32,10 +32,13 @@ class Sessions:
         self._live: weakref.WeakSet[Session] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._reaper_pid = 0
+        self.shutting_down = False
 
     def add(self, session: Session) -> None:
         with self._lock:
             self._live.add(session)
+            if self.shutting_down:  # upgraded just as the shutdown began
+                session.close(SHUTTING_DOWN, "server shutting down")
             if self._reaper_pid != os.getpid():
                 self._reaper_pid = os.getpid()
                 threading.Thread(target=self._reap, name="bridge-reaper", daemon=True).start()
@@ -45,7 +48,10 @@ class Sessions:
             self._live.discard(session)
 
     def close_all(self, code: int = SHUTTING_DOWN, reason: str = "server shutting down") -> None:
+        """Close every socket, and every socket that opens from now on (the worker still
+        accepts connections for a moment after SIGTERM)."""
         with self._lock:
+            self.shutting_down = True
             live = list(self._live)
         for session in live:
             session.close(code, reason)
@@ -77,6 +83,10 @@ def guard() -> Response | None:
     # browser does), and each compressed socket then holds zlib state of a few hundred KB
     # and compresses every frame separately. Webhook payloads are small; sockets are many.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    if SESSIONS.shutting_down:
+        response = error(503, "shutting_down", message="this worker is stopping; reconnect")
+        response.headers["Retry-After"] = "1"
+        return response
     origin = request.headers.get("Origin")
     if origin is not None and origin.rstrip("/") not in _own_origins():
         return error(403, "forbidden_origin", message="this Origin may not open sockets here")
