@@ -1,0 +1,132 @@
+// The admin API (CONTRACT §3): bearer token on every call, JSON in and out.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const message = (body && (body.message || body.reason || body.error)) || `HTTP ${status}`;
+    super(message);
+    this.status = status;
+    this.code = body && body.error;
+    this.field = body && body.field;
+  }
+}
+
+const enc = encodeURIComponent;
+
+export class Api {
+  constructor(token) {
+    this.token = token;
+    this.paths = null; // from /api/openapi.json: which optional routes this bridge has
+  }
+
+  async call(method, path, body) {
+    const headers = { Authorization: `Bearer ${this.token}`, Accept: "application/json" };
+    const init = { method, headers, cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      throw new ApiError(0, { error: "network", message: `bridge unreachable (${err.message})` });
+    }
+    if (response.status === 204) return null;
+    let data = null;
+    const type = response.headers.get("Content-Type") || "";
+    if (type.includes("json")) {
+      try {
+        data = await response.json();
+      } catch {
+        data = null;
+      }
+    }
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+
+  /** Learn the optional routes (replay, raw body, providers) from the OpenAPI document. */
+  async discover() {
+    try {
+      const doc = await this.call("GET", "/api/openapi.json");
+      this.paths = doc && doc.paths ? doc.paths : {};
+    } catch {
+      this.paths = {};
+    }
+    return this.paths;
+  }
+
+  has(path, method) {
+    const entry = this.paths && this.paths[path];
+    return Boolean(entry && entry[method]);
+  }
+
+  /** Whether /api/endpoints/{...}/events/{...}/<action> exists, whatever its parameters' names. */
+  hasEventRoute(action, method) {
+    const shape = new RegExp(`^/api/endpoints/\\{[^/}]+\\}/events/\\{[^/}]+\\}/${action}$`);
+    return Object.entries(this.paths || {}).some(([path, entry]) => shape.test(path) && entry && entry[method]);
+  }
+
+  get canReplay() {
+    return this.hasEventRoute("replay", "post");
+  }
+
+  get canRaw() {
+    return this.hasEventRoute("raw", "get");
+  }
+
+  async providers() {
+    if (!this.has("/api/providers", "get")) return null;
+    try {
+      const data = await this.call("GET", "/api/providers");
+      return data && Array.isArray(data.providers) ? data.providers : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async endpoints() {
+    const data = await this.call("GET", "/api/endpoints");
+    return data.endpoints;
+  }
+
+  createEndpoint(fields) {
+    return this.call("POST", "/api/endpoints", fields);
+  }
+
+  addSecret(id, secret) {
+    return this.call("POST", `/api/endpoints/${enc(id)}/secrets`, secret ? { secret } : {});
+  }
+
+  events(id, since, limit = 1000) {
+    return this.call("GET", `/api/endpoints/${enc(id)}/events?since=${enc(since)}&limit=${limit}`);
+  }
+
+  replay(id, cursor) {
+    return this.call("POST", `/api/endpoints/${enc(id)}/events/${enc(cursor)}/replay`, {});
+  }
+
+  async raw(id, cursor) {
+    const response = await fetch(`/api/endpoints/${enc(id)}/events/${enc(cursor)}/raw`, {
+      headers: { Authorization: `Bearer ${this.token}` },
+      cache: "no-store",
+    });
+    if (!response.ok) throw new ApiError(response.status, null);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+}
+
+/** Subscriber tokens are `wbs1.<base64url JSON {"c": channels, "e": expiry}>.<mac>`. */
+export function subscriberClaims(token) {
+  const parts = token.split(".");
+  if (parts.length !== 3 || parts[0] !== "wbs1") return null;
+  try {
+    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    const text = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+    const claims = JSON.parse(text);
+    const channels = Array.isArray(claims.c) ? claims.c.map(String) : [];
+    return { channels, expiresAt: Number(claims.e) * 1000 };
+  } catch {
+    return null;
+  }
+}

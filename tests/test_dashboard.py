@@ -1,0 +1,469 @@
+"""The dashboard (issue 4) in a real browser: Debian's Chromium driven by Playwright, against
+real bridges under gunicorn on the session's valkey-server.
+
+Set `DASHBOARD_SCREENSHOTS=docs/screenshots` to write the documentation screenshots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
+
+from bridge.embedded import EmbeddedRedis
+from tests.support import ROOT, BridgeProcess
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WAIT = 15_000  # ms: Playwright's expect/wait timeouts
+RAW_ROUTE = "/api/endpoints/{endpoint_id}/events/{event_id}/raw"
+RECONNECT_WAIT = 30_000  # ms: backoff tops out at 10 s, so two missed tries fit
+
+expect.set_options(timeout=WAIT)
+
+# Skipped on a developer machine without Chromium; in CI (CI=true) a missing browser fails.
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="needs Debian's chromium: apt-get install chromium (.ci/run does)",
+)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """A browser per test: closing it drops its idle keep-alive sockets at once, so a bridge
+    stopped after the test need not wait out its graceful timeout for them."""
+    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (own sessionStorage); fails the test on any uncaught JS error."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.set_default_timeout(WAIT)
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def own_bridge(redis_server: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProcess]:
+    """A bridge of this test's own on the session Redis, so the test may stop and restart it."""
+    process = BridgeProcess(tmp_path / "own-bridge", redis_server.url).start()
+    yield process
+    process.stop()
+
+
+def open_dashboard(page: Page, bridge: BridgeProcess) -> None:
+    page.goto(f"{bridge.url}/#token={bridge.token}")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+
+
+def post(
+    bridge: BridgeProcess, endpoint: str, body: Any, event_type: str = "push"
+) -> tuple[str, str]:
+    """Deliver one signed GitHub webhook; return (cursor, provider event id)."""
+    event_id = uuid.uuid4().hex
+    answer = bridge.post_signed(
+        endpoint, json.dumps(body).encode(), event_id=event_id, event_type=event_type
+    )
+    assert answer.status_code == 202, answer.text
+    return answer.json()["id"], event_id
+
+
+def open_create_form(page: Page) -> None:
+    """Unfold "New endpoint" (it starts unfolded when there is no endpoint yet)."""
+    box = page.locator("#create-box")
+    if box.get_attribute("open") is None:
+        box.locator("summary").click()
+    expect(page.get_by_label("Endpoint id", exact=True)).to_be_visible()
+
+
+def rows(page: Page, endpoint: str) -> Any:
+    return page.locator(f'button.row[data-endpoint="{endpoint}"]')
+
+
+def test_token_link_signs_in_and_leaves_the_address_bar(page: Page, bridge: BridgeProcess) -> None:
+    """The #token= link signs in, leaves the URL, survives a reload, and log out forgets it."""
+    open_dashboard(page, bridge)
+    assert "token" not in page.url
+    stored = page.evaluate("sessionStorage.getItem('webhook-bridge.token')")
+    assert stored == bridge.token
+    expect(page.locator("#who")).to_have_text("admin")
+    page.reload()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(page.locator("#login-view")).to_be_hidden()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_label("Token", exact=True)).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_login_form_refuses_a_wrong_token_then_accepts_the_admin_token(
+    page: Page, bridge: BridgeProcess
+) -> None:
+    """A pasted wrong token gets a message on the form; the admin token opens the dashboard."""
+    page.goto(bridge.url + "/")
+    page.get_by_label("Token", exact=True).fill("not-the-token")
+    page.get_by_role("button", name="Open dashboard").click()
+    expect(page.locator("#login-error")).to_contain_text("not the admin token")
+    page.get_by_label("Token", exact=True).fill(bridge.token)
+    page.get_by_role("button", name="Open dashboard").click()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+
+
+def test_create_endpoint_through_the_form_shows_url_secret_and_steps(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """Creating an endpoint in the form shows its webhook URL, a masked secret and setup steps."""
+    open_dashboard(page, bridge)
+    open_create_form(page)
+    page.get_by_label("Endpoint id", exact=True).fill(uid)
+    page.get_by_label("Provider").select_option("github")
+    expect(page.locator("#ep-secret-hint")).to_contain_text("leave it empty")
+    page.get_by_role("button", name="Create endpoint").click()
+    card = page.locator(f'details.ep[data-endpoint="{uid}"]')
+    expect(card.locator("code.url")).to_have_text(f"{bridge.url}/hooks/{uid}")
+    expect(card.locator("ol.steps li").first).to_be_visible()
+    secret = card.locator("code.secret")
+    expect(secret).to_have_text(re.compile("^•+$"))
+    card.get_by_role("button", name=re.compile("Reveal secret")).click()
+    created = bridge.api("GET", f"/api/endpoints/{uid}").json()
+    expect(secret).to_have_text(created["secrets"][0]["value"])
+
+
+def test_create_form_shows_the_api_error_message(page: Page, bridge: BridgeProcess) -> None:
+    """A 4xx from the API shows its field and message next to the form."""
+    open_dashboard(page, bridge)
+    open_create_form(page)
+    page.get_by_label("Endpoint id", exact=True).fill("Not An Id!")
+    page.get_by_role("button", name="Create endpoint").click()
+    expect(page.locator("#create-error")).to_contain_text("id:")
+    page.get_by_label("Provider").select_option("stripe")
+    expect(page.locator("#ep-secret-hint")).to_contain_text("issues the signing secret")
+
+
+def test_signed_webhook_appears_live_and_its_detail_shows_headers_and_body(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """A signed webhook appears within the second, and its detail shows headers and body."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    cursor, event_id = post(bridge, uid, {"greeting": f"hello-{uid}"}, "push")
+    row = rows(page, uid)
+    expect(row).to_have_count(1, timeout=3000)
+    expect(row).to_have_attribute("data-cursor", cursor)
+    expect(row.locator(".badge.ok")).to_have_text("verified")
+    row.click()
+    detail = page.locator("#detail")
+    expect(detail.locator(".json")).to_contain_text(f'"hello-{uid}"')
+    detail.get_by_role("tab", name=re.compile("Headers")).click()
+    expect(detail.locator("table.headers")).to_contain_text("x-github-delivery")
+    expect(detail.locator("table.headers")).to_contain_text(event_id)
+    detail.get_by_role("tab", name="Verification").click()
+    expect(detail).to_contain_text("sha256")
+    expect(page.locator("#how")).to_contain_text("latency")
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    detail.get_by_role("button", name="Copy as curl").click()
+    expect(detail.get_by_role("button", name="Copied")).to_be_visible()
+    curl = page.evaluate("navigator.clipboard.readText()")
+    assert curl.splitlines()[-1].startswith("  --data-binary")
+    assert f"curl -sS -X POST '{bridge.url}/hooks/{uid}'" in curl
+    assert f"-H 'x-github-delivery: {event_id}'" in curl
+    assert "-H 'x-hub-signature-256: sha256=" in curl
+    if RAW_ROUTE in bridge.api("GET", "/api/openapi.json").json()["paths"]:
+        # With the raw bytes the command re-sends the delivery exactly: the signature verifies
+        # (a bad one would be 401) and the bridge knows it as a duplicate of the same delivery.
+        sent = subprocess.run(
+            ["bash", "-c", curl + " -w '\\n%{http_code}'"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        answer, status = sent.stdout.rsplit("\n", 1)
+        assert status == "200"
+        assert json.loads(answer) == {"id": cursor, "endpoint": uid, "duplicate": True}
+    with page.expect_download() as download:
+        detail.get_by_role("button", name="Download fixture").click()
+    assert download.value.suggested_filename == f"{uid}-{cursor}.json"
+    fixture = json.loads(Path(download.value.path()).read_text())
+    assert fixture["id"] == cursor
+    assert fixture["body"] == {"greeting": f"hello-{uid}"}
+
+
+def test_filter_by_event_type_glob_and_body_text(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """The event type glob and the body text filter hide the rows that do not match."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    post(bridge, uid, {"n": 1, "note": "alpha"}, "push")
+    post(bridge, uid, {"n": 2, "note": "beta"}, "issues")
+    post(bridge, uid, {"n": 3, "note": "gamma"}, "issue_comment")
+    expect(rows(page, uid)).to_have_count(3)
+    page.get_by_label("Event type").fill("issue*")
+    expect(rows(page, uid)).to_have_count(2)
+    expect(rows(page, uid).locator(".c-type")).to_have_text(["issue_comment", "issues"])
+    page.get_by_label("Text in body").fill("GAMMA")
+    expect(rows(page, uid)).to_have_count(1)
+    page.get_by_label("Event type").fill("")
+    page.get_by_label("Text in body").fill("")
+    expect(rows(page, uid)).to_have_count(3)
+
+
+def test_hostile_payload_is_shown_as_inert_text(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """<img onerror> and <script> in a payload show as literal text and never run."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    img = '<img src=x onerror="window.__pwned=1">'
+    script = "<script>window.__pwned=1</script>"
+    post(bridge, uid, {"title": img, "html": script, img: script}, "<i>push</i>")
+    row = rows(page, uid)
+    expect(row.locator(".c-type")).to_have_text("<i>push</i>")
+    row.click()
+    detail = page.locator("#detail")
+    expect(detail.locator(".j-string").first).to_have_text(json.dumps(img))
+    expect(detail.locator(".json")).to_contain_text(script)
+    detail.get_by_role("tab", name="Raw").click()
+    expect(detail.locator("pre.code")).to_contain_text("onerror")
+    assert page.locator("img").count() == 0
+    assert page.locator("body script").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_pause_holds_new_events_without_dropping_them(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """While paused, new events are counted and kept; resuming shows them all."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    post(bridge, uid, {"n": 0})
+    expect(rows(page, uid)).to_have_count(1)
+    page.get_by_role("button", name="Pause").click()
+    post(bridge, uid, {"n": 1})
+    post(bridge, uid, {"n": 2})
+    expect(page.locator("#list-notice")).to_contain_text("2 new events held")
+    expect(rows(page, uid)).to_have_count(1)
+    page.get_by_role("button", name="Resume").click()
+    expect(rows(page, uid)).to_have_count(3)
+
+
+def test_subscriber_token_is_read_only_and_sees_its_channel(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """A subscriber token pasted in the form watches its channel without any admin call."""
+    bridge.create_endpoint(uid)
+    minted = bridge.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 600}).json()
+    admin_calls: list[str] = []
+    page.on("request", lambda r: admin_calls.append(r.url) if "/api/" in r.url else None)
+    page.goto(bridge.url + "/")
+    page.get_by_label("Token", exact=True).fill(minted["token"])
+    page.get_by_role("button", name="Open dashboard").click()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(page.locator("#who")).to_contain_text(uid)
+    expect(page.locator("#endpoints-panel")).to_be_hidden()
+    post(bridge, uid, {"n": 1})
+    expect(rows(page, uid)).to_have_count(1)
+    assert admin_calls == []
+
+
+def test_bridge_restart_resumes_with_the_events_posted_meanwhile_exactly_once(
+    own_bridge: BridgeProcess, bridge: BridgeProcess, page: Page, uid: str
+) -> None:
+    """After its bridge restarts, the page reconnects and shows each event posted meanwhile once."""
+    own_bridge.create_endpoint(uid)
+    open_dashboard(page, own_bridge)
+    post(own_bridge, uid, {"n": 0})
+    expect(rows(page, uid)).to_have_count(1)
+
+    own_bridge.stop(signal.SIGTERM)
+    expect(page.locator("#conn")).to_have_attribute(
+        "data-state", re.compile("reconnecting|connecting")
+    )
+    expect(page.locator("#conn-text")).to_contain_text("Reconnecting in")
+    meanwhile = [post(bridge, uid, {"n": n}) for n in (1, 2, 3)]  # another bridge, same Redis
+    own_bridge.start()
+
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=RECONNECT_WAIT)
+    for cursor, event_id in meanwhile:
+        expect(page.locator(f'button.row[data-event-id="{event_id}"]')).to_have_count(1)
+        expect(page.locator(f'button.row[data-cursor="{cursor}"]')).to_have_count(1)
+    expect(rows(page, uid)).to_have_count(4)
+    expect(page.locator("#banners")).not_to_contain_text("Missed events")
+    post(own_bridge, uid, {"n": 4})  # and live delivery goes on
+    expect(rows(page, uid)).to_have_count(5)
+
+
+def test_recovered_false_shows_the_missed_events_banner(
+    own_bridge: BridgeProcess, tight_bridge: BridgeProcess, page: Page, uid: str
+) -> None:
+    """When more events than the bridge keeps arrive while away, a banner says some were missed."""
+    own_bridge.create_endpoint(uid)
+    open_dashboard(page, own_bridge)
+    post(own_bridge, uid, {"n": 0})
+    expect(rows(page, uid)).to_have_count(1)
+
+    own_bridge.stop(signal.SIGTERM)
+    # tight_bridge keeps only the newest 5 events of a stream: 7 posts trim past our cursor.
+    away = [post(tight_bridge, uid, {"n": n}) for n in range(1, 8)]
+    own_bridge.start()
+
+    banner = page.locator(".banner", has_text="Missed events")
+    expect(banner).to_contain_text(uid, timeout=RECONNECT_WAIT)
+    for cursor, _ in away[-5:]:
+        expect(page.locator(f'button.row[data-cursor="{cursor}"]')).to_have_count(1)
+    for cursor, _ in away[:2]:
+        expect(page.locator(f'button.row[data-cursor="{cursor}"]')).to_have_count(0)
+    banner.get_by_role("button", name="Dismiss").click()
+    expect(banner).to_have_count(0)
+
+
+def test_history_loads_recent_events_then_older_ones_on_demand(
+    fresh_bridge: BridgeProcess, page: Page
+) -> None:
+    """Events from before the page opened come from history: recent ones, then "load older"."""
+    fresh_bridge.create_endpoint("history")
+    cursors = {post(fresh_bridge, "history", {"n": n})[0] for n in range(260)}
+    open_dashboard(page, fresh_bridge)
+    expect(rows(page, "history")).to_have_count(50)  # a few endpoints: recent history at sign-in
+    load = page.get_by_role("button", name="Load older from history")
+    load.click()
+    expect(rows(page, "history")).to_have_count(250)
+    load.click()
+    expect(rows(page, "history")).to_have_count(260)
+    load.click()
+    expect(page.get_by_role("button", name="No older events in history")).to_be_disabled()
+    shown = rows(page, "history").evaluate_all("els => els.map(e => e.dataset.cursor)")
+    assert sorted(shown) == sorted(cursors)
+    assert shown == sorted(shown, key=lambda c: tuple(map(int, c.split("-"))), reverse=True)
+
+
+def test_ten_thousand_events_keep_the_page_capped_and_usable(
+    bridge: BridgeProcess, page: Page, uid: str
+) -> None:
+    """10,000 events pushed down the socket leave at most 500 rows in the DOM and a usable page."""
+    bridge.create_endpoint(uid)
+    sockets: list[WebSocketRoute] = []
+
+    def relay(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()  # frames pass through both ways; the test adds its own
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws$"), relay)
+    open_dashboard(page, bridge)
+    page.get_by_label("Endpoint", exact=True).select_option(uid)
+    start = 1_700_000_000_000
+    for n in range(10_000):
+        envelope = {
+            "id": f"{start + n}-0",
+            "endpoint": uid,
+            "provider": "github",
+            "event_id": f"delivery-{n}",
+            "event_type": "push" if n % 2 else "issues",
+            "received_at": f"2023-11-14T22:13:{20 + n // 1000:02d}.{n % 1000:03d}Z",
+            "verified": True,
+            "verification": {"scheme": "sha256", "secret_id": "s1"},
+            "headers": {"content-type": "application/json", "x-github-event": "push"},
+            "body": {"n": n, "order": f"order-{n:05d}"},
+            "replay_of": None,
+        }
+        sockets[0].send(json.dumps({"type": "event", "channel": uid, "event": envelope}))
+    summary = page.locator("#list-summary")
+    expect(summary).to_contain_text("of 10,000 matching events", timeout=60_000)
+    assert page.locator("button.row").count() == 500
+    expect(rows(page, uid).first).to_have_attribute("data-cursor", f"{start + 9_999}-0")
+    page.get_by_label("Text in body").fill("order-00042")
+    expect(rows(page, uid)).to_have_count(1)
+    rows(page, uid).click()
+    expect(page.locator("#detail .json")).to_contain_text('"order-00042"')
+    page.get_by_label("Text in body").fill("")
+    page.get_by_label("Event type").fill("push")
+    expect(summary).to_contain_text("of 5,000 matching events")
+    page.get_by_role("button", name="Older").click()
+    expect(summary).to_contain_text("Showing 501\u20131,000 of 5,000")  # en dash
+
+
+@pytest.fixture
+def fresh_bridge(tmp_path: Path) -> Iterator[BridgeProcess]:
+    """A bridge with its own embedded Redis: no endpoints but the ones a test makes."""
+    process = BridgeProcess(tmp_path / "fresh-bridge", None).start()
+    yield process
+    process.stop()
+
+
+def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_path: Path) -> None:
+    """The main views render (written to docs/ when DASHBOARD_SCREENSHOTS is set)."""
+    bridge = fresh_bridge
+    target = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
+    if not target.is_absolute():
+        target = ROOT / target
+    target.mkdir(parents=True, exist_ok=True)
+    page.goto(bridge.url + "/")
+    expect(page.get_by_label("Token", exact=True)).to_be_focused()
+    page.screenshot(path=str(target / "login.png"))
+
+    github, stripe = "github-ci", "stripe-prod"
+    bridge.create_endpoint(github, description="Repository events from GitHub")
+    bridge.create_endpoint(stripe, "stripe", secret="whsec_3f9c0e7d2b8a41")
+    open_dashboard(page, bridge)
+    page.get_by_label("Endpoint", exact=True).select_option(github)
+    for n, kind in enumerate(["push", "pull_request", "issues", "push", "workflow_run"]):
+        post(
+            bridge, github, {"ref": "refs/heads/main", "n": n, "sender": {"login": "octocat"}}, kind
+        )
+    stripe_body = json.dumps(
+        {"id": "evt_1Q", "type": "payment_intent.succeeded", "data": {"object": {"amount": 2000}}}
+    ).encode()
+    answer = bridge.post_signed(
+        stripe, stripe_body, provider_name="stripe", secret="whsec_3f9c0e7d2b8a41",
+        event_id="evt_1Q", event_type="payment_intent.succeeded",
+    )  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    expect(rows(page, github)).to_have_count(5)
+    page.get_by_label("Endpoint", exact=True).select_option("")
+    expect(rows(page, stripe)).to_have_count(1)
+    expect(page.locator("#rate")).to_have_text("6 / min")
+    page.locator(f'details.ep[data-endpoint="{stripe}"] summary').click()
+    rows(page, github).first.click()
+    expect(page.locator("#detail .json")).to_contain_text("octocat")
+    page.screenshot(path=str(target / "dashboard.png"))
+
+    rows(page, stripe).click()
+    page.get_by_role("tab", name=re.compile("Headers")).click()
+    page.locator(".side").evaluate("el => el.scrollTo(0, el.scrollHeight)")
+    page.locator(f'details.ep[data-endpoint="{stripe}"] summary').click()
+    open_create_form(page)
+    page.get_by_label("Endpoint id", exact=True).fill("shop-orders")
+    page.get_by_label("Provider").select_option("shopify")
+    expect(page.locator("#ep-url-preview")).to_have_text(
+        f"Webhook URL: {bridge.url}/hooks/shop-orders"
+    )
+    page.screenshot(path=str(target / "how-it-works.png"))
