@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test check lint format bench clean
 
@@ -20,11 +21,20 @@ $(TEST_STAMP): $(STAMP) requirements-test.txt
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
+# The test suite runs a tiny smoke of every benchmark, so it needs the bench clients too.
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/bridge serve
 
-test: $(TEST_STAMP) check
+test: $(TEST_STAMP) $(BENCH_STAMP) check
 	$(BIN)/python -m pytest
+
+# Bounded (a few minutes on 2 cores); writes bench/results.json and docs/performance.md.
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py
 
 check: $(TEST_STAMP)
 	$(BIN)/ruff check .
@@ -36,4 +46,4 @@ format: $(TEST_STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) bench/.peer-venv .pytest_cache .mypy_cache .ruff_cache

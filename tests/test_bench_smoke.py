@@ -1,0 +1,57 @@
+"""The benchmark keeps working: a tiny run of every scenario (figures are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ("ingest", "latency", "fanout", "idle", "peer")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--no-doc", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    results: dict = json.loads(out.read_text())
+    return results
+
+
+pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(300)]
+
+
+def test_smoke_run_writes_every_scenario(smoke: dict) -> None:
+    """`bench/run.py --smoke` completes and its JSON holds every scenario of issue 6."""
+    assert set(SCENARIOS) <= set(smoke["scenarios"])
+    assert smoke["meta"]["smoke"] is True
+
+
+def test_smoke_run_loses_no_event(smoke: dict) -> None:
+    """No scenario of the smoke run lost an event, on the bridge or on the peer."""
+    scenarios = smoke["scenarios"]
+    for name in ("latency", "fanout", "peer"):
+        assert scenarios[name]["runs"], name
+        assert scenarios[name]["lost"] == 0, name
+        assert all(run["lost"] == 0 for run in scenarios[name]["runs"]), name
+
+
+def test_smoke_run_closes_idle_sockets_on_shutdown(smoke: dict) -> None:
+    """The idle scenario opened its sockets and every one was closed when the bridge stopped."""
+    idle = smoke["scenarios"]["idle"]
+    assert idle["sockets"] > 0
+    assert idle["sockets_left_open"] == 0
