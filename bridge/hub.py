@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import random
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +33,20 @@ from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
 
 log = logging.getLogger(__name__)
 
-Pending = tuple[Cursor, str, str]  # (id, event type, frame)
+Pending = tuple[Cursor, str, bytes]  # (id, event type, frame)
+
+
+def wire_frame(text: str) -> bytes:
+    """A whole, unmasked WebSocket text frame (RFC 6455 5.2): what a server writes. Every
+    socket gets the same bytes, so each event is framed once per process (no
+    permessage-deflate: ws.py refuses it)."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
 def event_frame(channel_json: str, event: StoredEvent) -> str:
@@ -52,15 +66,16 @@ class Subscription:
         self.last: Cursor = cursor.ZERO
         self.buffer: list[Pending] | None = []
 
-    def offer(self, event_id: Cursor, event_type: str, frame: str) -> None:
+    def offer(self, event_id: Cursor, event_type: str, frame: bytes) -> int:
         if event_id <= self.last:
-            return
+            return 0
         if self.buffer is not None:
             self.buffer.append((event_id, event_type, frame))
-            return
+            return 0
         self.last = event_id
         if self.pattern is None or fnmatchcase(event_type, self.pattern):
-            self.outbox.put(frame)
+            return 1 if self.outbox.put(frame) else 0
+        return 0
 
 
 class Hub:
@@ -121,7 +136,7 @@ class Hub:
                         continue
                     sub.last = event_id
                 if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
-                    frame = event_frame(channel_json, event)
+                    frame = wire_frame(event_frame(channel_json, event))
                     if not sub.outbox.put_backlog(frame, self._send_timeout):
                         break
                     sent += 1
@@ -142,10 +157,13 @@ class Hub:
                 if not subs:
                     del self._channels[sub.channel]
 
-    def deliver(self, channel: str, event_id: Cursor, event_type: str, frame: str) -> None:
+    def deliver(self, channel: str, event_id: Cursor, event_type: str, frame: bytes) -> None:
+        sent = 0
         with self._lock:
             for sub in tuple(self._channels.get(channel, ())):
-                sub.offer(event_id, event_type, frame)
+                sent += sub.offer(event_id, event_type, frame)
+        if sent:
+            metrics.EVENTS_SENT.inc(sent)
 
     # -- the listener --------------------------------------------------------------------
 
@@ -191,8 +209,10 @@ class Hub:
 
     def _handle(self, data: bytes) -> None:
         channel, id_text, event_type, tail = data.decode().split("\n", 3)
+        if channel not in self._channels:  # every worker hears every event: most are not ours
+            return
         event = StoredEvent(id=id_text, event_type=event_type, envelope_tail=tail, raw=b"")
-        frame = event_frame(_json_string(channel), event)
+        frame = wire_frame(event_frame(_json_string(channel), event))
         self.deliver(channel, cursor.parse(id_text), event_type, frame)
 
     def _backfill(self) -> None:
@@ -206,7 +226,7 @@ class Hub:
         for channel, since in starts.items():
             channel_json = _json_string(channel)
             for event in self._store.replay_after(channel, since):
-                frame = event_frame(channel_json, event)
+                frame = wire_frame(event_frame(channel_json, event))
                 self.deliver(channel, cursor.parse(event.id), event.event_type, frame)
 
 

@@ -5,34 +5,53 @@ or refuses. A socket whose backlog reaches the bound is a slow consumer: rather 
 without limit (and hold every event in memory for a client that may never read again), the
 outbox is closed with a reason, the writer sends that close code, and the client resumes
 later with `since`.
+
+The fast path: when nothing is queued and nothing is being written, `put()` hands the frame
+to the kernel at once through `direct` (a non-blocking send; see session.py), so a socket
+that keeps up needs no writer greenlet and no wake-up per event. Only what the kernel does
+not take is queued, and `wake` starts the writer for it. This relies on gevent's cooperative
+switching (no switch between the checks and the send); the bridge runs only on gevent workers.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 
 class Outbox:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._frames: deque[str] = deque()
+        self._frames: deque[bytes] = deque()
         self._ready = threading.Event()
         self._room = threading.Event()
         self.closed: tuple[int, str] | None = None
+        # Set by the session: writes what it can now without ever blocking; returns bytes written.
+        self.direct: Callable[[bytes], int] | None = None
+        self.writing = False  # the writer holds frames it took and has not finished sending
+        # Called when a frame has to wait, or at close: the session starts its writer then.
+        self.wake: Callable[[], None] | None = None
 
-    def put(self, frame: str) -> bool:
+    def put(self, frame: bytes) -> bool:
         """Queue a frame; on overflow close the outbox as a slow consumer. Never blocks."""
         if self.closed is not None:
             return False
+        if not self._frames and not self.writing and self.direct is not None:
+            written = self.direct(frame)
+            if written == len(frame):
+                return True
+            frame = frame[written:]  # the rest goes first to the writer, in order
         if len(self._frames) >= self.limit:
             self.close(4008, "slow consumer: resume with since", discard=True)
             return False
         self._frames.append(frame)
         self._ready.set()
+        if self.wake is not None:
+            self.wake()
         return True
 
-    def put_backlog(self, frame: str, timeout: float) -> bool:
+    def put_backlog(self, frame: bytes, timeout: float) -> bool:
         """Queue a backlog frame, waiting while the outbox is half full.
 
         A backlog can be far longer than the bound; the writer drains it at the client's
@@ -53,13 +72,16 @@ class Outbox:
                 self._frames.clear()
         self._ready.set()
         self._room.set()
+        if self.wake is not None:
+            self.wake()
 
-    def take(self, timeout: float | None = None) -> list[str]:
+    def take(self, timeout: float | None = None) -> list[bytes]:
         """Wait for frames and return all that are queued (the writer sends them as a batch)."""
         self._ready.wait(timeout)
         self._ready.clear()
         frames = list(self._frames)
         self._frames.clear()
+        self.writing = bool(frames)
         self._room.set()
         return frames
 

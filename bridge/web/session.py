@@ -16,13 +16,12 @@ import time
 from typing import Any
 
 from simple_websocket import ConnectionClosed
-from wsproto.events import TextMessage
 
 from bridge import cursor, metrics
 from bridge.auth import Principal
 from bridge.endpoints import ENDPOINT_ID
 from bridge.errors import InvalidInput, NotFound, StoreUnavailable
-from bridge.hub import Subscription
+from bridge.hub import Subscription, wire_frame
 from bridge.outbox import Outbox
 from bridge.services import Services
 from bridge.store import StreamState
@@ -52,10 +51,28 @@ class _WriterSocket:
         with self._lock:
             self.sending_since = time.monotonic()
             try:
-                self._sock.sendall(data)
+                # One send() first: gevent's sendall() costs a getsockopt() call per write.
+                sent = self._sock.send(data)
+                if sent < len(data):
+                    self._sock.sendall(memoryview(data)[sent:])
             finally:
                 self.sending_since = 0.0
         return len(data)
+
+    def send_now(self, data: bytes) -> int:
+        """Write what the kernel takes right now, without waiting: 0 if a write is under way."""
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            # The OS socket with MSG_DONTWAIT: gevent's own send() would wait for room.
+            raw = getattr(self._sock, "_sock", self._sock)
+            return int(raw.send(data, socket.MSG_DONTWAIT))
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError:
+            return 0  # the writer meets the error and ends the session
+        finally:
+            self._lock.release()
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
@@ -86,12 +103,20 @@ class Session:
         self.subs: dict[str, Subscription] = {}
         self.sock = _WriterSocket(ws.sock)
         ws.sock = self.sock
+        self.outbox.direct = self.sock.send_now
+        self.outbox.wake = self._start_writer
+        self._writer: threading.Thread | None = None
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write, name="bridge-ws-writer", daemon=True
+            )
+            self._writer.start()
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def run(self) -> None:
-        writer = threading.Thread(target=self._write, name="bridge-ws-writer", daemon=True)
-        writer.start()
         try:
             if self.principal is None and not self._authenticate():
                 return
@@ -106,7 +131,8 @@ class Session:
             for sub in self.subs.values():
                 self.services.hub.unsubscribe(sub)
             self.outbox.close(1000, "bye")
-            writer.join(self.settings.ws_send_timeout + 1)
+            if self._writer is not None:
+                self._writer.join(self.settings.ws_send_timeout + 1)
 
     def close(self, code: int, reason: str) -> None:
         """Close from outside (server shutdown): queued frames go first, then the close."""
@@ -127,9 +153,8 @@ class Session:
             while True:
                 frames = self.outbox.take()
                 if frames:
-                    data = b"".join(self.ws.ws.send(TextMessage(data=f)) for f in frames)
-                    self.sock.send(data)
-                    metrics.EVENTS_SENT.inc(len(frames))
+                    self.sock.send(b"".join(frames))
+                    self.outbox.writing = False
                 if self.outbox.closed is not None and not len(self.outbox):
                     break
         except OSError:
@@ -284,7 +309,7 @@ class Session:
     def _send(self, frame: dict[str, Any], ref: Any = None) -> None:
         if ref is not None:
             frame["ref"] = ref
-        self.outbox.put(json.dumps(frame, separators=(",", ":")))
+        self.outbox.put(wire_frame(json.dumps(frame, separators=(",", ":"))))
 
     def _error(self, code: str, message: str, ref: Any = None) -> None:
         self._send({"type": "error", "code": code, "message": message}, ref)
