@@ -116,6 +116,54 @@ class Settings:
         return settings
 
 
+@dataclass(frozen=True)
+class ClientSettings:
+    """What the `bridge` command (the client, not the server) reads from the environment.
+
+    Built once per command by `bridge.cli.main`; nothing else in the CLI reads `os.environ`.
+    The provider credentials are here too, so `bridge register` reads them the same way.
+    """
+
+    # The bridge to talk to when a command gets no --server.
+    server: str = "http://127.0.0.1:8000"
+    # None: read <data_dir>/admin-token when a command needs it (bridge/client.py).
+    admin_token: str | None = None
+    # Where `make run` keeps the admin token; also the home of `listen` checkpoints.
+    data_dir: Path = Path(".bridge")
+    # `bridge register github`: a token that may manage the repository's hooks.
+    github_token: str | None = None
+    github_api_url: str = "https://api.github.com"
+    # `bridge register stripe`: a secret key (sk_...) or a restricted key with webhook rights.
+    stripe_api_key: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _CLIENT_SECRETS and value:
+                value = "***"
+            parts.append(f"{f.name}={value!r}")
+        return f"ClientSettings({', '.join(parts)})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
+        env = os.environ if environ is None else environ
+        r = _Reader(env)
+        return cls(
+            server=r.get("BRIDGE_SERVER", cls.server, _http_url),
+            admin_token=r.get("BRIDGE_ADMIN_TOKEN", None, str),
+            data_dir=r.get("BRIDGE_DATA_DIR", Path(".bridge"), Path),
+            github_token=r.get("GITHUB_TOKEN", None, str),
+            github_api_url=r.get("GITHUB_API_URL", cls.github_api_url, _http_url),
+            stripe_api_key=r.get("STRIPE_API_KEY", None, str),
+            stripe_api_base=r.get("STRIPE_API_BASE", cls.stripe_api_base, _http_url),
+        )
+
+
+_CLIENT_SECRETS = frozenset({"admin_token", "github_token", "stripe_api_key"})
+
+
 class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env

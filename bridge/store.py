@@ -172,15 +172,18 @@ class Store:
             )
         except REDIS_ERRORS as exc:
             raise StoreUnavailable("history", exc) from exc
-        return [
-            StoredEvent(
-                id=_text(entry_id),
-                event_type=_text(fields.get(b"t", b"")),
-                envelope_tail=_text(fields.get(b"e", b"{}")),
-                raw=fields.get(b"r", b""),
+        return [_stored(entry_id, fields) for entry_id, fields in rows]
+
+    def event(self, channel: str, event_id: Cursor) -> StoredEvent | None:
+        """The one event with this id, or None when it never existed or was trimmed."""
+        entry = cursor.text(event_id)
+        try:
+            rows: list[tuple[bytes, dict[bytes, bytes]]] = self.client.xrange(  # type: ignore[assignment]
+                keys.stream(channel), min=entry, max=entry, count=1
             )
-            for entry_id, fields in rows
-        ]
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("event", exc) from exc
+        return _stored(*rows[0]) if rows else None
 
     def replay_after(self, channel: str, since: Cursor, batch: int = 500) -> Iterator[StoredEvent]:
         """Every retained event after `since`, read in batches."""
@@ -215,6 +218,15 @@ class Store:
             self.client.delete(keys.stream(channel))
         except REDIS_ERRORS as exc:
             raise StoreUnavailable("delete", exc) from exc
+
+
+def _stored(entry_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:
+    return StoredEvent(
+        id=_text(entry_id),
+        event_type=_text(fields.get(b"t", b"")),
+        envelope_tail=_text(fields.get(b"e", b"{}")),
+        raw=fields.get(b"r", b""),
+    )
 
 
 def _text(value: bytes | str) -> str:

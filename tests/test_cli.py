@@ -3,82 +3,34 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import signal
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
 from bridge.providers import get as provider
-from tests.support import (
-    ADMIN_TOKEN,
-    ROOT,
-    BridgeProcess,
-    Connect,
-    free_port,
+from tests.cli_support import (
+    SECRET,
+    Listen,
+    Listeners,
+    as_json,
+    cli_env,
+    events,
+    ok,
+    one_error_line,
+    post,
+    run,
 )
+from tests.support import ADMIN_TOKEN, BridgeProcess, Connect, free_port
 
-SECRET = "test-secret-123456"
 CURSOR = re.compile(r"^\d+-\d+$")
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-# -- running the command -----------------------------------------------------------------
-
-
-def cli_env(token: str | None = ADMIN_TOKEN, **extra: str) -> dict[str, str]:
-    """The caller's environment without any BRIDGE_* setting, plus the admin token."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    if token is not None:
-        env["BRIDGE_ADMIN_TOKEN"] = token
-    return {**env, **extra}
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
-        cwd=ROOT,
-        env=cli_env() if env is None else env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def ok(*args: str, env: dict[str, str] | None = None) -> str:
-    """Run a command that must succeed; its stdout."""
-    result = run(*args, env=env)
-    assert result.returncode == 0, result
-    return result.stdout
-
-
-def as_json(*args: str) -> Any:
-    return json.loads(ok(*args, "--json"))
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """Assert the command failed with exit 1 and exactly one `bridge: ...` line on stderr."""
-    assert result.returncode == 1, result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("bridge: "), lines
-    assert "Traceback" not in result.stderr
-    return lines[0]
-
-
-def events(bridge: BridgeProcess, endpoint_id: str) -> list[dict[str, Any]]:
-    answer = bridge.api("GET", f"/api/endpoints/{endpoint_id}/events")
-    assert answer.status_code == 200, answer.text
-    found: list[dict[str, Any]] = answer.json()["events"]
-    return found
 
 
 def answers(stdout: str) -> list[tuple[int, dict[str, Any]]]:
@@ -90,108 +42,12 @@ def answers(stdout: str) -> list[tuple[int, dict[str, Any]]]:
     return parsed
 
 
-def post(bridge: BridgeProcess, endpoint_id: str, count: int) -> list[str]:
-    ids = []
-    for n in range(count):
-        answer = bridge.post_signed(endpoint_id, json.dumps({"n": n}).encode())
-        assert answer.status_code == 202, answer.text
-        ids.append(answer.json()["id"])
-    return ids
-
-
-class Listener:
-    """`bridge listen` as a subprocess; two threads collect its stdout and stderr lines."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "listen", *args],
-            cwd=ROOT,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._changed = threading.Condition()
-        assert self.process.stdout is not None
-        assert self.process.stderr is not None
-        self._pumps = [
-            threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
-            for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))
-        ]
-        for pump in self._pumps:
-            pump.start()
-
-    def _pump(self, stream: IO[str], lines: list[str]) -> None:
-        for line in stream:
-            with self._changed:
-                lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-
-    def wait_for(
-        self,
-        lines: list[str],
-        match: str | Callable[[str], bool],
-        count: int = 1,
-        timeout: float = 20,
-    ) -> list[str]:
-        """Wait until `count` lines match (a substring, or a predicate); return those lines."""
-        predicate = match if callable(match) else (lambda line: match in line)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [line for line in lines if predicate(line)]
-                if len(found) >= count:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        f"no {count} lines matching {match!r} within {timeout} s\n"
-                        f"stdout: {self.out}\nstderr: {self.err}\nexit: {self.process.poll()}"
-                    )
-                self._changed.wait(min(left, 0.5))
-
-    def started(self) -> None:
-        """Wait until it has subscribed: events posted from now on reach it."""
-        self.wait_for(self.err, "listening to")
-
-    def interrupt(self) -> int:
-        """Ctrl-C; the exit status."""
-        self.process.send_signal(signal.SIGINT)
-        return self.finish()
-
-    def finish(self, timeout: float = 15) -> int:
-        code = self.process.wait(timeout)
-        for pump in self._pumps:
-            pump.join(timeout)
-        return code
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.finish()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
-
-
-Listen = Callable[..., Listener]
-
-
 @pytest.fixture
 def listen() -> Iterator[Listen]:
     """Start `bridge listen` subprocesses; all are stopped and reaped after the test."""
-    started: list[Listener] = []
-
-    def start(*args: str, env: dict[str, str] | None = None) -> Listener:
-        listener = Listener(list(args), cli_env() if env is None else env)
-        started.append(listener)
-        return listener
-
-    yield start
-    for listener in started:
-        listener.close()
+    started = Listeners()
+    yield started
+    started.close()
 
 
 # -- endpoints ---------------------------------------------------------------------------
@@ -334,6 +190,20 @@ def test_server_from_the_environment(bridge: BridgeProcess) -> None:
         ["send", "x", "--provider", "github"],
         ["send", "x", "--provider", "no-such-provider", "--secret", SECRET],
         ["listen", "x", "--since", "yesterday"],
+        ["listen", "Not_An_Id"],
+        ["listen", "x", "--forward-to", "localhost:3000"],
+        ["listen", "x", "--forward-to", "http://a.test", "--forward-to", "http://b.test"],
+        ["listen", "x", "--forward-to", "y=http://a.test"],
+        ["listen", "x", "--stall-after", "0"],
+        ["replay", "x", "--to", "http://a.test"],
+        ["replay", "x", "--since", "0", "--to", "ftp://a.test"],
+        ["replay", "x", "--since", "5-0", "--until", "4-0", "--to", "http://a.test"],
+        ["replay", "x", "--since", "0", "--to", "http://a.test", "--rate", "0"],
+        ["register"],
+        ["register", "github"],
+        ["register", "github", "--repo", "not-a-repo"],
+        ["register", "github", "--repo", "o/r", "--events", "push,,issues"],
+        ["register", "stripe", "--api-base", "api.stripe.com"],
         ["token", "--channel", "x", "--ttl", "-5"],
     ],
 )
@@ -358,13 +228,17 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
         ["endpoints", "rotate"],
         ["send"],
         ["listen"],
+        ["replay"],
+        ["register"],
+        ["register", "github"],
+        ["register", "stripe"],
         ["token"],
     ],
 )
 def test_every_help_has_an_example(args: list[str]) -> None:
     """Every command's --help ends with at least one example."""
     text = ok(*args, "--help")
-    assert re.search(r"^examples?:\n  (PORT=8080 )?bridge ", text, re.MULTILINE), text
+    assert re.search(r"^examples?:\n  ([A-Z_]+=\S+ )?bridge ", text, re.MULTILINE), text
 
 
 def test_version() -> None:
@@ -668,3 +542,33 @@ def test_samples_verify_with_the_providers_own_check() -> None:
         )
         assert provider(name).verify(request, [Secret("s1", secret)]).verified
         assert provider(name).identify(request).event_type == stored_type
+
+
+def test_client_settings_from_the_environment() -> None:
+    """ClientSettings reads the client's variables once, masks credentials in its repr, and a
+    malformed URL raises ConfigError naming the variable."""
+    from bridge.config import ClientSettings
+    from bridge.errors import ConfigError
+
+    settings = ClientSettings.from_env(
+        {
+            "BRIDGE_SERVER": " https://hooks.example.com/ ",
+            "BRIDGE_ADMIN_TOKEN": "admin-token-0123456789",
+            "BRIDGE_DATA_DIR": "/srv/bridge",
+            "GITHUB_TOKEN": "ghp_secret",
+            "STRIPE_API_KEY": "sk_test_secret",
+        }
+    )
+    assert settings.server == "https://hooks.example.com"
+    assert str(settings.data_dir) == "/srv/bridge"
+    assert settings.github_api_url == "https://api.github.com"
+    assert settings.stripe_api_base == "https://api.stripe.com"
+    shown = repr(settings)
+    assert "ghp_secret" not in shown
+    assert "sk_test_secret" not in shown
+    assert "admin-token-0123456789" not in shown
+    assert ClientSettings.from_env({}) == ClientSettings()
+    for name in ("BRIDGE_SERVER", "GITHUB_API_URL", "STRIPE_API_BASE"):
+        with pytest.raises(ConfigError) as refused:
+            ClientSettings.from_env({name: "localhost:8000"})
+        assert refused.value.variable == name

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from bridge import cursor
 from bridge.auth import bearer
 from bridge.endpoints import Endpoint, StoredSecret
-from bridge.errors import InvalidInput
+from bridge.errors import InvalidInput, NotFound
 from bridge.services import services
 from bridge.web.openapi import document
 from bridge.web.responses import error
@@ -19,6 +19,8 @@ from bridge.web.responses import error
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_PAGE = 1000
+# The Content-Type of a raw body whose delivery carried none.
+RAW_FALLBACK = "application/octet-stream"
 
 
 @bp.before_request
@@ -135,6 +137,24 @@ def events(endpoint_id: str) -> Response:
             "recovered": state.recovers(since),
         }
     )
+
+
+@bp.get("/endpoints/<endpoint_id>/events/<event_id>/raw")
+def raw_event(endpoint_id: str, event_id: str) -> Response:
+    """The body exactly as the provider sent it, for forwarding: the envelope's `body` is
+    parsed JSON, and re-serialising it would break the provider's signature."""
+    found = services()
+    found.endpoints.get(endpoint_id)
+    stored = found.store.event(endpoint_id, cursor.parse(event_id, "event_id"))
+    if stored is None:
+        raise NotFound("event", event_id)
+    headers = json.loads(stored.envelope_tail).get("headers") or {}
+    response = Response(stored.raw, content_type=headers.get("content-type") or RAW_FALLBACK)
+    # Untrusted bytes under the bridge's origin: never sniffed, never rendered as a page.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Content-Disposition"] = "attachment"
+    return response
 
 
 @bp.get("/endpoints/<endpoint_id>/rejections")

@@ -183,6 +183,31 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/endpoints/{endpoint_id}/events/{event_id}/raw": {
+        "get": {
+            "summary": "One event's body, byte for byte as received, with its original "
+            "Content-Type (for forwarding; the headers are in the event's envelope)",
+            "security": _ADMIN,
+            "parameters": [
+                _ID,
+                {
+                    "name": "event_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9]+(-[0-9]+)?$"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The raw body (application/octet-stream when the delivery "
+                    "had no Content-Type)",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "400": _err("invalid_request (a malformed event id)"),
+                "404": _err("unknown_endpoint / unknown_event"),
+            },
+        }
+    },
     "/api/tokens": {
         "post": {
             "summary": "Mint a subscriber token limited to some channels",

@@ -1,0 +1,187 @@
+"""One WebSocket to a bridge, subscribed to several channels at once (docs/protocol.md):
+open it, subscribe with a `since` per channel, read frames, send the protocol's ping.
+bridge/cli/feed.py keeps it alive; this module only speaks the protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import simple_websocket
+
+from bridge.client import AdminToken, Refused, Unreachable
+
+# A WebSocket connect plus upgrade that takes longer than this counts as unreachable.
+WS_CONNECT_TIMEOUT = 10.0
+# simple-websocket pings this often; no pong by the next ping means the connection is dead
+# (a bridge host that vanished sends no FIN, and we would otherwise wait forever).
+WS_PING_INTERVAL = 20.0
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_REASONS = {
+    1000: "closed by the bridge",
+    1001: "the bridge went away",
+    1005: "connection dropped",
+    1006: "connection dropped",
+    1008: "ping timeout",
+    4008: "too slow reading: the bridge dropped this connection",
+    4011: "the bridge is shutting down",
+}
+_SUBSCRIBE = "sub:"  # ref prefix of our subscribe frames: "sub:<channel>"
+_KEEPALIVE = "keepalive"
+
+
+def ws_url(server: str) -> str:
+    """`http://h:p/x` -> `ws://h:p/x/ws`; https gives wss."""
+    scheme, rest = server.split("://", 1)
+    return ("wss" if scheme == "https" else "ws") + "://" + rest + "/ws"
+
+
+class Dropped(Exception):
+    """The WebSocket closed; `code` is the close code (None when the TCP connection died)."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(reason)
+
+
+def _daemon_thread(target: Callable[[], None]) -> threading.Thread:
+    """simple-websocket's reader thread, as a daemon so Ctrl-C is never held up by it."""
+    return threading.Thread(target=target, daemon=True)
+
+
+class _Socket(simple_websocket.Client):  # type: ignore[misc]
+    """simple_websocket.Client with the connect and the upgrade bounded in time.
+
+    The socket is created with a timeout (see `_open`) so neither a black-holed host nor a
+    server that never answers the upgrade hangs us; once upgraded it blocks again, and the
+    reader's pings find a dead connection.
+    """
+
+    def handshake(self) -> None:
+        super().handshake()
+        self.sock.settimeout(None)
+
+
+def _open(server: str, token: AdminToken) -> Any:
+    url = ws_url(server)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(WS_CONNECT_TIMEOUT)  # only for the socket created just below
+    try:
+        return _Socket.connect(
+            url,
+            headers={"Authorization": f"Bearer {token.value}"},
+            ping_interval=WS_PING_INTERVAL,
+            thread_class=_daemon_thread,
+        )
+    except simple_websocket.ConnectionError as exc:
+        status = exc.status_code
+        if status == 401:
+            raise token.refused(server, "HTTP 401 on the WebSocket upgrade") from None
+        if status == 403:
+            raise Refused(f"{url} refused the WebSocket (HTTP 403)") from None
+        raise Unreachable(server, f"WebSocket upgrade answered HTTP {status}") from None
+    except (OSError, simple_websocket.ConnectionClosed) as exc:
+        raise Unreachable(server) from exc
+    except Exception as exc:  # wsproto's protocol errors: an answer that is not an upgrade
+        raise Unreachable(server, f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+class Connection:
+    """One WebSocket, subscribed to every channel of `since` (a cursor, or None: live only).
+
+    `subscribed` maps each channel to its `subscribed` frame. Events that arrive while other
+    channels are still being subscribed wait in `pending`, in order.
+    """
+
+    def __init__(self, server: str, token: AdminToken, since: Mapping[str, str | None]) -> None:
+        self.server = server
+        self.pending: deque[dict[str, Any]] = deque()
+        self.ws = _open(server, token)
+        try:
+            self.subscribed = self._subscribe(since)
+        except BaseException:
+            self.close()
+            raise
+
+    def _subscribe(self, since: Mapping[str, str | None]) -> dict[str, dict[str, Any]]:
+        for channel, cursor in since.items():
+            frame: dict[str, Any] = {"type": "subscribe", "channel": channel}
+            frame["ref"] = _SUBSCRIBE + channel
+            if cursor is not None:
+                frame["since"] = cursor
+            self.send(frame)
+        answers: dict[str, dict[str, Any]] = {}
+        deadline = time.monotonic() + WS_CONNECT_TIMEOUT
+        while len(answers) < len(since):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Unreachable(self.server, "no answer to subscribe")
+            try:
+                received = self._receive(left)
+            except Dropped as dropped:
+                raise Unreachable(self.server, dropped.reason) from None
+            if received is None:
+                continue
+            frame = received
+            if frame.get("type") == "event":
+                self.pending.append(frame)
+                continue
+            ref = frame.get("ref")
+            channel = ref.removeprefix(_SUBSCRIBE) if isinstance(ref, str) else ""
+            if channel not in since:
+                continue
+            if frame.get("type") == "subscribed":
+                answers[channel] = frame
+            elif frame.get("type") == "error":
+                code, message = frame.get("code"), frame.get("message")
+                if code == "unavailable":
+                    storage = f"{self.server} cannot reach its storage (Redis); retry later"
+                    raise Unreachable(self.server, text=storage)
+                raise Refused(f"cannot listen to {channel!r}: {message} ({code})")
+        return answers
+
+    def send(self, frame: dict[str, Any]) -> None:
+        try:
+            self.ws.send(json.dumps(frame))
+        except (OSError, simple_websocket.ConnectionClosed):
+            raise Unreachable(self.server, "the connection closed") from None
+
+    def ping(self) -> None:
+        """The protocol's ping; a dead connection shows up as Dropped on the next read."""
+        with contextlib.suppress(Unreachable):
+            self.send({"type": "ping", "ref": _KEEPALIVE})
+
+    def next(self, timeout: float) -> dict[str, Any] | None:
+        """The next frame, or None after `timeout` seconds; raises Dropped when closed."""
+        if self.pending:
+            return self.pending.popleft()
+        return self._receive(timeout)
+
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            raw = self.ws.receive(timeout=timeout)
+        except simple_websocket.ConnectionClosed as closed:
+            code = int(closed.reason) if closed.reason else None
+            reason = CLOSE_REASONS.get(code or 1005, f"closed with code {code}")
+            raise Dropped(code, reason) from None
+        if raw is None:
+            return None
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            return {"type": "error", "code": "bad_frame", "message": "a frame that is not JSON"}
+        return frame if isinstance(frame, dict) else None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.close()

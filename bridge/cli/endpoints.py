@@ -1,0 +1,215 @@
+"""`bridge endpoints create|list|show|delete|rotate`: manage a running bridge's endpoints
+through its admin API (docs/api.md)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+from bridge.cli import shared
+from bridge.config import ClientSettings
+
+
+def show_endpoint(endpoint: dict[str, Any], server: str, heading: str = "Endpoint") -> None:
+    """The readable form of an endpoint: URL, secrets, options, setup steps, next commands."""
+    eid = endpoint.get("id", "?")
+    provider = endpoint.get("provider", "?")
+    print(f"{heading} {eid} ({provider}), created {endpoint.get('created_at', '?')}")
+    print(f"  Webhook URL:  {endpoint.get('url', '?')}")
+    secrets = endpoint.get("secrets") or []
+    for number, secret in enumerate(secrets, 1):
+        newest = " (newest)" if len(secrets) > 1 and number == len(secrets) else ""
+        label = f"Secret {secret.get('id', '?')}{newest}:"
+        print(f"  {label:<13} {secret.get('value', '')}")
+    if endpoint.get("description"):
+        print(f"  Description:  {endpoint['description']}")
+    options = endpoint.get("options") or {}
+    if options:
+        shown = " ".join(shared.option_text(k, v) for k, v in sorted(options.items()))
+        print(f"  Options:      {shown}")
+    if endpoint.get("verified") is False or provider == "none":
+        print("  UNVERIFIED:   no signature check: anyone who knows the URL can post events")
+    steps = endpoint.get("setup") or []
+    if steps:
+        print(f"\nSet it up on the {provider} side:")
+        for number, step in enumerate(steps, 1):
+            print(f"  {number}. {step}")
+    flag = shared.server_flag(server)
+    print(f"\nWatch it:  bridge listen {eid}{flag}")
+    if secrets:
+        secret = shlex.quote(str(secrets[-1].get("value", "")))
+        # Options that change how the provider signs (hmac's header, prefix...) go along.
+        extra = "".join(
+            f" --option {shlex.quote(shared.option_text(key, value))}"
+            for key, value in sorted(options.items())
+            if key != "tolerance"
+        )
+        print(f"Test it:   bridge send {eid} --provider {provider} --secret {secret}{extra}{flag}")
+    sys.stdout.flush()
+
+
+def create(args: argparse.Namespace, settings: ClientSettings) -> int:
+    api = shared.api(args, settings)
+    body: dict[str, Any] = {"id": args.id, "provider": args.provider}
+    if args.secret is not None:
+        body["secret"] = args.secret
+    if args.description is not None:
+        body["description"] = args.description
+    if args.option:
+        body["options"] = shared.options(args.option)
+    created = api.call("POST", "/api/endpoints", body)
+    if args.json:
+        shared.print_json(created)
+    else:
+        show_endpoint(created, api.server, heading="Created endpoint")
+    return 0
+
+
+def list_all(args: argparse.Namespace, settings: ClientSettings) -> int:
+    api = shared.api(args, settings)
+    answer = api.call("GET", "/api/endpoints")
+    if args.json:
+        shared.print_json(answer)
+        return 0
+    found: list[dict[str, Any]] = (answer or {}).get("endpoints", [])
+    if not found:
+        flag = shared.server_flag(api.server)
+        print(f"No endpoints yet: bridge endpoints create <id> --provider <name>{flag}")
+        return 0
+    rows = [("ID", "PROVIDER", "SECRETS", "URL", "DESCRIPTION")]
+    for e in found:
+        provider = str(e.get("provider", "?"))
+        if e.get("verified") is False:
+            provider += " (UNVERIFIED)"
+        description = str(e.get("description") or "")
+        if len(description) > 40:
+            description = description[:39] + "…"
+        secrets = str(len(e.get("secrets") or []))
+        rows.append((str(e.get("id", "?")), provider, secrets, str(e.get("url", "")), description))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
+    sys.stdout.flush()
+    return 0
+
+
+def show(args: argparse.Namespace, settings: ClientSettings) -> int:
+    api = shared.api(args, settings)
+    endpoint = api.call("GET", api.endpoint_path(args.id))
+    if args.json:
+        shared.print_json(endpoint)
+    else:
+        show_endpoint(endpoint, api.server)
+    return 0
+
+
+def delete(args: argparse.Namespace, settings: ClientSettings) -> int:
+    api = shared.api(args, settings)
+    api.call("DELETE", api.endpoint_path(args.id))
+    if args.json:
+        shared.print_json({"id": args.id, "deleted": True})
+    else:
+        print(f"Deleted endpoint {args.id} and its event history.", flush=True)
+    return 0
+
+
+def rotate(args: argparse.Namespace, settings: ClientSettings) -> int:
+    api = shared.api(args, settings)
+    body = {"secret": args.secret} if args.secret is not None else {}
+    answer = api.call("POST", api.endpoint_path(args.id, "/secrets"), body)
+    if args.json:
+        shared.print_json(answer)
+        return 0
+    added = answer.get("secret", {})
+    endpoint = answer.get("endpoint", {})
+    every = ", ".join(str(s.get("id")) for s in endpoint.get("secrets", []))
+    print(f"Added secret {added.get('id')} to {args.id}: {added.get('value')}")
+    print(f"{args.id} now accepts a signature by any of its secrets: {every}")
+    provider = endpoint.get("provider", "the provider")
+    print(f"Give the new secret to {provider}; the old ones stay valid meanwhile.", flush=True)
+    return 0
+
+
+def add(commands: Any, parents: shared.Parents) -> None:
+    group_parser = commands.add_parser(
+        "endpoints",
+        help="create, list, show, delete endpoints; rotate their secrets",
+        description="Manage endpoints of a running bridge (admin token: $BRIDGE_ADMIN_TOKEN, "
+        "else $BRIDGE_DATA_DIR/admin-token, data dir default ./.bridge).",
+        epilog="examples:\n  bridge endpoints create demo --provider github\n"
+        "  bridge endpoints list",
+        formatter_class=shared.FORMAT,
+    )
+    group = group_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    new = shared.command(
+        group,
+        "create",
+        create,
+        parents=parents.both,
+        help="create an endpoint",
+        description="Create an endpoint; prints its webhook URL, secret and setup steps.",
+        examples=[
+            "bridge endpoints create demo --provider github",
+            "bridge endpoints create pay --provider stripe --secret whsec_... "
+            "--description 'Stripe live'",
+            "bridge endpoints create acme --provider hmac --option header=X-Acme-Signature "
+            "--option prefix=sha256=",
+        ],
+    )
+    new.add_argument("id", help="endpoint id: [a-z0-9][a-z0-9_-]{0,62}")
+    new.add_argument("--provider", required=True, metavar="P", help="github, stripe, ...")
+    new.add_argument(
+        "--secret",
+        metavar="S",
+        help="the signing secret (required where the provider issues it: stripe, slack, "
+        "shopify); generated otherwise",
+    )
+    new.add_argument("--description", metavar="D")
+    new.add_argument(
+        "--option",
+        type=shared.option_arg,
+        action="append",
+        metavar="KEY=VALUE",
+        help="a provider option (repeatable); JSON values such as 600 or true are sent as such",
+    )
+    shared.command(
+        group,
+        "list",
+        list_all,
+        parents=parents.both,
+        help="list endpoints",
+        description="List every endpoint as a table.",
+        examples=["bridge endpoints list", "bridge endpoints list --json"],
+    )
+    for name, func, text in (
+        ("show", show, "show an endpoint: URL, secrets, setup steps"),
+        ("delete", delete, "delete an endpoint and its event history"),
+    ):
+        sub = shared.command(
+            group,
+            name,
+            func,
+            parents=parents.both,
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            examples=[f"bridge endpoints {name} demo"],
+        )
+        sub.add_argument("id", help="endpoint id")
+    rotated = shared.command(
+        group,
+        "rotate",
+        rotate,
+        parents=parents.both,
+        help="add a secret (rotation); old secrets stay valid",
+        description="Add a secret to an endpoint (POST /api/endpoints/<id>/secrets); "
+        "signatures by any of its secrets verify.",
+        examples=[
+            "bridge endpoints rotate demo",
+            "bridge endpoints rotate pay --secret whsec_new...",
+        ],
+    )
+    rotated.add_argument("id", help="endpoint id")
+    rotated.add_argument("--secret", metavar="S", help="the new secret (generated if omitted)")

@@ -1,0 +1,161 @@
+"""The live feed behind `bridge listen`: one WebSocket subscribed to several endpoints'
+channels (docs/protocol.md), kept alive forever.
+
+- **Resume.** Each channel is subscribed with `since` = the last event handled on it, so a
+  reconnect misses nothing and repeats nothing. A channel started without a cursor is recorded
+  at the cursor its first subscription reports (`on_start`), so even the first events after
+  a restart are not lost.
+- **Reconnect.** A dropped connection is retried forever, with exponential backoff. Only the
+  first connection failing (the bridge was never there) or a refusal (a wrong token, an
+  unknown endpoint) ends the feed, as a CliError.
+- **Silence.** Whenever nothing has arrived for a while, the protocol's own ping
+  (`{"type": "ping"}`, answered `{"type": "pong"}`) is sent. So after `stall_after` seconds
+  without events the user is told which it is: *idle* (pongs come back: nobody sent
+  anything) or *stalled* (nothing comes back: the bridge or the network is away), and
+  *back* once frames flow again. A connection that stays dead is cut by simple-websocket's
+  own ping (connection.WS_PING_INTERVAL), and the reconnect loop takes over.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+from bridge.cli.connection import CLOSE_UNAUTHORIZED, Connection, Dropped
+from bridge.client import AdminToken, Unreachable
+
+# Reconnect backoff: first wait, doubling up to the cap.
+BACKOFF_FIRST = 0.5
+BACKOFF_CAP = 10.0
+# Default for `--stall-after`: seconds without events before saying idle or stalled.
+STALL_AFTER = 30.0
+
+Event = dict[str, Any]
+Notice = Callable[[str], None]
+
+
+class Feed:
+    """Events of several channels, forever: `run(on_event)` never returns normally.
+
+    `resume` maps each channel to where to start (None: live from the first subscription);
+    after `on_event(channel, event)` returns, that event counts as handled and a reconnect
+    resumes after it.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        token: AdminToken,
+        resume: Mapping[str, str | None],
+        notice: Notice,
+        *,
+        stall_after: float = STALL_AFTER,
+        on_start: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.server = server
+        self.token = token
+        self.resume = dict(resume)
+        self.notice = notice
+        self.stall_after = stall_after
+        self.on_start = on_start or (lambda channel, cursor: None)
+        # Ping this often when nothing arrives, so that an answer is due well within
+        # stall_after; poll often enough to notice on time.
+        self.ping_every = min(max(stall_after / 3, 0.1), 10.0)
+        self.poll = min(self.ping_every / 2, 1.0)
+
+    def run(self, on_event: Callable[[str, Event], None]) -> NoReturn:
+        connected_once = False
+        delay = BACKOFF_FIRST
+        while True:
+            if connected_once:  # wait before every reconnect, so a flapping bridge is not hammered
+                time.sleep(delay * random.uniform(0.8, 1.0))  # noqa: S311 - jitter, not crypto
+                delay = min(delay * 2, BACKOFF_CAP)
+            try:
+                current = Connection(self.server, self.token, self.resume)
+            except Unreachable:
+                if not connected_once:  # the bridge was never there: say so, do not wait forever
+                    raise
+                continue
+            try:
+                self._announce(current, connected_once)
+                connected_once = True
+                delay = BACKOFF_FIRST
+                self._pump(current, on_event)
+            except Dropped as dropped:
+                if dropped.code == CLOSE_UNAUTHORIZED:
+                    raise self.token.refused(self.server, "WebSocket closed with 4001") from None
+                self.notice(
+                    f"away: lost {self.server} ({dropped.reason}); reconnecting, will resume "
+                    f"{self._position()}"
+                )
+            finally:
+                current.close()
+
+    def _position(self) -> str:
+        parts = [
+            f"{channel} after {cursor}" if cursor else f"{channel} (live)"
+            for channel, cursor in self.resume.items()
+        ]
+        return ", ".join(parts)
+
+    def _announce(self, connection: Connection, reconnected: bool) -> None:
+        if reconnected:
+            self.notice(f"back: reconnected to {self.server}, resuming {self._position()}")
+        else:
+            names = ", ".join(self.resume)
+            started = {c: s for c, s in self.resume.items() if s is not None}
+            where = ", from after " + ", ".join(
+                s if len(self.resume) == 1 else f"{c} {s}" for c, s in started.items()
+            )
+            self.notice(
+                f"listening to {names} on {self.server}{where if started else ''} (Ctrl-C to stop)"
+            )
+        for channel, subscribed in connection.subscribed.items():
+            if subscribed.get("recovered") is False:
+                self.notice(
+                    f"WARNING: the bridge no longer holds every event of {channel} after "
+                    f"{self.resume[channel]}: some events were missed (recovered: false)"
+                )
+            if self.resume[channel] is None:  # from now on, resume where this one started
+                cursor = str(subscribed.get("cursor") or "0-0")
+                self.resume[channel] = cursor
+                self.on_start(channel, cursor)
+
+    def _pump(self, connection: Connection, on_event: Callable[[str, Event], None]) -> NoReturn:
+        heard = last_event = last_ping = time.monotonic()
+        stalled = idle_told = False
+        while True:
+            frame = connection.next(self.poll)
+            now = time.monotonic()
+            if frame is not None:
+                if stalled:
+                    self.notice(f"back: {self.server} answers again after {now - heard:.0f} s")
+                    stalled = idle_told = False
+                heard = now
+                kind, channel, event = frame.get("type"), frame.get("channel"), frame.get("event")
+                if kind == "event" and isinstance(event, dict) and channel in self.resume:
+                    on_event(channel, event)
+                    self.resume[channel] = str(event.get("id") or self.resume[channel])
+                    # Time spent handling (a slow local app) is not silence of the bridge.
+                    heard = last_event = time.monotonic()
+                    idle_told = False
+                elif kind == "error":
+                    self.notice(f"the bridge said: {frame.get('message')} ({frame.get('code')})")
+                continue
+            if now - heard >= self.ping_every and now - last_ping >= self.ping_every:
+                connection.ping()
+                last_ping = now
+            if not stalled and now - heard > self.stall_after:
+                stalled = True
+                self.notice(
+                    f"stalled: no answer from {self.server} for {now - heard:.0f} s (pings "
+                    "unanswered): the bridge or the network is away; waiting for it"
+                )
+            elif not stalled and not idle_told and now - last_event > self.stall_after:
+                idle_told = True
+                self.notice(
+                    f"idle: no events for {now - last_event:.0f} s; {self.server} answers "
+                    "pings, so the stream is alive"
+                )

@@ -1,0 +1,33 @@
+"""`bridge serve`: run the bridge under gunicorn (what `make run` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from bridge.cli import shared
+from bridge.config import ClientSettings, Settings
+
+
+def serve(_: argparse.Namespace, __: ClientSettings) -> int:
+    """Run the bridge under gunicorn with the settings of bridge/serving.py."""
+    Settings.from_env()  # fail fast, naming the bad variable, before gunicorn starts
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    sys.argv = ["bridge serve", "-c", "python:bridge.serving"]
+    WSGIApplication("%(prog)s [OPTIONS]").run()
+    return 0
+
+
+def add(commands: Any, _: shared.Parents) -> None:
+    shared.command(
+        commands,
+        "serve",
+        serve,
+        help="run the bridge (what `make run` runs)",
+        description="Run the bridge under gunicorn; settings come from BRIDGE_* variables "
+        "(docs/configuration.md).",
+        examples=["PORT=8080 bridge serve"],
+        needs_client=False,
+    )

@@ -1,0 +1,101 @@
+"""`bridge replay`: stored events sent again, raw and signed, to a local app; the range, the
+rate limit, the progress bar and the summary of answers (real bridge)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cli_support import SECRET, Receiver, deliver, ok, one_error_line, post, run
+from tests.support import BridgeProcess, free_port
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local app that checks GitHub signatures and answers 200 (401 when they fail)."""
+    app = Receiver()
+    yield app
+    app.close()
+
+
+def test_replay_sends_the_range_with_a_summary(
+    bridge: BridgeProcess, uid: str, receiver: Receiver
+) -> None:
+    """--since (exclusive) to --until (inclusive) is sent oldest first, raw and signed; stderr
+    shows the progress bar, stdout the count of each answer."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    sent = [deliver(bridge, uid, b"\xff\xfe raw \r\n"), *[(c, "") for c in post(bridge, uid, 5)]]
+    ids = [cursor for cursor, _ in sent]
+    result = run("replay", uid, "--since", ids[0], "--until", ids[4], "--to", receiver.url,
+                 "--server", bridge.url)  # fmt: skip
+    assert result.returncode == 0, result
+    taken = receiver.accepted()
+    assert [r.headers["x-bridge-cursor"] for r in taken] == ids[1:5]
+    assert all(r.signature_ok for r in taken)
+    assert [json.loads(r.body)["n"] for r in taken] == [0, 1, 2, 3]
+    assert f"Replayed 4 events of {uid} after {ids[0]} up to {ids[4]}" in result.stdout
+    assert result.stdout.splitlines()[-1].split() == ["200", "4"]
+    assert result.stderr.splitlines()[-1].startswith(f"replay {uid} [{'#' * 30}] 4/4 100%")
+
+    everything = json.loads(ok("replay", uid, "--since", "0", "--to", receiver.url, "--json",
+                               "--server", bridge.url))  # fmt: skip
+    assert everything["events"] == 6
+    assert everything["answers"] == {"200": 6}
+    assert receiver.accepted()[4].body == b"\xff\xfe raw \r\n"
+
+
+def test_replay_counts_every_kind_of_answer(bridge: BridgeProcess, uid: str) -> None:
+    """Answers that are not 2xx are each listed and counted; the exit status is then 1."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    post(bridge, uid, 5)
+    app = Receiver(statuses=[500, 404])
+    try:
+        result = run("replay", uid, "--since", "0", "--to", app.url, "--json",
+                     "--server", bridge.url)  # fmt: skip
+        assert result.returncode == 1, result
+        assert json.loads(result.stdout)["answers"] == {"200": 3, "404": 1, "500": 1}
+        assert (
+            sum(" -> 500" in line or " -> 404" in line for line in result.stderr.splitlines()) == 2
+        )
+        assert len(app.requests) == 5  # each once: replay does not retry
+    finally:
+        app.close()
+
+
+def test_replay_to_an_app_that_is_down(bridge: BridgeProcess, uid: str) -> None:
+    """A receiver that does not answer is counted as such, and the exit status is 1."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    post(bridge, uid, 2)
+    url = f"http://127.0.0.1:{free_port()}/hook"
+    result = run("replay", uid, "--since", "0", "--to", url, "--server", bridge.url)
+    assert result.returncode == 1, result
+    assert result.stdout.splitlines()[-1].split() == [
+        "no",
+        "answer",
+        "(connection",
+        "refused)",
+        "2",
+    ]
+
+
+def test_replay_rate_limit(bridge: BridgeProcess, uid: str, receiver: Receiver) -> None:
+    """--rate N keeps the sends at least 1/N s apart."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    post(bridge, uid, 6)
+    ok("replay", uid, "--since", "0", "--to", receiver.url, "--rate", "20", "--server", bridge.url)
+    times = [r.at for r in receiver.accepted()]
+    assert len(times) == 6
+    assert times[-1] - times[0] >= 5 / 20 * 0.95
+
+
+def test_replay_nothing_and_refusals(bridge: BridgeProcess, uid: str, receiver: Receiver) -> None:
+    """An empty range says so and exits 0; an unknown endpoint is one line and exit 1."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    (last,) = post(bridge, uid, 1)
+    text = ok("replay", uid, "--since", last, "--to", receiver.url, "--server", bridge.url)
+    assert f"No events of {uid} after {last}: nothing replayed." in text
+    assert receiver.requests == []
+    missing = run("replay", f"{uid}x", "--since", "0", "--to", receiver.url, "--server", bridge.url)
+    assert f"no endpoint '{uid}x'" in one_error_line(missing)
