@@ -33,9 +33,15 @@ if excess > 0 then
   dropped = doomed[#doomed][1]
 end
 local now = redis.call('TIME')
-local cutoff = tonumber(now[1]) * 1000 - tonumber(ARGV[2])
-local aged = redis.call('XREVRANGE', KEYS[1], '(' .. string.format('%d', cutoff) .. '-0', '-',
-                        'COUNT', 1)
+local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[2])
+-- XREVRANGE from below the oldest entry walks the whole stream: ask only when the oldest
+-- entry is past the age limit (XRANGE - + COUNT 1 reads the first entry, cheap).
+local aged = {}
+local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+if #oldest > 0 and tonumber(string.match(oldest[1][1], '^(%d+)')) < cutoff then
+  aged = redis.call('XREVRANGE', KEYS[1], '(' .. string.format('%d', cutoff) .. '-0', '-',
+                    'COUNT', 1)
+end
 if #aged > 0 and (dropped == nil or newer(aged[1][1], dropped)) then dropped = aged[1][1] end
 if dropped then
   local ms, seq = string.match(dropped, '(%d+)-(%d+)')
