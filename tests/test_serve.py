@@ -7,6 +7,7 @@ import shlex
 import signal
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -22,15 +23,18 @@ def valkey_children(bridge: BridgeProcess) -> list[psutil.Process]:
 
 
 @pytest.fixture
-def embedded(tmp_path: Path) -> BridgeProcess:
+def embedded(tmp_path: Path) -> Iterator[BridgeProcess]:
     """A bridge with BRIDGE_REDIS_URL and BRIDGE_ADMIN_TOKEN unset (not started yet)."""
-    return BridgeProcess(tmp_path / "data", None, BRIDGE_ADMIN_TOKEN="")
+    bridge = BridgeProcess(tmp_path / "data", None, BRIDGE_ADMIN_TOKEN="")
+    yield bridge
+    bridge.stop(signal.SIGKILL)
 
 
 def test_embedded_redis_persists_and_stops_with_the_bridge(embedded: BridgeProcess) -> None:
     """With no Redis URL the bridge runs its own; events survive a restart; none is orphaned."""
     embedded.start()
     (server,) = valkey_children(embedded)
+    assert "MonkeyPatchWarning" not in embedded.log()  # nothing imported ssl before gevent
     token = (embedded.data_dir / "admin-token").read_text().strip()
     assert f"/#token={token}" in embedded.log()
     assert token not in (embedded.data_dir / "redis.log").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -13,11 +14,11 @@ from bridge.config import ClientSettings, Settings
 def serve(_: argparse.Namespace, __: ClientSettings) -> int:
     """Run the bridge under gunicorn with the settings of bridge/serving.py."""
     Settings.from_env()  # fail fast, naming the bad variable, before gunicorn starts
-    from gunicorn.app.wsgiapp import WSGIApplication
-
-    sys.argv = ["bridge serve", "-c", "python:bridge.serving"]
-    WSGIApplication("%(prog)s [OPTIONS]").run()
-    return 0
+    sys.stdout.flush()
+    # A fresh interpreter (same pid): this one has imported the CLI's HTTP client and with
+    # it ssl, which gevent must patch in the workers before anything imports it.
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:bridge.serving"]
+    os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter, fixed arguments
 
 
 def add(commands: Any, _: shared.Parents) -> None:
