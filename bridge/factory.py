@@ -15,7 +15,7 @@ from bridge.errors import ConfigError
 from bridge.hub import Hub
 from bridge.services import Services
 from bridge.store import Store, connect
-from bridge.web import api, dashboard, health, hooks, responses, ws
+from bridge.web import api, dashboard, events_api, health, hooks, responses, ws
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -65,6 +65,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         authority=Authority(admin_token),
     )
     responses.register(app, settings.retry_after)
-    for blueprint in (hooks.bp, api.bp, ws.bp, health.bp, dashboard.bp):
+    for blueprint in (hooks.bp, api.bp, events_api.bp, ws.bp, health.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     return app

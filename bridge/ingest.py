@@ -18,7 +18,7 @@ from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
 from bridge.errors import StoreUnavailable, VerificationError
 from bridge.providers import Identity, Verdict, WebhookRequest
-from bridge.store import Appended, Store
+from bridge.store import Appended, Store, StoredEvent
 
 # Headers a sender may use to authenticate to us; they are the sender's credentials, not
 # part of the event, so they are masked before the envelope is stored or shown.
@@ -109,6 +109,20 @@ def _keep_rejection(
 
 def _masked(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: ("***" if name in MASKED_HEADERS else value) for name, value in headers.items()}
+
+
+def republish(store: Store, endpoint_id: str, original: StoredEvent) -> Appended:
+    """Store and publish a stored event again, as a new event marked `replay_of` it.
+
+    The raw bytes and headers are the original's, so the replay still verifies wherever it is
+    forwarded; it has its own dedup id, so it is never taken for a redelivery.
+    """
+    envelope = json.loads(original.envelope_tail)
+    envelope["received_at"] = _iso(time.time())
+    envelope["replay_of"] = original.id
+    tail = json.dumps(envelope, separators=(",", ":"))
+    dedup_id = "replay:" + secrets.token_hex(16)
+    return store.append(endpoint_id, dedup_id, original.event_type or None, tail, original.raw)
 
 
 def body_hash(body: bytes) -> str:

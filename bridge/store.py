@@ -200,6 +200,17 @@ class Store:
                 return
             since = cursor.parse(events[-1].id)
 
+    def counts(self, channels: list[str]) -> dict[str, int]:
+        """How many events each channel retains, in one round trip."""
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for channel in channels:
+                    pipe.xlen(keys.stream(channel))
+                lengths = pipe.execute() if channels else []
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("counts", exc) from exc
+        return dict(zip(channels, (int(n) for n in lengths), strict=True))
+
     def record_rejection(self, channel: str, entry: str) -> None:
         """Keep a rejected delivery in a short list (newest first) for the debugger."""
         key = keys.rejections(channel)

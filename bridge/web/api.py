@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge import cursor
+from bridge import providers
 from bridge.auth import bearer
 from bridge.endpoints import Endpoint, StoredSecret
-from bridge.errors import InvalidInput, NotFound
+from bridge.errors import InvalidInput
 from bridge.services import services
 from bridge.web.openapi import document
 from bridge.web.responses import error
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-MAX_PAGE = 1000
-# The Content-Type of a raw body whose delivery carried none.
-RAW_FALLBACK = "application/octet-stream"
 
 
 @bp.before_request
@@ -55,8 +50,11 @@ def _secret(secret: StoredSecret) -> dict[str, Any]:
     }
 
 
-def _endpoint(endpoint: Endpoint) -> dict[str, Any]:
+def _endpoint(endpoint: Endpoint, events: int | None = None) -> dict[str, Any]:
+    """The endpoint as the API shows it; `events` is how many it retains."""
     url = f"{public_base()}/hooks/{endpoint.id}"
+    if events is None:
+        events = services().store.counts([endpoint.id])[endpoint.id]
     return {
         "id": endpoint.id,
         "provider": endpoint.provider,
@@ -67,6 +65,7 @@ def _endpoint(endpoint: Endpoint) -> dict[str, Any]:
         "secrets": [_secret(s) for s in endpoint.secrets],
         "created_at": _iso(endpoint.created_at),
         "setup": endpoint.verifier.setup_steps(url),
+        "events": events,
     }
 
 
@@ -80,12 +79,15 @@ def create_endpoint() -> tuple[Response, int]:
         description=data.get("description", ""),
         options=data.get("options"),
     )
-    return jsonify(_endpoint(endpoint)), 201
+    return jsonify(_endpoint(endpoint, 0)), 201
 
 
 @bp.get("/endpoints")
 def list_endpoints() -> Response:
-    return jsonify({"endpoints": [_endpoint(e) for e in services().endpoints.list()]})
+    found = services()
+    listed = found.endpoints.list()
+    counts = found.store.counts([e.id for e in listed])
+    return jsonify({"endpoints": [_endpoint(e, counts[e.id]) for e in listed]})
 
 
 @bp.get("/endpoints/<endpoint_id>")
@@ -117,52 +119,25 @@ def remove_secret(endpoint_id: str, secret_id: str) -> Response:
     return jsonify(_endpoint(endpoint))
 
 
-@bp.get("/endpoints/<endpoint_id>/events")
-def events(endpoint_id: str) -> Response:
+@bp.get("/providers")
+def list_providers() -> Response:
+    """What the dashboard's create form offers: every provider and who picks its secret."""
     found = services()
-    found.endpoints.get(endpoint_id)
-    since = cursor.parse(request.args.get("since", "0-0"))
-    try:
-        limit = int(request.args.get("limit", "100"))
-    except ValueError:
-        raise InvalidInput("limit", "expected a whole number") from None
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
-    stored = found.store.history(endpoint_id, since, limit)
-    state = found.store.state(endpoint_id)
     return jsonify(
         {
-            "events": [json.loads(e.envelope_json()) for e in stored],
-            "next": stored[-1].id if len(stored) == limit else None,
-            "recovered": state.recovers(since),
+            "providers": [
+                {
+                    "name": p.name,
+                    "title": p.title or p.name,
+                    "generates_secret": p.generates_secret,
+                    "requires_secret": p.requires_secret,
+                    "options": sorted(["tolerance", *p.option_types]),
+                }
+                for p in providers.REGISTRY.values()
+                if p.requires_secret or found.settings.allow_unverified
+            ]
         }
     )
-
-
-@bp.get("/endpoints/<endpoint_id>/events/<event_id>/raw")
-def raw_event(endpoint_id: str, event_id: str) -> Response:
-    """The body exactly as the provider sent it, for forwarding: the envelope's `body` is
-    parsed JSON, and re-serialising it would break the provider's signature."""
-    found = services()
-    found.endpoints.get(endpoint_id)
-    stored = found.store.event(endpoint_id, cursor.parse(event_id, "event_id"))
-    if stored is None:
-        raise NotFound("event", event_id)
-    headers = json.loads(stored.envelope_tail).get("headers") or {}
-    response = Response(stored.raw, content_type=headers.get("content-type") or RAW_FALLBACK)
-    # Untrusted bytes under the bridge's origin: never sniffed, never rendered as a page.
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox"
-    response.headers["Content-Disposition"] = "attachment"
-    return response
-
-
-@bp.get("/endpoints/<endpoint_id>/rejections")
-def rejections(endpoint_id: str) -> Response:
-    found = services()
-    found.endpoints.get(endpoint_id)
-    entries = [json.loads(e) for e in found.store.rejections(endpoint_id)]
-    return jsonify({"rejections": entries})
 
 
 @bp.post("/tokens")

@@ -208,6 +208,28 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/providers": {
+        "get": {
+            "summary": "Every provider, who picks its secret, and its endpoint options",
+            "security": _ADMIN,
+            "responses": {"200": _ok("Providers", _OBJ), "401": _err("unauthorized")},
+        }
+    },
+    "/api/endpoints/{endpoint_id}/events/{event_id}/replay": {
+        "post": {
+            "summary": "Publish a stored event again, as a new event with replay_of set",
+            "security": _ADMIN,
+            "parameters": [
+                _ID,
+                {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "201": _ok("The replay's cursor", _OBJ),
+                "400": _err("invalid_request"),
+                "404": _err("unknown_endpoint / unknown_event"),
+            },
+        }
+    },
     "/api/tokens": {
         "post": {
             "summary": "Mint a subscriber token limited to some channels",
