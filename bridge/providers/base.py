@@ -289,11 +289,12 @@ def encode_signature(digest: bytes, encoding: str) -> str:
 def decode_signature(text: str, encoding: str) -> bytes:
     """A candidate signature's bytes; b"" (which matches no digest) when it does not decode.
 
-    Hex is case-insensitive; base64 is the standard alphabet, padding optional.
+    Surrounding whitespace is ignored; hex is case-insensitive; base64 is the standard
+    alphabet, padding optional.
     """
+    text = text.strip()
     try:
         if encoding == "base64":
-            text = text.strip()
             return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
         return bytes.fromhex(text)
     except (ValueError, binascii.Error):  # also non-ASCII text

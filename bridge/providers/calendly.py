@@ -12,25 +12,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    parse_pairs,
-    to_bytes,
-)
+from bridge.providers.base import Identity, WebhookRequest, json_str
+from bridge.providers.schemes import PairsHmac
 
 
-class Calendly(Provider):
+class Calendly(PairsHmac):
     name: ClassVar[str] = "calendly"
     title: ClassVar[str] = "Calendly"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -41,37 +29,10 @@ class Calendly(Provider):
         "body `event`",
     )
     generates_secret: ClassVar[bool] = True
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        pairs = parse_pairs(self.require(request, "calendly-webhook-signature"))
-        candidates = [decode_signature(value, "hex") for key, value in pairs if key == "v1"]
-        if not candidates:
-            raise self.fail("missing_signature", "no v1 signature")
-        raw_ts = next((value for key, value in pairs if key == "t"), None)
-        if raw_ts is None:
-            raise self.fail("bad_signature", "no t= timestamp")
-        self.check_timestamp(request, raw_ts)
-        signed = to_bytes(raw_ts + ".") + request.body
-        return first_match(
-            self, secrets, candidates, lambda s: hmac_digest(to_bytes(s.value), signed), "v1"
-        )
+    signature_header: ClassVar[str] = "Calendly-Webhook-Signature"
 
     def identify(self, request: WebhookRequest) -> Identity:
         return Identity(None, json_str(request.json(), "event"))
-
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        ts = str(int(now))
-        digest = hmac_digest(to_bytes(secret), to_bytes(ts + ".") + body)
-        return {"Calendly-Webhook-Signature": f"t={ts},v1={digest.hex()}"}
 
     def setup_steps(self, url: str) -> list[str]:
         return [

@@ -58,7 +58,7 @@ TYPES = {
 
 def public_key_hex(private_hex: str) -> str | None:
     """The public key (hex) of an Ed25519 private key given in hex, or None."""
-    key = asymmetric.ed25519_private(decode_signature(private_hex.strip(), "hex"))
+    key = asymmetric.ed25519_private(decode_signature(private_hex, "hex"))
     return None if key is None else asymmetric.ed25519_public_bytes(key).hex()
 
 
@@ -75,14 +75,11 @@ class Discord(Provider):
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        signature = decode_signature(self.require(request, "x-signature-ed25519").strip(), "hex")
+        signature = decode_signature(self.require(request, "x-signature-ed25519"), "hex")
         raw_ts = self.require(request, "x-signature-timestamp")
         self.check_timestamp(request, raw_ts)
         signed = to_bytes(raw_ts) + request.body
-        keys = {
-            s.id: asymmetric.ed25519_public(decode_signature(s.value.strip(), "hex"))
-            for s in secrets
-        }
+        keys = {s.id: asymmetric.ed25519_public(decode_signature(s.value, "hex")) for s in secrets}
         return first_valid(
             self,
             secrets,
@@ -113,7 +110,7 @@ class Discord(Provider):
         return DEFERRED.get(kind) if isinstance(kind, int) and not isinstance(kind, bool) else None
 
     def check_secret(self, secret: str) -> None:
-        if asymmetric.ed25519_public(decode_signature(secret.strip(), "hex")) is None:
+        if asymmetric.ed25519_public(decode_signature(secret, "hex")) is None:
             raise InvalidInput("secret", "expected the application's Public Key: 64 hex digits")
 
     def new_secret(self) -> str:
@@ -131,7 +128,7 @@ class Discord(Provider):
         options: Mapping[str, Any] | None = None,
     ) -> dict[str, str]:
         """Sign with an Ed25519 private key in hex: for tests and `bridge send`."""
-        key = asymmetric.ed25519_private(decode_signature(secret.strip(), "hex"))
+        key = asymmetric.ed25519_private(decode_signature(secret, "hex"))
         if key is None:
             raise InvalidInput("secret", "discord signs with an Ed25519 private key in hex")
         ts = str(int(now))

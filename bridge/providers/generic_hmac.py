@@ -23,19 +23,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from bridge.errors import InvalidInput
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    encode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Provider, Secret, Verdict, WebhookRequest, json_str
+from bridge.providers.schemes import hmac_match, hmac_text
 
 ALGORITHMS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
@@ -100,18 +89,13 @@ class GenericHmac(Provider):
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
         cfg = Settings.of(request.options)
         header = self.require(request, cfg.header)
-        candidates = [
-            decode_signature(entry.removeprefix(cfg.prefix), cfg.encoding)
+        signatures = [
+            entry.removeprefix(cfg.prefix)
             for entry in SEPARATORS.split(header)
             if entry and entry.startswith(cfg.prefix)
         ]
-        body = request.body
-        return first_match(
-            self,
-            secrets,
-            candidates,
-            lambda s: hmac_digest(to_bytes(s.value), body, cfg.algorithm),
-            cfg.algorithm,
+        return hmac_match(
+            self, secrets, signatures, request.body, algorithm=cfg.algorithm, encoding=cfg.encoding
         )
 
     def identify(self, request: WebhookRequest) -> Identity:
@@ -131,8 +115,8 @@ class GenericHmac(Provider):
         options: Mapping[str, Any] | None = None,
     ) -> dict[str, str]:
         cfg = Settings.of(options)
-        digest = hmac_digest(to_bytes(secret), body, cfg.algorithm)
-        headers = {cfg.header: cfg.prefix + encode_signature(digest, cfg.encoding)}
+        signature = hmac_text(secret, body, cfg.algorithm, cfg.encoding)
+        headers = {cfg.header: cfg.prefix + signature}
         if cfg.id_header and event_id:
             headers[cfg.id_header] = event_id
         return headers

@@ -17,18 +17,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Provider, Secret, Verdict, WebhookRequest, json_str
+from bridge.providers.schemes import hmac_match, hmac_text, labelled
 
 
 class GitHub(Provider):
@@ -54,17 +44,8 @@ class GitHub(Provider):
             legacy = " (X-Hub-Signature sha1 needs option legacy_sha1)"
             detail = legacy if request.header("x-hub-signature") else ""
             raise self.fail("missing_signature", "header X-Hub-Signature-256 is missing" + detail)
-        kind, eq, sig = header.partition("=")
-        if not eq or kind.strip() != algorithm:
-            raise self.fail("missing_signature", f"no {algorithm}= signature")
-        body = request.body
-        return first_match(
-            self,
-            secrets,
-            [decode_signature(sig.strip(), "hex")],
-            lambda s: hmac_digest(to_bytes(s.value), body, algorithm),
-            algorithm,
-        )
+        signature = labelled(self, header, algorithm)
+        return hmac_match(self, secrets, [signature], request.body, algorithm=algorithm)
 
     def identify(self, request: WebhookRequest) -> Identity:
         event = request.header("x-github-event")
@@ -83,12 +64,11 @@ class GitHub(Provider):
         event_type: str | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> dict[str, str]:
-        key = to_bytes(secret)
         return {
             "X-GitHub-Event": (event_type or "ping").split(".", 1)[0],
             "X-GitHub-Delivery": event_id or str(uuid.uuid4()),
-            "X-Hub-Signature-256": "sha256=" + hmac_digest(key, body).hex(),
-            "X-Hub-Signature": "sha1=" + hmac_digest(key, body, "sha1").hex(),
+            "X-Hub-Signature-256": "sha256=" + hmac_text(secret, body),
+            "X-Hub-Signature": "sha1=" + hmac_text(secret, body, "sha1"),
             "User-Agent": "GitHub-Hookshot/bridge",
         }
 

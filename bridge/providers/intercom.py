@@ -12,24 +12,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, WebhookRequest, json_str
+from bridge.providers.schemes import BodyHmac
 
 
-class Intercom(Provider):
+class Intercom(BodyHmac):
     name: ClassVar[str] = "intercom"
     title: ClassVar[str] = "Intercom"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -40,35 +29,13 @@ class Intercom(Provider):
         "body `topic`",
     )
     generates_secret: ClassVar[bool] = False
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        kind, eq, sig = self.require(request, "x-hub-signature").partition("=")
-        if not eq or kind.strip() != "sha1":
-            raise self.fail("missing_signature", "no sha1= signature")
-        body = request.body
-        return first_match(
-            self,
-            secrets,
-            [decode_signature(sig.strip(), "hex")],
-            lambda s: hmac_digest(to_bytes(s.value), body, "sha1"),
-            "sha1",
-        )
+    signature_header: ClassVar[str] = "X-Hub-Signature"
+    label: ClassVar[str] = "sha1"
+    algorithm: ClassVar[str] = "sha1"
 
     def identify(self, request: WebhookRequest) -> Identity:
         data = request.json()
         return Identity(json_str(data, "id"), json_str(data, "topic"))
-
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        return {"X-Hub-Signature": "sha1=" + hmac_digest(to_bytes(secret), body, "sha1").hex()}
 
     def setup_steps(self, url: str) -> list[str]:
         return [

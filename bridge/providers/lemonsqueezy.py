@@ -13,24 +13,13 @@
 from __future__ import annotations
 
 import secrets as _random
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, WebhookRequest, json_str
+from bridge.providers.schemes import BodyHmac
 
 
-class LemonSqueezy(Provider):
+class LemonSqueezy(BodyHmac):
     name: ClassVar[str] = "lemonsqueezy"
     title: ClassVar[str] = "Lemon Squeezy"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -41,13 +30,7 @@ class LemonSqueezy(Provider):
         "`X-Event-Name` / body `meta.event_name`",
     )
     generates_secret: ClassVar[bool] = True
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        candidate = decode_signature(self.require(request, "x-signature").strip(), "hex")
-        body = request.body
-        return first_match(
-            self, secrets, [candidate], lambda s: hmac_digest(to_bytes(s.value), body), "sha256"
-        )
+    signature_header: ClassVar[str] = "X-Signature"
 
     def identify(self, request: WebhookRequest) -> Identity:
         kind = request.header("x-event-name") or json_str(request.json(), "meta", "event_name")
@@ -56,20 +39,10 @@ class LemonSqueezy(Provider):
     def new_secret(self) -> str:
         return _random.token_urlsafe(24)  # 32 characters: Lemon Squeezy allows 6 to 40
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
+    def sent_with(
+        self, *, now: float, event_id: str | None, event_type: str | None
     ) -> dict[str, str]:
-        return {
-            "X-Signature": hmac_digest(to_bytes(secret), body).hex(),
-            "X-Event-Name": event_type or "order_created",
-        }
+        return {"X-Event-Name": event_type or "order_created"}
 
     def setup_steps(self, url: str) -> list[str]:
         return [

@@ -19,24 +19,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    json_value,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Secret, Verdict, WebhookRequest, json_str, json_value
+from bridge.providers.schemes import BodyHmac
 
 WINDOW = 60
 
 
-class Linear(Provider):
+class Linear(BodyHmac):
     name: ClassVar[str] = "linear"
     title: ClassVar[str] = "Linear"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -47,13 +36,10 @@ class Linear(Provider):
         "body `type` + `.action`",
     )
     generates_secret: ClassVar[bool] = False
+    signature_header: ClassVar[str] = "Linear-Signature"
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        candidate = decode_signature(self.require(request, "linear-signature").strip(), "hex")
-        body = request.body
-        verdict = first_match(
-            self, secrets, [candidate], lambda s: hmac_digest(to_bytes(s.value), body), "sha256"
-        )
+        verdict = super().verify(request, secrets)
         stamp = json_value(request.json(), "webhookTimestamp")
         if not isinstance(stamp, int | float) or isinstance(stamp, bool):
             raise self.fail("bad_signature", "the body has no numeric webhookTimestamp")
@@ -90,18 +76,10 @@ class Linear(Provider):
         data["webhookTimestamp"] = int(now * 1000)
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
+    def sent_with(
+        self, *, now: float, event_id: str | None, event_type: str | None
     ) -> dict[str, str]:
         return {
-            "Linear-Signature": hmac_digest(to_bytes(secret), body).hex(),
             "Linear-Delivery": event_id or str(uuid.uuid4()),
             "Linear-Event": (event_type or "Issue").split(".", 1)[0],
         }

@@ -32,12 +32,10 @@ from bridge.providers.base import (
     Secret,
     Verdict,
     WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
     json_str,
     to_bytes,
 )
+from bridge.providers.schemes import hmac_match, hmac_text
 
 WINDOW = 900
 FIELDS = ("timestamp", "token", "signature")
@@ -108,14 +106,7 @@ class Mailgun(Provider):
         if timestamp is None or token is None:
             raise self.fail("bad_signature", "the body's signature lacks timestamp or token")
         self.check_timestamp(request, timestamp, request.options.get("tolerance", WINDOW))
-        signed = to_bytes(timestamp + token)
-        return first_match(
-            self,
-            secrets,
-            [decode_signature(signature.strip(), "hex")],
-            lambda s: hmac_digest(to_bytes(s.value), signed),
-            "sha256",
-        )
+        return hmac_match(self, secrets, [signature], to_bytes(timestamp + token))
 
     def identify(self, request: WebhookRequest) -> Identity:
         fields = fields_of(request)
@@ -135,7 +126,7 @@ class Mailgun(Provider):
         `"signature"` for a JSON object, as form fields otherwise."""
         timestamp = str(int(now))
         token = event_id or _random.token_hex(25)
-        signature = hmac_digest(to_bytes(secret), to_bytes(timestamp + token)).hex()
+        signature = hmac_text(secret, to_bytes(timestamp + token))
         triple = {"timestamp": timestamp, "token": token, "signature": signature}
         try:
             data = json.loads(body)

@@ -16,25 +16,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    parse_pairs,
-    to_bytes,
-)
+from bridge.providers.base import Identity, WebhookRequest, json_str
+from bridge.providers.schemes import PairsHmac
 
 
-class Paddle(Provider):
+class Paddle(PairsHmac):
     name: ClassVar[str] = "paddle"
     title: ClassVar[str] = "Paddle Billing"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -45,39 +33,16 @@ class Paddle(Provider):
         "body `event_type`",
     )
     generates_secret: ClassVar[bool] = False
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        pairs = parse_pairs(self.require(request, "paddle-signature"), ";")
-        candidates = [decode_signature(value, "hex") for key, value in pairs if key == "h1"]
-        if not candidates:
-            raise self.fail("missing_signature", "no h1 signature")
-        raw_ts = next((value for key, value in pairs if key == "ts"), None)
-        if raw_ts is None:
-            raise self.fail("bad_signature", "no ts= timestamp")
-        self.check_timestamp(request, raw_ts)
-        signed = to_bytes(raw_ts + ":") + request.body
-        return first_match(
-            self, secrets, candidates, lambda s: hmac_digest(to_bytes(s.value), signed), "h1"
-        )
+    signature_header: ClassVar[str] = "Paddle-Signature"
+    separator: ClassVar[str] = ";"
+    timestamp_key: ClassVar[str] = "ts"
+    signature_key: ClassVar[str] = "h1"
+    joiner: ClassVar[str] = ":"
 
     def identify(self, request: WebhookRequest) -> Identity:
         data = request.json()
         event_id = json_str(data, "notification_id") or json_str(data, "event_id")
         return Identity(event_id, json_str(data, "event_type"))
-
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        ts = str(int(now))
-        digest = hmac_digest(to_bytes(secret), to_bytes(ts + ":") + body)
-        return {"Paddle-Signature": f"ts={ts};h1={digest.hex()}"}
 
     def setup_steps(self, url: str) -> list[str]:
         return [

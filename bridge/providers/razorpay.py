@@ -12,24 +12,13 @@
 from __future__ import annotations
 
 import secrets as _random
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, WebhookRequest, json_str
+from bridge.providers.schemes import BodyHmac
 
 
-class Razorpay(Provider):
+class Razorpay(BodyHmac):
     name: ClassVar[str] = "razorpay"
     title: ClassVar[str] = "Razorpay"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -40,31 +29,15 @@ class Razorpay(Provider):
         "body `event`",
     )
     generates_secret: ClassVar[bool] = True
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        candidate = decode_signature(self.require(request, "x-razorpay-signature").strip(), "hex")
-        body = request.body
-        return first_match(
-            self, secrets, [candidate], lambda s: hmac_digest(to_bytes(s.value), body), "sha256"
-        )
+    signature_header: ClassVar[str] = "X-Razorpay-Signature"
 
     def identify(self, request: WebhookRequest) -> Identity:
         return Identity(request.header("x-razorpay-event-id"), json_str(request.json(), "event"))
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
+    def sent_with(
+        self, *, now: float, event_id: str | None, event_type: str | None
     ) -> dict[str, str]:
-        return {
-            "X-Razorpay-Signature": hmac_digest(to_bytes(secret), body).hex(),
-            "X-Razorpay-Event-Id": event_id or _random.token_urlsafe(10),
-        }
+        return {"X-Razorpay-Event-Id": event_id or _random.token_urlsafe(10)}
 
     def setup_steps(self, url: str) -> list[str]:
         return [

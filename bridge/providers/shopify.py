@@ -12,25 +12,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    encode_signature,
-    first_match,
-    hmac_digest,
-    to_bytes,
-)
+from bridge.providers.base import Identity, WebhookRequest
+from bridge.providers.schemes import BodyHmac
 
 
-class Shopify(Provider):
+class Shopify(BodyHmac):
     name: ClassVar[str] = "shopify"
     title: ClassVar[str] = "Shopify"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -41,35 +30,17 @@ class Shopify(Provider):
         "`X-Shopify-Topic`",
     )
     generates_secret: ClassVar[bool] = False
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        header = self.require(request, "x-shopify-hmac-sha256")
-        body = request.body
-        return first_match(
-            self,
-            secrets,
-            [decode_signature(header, "base64")],
-            lambda s: hmac_digest(to_bytes(s.value), body),
-            "sha256",
-        )
+    signature_header: ClassVar[str] = "X-Shopify-Hmac-Sha256"
+    encoding: ClassVar[str] = "base64"
 
     def identify(self, request: WebhookRequest) -> Identity:
         event_id = request.header("x-shopify-webhook-id") or request.header("x-shopify-event-id")
         return Identity(event_id or None, request.header("x-shopify-topic") or None)
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
+    def sent_with(
+        self, *, now: float, event_id: str | None, event_type: str | None
     ) -> dict[str, str]:
-        digest = hmac_digest(to_bytes(secret), body)
         return {
-            "X-Shopify-Hmac-Sha256": encode_signature(digest, "base64"),
             "X-Shopify-Topic": event_type or "orders/create",
             "X-Shopify-Webhook-Id": event_id or str(uuid.uuid4()),
             "X-Shopify-Triggered-At": datetime.fromtimestamp(now, UTC).isoformat(),

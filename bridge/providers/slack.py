@@ -16,22 +16,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Secret, WebhookRequest, json_str
+from bridge.providers.schemes import V0Hmac
 
 
 def _form_type(body: bytes) -> str | None:
@@ -46,7 +35,7 @@ def _form_type(body: bytes) -> str | None:
     return None
 
 
-class Slack(Provider):
+class Slack(V0Hmac):
     name: ClassVar[str] = "slack"
     title: ClassVar[str] = "Slack"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -57,21 +46,8 @@ class Slack(Provider):
         "inner `event.type`",
     )
     generates_secret: ClassVar[bool] = False
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        version, eq, sig = self.require(request, "x-slack-signature").partition("=")
-        raw_ts = self.require(request, "x-slack-request-timestamp")
-        if not eq or version.strip() != "v0":
-            raise self.fail("missing_signature", "no v0= signature")
-        self.check_timestamp(request, raw_ts)
-        signed = to_bytes(f"v0:{raw_ts}:") + request.body
-        return first_match(
-            self,
-            secrets,
-            [decode_signature(sig.strip(), "hex")],
-            lambda s: hmac_digest(to_bytes(s.value), signed),
-            "v0",
-        )
+    signature_header: ClassVar[str] = "X-Slack-Signature"
+    timestamp_header: ClassVar[str] = "X-Slack-Request-Timestamp"
 
     def identify(self, request: WebhookRequest) -> Identity:
         data = request.json()
@@ -89,20 +65,6 @@ class Slack(Provider):
         if json_str(data, "type") == "url_verification":
             return {"challenge": json_str(data, "challenge")}
         return None
-
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        ts = str(int(now))
-        digest = hmac_digest(to_bytes(secret), to_bytes(f"v0:{ts}:") + body)
-        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + digest.hex()}
 
     def setup_steps(self, url: str) -> list[str]:
         return [

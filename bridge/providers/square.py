@@ -23,13 +23,10 @@ from bridge.providers.base import (
     Secret,
     Verdict,
     WebhookRequest,
-    decode_signature,
-    encode_signature,
-    first_match,
-    hmac_digest,
     json_str,
     to_bytes,
 )
+from bridge.providers.schemes import hmac_match, hmac_text
 
 
 def notification_url(url: str, options: Mapping[str, Any] | None) -> str:
@@ -62,13 +59,7 @@ class Square(Provider):
         if not url:
             raise self.fail("bad_signature", "the notification URL is unknown")
         signed = to_bytes(url) + request.body
-        return first_match(
-            self,
-            secrets,
-            [decode_signature(header, "base64")],
-            lambda s: hmac_digest(to_bytes(s.value), signed),
-            "sha256",
-        )
+        return hmac_match(self, secrets, [header], signed, encoding="base64")
 
     def identify(self, request: WebhookRequest) -> Identity:
         data = request.json()
@@ -88,8 +79,8 @@ class Square(Provider):
         url = notification_url(str((options or {}).get("url") or ""), options)
         if not url:
             raise InvalidInput("options.url", "square signs the URL: give the URL to post to")
-        digest = hmac_digest(to_bytes(secret), to_bytes(url) + body)
-        return {"x-square-hmacsha256-signature": encode_signature(digest, "base64")}
+        signature = hmac_text(secret, to_bytes(url) + body, encoding="base64")
+        return {"x-square-hmacsha256-signature": signature}
 
     def setup_steps(self, url: str) -> list[str]:
         return [

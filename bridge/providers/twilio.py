@@ -35,13 +35,13 @@ from bridge.providers.base import (
     WebhookRequest,
     any_digest,
     decode_signature,
-    encode_signature,
     first_valid,
     hmac_digest,
     json_str,
     parse_pairs,
     to_bytes,
 )
+from bridge.providers.schemes import hmac_text
 
 ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
 DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -173,10 +173,10 @@ class Twilio(Provider):
         url = str((options or {}).get("url") or "")
         if not url:
             raise InvalidInput("options.url", "twilio signs the URL: give the URL to post to")
-        digest = hmac_digest(to_bytes(secret), signed_strings(url, body)[0], "sha1")
+        signature = hmac_text(secret, signed_strings(url, body)[0], "sha1", "base64")
         is_json = body_sha256(url) is not None
         return {
-            "X-Twilio-Signature": encode_signature(digest, "base64"),
+            "X-Twilio-Signature": signature,
             "I-Twilio-Idempotency-Token": event_id or _random.token_hex(16),
             "Content-Type": "application/json"
             if is_json

@@ -11,25 +11,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    encode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, WebhookRequest, json_str
+from bridge.providers.schemes import BodyHmac
 
 
-class Typeform(Provider):
+class Typeform(BodyHmac):
     name: ClassVar[str] = "typeform"
     title: ClassVar[str] = "Typeform"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -40,36 +28,13 @@ class Typeform(Provider):
         "body `event_type`",
     )
     generates_secret: ClassVar[bool] = True
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        kind, eq, sig = self.require(request, "typeform-signature").partition("=")
-        if not eq or kind.strip() != "sha256":
-            raise self.fail("missing_signature", "no sha256= signature")
-        body = request.body
-        return first_match(
-            self,
-            secrets,
-            [decode_signature(sig, "base64")],
-            lambda s: hmac_digest(to_bytes(s.value), body),
-            "sha256",
-        )
+    signature_header: ClassVar[str] = "Typeform-Signature"
+    label: ClassVar[str] = "sha256"
+    encoding: ClassVar[str] = "base64"
 
     def identify(self, request: WebhookRequest) -> Identity:
         data = request.json()
         return Identity(json_str(data, "event_id"), json_str(data, "event_type"))
-
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        digest = hmac_digest(to_bytes(secret), body)
-        return {"Typeform-Signature": "sha256=" + encode_signature(digest, "base64")}
 
     def setup_steps(self, url: str) -> list[str]:
         return [

@@ -15,26 +15,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    encode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    json_value,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Secret, WebhookRequest, json_str, json_value
+from bridge.providers.schemes import BodyHmac
 
 
-class Xero(Provider):
+class Xero(BodyHmac):
     name: ClassVar[str] = "xero"
     title: ClassVar[str] = "Xero"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -45,17 +32,8 @@ class Xero(Provider):
         "events' `eventCategory.eventType`",
     )
     generates_secret: ClassVar[bool] = False
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        header = self.require(request, "x-xero-signature")
-        body = request.body
-        return first_match(
-            self,
-            secrets,
-            [decode_signature(header, "base64")],
-            lambda s: hmac_digest(to_bytes(s.value), body),
-            "sha256",
-        )
+    signature_header: ClassVar[str] = "x-xero-signature"
+    encoding: ClassVar[str] = "base64"
 
     def identify(self, request: WebhookRequest) -> Identity:
         events = json_value(request.json(), "events")
@@ -73,19 +51,6 @@ class Xero(Provider):
         if isinstance(data, dict) and "events" in data and data["events"] in ([], None):
             return {}
         return None
-
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        digest = hmac_digest(to_bytes(secret), body)
-        return {"x-xero-signature": encode_signature(digest, "base64")}
 
     def setup_steps(self, url: str) -> list[str]:
         return [

@@ -14,26 +14,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    first_match,
-    hmac_digest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Secret, WebhookRequest, json_str, to_bytes
+from bridge.providers.schemes import V0Hmac, hmac_text
 
 VALIDATION = "endpoint.url_validation"
 
 
-class Zoom(Provider):
+class Zoom(V0Hmac):
     name: ClassVar[str] = "zoom"
     title: ClassVar[str] = "Zoom"
     table: ClassVar[tuple[str, str, str, str, str]] = (
@@ -44,21 +33,8 @@ class Zoom(Provider):
         "body `event`",
     )
     generates_secret: ClassVar[bool] = False
-
-    def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        version, eq, sig = self.require(request, "x-zm-signature").partition("=")
-        raw_ts = self.require(request, "x-zm-request-timestamp")
-        if not eq or version.strip() != "v0":
-            raise self.fail("missing_signature", "no v0= signature")
-        self.check_timestamp(request, raw_ts)
-        signed = to_bytes(f"v0:{raw_ts}:") + request.body
-        return first_match(
-            self,
-            secrets,
-            [decode_signature(sig.strip(), "hex")],
-            lambda s: hmac_digest(to_bytes(s.value), signed),
-            "v0",
-        )
+    signature_header: ClassVar[str] = "x-zm-signature"
+    timestamp_header: ClassVar[str] = "x-zm-request-timestamp"
 
     def identify(self, request: WebhookRequest) -> Identity:
         return Identity(None, json_str(request.json(), "event"))
@@ -70,22 +46,8 @@ class Zoom(Provider):
         if json_str(data, "event") != VALIDATION or secret is None:
             return None
         plain = json_str(data, "payload", "plainToken") or ""
-        encrypted = hmac_digest(to_bytes(secret.value), to_bytes(plain)).hex()
+        encrypted = hmac_text(secret.value, to_bytes(plain))
         return {"plainToken": plain, "encryptedToken": encrypted}
-
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        ts = str(int(now))
-        digest = hmac_digest(to_bytes(secret), to_bytes(f"v0:{ts}:") + body)
-        return {"x-zm-request-timestamp": ts, "x-zm-signature": "v0=" + digest.hex()}
 
     def setup_steps(self, url: str) -> list[str]:
         return [
