@@ -226,6 +226,8 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
         ["endpoints", "show"],
         ["endpoints", "delete"],
         ["endpoints", "rotate"],
+        ["endpoints", "retire"],
+        ["rejections"],
         ["send"],
         ["listen"],
         ["replay"],

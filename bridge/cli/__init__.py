@@ -20,11 +20,21 @@ import os
 import sys
 
 from bridge import __version__
-from bridge.cli import endpoints, listen, register, replay, send, serve, shared, tokens
+from bridge.cli import (
+    endpoints,
+    listen,
+    register,
+    rejections,
+    replay,
+    send,
+    serve,
+    shared,
+    tokens,
+)
 from bridge.config import ClientSettings
 from bridge.errors import BridgeError
 
-GROUPS = (serve, endpoints, send, listen, replay, register, tokens)
+GROUPS = (serve, endpoints, send, listen, replay, register, rejections, tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""`bridge endpoints create|list|show|delete|rotate`: manage a running bridge's endpoints
+"""`bridge endpoints create|list|show|delete|rotate|retire`: manage a running bridge's endpoints
 through its admin API (docs/api.md)."""
 
 from __future__ import annotations
@@ -133,6 +133,19 @@ def rotate(args: argparse.Namespace, settings: ClientSettings) -> int:
     return 0
 
 
+def retire(args: argparse.Namespace, settings: ClientSettings) -> int:
+    api = shared.api(args, settings)
+    path = api.endpoint_path(args.id, f"/secrets/{args.secret_id}?grace_seconds={args.grace}")
+    endpoint = api.call("DELETE", path)
+    if args.json:
+        shared.print_json(endpoint)
+        return 0
+    when = "at once" if not args.grace else f"after {args.grace} s"
+    left = ", ".join(str(s.get("id")) for s in endpoint.get("secrets", []))
+    print(f"Secret {args.secret_id} of {args.id} stops verifying {when}; secrets: {left}")
+    return 0
+
+
 def add(commands: Any, parents: shared.Parents) -> None:
     group_parser = commands.add_parser(
         "endpoints",
@@ -213,3 +226,22 @@ def add(commands: Any, parents: shared.Parents) -> None:
     )
     rotated.add_argument("id", help="endpoint id")
     rotated.add_argument("--secret", metavar="S", help="the new secret (generated if omitted)")
+    retired = shared.command(
+        group,
+        "retire",
+        retire,
+        parents=parents.both,
+        help="remove a secret, at once or after a grace period",
+        description="Remove a secret (DELETE /api/endpoints/<id>/secrets/<secret id>); with "
+        "--grace it keeps verifying that long (Razorpay retries with the old secret for 24 h). "
+        "The last live secret cannot be removed.",
+        examples=[
+            "bridge endpoints retire demo s1",
+            "bridge endpoints retire pay s1 --grace 86400",
+        ],
+    )
+    retired.add_argument("id", help="endpoint id")
+    retired.add_argument("secret_id", help="the secret's id, e.g. s1 (see `endpoints show`)")
+    retired.add_argument(
+        "--grace", type=int, default=0, metavar="S", help="seconds it still verifies (default 0)"
+    )

@@ -1,0 +1,47 @@
+"""`bridge endpoints retire` and `bridge rejections`, against a live bridge."""
+
+from __future__ import annotations
+
+from tests.cli_support import as_json, ok, one_error_line, run
+from tests.support import BridgeProcess
+
+OLD = "old-secret-0123456789"
+NEW = "new-secret-0123456789"
+
+
+def test_retire_with_grace_then_at_once(bridge: BridgeProcess, uid: str) -> None:
+    """A retired secret keeps verifying through its grace, and stops once retired at once."""
+    bridge.create_endpoint(uid, secret=OLD)
+    ok("endpoints", "rotate", uid, "--secret", NEW, "--server", bridge.url)
+    text = ok("endpoints", "retire", uid, "s1", "--grace", "3600", "--server", bridge.url)
+    assert "stops verifying after 3600 s" in text
+    assert bridge.post_signed(uid, b"{}", secret=OLD, event_id="a").status_code == 202
+    shown = as_json("endpoints", "retire", uid, "s1", "--server", bridge.url)
+    assert [s["id"] for s in shown["secrets"]] == ["s2"]
+    assert bridge.post_signed(uid, b"{}", secret=OLD, event_id="b").status_code == 401
+    assert bridge.post_signed(uid, b"{}", secret=NEW, event_id="c").status_code == 202
+
+
+def test_retiring_the_last_secret_is_one_clear_error(bridge: BridgeProcess, uid: str) -> None:
+    """Retiring the only live secret exits 1 with one line saying why."""
+    bridge.create_endpoint(uid, secret=OLD)
+    result = run("endpoints", "retire", uid, "s1", "--server", bridge.url)
+    assert result.returncode == 1
+    assert "last live secret" in one_error_line(result)
+
+
+def test_rejections_explain_a_failed_delivery(bridge: BridgeProcess, uid: str) -> None:
+    """`bridge rejections` prints each rejected delivery with the debugger's hints."""
+    bridge.create_endpoint(uid, secret=OLD)
+    assert bridge.post_signed(uid, b'{"n": 1}', secret="some-other-secret-1").status_code == 401
+    text = ok("rejections", uid, "--server", bridge.url)
+    assert "bad_signature" in text
+    assert "secrets tried: s1" in text
+    assert "matches none of the endpoint's secrets" in text
+    assert OLD not in text
+
+
+def test_no_rejections_is_said_plainly(bridge: BridgeProcess, uid: str) -> None:
+    """An endpoint with no rejected deliveries says so."""
+    bridge.create_endpoint(uid, secret=OLD)
+    assert "No rejected deliveries" in ok("rejections", uid, "--server", bridge.url)
