@@ -70,6 +70,10 @@ class Subscription:
         if event_id <= self.last:
             return 0
         if self.buffer is not None:
+            if len(self.buffer) >= self.outbox.limit:
+                # Live events outran a backlog the client reads slowly: same bound, same cure.
+                self.outbox.overflow()
+                return 0
             self.buffer.append((event_id, event_type, frame))
             return 0
         self.last = event_id

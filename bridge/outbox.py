@@ -19,6 +19,11 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from bridge import metrics
+
+# The close code for a socket whose client does not keep up (docs/protocol.md).
+SLOW_CONSUMER = 4008
+
 
 class Outbox:
     def __init__(self, limit: int) -> None:
@@ -43,7 +48,7 @@ class Outbox:
                 return True
             frame = frame[written:]  # the rest goes first to the writer, in order
         if len(self._frames) >= self.limit:
-            self.close(4008, "slow consumer: resume with since", discard=True)
+            self.overflow()
             return False
         self._frames.append(frame)
         self._ready.set()
@@ -60,8 +65,18 @@ class Outbox:
         while len(self._frames) >= self.limit // 2 and self.closed is None:
             self._room.clear()
             if not self._room.wait(timeout):
-                self.close(4008, "slow consumer: resume with since", discard=True)
+                self.overflow()
         return self.put(frame)
+
+    def overflow(self) -> None:
+        """Close as a slow consumer: drop what is queued; the client resumes with `since`.
+
+        Counted here, when the bridge gives up on the client: the close frame itself may only
+        go out once a write stuck on the client ends (or the reaper cuts it).
+        """
+        if self.closed is None:
+            metrics.SLOW_CLOSES.inc()
+        self.close(SLOW_CONSUMER, "slow consumer: resume with since", discard=True)
 
     def close(self, code: int, reason: str, *, discard: bool = False) -> None:
         """Refuse further frames; the writer sends what is queued (unless `discard`), then

@@ -151,3 +151,28 @@ def test_client_that_stops_reading_is_cut_others_keep_receiving(
         reading.join(5)
     # The stalled client, reading at last, finds its stream ended by the server.
     assert stalled.close_code() in {4008, None}
+
+
+def test_live_events_outrunning_a_slow_backlog_close_the_socket(
+    redis_url: str, tmp_path: Path, uid: str, connect: Connect
+) -> None:
+    """While a non-reading client's backlog waits, live events beyond the bound close it
+    (4008) instead of piling up in memory until the long send timeout."""
+    bridge = BridgeProcess(
+        tmp_path / "data", redis_url, BRIDGE_WS_QUEUE_SIZE="20", BRIDGE_WS_SEND_TIMEOUT="600"
+    ).start()
+    try:
+        bridge.create_endpoint(uid)
+        payload = json.dumps({"pad": "x" * 32_000}).encode()
+        for _ in range(200):  # a backlog far larger than the socket buffers hold
+            deliver(bridge, uid, payload)
+        before = slow_closes(bridge)
+        stalled = connect(bridge, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
+        stalled.send({"type": "subscribe", "channel": uid, "since": "0-0"})
+        for _ in range(100):  # bounded; the bound of 20 buffered live events is passed early
+            deliver(bridge, uid)
+            if slow_closes(bridge) > before:
+                break
+        wait_until(lambda: slow_closes(bridge) > before, timeout=30)
+    finally:
+        bridge.stop()

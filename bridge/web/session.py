@@ -17,7 +17,7 @@ from typing import Any
 
 from simple_websocket import ConnectionClosed
 
-from bridge import cursor, metrics
+from bridge import cursor
 from bridge.auth import Principal
 from bridge.endpoints import ENDPOINT_ID
 from bridge.errors import InvalidInput, NotFound, StoreUnavailable
@@ -30,7 +30,6 @@ MAX_SUBSCRIPTIONS = 100
 
 # Close codes of the bridge's own (docs/protocol.md lists them with the standard ones).
 UNAUTHORIZED = 4001
-SLOW_CONSUMER = 4008
 SHUTTING_DOWN = 4011
 
 
@@ -144,8 +143,7 @@ class Session:
 
     def abort(self) -> None:
         """The peer stopped reading: drop the backlog and cut the TCP connection."""
-        metrics.SLOW_CLOSES.inc()
-        self.outbox.close(SLOW_CONSUMER, "slow consumer: resume with since", discard=True)
+        self.outbox.overflow()
         self.sock.abort()
 
     def _write(self) -> None:
@@ -160,8 +158,6 @@ class Session:
         except OSError:
             return
         code, reason = self.outbox.closed
-        if code == SLOW_CONSUMER:
-            metrics.SLOW_CLOSES.inc()
         try:
             self.ws.close(reason=code, message=reason)
         except (ConnectionClosed, OSError):
