@@ -11,12 +11,14 @@ import os
 import re
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import (
     Browser,
     Page,
@@ -27,6 +29,7 @@ from playwright.sync_api import (
 )
 
 from bridge.embedded import EmbeddedRedis
+from bridge.providers import get as provider
 from tests.support import ROOT, BridgeProcess
 
 CHROMIUM = "/usr/bin/chromium"
@@ -256,6 +259,60 @@ def test_hostile_payload_is_shown_as_inert_text(
     expect(detail.locator("pre.code")).to_contain_text("onerror")
     assert page.locator("img").count() == 0
     assert page.locator("body script").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def post_rejected(
+    bridge: BridgeProcess, endpoint: str, signed: bytes, sent: bytes, secret: str
+) -> None:
+    """Deliver `sent` with GitHub's signature of `signed` under `secret`: the bridge refuses it."""
+    headers = provider("github").sign(
+        signed, secret, now=time.time(), event_id=uuid.uuid4().hex, event_type="push"
+    )
+    headers["Content-Type"] = "application/json"
+    answer = requests.post(f"{bridge.url}/hooks/{endpoint}", data=sent, headers=headers, timeout=10)
+    assert answer.status_code == 401, answer.text
+
+
+def test_rejected_deliveries_show_the_diagnosis_and_payloads_as_inert_text(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """An endpoint's rejected deliveries show newest first with the debugger's hints, as text."""
+    secret = "known-secret-0123456789"
+    bridge.create_endpoint(uid, secret=secret)
+    open_dashboard(page, bridge)
+    card = page.locator(f'details.ep[data-endpoint="{uid}"]')
+    card.locator("summary").click()
+    section = card.get_by_role("region", name="Rejected deliveries")
+    expect(section).to_contain_text(
+        "No rejected deliveries (the bridge keeps the last 50 for a week)"
+    )
+
+    post_rejected(bridge, uid, b'{"a": 1}\n', b'{"a": 1}', secret)
+    img = '<img src=x onerror="window.__pwned=1">'
+    hostile = json.dumps({"title": img}).encode()
+    post_rejected(bridge, uid, hostile, hostile, "not-the-endpoint-secret")
+    section.get_by_role("button", name=f"Refresh rejected deliveries of {uid}").click()
+    entries = section.locator("li.rejection")
+    expect(entries).to_have_count(2)
+    expect(section.get_by_role("status")).to_contain_text("2 rejected deliveries")
+
+    newest, newline = entries.nth(0), entries.nth(1)
+    expect(newline.locator(".rej-reason")).to_have_text("bad_signature")
+    expect(newline.locator(".rej-size")).to_have_text("8 bytes")
+    expect(newline.locator(".rej-secrets")).to_have_text("s1")
+    expect(newline.get_by_role("list", name="Hints")).to_contain_text(
+        "The signature matches the body with the trailing newline added"
+    )
+    toggle = newest.get_by_role("button", name=re.compile("^Details of the rejection"))
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    shapes = newest.get_by_role("row", name=re.compile("^x-hub-signature-256 "))
+    expect(shapes.get_by_role("cell")).to_have_text(["prefix 'sha256=', hex (32 bytes)"] * 2)
+    expect(newest.locator("pre.rej-body")).to_have_text(hostile.decode())
+    assert page.locator("img").count() == 0
     assert page.evaluate("window.__pwned") is None
 
 

@@ -67,12 +67,22 @@ export class Api {
     return Object.entries(this.paths || {}).some(([path, entry]) => shape.test(path) && entry && entry[method]);
   }
 
+  /** Whether /api/endpoints/{...}/<action> exists, whatever its parameter's name. */
+  hasEndpointRoute(action, method) {
+    const shape = new RegExp(`^/api/endpoints/\\{[^/}]+\\}/${action}$`);
+    return Object.entries(this.paths || {}).some(([path, entry]) => shape.test(path) && entry && entry[method]);
+  }
+
   get canReplay() {
     return this.hasEventRoute("replay", "post");
   }
 
   get canRaw() {
     return this.hasEventRoute("raw", "get");
+  }
+
+  get canRejections() {
+    return this.hasEndpointRoute("rejections", "get");
   }
 
   async providers() {
@@ -100,6 +110,12 @@ export class Api {
 
   events(id, since, limit = 1000) {
     return this.call("GET", `/api/endpoints/${enc(id)}/events?since=${enc(since)}&limit=${limit}`);
+  }
+
+  /** The signature debugger: recently rejected deliveries, each with a diagnosis. */
+  async rejections(id) {
+    const data = await this.call("GET", `/api/endpoints/${enc(id)}/rejections`);
+    return data && Array.isArray(data.rejections) ? data.rejections : [];
   }
 
   replay(id, cursor) {

@@ -1,7 +1,8 @@
-// The endpoints panel: list (provider, webhook URL, secrets, setup steps), create form,
-// add-secret (rotation). Admin token only.
+// The endpoints panel: list (provider, webhook URL, secrets, setup steps, rejected
+// deliveries), create form, add-secret (rotation). Admin token only.
 
 import { copyButton, fill, h, plural } from "./dom.js";
+import { Rejections } from "./rejections.js";
 
 // Used when the bridge has no GET /api/providers: the providers the core ships.
 // generates_secret: true where the receiver picks the secret (the bridge makes one if none
@@ -39,6 +40,7 @@ export class EndpointsPanel {
     this.endpoints = new Map();
     this.open = new Set();
     this.countEls = new Map();
+    this.rejections = new Rejections(context.api);
     const options = { signal }; // the dashboard removes these listeners when it stops
     elements.form.addEventListener(
       "submit",
@@ -176,14 +178,23 @@ export class EndpointsPanel {
         endpoint.setup && endpoint.setup.length
           ? [h("div", { class: "kv-label" }, `Set up on ${provider.label || endpoint.provider}`), h("ol", { class: "steps" }, endpoint.setup.map((step) => h("li", {}, step)))]
           : null,
+        this.showsRejections(endpoint, provider) ? this.rejections.section(endpoint.id) : null,
       ),
     );
     details.addEventListener("toggle", () => {
-      if (details.open) this.open.add(endpoint.id);
-      else this.open.delete(endpoint.id);
+      if (details.open) {
+        this.open.add(endpoint.id);
+        // Selecting an endpoint fetches its rejected deliveries (its "Refresh" does again).
+        if (this.showsRejections(endpoint, provider)) this.rejections.load(endpoint.id);
+      } else this.open.delete(endpoint.id);
     });
     this.updateCountsFor(endpoint.id, count);
     return h("li", {}, details);
+  }
+
+  /** The signature debugger, where the bridge has it and the endpoint checks signatures. */
+  showsRejections(endpoint, provider) {
+    return Boolean(this.context.api && this.context.api.canRejections) && provider.requires_secret !== false && endpoint.provider !== "none";
   }
 
   updateCountsFor(id, el) {
