@@ -70,10 +70,47 @@ class Endpoint:
         return cls(**data)
 
 
+class RecordCache:
+    """This process's copies of endpoint records, so the ingest path skips a round trip.
+
+    Exact, not time-based: every change is published on CHANGES_CHANNEL and the hub calls
+    `invalidate`; while the hub is not subscribed (`live()` false) nothing is cached or served,
+    since a change could go unheard. `generation` closes the race between reading a record
+    and caching it: a copy read before an invalidation arrived is never stored.
+    """
+
+    MAX = 10_000
+
+    def __init__(self) -> None:
+        self._records: dict[str, Endpoint] = {}
+        self.generation = 0
+        self.live: Callable[[], bool] = lambda: False
+
+    def lookup(self, endpoint_id: str) -> Endpoint | None:
+        return self._records.get(endpoint_id) if self.live() else None
+
+    def offer(self, endpoint: Endpoint, generation: int) -> None:
+        if self.live() and generation == self.generation:
+            if len(self._records) >= self.MAX:
+                self._records.clear()
+            self._records[endpoint.id] = endpoint
+
+    def invalidate(self, endpoint_id: str | None) -> None:
+        """Forget one record, or all (None: after the subscription was lost or renewed)."""
+        self.generation += 1
+        if endpoint_id is None:
+            self._records.clear()
+        else:
+            self._records.pop(endpoint_id, None)
+
+
 class Endpoints:
-    def __init__(self, client: redis.Redis, *, allow_unverified: bool) -> None:
+    def __init__(
+        self, client: redis.Redis, *, allow_unverified: bool, cache: RecordCache | None = None
+    ) -> None:
         self.client = client
         self.allow_unverified = allow_unverified
+        self.cache = cache or RecordCache()
 
     def create(
         self,
@@ -119,18 +156,34 @@ class Endpoints:
             self.client.sadd(keys.ENDPOINT_INDEX, endpoint_id)
         except REDIS_ERRORS as exc:
             raise StoreUnavailable("create endpoint", exc) from exc
+        self._changed(endpoint_id)
         return endpoint
 
-    def get(self, endpoint_id: str) -> Endpoint:
+    def get(self, endpoint_id: str, *, fresh: bool = False) -> Endpoint:
+        """The record; from this process's cache unless `fresh` (read-modify-write needs that)."""
         if not ENDPOINT_ID.match(endpoint_id):
             raise NotFound("endpoint", endpoint_id)
+        cached = None if fresh else self.cache.lookup(endpoint_id)
+        if cached is not None:
+            return cached
+        generation = self.cache.generation
         try:
             raw = self.client.get(keys.endpoint(endpoint_id))
         except REDIS_ERRORS as exc:
             raise StoreUnavailable("read endpoint", exc) from exc
         if raw is None:
             raise NotFound("endpoint", endpoint_id)
-        return Endpoint.from_json(raw)
+        endpoint = Endpoint.from_json(raw)
+        self.cache.offer(endpoint, generation)
+        return endpoint
+
+    def _changed(self, endpoint_id: str) -> None:
+        """Tell every worker (and this one at once) that a record changed."""
+        self.cache.invalidate(endpoint_id)
+        try:
+            self.client.publish(keys.CHANGES_CHANNEL, endpoint_id)
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("announce endpoint change", exc) from exc
 
     def list(self) -> list[Endpoint]:
         try:
@@ -142,7 +195,7 @@ class Endpoints:
         return [Endpoint.from_json(raw) for raw in raws if raw is not None]
 
     def delete(self, endpoint_id: str) -> None:
-        self.get(endpoint_id)
+        self.get(endpoint_id, fresh=True)
         try:
             self.client.delete(
                 keys.endpoint(endpoint_id), keys.stream(endpoint_id), keys.rejections(endpoint_id)
@@ -150,6 +203,7 @@ class Endpoints:
             self.client.srem(keys.ENDPOINT_INDEX, endpoint_id)
         except REDIS_ERRORS as exc:
             raise StoreUnavailable("delete endpoint", exc) from exc
+        self._changed(endpoint_id)
 
     def add_secret(self, endpoint_id: str, secret: Any = None) -> tuple[Endpoint, StoredSecret]:
         """Add a secret for rotation; the old ones stay valid until removed."""
@@ -199,10 +253,11 @@ class Endpoints:
                 while True:
                     try:
                         pipe.watch(key)  # type: ignore[no-untyped-call]
-                        updated = change(self.get(endpoint_id))
+                        updated = change(self.get(endpoint_id, fresh=True))
                         pipe.multi()
                         pipe.set(key, updated.to_json())
                         pipe.execute()
+                        self._changed(endpoint_id)
                         return updated
                     except redis.WatchError:
                         continue

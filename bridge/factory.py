@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bridge.auth import Authority, load_or_create_admin_token
 from bridge.config import Settings
-from bridge.endpoints import Endpoints
+from bridge.endpoints import Endpoints, RecordCache
 from bridge.errors import ConfigError
 from bridge.hub import Hub
 from bridge.services import Services
@@ -56,12 +56,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    cache = RecordCache()
+    hub = Hub(new_client, store, send_timeout=settings.ws_send_timeout, on_change=cache.invalidate)
+    cache.live = hub.connected.is_set
     app.extensions["bridge"] = Services(
         settings=settings,
         redis=client,
         store=store,
-        endpoints=Endpoints(client, allow_unverified=settings.allow_unverified),
-        hub=Hub(new_client, store, send_timeout=settings.ws_send_timeout),
+        endpoints=Endpoints(client, allow_unverified=settings.allow_unverified, cache=cache),
+        hub=hub,
         authority=Authority(admin_token),
     )
     responses.register(app, settings.retry_after)

@@ -33,6 +33,7 @@ from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
 
 log = logging.getLogger(__name__)
 
+CHANGES = keys.CHANGES_CHANNEL.encode()
 Pending = tuple[Cursor, str, bytes]  # (id, event type, frame)
 
 
@@ -84,8 +85,16 @@ class Subscription:
 
 class Hub:
     def __init__(
-        self, client_factory: Callable[[], redis.Redis], store: Store, *, send_timeout: float
+        self,
+        client_factory: Callable[[], redis.Redis],
+        store: Store,
+        *,
+        send_timeout: float,
+        on_change: Callable[[str | None], None] = lambda _: None,
     ) -> None:
+        # on_change(endpoint id) for each endpoint-record change; on_change(None) whenever
+        # the subscription is (re)made or lost, since changes may have gone unheard.
+        self._on_change = on_change
         self._client_factory = client_factory
         self._store = store
         self._send_timeout = send_timeout
@@ -178,15 +187,20 @@ class Hub:
             pubsub = None
             try:
                 pubsub = client.pubsub()  # type: ignore[no-untyped-call]
-                pubsub.subscribe(keys.EVENTS_CHANNEL)
-                self._await_subscribed(pubsub)
+                pubsub.subscribe(keys.EVENTS_CHANNEL, keys.CHANGES_CHANNEL)
+                self._await_subscribed(pubsub, 2)
+                self._on_change(None)
                 self.connected.set()
                 metrics.HUB_CONNECTED.set(1)
                 self._backfill()
                 backoff = 0.05
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
-                    if message is not None and message["type"] == "message":
+                    if message is None or message["type"] != "message":
+                        continue
+                    if message["channel"] == CHANGES:
+                        self._on_change(message["data"].decode())
+                    else:
                         self._handle(message["data"])
             except (*REDIS_ERRORS, StoreUnavailable) as exc:
                 if self.connected.is_set():
@@ -195,6 +209,7 @@ class Hub:
                 log.exception("hub listener failed; restarting it")
             finally:
                 self.connected.clear()
+                self._on_change(None)
                 metrics.HUB_CONNECTED.set(0)
                 if pubsub is not None:
                     _close_quietly(pubsub)
@@ -203,12 +218,14 @@ class Hub:
             backoff = min(backoff * 2, 5.0)
 
     @staticmethod
-    def _await_subscribed(pubsub: redis.client.PubSub) -> None:
+    def _await_subscribed(pubsub: redis.client.PubSub, channels: int) -> None:
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
             message = pubsub.get_message(timeout=0.5)
             if message is not None and message["type"] == "subscribe":
-                return
+                channels -= 1
+                if not channels:
+                    return
         raise redis.TimeoutError("no subscribe confirmation")
 
     def _handle(self, data: bytes) -> None:

@@ -14,6 +14,8 @@ PREFIX = "wb"
 # message names its endpoint. See docs/architecture.md for why not one channel per endpoint.
 EVENTS_CHANNEL = f"{PREFIX}:events"
 ENDPOINT_INDEX = f"{PREFIX}:endpoints"
+# Endpoint ids whose record changed: every worker's hub drops its cached copy.
+CHANGES_CHANNEL = f"{PREFIX}:endpoint-changes"
 
 
 def endpoint(endpoint_id: str) -> str:

@@ -50,8 +50,10 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Flask:
-    return create_app(settings)
+def app(settings: Settings) -> Iterator[Flask]:
+    built = create_app(settings)
+    yield built
+    built.extensions["bridge"].hub.stop()  # the ingest path starts it (for its cache)
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ bp = Blueprint("hooks", __name__)
 @bp.post("/hooks/<endpoint_id>")
 def ingest(endpoint_id: str) -> Response:
     found = services()
+    # The hub's subscription is what keeps this worker's endpoint-record cache exact.
+    found.hub.ensure_started()
     endpoint = found.endpoints.get(endpoint_id)
     # Raw bytes first, before anything could parse and re-encode the body: the signature is
     # over the bytes as sent. MAX_CONTENT_LENGTH turns an oversized body into a 413 here.
