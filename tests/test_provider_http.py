@@ -153,3 +153,32 @@ def test_public_url_setting_is_what_url_signing_schemes_check(
     )
     headers["Content-Type"] = "application/json"
     assert client.post(f"/hooks/{uid}", data=body, headers=headers).status_code == 202
+
+
+def test_endpoint_public_url_option_is_the_url_twilio_signed(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """With the endpoint option public_url, Twilio's signature over that exact URL verifies."""
+    registered = "https://proxy.example.com/inbound/twilio"
+    body = {"id": uid, "provider": "twilio", "secret": "twilio-auth-token-0123",
+            "options": {"public_url": registered}}  # fmt: skip
+    assert client.post("/api/endpoints", json=body, headers=auth).status_code == 201
+    form = b"CallSid=CA2&From=%2B14155550100"
+    headers = provider("twilio").sign(
+        form, "twilio-auth-token-0123", now=time.time(), options={"url": registered + "?a=1"}
+    )
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    assert client.post(f"/hooks/{uid}?a=1", data=form, headers=headers).status_code == 202
+    assert client.post(f"/hooks/{uid}?a=2", data=form, headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize("value", ["ftp://x.example", "https://x.example/p?q=1", "not a url", 7])
+def test_bad_public_url_option_is_refused_naming_it(
+    client: FlaskClient, auth: dict[str, str], uid: str, value: object
+) -> None:
+    """A public_url option that is not a plain http(s) URL is refused, naming the option."""
+    body = {"id": uid, "provider": "twilio", "secret": "twilio-auth-token-0123",
+            "options": {"public_url": value}}  # fmt: skip
+    answer = client.post("/api/endpoints", json=body, headers=auth)
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == "options.public_url"

@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from bridge.errors import InvalidInput, VerificationError
 
@@ -73,6 +74,12 @@ class Identity:
 
     event_id: str | None
     event_type: str | None
+
+
+# Options every endpoint takes: the replay window of timestamped schemes, and the exact URL
+# the provider calls (URL-signing schemes such as Twilio sign it; behind a proxy that rewrites
+# paths, the URL the bridge sees is not the one registered).
+COMMON_OPTIONS: Mapping[str, type] = {"tolerance": int, "public_url": str}
 
 
 class Provider(ABC):
@@ -157,7 +164,7 @@ class Provider(ABC):
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Check endpoint options when the endpoint is created; raise InvalidInput naming one."""
         clean: dict[str, Any] = {}
-        allowed = {"tolerance": int, **self.option_types}
+        allowed = {**COMMON_OPTIONS, **self.option_types}
         for key, value in options.items():
             expected = allowed.get(key)
             if expected is None:
@@ -168,6 +175,11 @@ class Provider(ABC):
         tolerance = clean.get("tolerance")
         if tolerance is not None and not 1 <= tolerance <= 86400:
             raise InvalidInput("options.tolerance", "must be between 1 and 86400 seconds")
+        public_url = clean.get("public_url")
+        if public_url is not None:
+            parts = urlsplit(public_url)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+                raise InvalidInput("options.public_url", "must be an http(s) URL without a query")
         return clean
 
     # Helpers shared by the HMAC schemes.

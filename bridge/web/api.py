@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from bridge import providers
+from bridge.providers.base import COMMON_OPTIONS
 from bridge.auth import bearer
 from bridge.endpoints import Endpoint, StoredSecret
 from bridge.errors import InvalidInput
@@ -131,7 +132,7 @@ def list_providers() -> Response:
                     "title": p.title or p.name,
                     "generates_secret": p.generates_secret,
                     "requires_secret": p.requires_secret,
-                    "options": sorted(["tolerance", *p.option_types]),
+                    "options": sorted([*COMMON_OPTIONS, *p.option_types]),
                 }
                 for p in providers.REGISTRY.values()
                 if p.requires_secret or found.settings.allow_unverified

@@ -25,9 +25,14 @@ def ingest(endpoint_id: str) -> Response:
     if len(body) > settings.max_body_bytes:
         raise RequestEntityTooLarge()
     # URL-signing schemes need the URL the provider called, as the public sees it.
-    url = (
-        settings.public_url + request.full_path.rstrip("?") if settings.public_url else request.url
-    )
+    query = request.query_string.decode("latin-1")
+    registered = endpoint.options.get("public_url")
+    if registered:
+        url = registered + (f"?{query}" if query else "")
+    elif settings.public_url:
+        url = settings.public_url + request.full_path.rstrip("?")
+    else:
+        url = request.url
     outcome = receive(
         found.store,
         endpoint,
