@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from bridge import providers
-from bridge.providers.base import COMMON_OPTIONS
 from bridge.auth import bearer
 from bridge.endpoints import Endpoint, StoredSecret
 from bridge.errors import InvalidInput
+from bridge.providers.base import COMMON_OPTIONS
 from bridge.services import services
 from bridge.web.openapi import document
 from bridge.web.responses import error
