@@ -220,6 +220,25 @@ def test_signed_webhook_appears_live_and_its_detail_shows_headers_and_body(
     assert fixture["body"] == {"greeting": f"hello-{uid}"}
 
 
+def test_replay_from_the_detail_shows_a_marked_copy_live(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """Replay in the event detail re-publishes the event; the copy arrives live, flagged."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    cursor, _ = post(bridge, uid, {"replay": "me"})
+    row = rows(page, uid)
+    expect(row).to_have_count(1, timeout=3000)
+    row.click()
+    detail = page.locator("#detail")
+    detail.get_by_role("button", name="Replay").click()
+    expect(detail).to_contain_text("Re-published as")
+    expect(row).to_have_count(2, timeout=3000)
+    copy = row.first  # newest first
+    expect(copy.locator(".badge.info")).to_have_text("replay")
+    assert copy.get_attribute("data-cursor") != cursor
+
+
 def test_filter_by_event_type_glob_and_body_text(
     page: Page, bridge: BridgeProcess, uid: str
 ) -> None:
