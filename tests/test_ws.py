@@ -261,3 +261,14 @@ def test_compression_is_not_negotiated(bridge: BridgeProcess) -> None:
             head += raw.recv(4096)
     assert head.startswith(b"HTTP/1.1 101")
     assert b"permessage-deflate" not in head.lower()
+
+
+def test_socket_is_closed_when_its_subscriber_token_expires(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """A socket opened with a subscriber token is closed with 4001 once the token expires."""
+    bridge.create_endpoint(uid)
+    minted = bridge.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 2}).json()
+    client = connect(bridge, token=minted["token"])
+    client.subscribe(uid)
+    assert client.close_code(timeout=10) == 4001

@@ -137,6 +137,11 @@ class Session:
         """Close from outside (server shutdown): queued frames go first, then the close."""
         self.outbox.close(code, reason)
 
+    def expired(self, wall_clock: float) -> bool:
+        """A subscriber token is good until its expiry, for sockets opened with it too."""
+        expires_at = self.principal.expires_at if self.principal else None
+        return expires_at is not None and wall_clock >= expires_at
+
     def stalled(self, now: float) -> bool:
         since = self.sock.sending_since
         return bool(since) and now - since > self.settings.ws_send_timeout

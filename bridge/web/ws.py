@@ -19,7 +19,7 @@ from bridge import metrics
 from bridge.auth import bearer
 from bridge.services import services
 from bridge.web.responses import error
-from bridge.web.session import SHUTTING_DOWN, Session
+from bridge.web.session import SHUTTING_DOWN, UNAUTHORIZED, Session
 
 bp = Blueprint("ws", __name__)
 sock = Sock()
@@ -57,13 +57,17 @@ class Sessions:
             session.close(code, reason)
 
     def _reap(self) -> None:
+        """Once a second: cut sockets stuck in one send; close those whose token expired."""
         while True:
             time.sleep(1.0)
-            now = time.monotonic()
+            now, wall = time.monotonic(), time.time()
             with self._lock:
                 stalled = [s for s in self._live if s.stalled(now)]
+                expired = [s for s in self._live if s.expired(wall)]
             for session in stalled:
                 session.abort()
+            for session in expired:
+                session.close(UNAUTHORIZED, "token expired")
 
 
 SESSIONS = Sessions()
