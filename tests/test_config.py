@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -213,3 +214,13 @@ def test_load_or_create_admin_token_differs_between_data_dirs(tmp_path: Path) ->
     first, _ = load_or_create_admin_token(tmp_path / "one")
     second, _ = load_or_create_admin_token(tmp_path / "two")
     assert first != second
+
+
+def test_every_setting_is_documented() -> None:
+    """Every BRIDGE_* variable the code reads has a row in docs/configuration.md."""
+    root = Path(__file__).resolve().parents[1]
+    source = (root / "bridge" / "config.py").read_text()
+    documented = (root / "docs" / "configuration.md").read_text()
+    names = set(re.findall(r'"(BRIDGE_[A-Z_]+)"', source))
+    assert names, "no settings found: the pattern no longer matches config.py"
+    assert {name for name in names if f"`{name}`" not in documented} == set()
