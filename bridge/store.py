@@ -117,7 +117,8 @@ class StoredEvent:
 
 def envelope_json(event_id: str, tail: str) -> str:
     """Put the cursor first into a stored envelope, without parsing it again."""
-    return '{"id":"' + event_id + '",' + tail[1:] if tail != "{}" else '{"id":"' + event_id + '"}'
+    # An envelope always has fields after the id, so the tail is never "{}".
+    return '{"id":"' + event_id + '",' + tail[1:]
 
 
 class Store:
