@@ -8,9 +8,7 @@ leave in the order they were queued: `subscribed`, then the backlog, then live e
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import threading
 import time
 from typing import Any
@@ -25,71 +23,13 @@ from bridge.hub import Subscription, wire_frame
 from bridge.outbox import Outbox
 from bridge.services import Services
 from bridge.store import StreamState
+from bridge.web.writer import WriterSocket
 
 MAX_SUBSCRIPTIONS = 100
 
 # Close codes of the bridge's own (docs/protocol.md lists them with the standard ones).
 UNAUTHORIZED = 4001
 SHUTTING_DOWN = 4011
-
-
-class _WriterSocket:
-    """Wraps the raw socket so every write is whole (`sendall`), serialised, and timed.
-
-    simple-websocket writes with `send()`, which may write part of a frame under load; and
-    its reader answers pings from another greenlet. The lock keeps frames from interleaving;
-    `sending_since` lets the reaper close a socket whose peer stopped reading.
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._lock = threading.Lock()
-        self.sending_since = 0.0
-
-    def send(self, data: bytes) -> int:
-        with self._lock:
-            self.sending_since = time.monotonic()
-            try:
-                # One send() first: gevent's sendall() costs a getsockopt() call per write.
-                sent = self._sock.send(data)
-                if sent < len(data):
-                    self._sock.sendall(memoryview(data)[sent:])
-            finally:
-                self.sending_since = 0.0
-        return len(data)
-
-    def send_now(self, data: bytes) -> int:
-        """Write what the kernel takes right now, without waiting: 0 if a write is under way."""
-        if not self._lock.acquire(blocking=False):
-            return 0
-        try:
-            # The OS socket with MSG_DONTWAIT: gevent's own send() would wait for room.
-            raw = getattr(self._sock, "_sock", self._sock)
-            return int(raw.send(data, socket.MSG_DONTWAIT))
-        except (BlockingIOError, InterruptedError):
-            return 0
-        except OSError:
-            return 0  # the writer meets the error and ends the session
-        finally:
-            self._lock.release()
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        """Close gracefully: closing with unread input would send a TCP reset, and the
-        peer's kernel would drop our close frame (say, 1009 after an oversized message)."""
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_WR)
-            self._sock.settimeout(1.0)
-            deadline = time.monotonic() + 1.0
-            while time.monotonic() < deadline and self._sock.recv(65536):
-                pass
-        self._sock.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
 
 
 class Session:
@@ -100,7 +40,7 @@ class Session:
         self.principal = principal
         self.outbox = Outbox(self.settings.ws_queue_size)
         self.subs: dict[str, Subscription] = {}
-        self.sock = _WriterSocket(ws.sock)
+        self.sock = WriterSocket(ws.sock)
         ws.sock = self.sock
         self.outbox.direct = self.sock.send_now
         self.outbox.wake = self._start_writer
