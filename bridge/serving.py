@@ -8,9 +8,11 @@ before forking and hands its URL to the workers through the environment.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
-from typing import Any
+import sys
+from typing import IO, Any
 
 from bridge.auth import load_or_create_admin_token
 from bridge.config import Settings
@@ -37,11 +39,32 @@ control_socket_disable = True
 wsgi_app = "bridge.factory:create_app()"
 
 _embedded: EmbeddedRedis | None = None
+_lock: IO[str] | None = None
 _metrics_dir = _settings.data_dir.resolve() / "metrics"
+
+
+def _claim_data_dir() -> None:
+    """Refuse to share the data dir with a running bridge: a second one would clear the
+    first's metrics, and take over its Redis socket and append-only file."""
+    global _lock
+    _settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = _settings.data_dir / "bridge.lock"
+    _lock = path.open("a+")
+    try:
+        fcntl.flock(_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(
+            f"bridge: another bridge is running with data dir {_settings.data_dir.resolve()}; "
+            "stop it, or give this one its own BRIDGE_DATA_DIR (and PORT)",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(1)
 
 
 def on_starting(server: Any) -> None:
     global _embedded
+    _claim_data_dir()
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
         _metrics_dir.mkdir(parents=True)

@@ -161,3 +161,19 @@ def test_upgrade_during_shutdown_is_told_to_go_elsewhere(
         assert answer in {503, 4011, 0}
     finally:
         assert bridge.stop() == 0
+
+
+def test_second_bridge_on_the_same_data_dir_is_refused(
+    embedded: BridgeProcess, tmp_path: Path, uid: str
+) -> None:
+    """A second bridge on a data dir in use exits with one line, and the first keeps working."""
+    embedded.start()
+    (server,) = valkey_children(embedded)
+    second = BridgeProcess(embedded.data_dir, None, BRIDGE_ADMIN_TOKEN="")
+    with pytest.raises(AssertionError, match="exited"):
+        second.start()
+    assert "another bridge is running with data dir" in second.log()
+    assert "Traceback" not in second.log()
+    assert server.is_running()
+    embedded.create_endpoint(uid)
+    assert embedded.post_signed(uid, b"{}", event_id="still-1").status_code == 202
