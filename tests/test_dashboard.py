@@ -160,6 +160,21 @@ def test_create_endpoint_through_the_form_shows_url_secret_and_steps(
     expect(secret).to_have_text(created["secrets"][0]["value"])
 
 
+def test_create_form_lists_the_bridges_providers_with_their_secret_rules(
+    page: Page, bridge: BridgeProcess
+) -> None:
+    """The provider picker comes from GET /api/providers: labels, and who holds the secret."""
+    open_dashboard(page, bridge)
+    open_create_form(page)
+    picker = page.get_by_label("Provider")
+    expect(picker.locator("option[value=sendgrid]")).to_have_text("SendGrid Event Webhook")
+    expect(picker.locator("option[value=none]")).to_have_count(0)  # not allowed on this bridge
+    picker.select_option("sendgrid")
+    expect(page.locator("#ep-secret-hint")).to_contain_text("public key")
+    picker.select_option("github")
+    expect(page.locator("#ep-secret-hint")).to_contain_text("leave it empty")
+
+
 def test_create_form_shows_the_api_error_message(page: Page, bridge: BridgeProcess) -> None:
     """A 4xx from the API shows its field and message next to the form."""
     open_dashboard(page, bridge)

@@ -87,6 +87,8 @@ class Provider(ABC):
     # docs/providers.md: the section title, and the summary table's cells after the name
     # (signature header, who picks the secret, timestamp window, event id, event type).
     title: ClassVar[str] = ""
+    # The endpoint's "secret" is the provider's public key (it signs with its private key).
+    public_key: ClassVar[bool] = False
     table: ClassVar[tuple[str, str, str, str, str]] = ("", "", "", "", "")
     # True where the receiver picks the secret (the bridge generates one if none is given);
     # False where the provider issues it (Stripe, Slack, Shopify): then it is required.

@@ -65,6 +65,7 @@ def public_key_hex(private_hex: str) -> str | None:
 class Discord(Provider):
     name: ClassVar[str] = "discord"
     title: ClassVar[str] = "Discord interactions"
+    public_key: ClassVar[bool] = True
     table: ClassVar[tuple[str, str, str, str, str]] = (
         "`X-Signature-Ed25519` (Ed25519)",
         "Discord (application Public Key)",

@@ -50,6 +50,7 @@ def batch_type(data: Any) -> str | None:
 class SendGrid(Provider):
     name: ClassVar[str] = "sendgrid"
     title: ClassVar[str] = "SendGrid Event Webhook"
+    public_key: ClassVar[bool] = True
     table: ClassVar[tuple[str, str, str, str, str]] = (
         "`X-Twilio-Email-Event-Webhook-Signature` (ECDSA)",
         "SendGrid (verification key)",

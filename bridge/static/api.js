@@ -86,7 +86,6 @@ export class Api {
   }
 
   async providers() {
-    if (!this.has("/api/providers", "get")) return null;
     try {
       const data = await this.call("GET", "/api/providers");
       return data && Array.isArray(data.providers) ? data.providers : null;

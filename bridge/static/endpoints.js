@@ -4,39 +4,11 @@
 import { copyButton, fill, h, plural } from "./dom.js";
 import { Rejections } from "./rejections.js";
 
-// Used when the bridge has no GET /api/providers: the providers the core ships.
-// generates_secret: true where the receiver picks the secret (the bridge makes one if none
-// is given); false where the provider issues it, so it must be pasted here.
-export const FALLBACK_PROVIDERS = [
-  { name: "github", label: "GitHub", generates_secret: true },
-  { name: "stripe", label: "Stripe", generates_secret: false },
-  { name: "standard", label: "Standard Webhooks, Svix, Clerk, Resend", generates_secret: true },
-  { name: "slack", label: "Slack", generates_secret: false },
-  { name: "shopify", label: "Shopify", generates_secret: false },
-  { name: "twilio", label: "Twilio", generates_secret: false },
-  { name: "paddle", label: "Paddle Billing", generates_secret: false },
-  { name: "square", label: "Square", generates_secret: false },
-  { name: "linear", label: "Linear", generates_secret: false },
-  { name: "zoom", label: "Zoom", generates_secret: false },
-  { name: "sendgrid", label: "SendGrid Event Webhook", generates_secret: false, public_key: true },
-  { name: "mailgun", label: "Mailgun", generates_secret: false },
-  { name: "intercom", label: "Intercom", generates_secret: false },
-  { name: "gitlab", label: "GitLab", generates_secret: true },
-  { name: "discord", label: "Discord interactions", generates_secret: false, public_key: true },
-  { name: "typeform", label: "Typeform", generates_secret: true },
-  { name: "calendly", label: "Calendly", generates_secret: true },
-  { name: "lemonsqueezy", label: "Lemon Squeezy", generates_secret: true },
-  { name: "xero", label: "Xero", generates_secret: false },
-  { name: "razorpay", label: "Razorpay", generates_secret: true },
-  { name: "hmac", label: "Generic HMAC", generates_secret: true },
-  { name: "none", label: "None: no verification (unsafe)", generates_secret: false, requires_secret: false },
-];
-
 export class EndpointsPanel {
   constructor(elements, context, signal) {
     this.el = elements;
     this.context = context; // {api, counts(endpoint), onCreated(endpoint), onChange(list)}
-    this.providers = FALLBACK_PROVIDERS;
+    this.providers = []; // from GET /api/providers: the bridge's own registry
     this.endpoints = new Map();
     this.open = new Set();
     this.countEls = new Map();
@@ -56,11 +28,14 @@ export class EndpointsPanel {
   }
 
   setProviders(list) {
-    if (list && list.length) {
-      this.providers = list.map((p) => ({ label: p.label || p.name, requires_secret: true, ...p }));
-    }
+    this.providers = list || [];
     const select = this.el.provider;
     fill(select, this.providers.map((p) => h("option", { value: p.name }, p.label || p.name)));
+    if (!this.providers.length) {
+      this.el.secretHint.textContent = "The provider list did not load: reload the page.";
+      this.el.secretHint.className = "hint danger-text";
+      return;
+    }
     this.describeProvider();
   }
 

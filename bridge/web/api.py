@@ -129,7 +129,8 @@ def list_providers() -> Response:
             "providers": [
                 {
                     "name": p.name,
-                    "title": p.title or p.name,
+                    "label": p.title or p.name,
+                    "public_key": p.public_key,
                     "generates_secret": p.generates_secret,
                     "requires_secret": p.requires_secret,
                     "options": sorted([*COMMON_OPTIONS, *p.option_types]),
