@@ -10,7 +10,6 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from bridge import metrics
@@ -19,6 +18,7 @@ from bridge.endpoints import Endpoint
 from bridge.errors import StoreUnavailable, VerificationError
 from bridge.providers import Identity, Verdict, WebhookRequest
 from bridge.store import Appended, Store, StoredEvent
+from bridge.timefmt import iso
 
 # Headers a sender may use to authenticate to us; they are the sender's credentials, not
 # part of the event, so they are masked before the envelope is stored or shown.
@@ -92,7 +92,7 @@ def _keep_rejection(
 ) -> None:
     entry = {
         "id": secrets.token_hex(8),
-        "received_at": _iso(request.now),
+        "received_at": iso(request.now, millis=True),
         "reason": error.reason,
         "headers": _masked(request.headers),
         "body_bytes": len(request.body),
@@ -118,7 +118,7 @@ def republish(store: Store, endpoint_id: str, original: StoredEvent) -> Appended
     forwarded; it has its own dedup id, so it is never taken for a redelivery.
     """
     envelope = json.loads(original.envelope_tail)
-    envelope["received_at"] = _iso(time.time())
+    envelope["received_at"] = iso(time.time(), millis=True)
     envelope["replay_of"] = original.id
     tail = json.dumps(envelope, separators=(",", ":"))
     dedup_id = "replay:" + secrets.token_hex(16)
@@ -142,7 +142,7 @@ def envelope_tail(
         "provider": endpoint.provider,
         "event_id": event_id,
         "event_type": identity.event_type,
-        "received_at": _iso(request.now),
+        "received_at": iso(request.now, millis=True),
         "verified": verdict.verified,
         "verification": {"scheme": verdict.scheme, "secret_id": verdict.secret_id},
         "headers": _masked(request.headers),
@@ -167,8 +167,3 @@ def decode_body(body: bytes) -> dict[str, Any]:
 def _reject_constant(name: str) -> Any:
     # NaN and Infinity are not JSON; a body holding them is carried as text.
     raise ValueError(name)
-
-
-def _iso(timestamp: float) -> str:
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
+
+from bridge.timefmt import iso
 
 DEFAULT_EVENT_TYPES: dict[str, str] = {
     "github": "push",
@@ -54,10 +55,6 @@ def sample(
     return json.dumps(data, indent=2).encode()
 
 
-def _iso(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _token(prefix: str, size: int = 12) -> str:
     return prefix + secrets.token_hex(size // 2)
 
@@ -80,7 +77,7 @@ def _github(event_type: str, event_id: str | None, now: float, _: Mapping[str, A
         commit = {
             "id": after,
             "message": "Fix the typo in the README",
-            "timestamp": _iso(now),
+            "timestamp": iso(now),
             "author": {"name": "Mona Octocat", "email": "octocat@example.com"},
         }
         data: dict[str, Any] = {
@@ -203,7 +200,7 @@ def _shopify(event_type: str, event_id: str | None, now: float, _: Mapping[str, 
             "admin_graphql_api_id": f"gid://shopify/Order/{number}",
             "name": "#1001",
             "email": "jon@example.com",
-            "created_at": _iso(now),
+            "created_at": iso(now),
             "currency": "USD",
             "total_price": "199.00",
             "financial_status": "paid",
@@ -216,9 +213,9 @@ def _shopify(event_type: str, event_id: str | None, now: float, _: Mapping[str, 
             "id": number,
             "title": "Aerodynamic Cotton Keyboard",
             "status": "active",
-            "updated_at": _iso(now),
+            "updated_at": iso(now),
         }
-    return {"id": number, "updated_at": _iso(now)}
+    return {"id": number, "updated_at": iso(now)}
 
 
 def _razorpay(event_type: str, event_id: str | None, now: float, _: Mapping[str, Any]) -> Any:
@@ -248,7 +245,7 @@ def _razorpay(event_type: str, event_id: str | None, now: float, _: Mapping[str,
 def _standard(event_type: str, event_id: str | None, now: float, _: Mapping[str, Any]) -> Any:
     return {
         "type": event_type,
-        "timestamp": _iso(now),
+        "timestamp": iso(now),
         "data": {"id": _token("inv_", 16), "amount_due": 4900, "currency": "usd"},
     }
 
@@ -256,7 +253,7 @@ def _standard(event_type: str, event_id: str | None, now: float, _: Mapping[str,
 def _hmac(event_type: str, event_id: str | None, now: float, options: Mapping[str, Any]) -> Any:
     data: dict[str, Any] = {
         "id": event_id or _token("evt_", 16),
-        "created_at": _iso(now),
+        "created_at": iso(now),
         "data": {"order_id": 1001, "total": "19.99", "currency": "EUR"},
     }
     # Put the type where the endpoint's `type_field` option says (dots walk into objects).
@@ -275,7 +272,7 @@ def _generic(event_type: str, event_id: str | None, now: float, _: Mapping[str, 
     return {
         "id": event_id or _token("evt_", 16),
         "type": event_type,
-        "created_at": _iso(now),
+        "created_at": iso(now),
         "data": {"message": "a test event from bridge send"},
     }
 

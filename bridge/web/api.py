@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -13,6 +12,7 @@ from bridge.endpoints import Endpoint, StoredSecret
 from bridge.errors import InvalidInput
 from bridge.providers.base import COMMON_OPTIONS
 from bridge.services import services
+from bridge.timefmt import iso
 from bridge.web.openapi import document
 from bridge.web.responses import error
 
@@ -42,11 +42,11 @@ def public_base() -> str:
 
 
 def _secret(secret: StoredSecret) -> dict[str, Any]:
-    expires = None if secret.expires_at is None else _iso(secret.expires_at)
+    expires = None if secret.expires_at is None else iso(secret.expires_at)
     return {
         "id": secret.id,
         "value": secret.value,
-        "created_at": _iso(secret.created_at),
+        "created_at": iso(secret.created_at),
         "expires_at": expires,
     }
 
@@ -64,7 +64,7 @@ def _endpoint(endpoint: Endpoint, events: int | None = None) -> dict[str, Any]:
         "url": url,
         "options": dict(endpoint.options),
         "secrets": [_secret(s) for s in endpoint.secrets],
-        "created_at": _iso(endpoint.created_at),
+        "created_at": iso(endpoint.created_at),
         "setup": endpoint.verifier.setup_steps(url),
         "events": events,
     }
@@ -159,7 +159,7 @@ def mint_token() -> tuple[Response, int]:
     body = {
         "token": found.authority.encode(principal),
         "channels": sorted(principal.channels),
-        "expires_at": _iso(principal.expires_at),
+        "expires_at": iso(principal.expires_at),
     }
     return jsonify(body), 201
 
@@ -167,11 +167,3 @@ def mint_token() -> tuple[Response, int]:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(document(public_base()))
-
-
-def _iso(timestamp: float) -> str:
-    return (
-        datetime.fromtimestamp(timestamp, tz=UTC)
-        .isoformat(timespec="seconds")
-        .replace("+00:00", "Z")
-    )
