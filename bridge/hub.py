@@ -229,10 +229,12 @@ class Hub:
         raise redis.TimeoutError("no subscribe confirmation")
 
     def _handle(self, data: bytes) -> None:
-        channel, id_text, event_type, tail = data.decode().split("\n", 3)
+        head, tail = data.split(b"\n", 1)
+        channel = head.decode()
         if channel not in self._channels:  # every worker hears every event: most are not ours
-            return
-        event = StoredEvent(id=id_text, event_type=event_type, envelope_tail=tail, raw=b"")
+            return  # (checked before decoding the envelope, which may be megabytes)
+        id_text, event_type, tail_text = tail.decode().split("\n", 2)
+        event = StoredEvent(id=id_text, event_type=event_type, envelope_tail=tail_text, raw=b"")
         frame = wire_frame(event_frame(_json_string(channel), event))
         self.deliver(channel, cursor.parse(id_text), event_type, frame)
 
