@@ -16,6 +16,7 @@ import logging
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -57,6 +58,7 @@ class EmbeddedRedis:
         self.port = port or (0 if len(str(self.socket_path)) < 100 else _free_port())
         self.appendfsync = appendfsync
         self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
 
     @property
     def socket_path(self) -> Path:
@@ -107,7 +109,7 @@ class EmbeddedRedis:
                 log.info("embedded redis %s ready (pid %d)", self.url, self.process.pid)
                 return self.url
             time.sleep(0.05)
-        self.stop()
+        _terminate(self.process)
         raise RuntimeError(f"valkey-server did not answer within {timeout} s")
 
     def _answers_ping(self) -> bool:
@@ -127,14 +129,43 @@ class EmbeddedRedis:
         except OSError:
             return False
 
+    def supervise(self) -> None:
+        """Restart the server whenever it dies while the bridge runs (the append-only file
+        brings its data back); meanwhile the bridge answers 503 and senders retry."""
+        threading.Thread(target=self._watch, name="embedded-redis", daemon=True).start()
+
+    def _watch(self) -> None:
+        delay = 0.1
+        while not self._stopping.is_set():
+            process = self.process
+            if process is None:
+                return
+            process.wait()
+            if self._stopping.is_set():
+                return
+            log.error("embedded redis exited with %s; restarting it", process.returncode)
+            self._stopping.wait(delay)
+            try:
+                self.start()
+                delay = 0.1
+            except (OSError, RuntimeError):
+                log.exception("embedded redis did not restart; trying again")
+                delay = min(delay * 2, 10.0)
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM lets valkey flush the append-only file; SIGKILL only if it hangs."""
+        self._stopping.set()
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            _terminate(process, timeout)
+
+
+def _terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

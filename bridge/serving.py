@@ -72,6 +72,7 @@ def on_starting(server: Any) -> None:
     if not _settings.redis_url:
         _embedded = EmbeddedRedis(_settings.data_dir)
         os.environ["BRIDGE_REDIS_URL"] = _embedded.start()
+        _embedded.supervise()
     if not _settings.admin_token:
         load_or_create_admin_token(_settings.data_dir)
 

@@ -177,3 +177,22 @@ def test_second_bridge_on_the_same_data_dir_is_refused(
     assert server.is_running()
     embedded.create_endpoint(uid)
     assert embedded.post_signed(uid, b"{}", event_id="still-1").status_code == 202
+
+
+def test_embedded_redis_that_dies_is_restarted_with_its_data(
+    embedded: BridgeProcess, uid: str
+) -> None:
+    """If the embedded valkey-server dies, the bridge starts it again and nothing stored is lost."""
+    embedded.start()
+    (server,) = valkey_children(embedded)
+    embedded.create_endpoint(uid)
+    kept = embedded.post_signed(uid, b"{}", event_id="before").json()["id"]
+    server.kill()
+    wait_until(lambda: [p for p in valkey_children(embedded) if p.pid != server.pid], timeout=20)
+    wait_until(
+        lambda: embedded.post_signed(uid, b"{}", event_id="after").status_code == 202,
+        timeout=20,
+    )
+    events = embedded.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
+    assert [e["event_id"] for e in events] == ["before", "after"]
+    assert events[0]["id"] == kept
