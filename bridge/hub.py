@@ -34,6 +34,9 @@ from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
 log = logging.getLogger(__name__)
 
 CHANGES = keys.CHANGES_CHANNEL.encode()
+# Our own generator: drawing jitter from the module-level one would move the process-wide
+# random state under whoever else relies on it (seeded simulations, hypothesis).
+_JITTER = random.Random()  # noqa: S311 - jitter, not crypto
 Pending = tuple[Cursor, str, bytes]  # (id, event type, frame)
 
 
@@ -214,7 +217,7 @@ class Hub:
                 if pubsub is not None:
                     _close_quietly(pubsub)
             # Full jitter: workers that lost Redis together must not return in lock-step.
-            self._stop.wait(random.uniform(0, backoff))  # noqa: S311 - jitter, not crypto
+            self._stop.wait(_JITTER.uniform(0, backoff))
             backoff = min(backoff * 2, 5.0)
 
     @staticmethod

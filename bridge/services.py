@@ -23,6 +23,11 @@ class Services:
     hub: Hub
     authority: Authority
 
+    def close(self) -> None:
+        """Stop the hub and drop the Redis pool, for an app that ends before its process does."""
+        self.hub.stop()
+        self.redis.close()
+
 
 def services() -> Services:
     found: Services = current_app.extensions["bridge"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -14,7 +15,7 @@ from flask.testing import FlaskClient
 from bridge.config import Settings
 from bridge.embedded import EmbeddedRedis
 from bridge.factory import create_app
-from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, free_port
+from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, MakeApp, free_port
 
 
 @pytest.fixture(scope="session")
@@ -45,15 +46,27 @@ def uid() -> str:
 
 
 @pytest.fixture
-def settings(redis_url: str, tmp_path: Path) -> Settings:
-    return Settings(redis_url=redis_url, data_dir=tmp_path, admin_token=ADMIN_TOKEN)
+def make_app(redis_url: str, tmp_path: Path) -> Iterator[MakeApp]:
+    """Builds in-process apps (settings overridden by keyword) and shuts each down afterwards.
+
+    Shutting down matters: a hub left running keeps reconnecting in the background of
+    every later test (one pointed at a dead port would do so for the rest of the session).
+    """
+    built: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        options = {"redis_url": redis_url, "data_dir": tmp_path, "admin_token": ADMIN_TOKEN}
+        built.append(create_app(Settings(**(options | overrides))))
+        return built[-1]
+
+    yield make
+    for app in built:
+        app.extensions["bridge"].close()
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    built = create_app(settings)
-    yield built
-    built.extensions["bridge"].hub.stop()  # the ingest path starts it (for its cache)
+def app(make_app: MakeApp) -> Flask:
+    return make_app()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 import websocket
+from flask import Flask
 
 from bridge.providers import get as provider
 
@@ -234,6 +235,7 @@ class Client:
 
 
 Connect = Callable[..., Client]
+MakeApp = Callable[..., Flask]  # the make_app fixture: Settings fields by keyword
 
 
 class ConnectionClosedError(Exception):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +14,10 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from bridge import keys
-from bridge.config import Settings
 from bridge.errors import VerificationError
-from bridge.factory import create_app
 from bridge.ingest import receive
 from bridge.providers import get as provider
-from tests.support import ADMIN_TOKEN
+from tests.support import ADMIN_TOKEN, MakeApp
 
 SECRET = "whsec_dGVzdC1zZWNyZXQtMTIzNDU2"  # base64, so every provider takes it
 OTHER_SECRET = "whsec_cm90YXRlZC1zZWNyZXQtNjU0MzIx"
@@ -95,15 +91,9 @@ def as_cursor(text: str) -> tuple[int, int]:
 
 
 @pytest.fixture
-def unverified_app(redis_url: str, tmp_path: Path) -> Iterator[Flask]:
+def unverified_app(make_app: MakeApp) -> Flask:
     """An app whose server allows provider `none`."""
-    app = create_app(
-        Settings(
-            redis_url=redis_url, data_dir=tmp_path, admin_token=ADMIN_TOKEN, allow_unverified=True
-        )
-    )
-    yield app
-    app.extensions["bridge"].redis.close()
+    return make_app(allow_unverified=True)
 
 
 # -- authentication ----------------------------------------------------------------------
@@ -187,21 +177,10 @@ def test_endpoint_url_follows_the_request_host(
 
 
 def test_endpoint_url_uses_the_configured_public_url(
-    redis_url: str, tmp_path: Path, auth: dict[str, str], uid: str
+    make_app: MakeApp, auth: dict[str, str], uid: str
 ) -> None:
     """With BRIDGE_PUBLIC_URL set the webhook URL starts with it, whatever host was called."""
-    app = create_app(
-        Settings(
-            redis_url=redis_url,
-            data_dir=tmp_path,
-            admin_token=ADMIN_TOKEN,
-            public_url="https://hooks.example.com",
-        )
-    )
-    try:
-        body = created(app.test_client(), auth, uid)
-    finally:
-        app.extensions["bridge"].redis.close()
+    body = created(make_app(public_url="https://hooks.example.com").test_client(), auth, uid)
     assert body["url"] == f"https://hooks.example.com/hooks/{uid}"
 
 

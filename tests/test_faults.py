@@ -4,6 +4,7 @@ reading."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import threading
@@ -11,12 +12,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 import requests
 import websocket
+from redis.client import PubSub
 
 from bridge.embedded import EmbeddedRedis
+from bridge.hub import Hub
+from bridge.store import Store
 from tests.support import BridgeProcess, Connect, free_port, wait_until
 
 
@@ -176,3 +182,29 @@ def test_live_events_outrunning_a_slow_backlog_close_the_socket(
         wait_until(lambda: slow_closes(bridge) > before, timeout=30)
     finally:
         bridge.stop()
+
+
+class CountingRedis(redis.Redis):
+    """A real client that counts the hub's subscription attempts."""
+
+    attempts = 0
+
+    def pubsub(self, **kwargs: Any) -> PubSub:
+        type(self).attempts += 1
+        return super().pubsub(**kwargs)
+
+
+def test_hub_retrying_a_dead_redis_leaves_the_global_random_generator_alone() -> None:
+    """The hub's reconnect jitter never draws from the process-wide `random` generator."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    store = Store(
+        redis.Redis.from_url(url), retention_events=10, retention_seconds=60, dedup_ttl=60
+    )
+    hub = Hub(lambda: CountingRedis.from_url(url), store, send_timeout=1)
+    before = random.getstate()
+    hub.ensure_started()
+    try:
+        wait_until(lambda: CountingRedis.attempts >= 4, timeout=10)
+    finally:
+        hub.stop()
+    assert random.getstate() == before

@@ -9,7 +9,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from bridge import keys
-from bridge.config import Settings
-from bridge.factory import create_app
 from bridge.ingest import receive
 from bridge.providers import get as provider
-from tests.support import ADMIN_TOKEN, BridgeProcess, free_port
+from tests.support import BridgeProcess, MakeApp, free_port
 
 SECRET = "whsec_dGVzdC1zZWNyZXQtMTIzNDU2"  # base64, so every provider takes it
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "official.json"
@@ -117,39 +115,16 @@ def padded_json(size: int) -> bytes:
     return body
 
 
-def close(app: Flask) -> None:
-    app.extensions["bridge"].redis.close()
-
-
 @pytest.fixture
-def small_app(redis_url: str, tmp_path: Path) -> Iterator[Flask]:
+def small_app(make_app: MakeApp) -> Flask:
     """An app that accepts bodies of at most 1024 bytes, and allows provider `none`."""
-    app = create_app(
-        Settings(
-            redis_url=redis_url,
-            data_dir=tmp_path,
-            admin_token=ADMIN_TOKEN,
-            max_body_bytes=1024,
-            allow_unverified=True,
-        )
-    )
-    yield app
-    close(app)
+    return make_app(max_body_bytes=1024, allow_unverified=True)
 
 
 @pytest.fixture
-def dead_app(tmp_path: Path) -> Iterator[Flask]:
+def dead_app(make_app: MakeApp) -> Flask:
     """An app whose Redis URL points at a closed port."""
-    app = create_app(
-        Settings(
-            redis_url=f"redis://127.0.0.1:{free_port()}/0",
-            data_dir=tmp_path,
-            admin_token=ADMIN_TOKEN,
-            retry_after=7,
-        )
-    )
-    yield app
-    close(app)
+    return make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0", retry_after=7)
 
 
 # -- accepted deliveries -----------------------------------------------------------------

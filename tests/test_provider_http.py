@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask.testing import FlaskClient
 
-from bridge.config import Settings
-from bridge.factory import create_app
 from bridge.providers import get as provider
-from tests.support import ADMIN_TOKEN
+from tests.support import ADMIN_TOKEN, MakeApp
 
 
 def create(client: FlaskClient, auth: dict[str, str], uid: str, name: str, secret: str) -> None:
@@ -115,13 +112,10 @@ def test_gitlab_rejection_does_not_describe_the_secret(
     ("trusted", "status"), [(1, 202), (0, 401)], ids=["proxy-trusted", "proxy-not-trusted"]
 )
 def test_twilio_url_is_rebuilt_from_trusted_forwarded_headers(
-    redis_url: str, tmp_path: Path, uid: str, trusted: int, status: int
+    make_app: MakeApp, uid: str, trusted: int, status: int
 ) -> None:
     """Behind a trusted proxy the URL Twilio signed is rebuilt from X-Forwarded-*; else not."""
-    settings = Settings(
-        redis_url=redis_url, data_dir=tmp_path, admin_token=ADMIN_TOKEN, trusted_proxies=trusted
-    )
-    client = create_app(settings).test_client()
+    client = make_app(trusted_proxies=trusted).test_client()
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     secret = "twilio-auth-token-0123"
     create(client, auth, uid, "twilio", secret)
@@ -136,15 +130,10 @@ def test_twilio_url_is_rebuilt_from_trusted_forwarded_headers(
     assert client.post(f"/hooks/{uid}", data=body, headers=headers).status_code == status
 
 
-def test_public_url_setting_is_what_url_signing_schemes_check(
-    redis_url: str, tmp_path: Path, uid: str
-) -> None:
+def test_public_url_setting_is_what_url_signing_schemes_check(make_app: MakeApp, uid: str) -> None:
     """With BRIDGE_PUBLIC_URL set, Square's signature over that URL verifies."""
     base = "https://pay.example.com/bridge"
-    settings = Settings(
-        redis_url=redis_url, data_dir=tmp_path, admin_token=ADMIN_TOKEN, public_url=base
-    )
-    client = create_app(settings).test_client()
+    client = make_app(public_url=base).test_client()
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     create(client, auth, uid, "square", "square-signature-key-1")
     body = b'{"merchant_id":"M1","type":"payment.created","event_id":"e-9","data":{}}'

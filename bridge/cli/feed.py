@@ -29,6 +29,7 @@ from bridge.client import AdminToken, Unreachable
 # Reconnect backoff: first wait, doubling up to the cap.
 BACKOFF_FIRST = 0.5
 BACKOFF_CAP = 10.0
+_JITTER = random.Random()  # noqa: S311 - jitter, not crypto; not the process-wide generator
 # Default for `--stall-after`: seconds without events before saying idle or stalled.
 STALL_AFTER = 30.0
 
@@ -70,7 +71,7 @@ class Feed:
         delay = BACKOFF_FIRST
         while True:
             if connected_once:  # wait before every reconnect, so a flapping bridge is not hammered
-                time.sleep(delay * random.uniform(0.8, 1.0))  # noqa: S311 - jitter, not crypto
+                time.sleep(delay * _JITTER.uniform(0.8, 1.0))
                 delay = min(delay * 2, BACKOFF_CAP)
             try:
                 current = Connection(self.server, self.token, self.resume)
