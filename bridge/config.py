@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from bridge import redis_url
 from bridge.errors import ConfigError
 
 MiB = 1024 * 1024
@@ -71,10 +72,7 @@ class Settings:
         """The Redis URL without its password, for logs."""
         if not self.redis_url:
             return "embedded"
-        parts = urlsplit(self.redis_url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}{parts.path}"
+        return redis_url.parse(self.redis_url).display
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -220,9 +218,7 @@ def _bool(raw: str) -> bool:
 
 
 def _redis_url(raw: str) -> str:
-    scheme = urlsplit(raw).scheme
-    if scheme not in {"redis", "rediss", "unix"}:
-        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    redis_url.parse(raw)
     return raw
 
 

@@ -52,11 +52,19 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 class EmbeddedRedis:
     """Start with `start()`, stop with `stop()`; `url` is what clients connect to."""
 
-    def __init__(self, data_dir: Path, *, port: int = 0, appendfsync: str = "everysec") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int = 0,
+        appendfsync: str = "everysec",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.data_dir = data_dir.resolve()
         # A unix socket path may hold at most 107 bytes; deep data dirs get a loopback port.
         self.port = port or (0 if len(str(self.socket_path)) < 100 else _free_port())
         self.appendfsync = appendfsync
+        self.extra_args = extra_args  # more server options, e.g. a cluster node's
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
 
@@ -84,6 +92,7 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--protected-mode", "yes",
             "--logfile", str(self.data_dir / "redis.log"),
+            *self.extra_args,
         ]  # fmt: skip
 
     def start(self, timeout: float = 10.0) -> str:

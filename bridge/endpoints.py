@@ -18,6 +18,7 @@ import redis
 from bridge import keys, providers
 from bridge.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from bridge.providers import Provider, Secret
+from bridge.redis_client import Client
 from bridge.store import REDIS_ERRORS
 
 ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -106,7 +107,7 @@ class RecordCache:
 
 class Endpoints:
     def __init__(
-        self, client: redis.Redis, *, allow_unverified: bool, cache: RecordCache | None = None
+        self, client: Client, *, allow_unverified: bool, cache: RecordCache | None = None
     ) -> None:
         self.client = client
         self.allow_unverified = allow_unverified
@@ -189,7 +190,11 @@ class Endpoints:
         try:
             members: set[bytes] = self.client.smembers(keys.ENDPOINT_INDEX)  # type: ignore[assignment]
             ids = sorted(i.decode() for i in members)
-            raws = self.client.mget([keys.endpoint(i) for i in ids]) if ids else []
+            # One GET each, pipelined: MGET cannot span the slots of a Redis Cluster.
+            with self.client.pipeline(transaction=False) as pipe:
+                for i in ids:
+                    pipe.get(keys.endpoint(i))
+                raws = pipe.execute()
         except REDIS_ERRORS as exc:
             raise StoreUnavailable("list endpoints", exc) from exc
         return [Endpoint.from_json(raw) for raw in raws if raw is not None]
@@ -249,10 +254,11 @@ class Endpoints:
         """Read, change and write a record; WATCH makes concurrent changes all land."""
         key = keys.endpoint(endpoint_id)
         try:
-            with self.client.pipeline() as pipe:
+            # transaction=True: a cluster client's pipelines are not transactions by default.
+            with self.client.pipeline(transaction=True) as pipe:
                 while True:
                     try:
-                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        pipe.watch(key)
                         updated = change(self.get(endpoint_id, fresh=True))
                         pipe.multi()
                         pipe.set(key, updated.to_json())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -13,8 +12,9 @@ from bridge.config import Settings
 from bridge.endpoints import Endpoints, RecordCache
 from bridge.errors import ConfigError
 from bridge.hub import Hub
+from bridge.redis_client import Client, connect
 from bridge.services import Services
-from bridge.store import Store, connect
+from bridge.store import Store
 from bridge.web import api, dashboard, events_api, health, hooks, responses, ws
 
 
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     redis_url = settings.redis_url
 
-    def new_client() -> redis.Redis:
+    def new_client() -> Client:
         return connect(redis_url)
 
     client = new_client()

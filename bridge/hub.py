@@ -25,10 +25,11 @@ from fnmatch import fnmatchcase
 
 import redis
 
-from bridge import cursor, keys, metrics
+from bridge import cursor, keys, metrics, redis_client
 from bridge.cursor import Cursor
 from bridge.errors import StoreUnavailable
 from bridge.outbox import Outbox
+from bridge.redis_client import Client
 from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ CHANGES = keys.CHANGES_CHANNEL.encode()
 # Our own generator: drawing jitter from the module-level one would move the process-wide
 # random state under whoever else relies on it (seeded simulations, hypothesis).
 _JITTER = random.Random()  # noqa: S311 - jitter, not crypto
+HELD_RETRY = 1.0  # seconds between backfill attempts for a channel whose stream is unreadable
 Pending = tuple[Cursor, str, bytes]  # (id, event type, frame)
 
 
@@ -89,7 +91,7 @@ class Subscription:
 class Hub:
     def __init__(
         self,
-        client_factory: Callable[[], redis.Redis],
+        client_factory: Callable[[], Client],
         store: Store,
         *,
         send_timeout: float,
@@ -106,6 +108,7 @@ class Hub:
         self._pid = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._held: set[str] = set()  # channels whose backfill failed (touched by _run only)
         self.connected = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -185,19 +188,25 @@ class Hub:
 
     def _run(self) -> None:
         backoff = 0.05
+        attempt = 0
         client = self._client_factory()
         while not self._stop.is_set():
             pubsub = None
             try:
-                pubsub = client.pubsub()  # type: ignore[no-untyped-call]
+                pubsub = redis_client.pubsub(client, attempt)
                 pubsub.subscribe(keys.EVENTS_CHANNEL, keys.CHANGES_CHANNEL)
                 self._await_subscribed(pubsub, 2)
                 self._on_change(None)
                 self.connected.set()
                 metrics.HUB_CONNECTED.set(1)
+                self._held.clear()
                 self._backfill()
                 backoff = 0.05
+                retry_held_at = time.monotonic() + HELD_RETRY
                 while not self._stop.is_set():
+                    if self._held and time.monotonic() >= retry_held_at:
+                        self._backfill(only=set(self._held))
+                        retry_held_at = time.monotonic() + HELD_RETRY
                     message = pubsub.get_message(timeout=1.0)
                     if message is None or message["type"] != "message":
                         continue
@@ -206,6 +215,7 @@ class Hub:
                     else:
                         self._handle(message["data"])
             except (*REDIS_ERRORS, StoreUnavailable) as exc:
+                attempt += 1  # on a Cluster, the next attempt tries the next node
                 if self.connected.is_set():
                     log.warning("hub lost redis (%s); reconnecting", type(exc).__name__)
             except Exception:
@@ -236,24 +246,39 @@ class Hub:
         channel = head.decode()
         if channel not in self._channels:  # every worker hears every event: most are not ours
             return  # (checked before decoding the envelope, which may be megabytes)
+        if channel in self._held:
+            return  # it is in the stream: the held channel's next backfill reads it in order
         id_text, event_type, tail_text = tail.decode().split("\n", 2)
         event = StoredEvent(id=id_text, event_type=event_type, envelope_tail=tail_text, raw=b"")
         frame = wire_frame(event_frame(_json_string(channel), event))
         self.deliver(channel, cursor.parse(id_text), event_type, frame)
 
-    def _backfill(self) -> None:
-        """After a (re)connect, deliver what pub/sub may have dropped meanwhile."""
+    def _backfill(self, only: set[str] | None = None) -> None:
+        """After a (re)connect, deliver what pub/sub may have dropped meanwhile.
+
+        A channel whose stream cannot be read (on a Cluster, its node may be down while the
+        others serve) is *held*: its live events are ignored, since they are in its stream,
+        and its backfill is retried every HELD_RETRY seconds; the other channels go on.
+        """
         with self._lock:
             starts = {
                 channel: min(sub.last for sub in subs)
                 for channel, subs in self._channels.items()
-                if subs
+                if subs and (only is None or channel in only)
             }
+            self._held.intersection_update(self._channels)  # nobody left to hold it for
         for channel, since in starts.items():
             channel_json = _json_string(channel)
-            for event in self._store.replay_after(channel, since):
-                frame = wire_frame(event_frame(channel_json, event))
-                self.deliver(channel, cursor.parse(event.id), event.event_type, frame)
+            try:
+                for event in self._store.replay_after(channel, since):
+                    frame = wire_frame(event_frame(channel_json, event))
+                    self.deliver(channel, cursor.parse(event.id), event.event_type, frame)
+            except StoreUnavailable:
+                if channel not in self._held:
+                    log.warning("hub cannot read channel %s; holding it until it can", channel)
+                self._held.add(channel)
+            else:
+                self._held.discard(channel)
 
 
 def _json_string(value: str) -> str:

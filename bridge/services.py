@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis
 from flask import current_app
 
 from bridge.auth import Authority
 from bridge.config import Settings
 from bridge.endpoints import Endpoints
 from bridge.hub import Hub
+from bridge.redis_client import Client
 from bridge.store import Store
 
 
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    redis: redis.Redis
+    redis: Client
     store: Store
     endpoints: Endpoints
     hub: Hub

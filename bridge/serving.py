@@ -78,7 +78,7 @@ def on_starting(server: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    redis_note = "embedded, data in " + str(_settings.data_dir) if _embedded else "external"
+    redis_note = f"embedded, data in {_settings.data_dir}" if _embedded else _settings.redis_display
     print(
         f"Webhook Bridge listening on http://{_settings.host}:{_settings.port} "
         f"(redis: {redis_note})",

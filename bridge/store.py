@@ -12,13 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import redis
+from redis.exceptions import (
+    ClusterError,
+    ReadOnlyError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 from bridge import cursor, keys
 from bridge.cursor import Cursor
 from bridge.errors import StoreUnavailable
+from bridge.redis_client import Client
 
 _APPEND = """
 local existing = redis.call('GET', KEYS[2])
@@ -67,20 +73,17 @@ end
 REJECTIONS_KEPT = 50
 REJECTIONS_TTL = 7 * 86400
 
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
-
-
-def connect(url: str, **kwargs: Any) -> redis.Redis:
-    """A client that fails fast, so a dead Redis becomes a 503 rather than a hung request."""
-    options: dict[str, Any] = {
-        "socket_connect_timeout": 2.0,
-        "socket_timeout": 5.0,
-        "health_check_interval": 10,
-    }
-    if not url.startswith("unix:"):
-        options["socket_keepalive"] = True
-    options.update(kwargs)
-    return redis.Redis.from_url(url, **options)
+# What "Redis is away" looks like, on one server, a Cluster (a slot's node down, a cluster
+# in `fail` state) or behind Sentinel (a demoted primary refusing writes mid-failover).
+REDIS_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    ClusterError,
+    SlotNotCoveredError,
+    TryAgainError,
+    ReadOnlyError,
+    OSError,
+)
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def envelope_json(event_id: str, tail: str) -> str:
 
 class Store:
     def __init__(
-        self, client: redis.Redis, *, retention_events: int, retention_seconds: int, dedup_ttl: int
+        self, client: Client, *, retention_events: int, retention_seconds: int, dedup_ttl: int
     ) -> None:
         self.client = client
         self.retention_events = retention_events
@@ -161,10 +164,10 @@ class Store:
     def state(self, channel: str) -> StreamState:
         try:
             info = self.client.xinfo_stream(keys.stream(channel))
-        except redis.ResponseError:
-            return StreamState(last=cursor.ZERO, trimmed=cursor.ZERO, exists=False)
-        except REDIS_ERRORS as exc:
+        except REDIS_ERRORS as exc:  # first: CLUSTERDOWN is a ResponseError too
             raise StoreUnavailable("state", exc) from exc
+        except redis.ResponseError:  # no such key
+            return StreamState(last=cursor.ZERO, trimmed=cursor.ZERO, exists=False)
         return StreamState(
             last=cursor.parse(_text(info["last-generated-id"])),
             trimmed=cursor.parse(_text(info["max-deleted-entry-id"])),

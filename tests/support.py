@@ -235,6 +235,35 @@ class Client:
 
 
 Connect = Callable[..., Client]
+
+
+def socket_owner(bridge: BridgeProcess, client: Client) -> int | None:
+    """The gunicorn worker holding the server side of this client's TCP connection."""
+    import psutil
+
+    local_port = client.ws.sock.getsockname()[1]
+    for pid in bridge.worker_pids():
+        for conn in psutil.Process(pid).net_connections(kind="tcp"):
+            if conn.raddr and conn.raddr.port == local_port:
+                return pid
+    return None
+
+
+def client_per_worker(bridge: BridgeProcess, connect: Connect, *channels: str) -> dict[int, Client]:
+    """One client subscribed to `channels` on each worker, by worker pid."""
+    workers = set(bridge.worker_pids())
+    by_worker: dict[int, Client] = {}
+    for _ in range(60):  # the kernel picks the accepting worker; open until each holds one
+        client = connect(bridge)
+        for channel in channels:
+            client.subscribe(channel)
+        pid = wait_until(lambda c=client: socket_owner(bridge, c), timeout=5)
+        by_worker.setdefault(pid, client)
+        if set(by_worker) == workers:
+            return by_worker
+    raise AssertionError(f"60 clients did not reach all of the workers {sorted(workers)}")
+
+
 MakeApp = Callable[..., Flask]  # the make_app fixture: Settings fields by keyword
 
 

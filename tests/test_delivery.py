@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-import psutil
-
-from tests.support import BridgeProcess, Client, Connect, wait_until
+from tests.support import BridgeProcess, Connect, client_per_worker
 
 
 def post(bridge: BridgeProcess, endpoint: str, n: int) -> list[str]:
@@ -20,32 +18,13 @@ def post(bridge: BridgeProcess, endpoint: str, n: int) -> list[str]:
     return ids
 
 
-def owner_pid(bridge: BridgeProcess, client: Client) -> int | None:
-    """The gunicorn worker holding the server side of this client's TCP connection."""
-    local_port = client.ws.sock.getsockname()[1]
-    for pid in bridge.worker_pids():
-        for conn in psutil.Process(pid).net_connections(kind="tcp"):
-            if conn.raddr and conn.raddr.port == local_port:
-                return pid
-    return None
-
-
 def test_webhook_reaches_sockets_on_both_workers(
     bridge: BridgeProcess, uid: str, connect: Connect
 ) -> None:
     """One webhook reaches subscribed sockets held by each of the two gunicorn workers."""
     bridge.create_endpoint(uid)
-    workers = set(bridge.worker_pids())
-    assert len(workers) == 2
-    by_worker: dict[int, Client] = {}
-    for _ in range(60):  # the kernel picks the accepting worker; open until both hold one
-        client = connect(bridge)
-        client.subscribe(uid)
-        pid = wait_until(lambda c=client: owner_pid(bridge, c), timeout=5)
-        by_worker.setdefault(pid, client)
-        if len(by_worker) == 2:
-            break
-    assert set(by_worker) == workers
+    by_worker = client_per_worker(bridge, connect, uid)
+    assert len(by_worker) == 2
     (cursor,) = post(bridge, uid, 1)
     for client in by_worker.values():
         assert [e["id"] for e in client.events(1)] == [cursor]

@@ -1,0 +1,334 @@
+"""Scale-out forms of BRIDGE_REDIS_URL against real servers: a three-node Redis Cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.crc import key_slot
+
+from bridge import keys
+from bridge.embedded import EmbeddedRedis, server_binary
+from tests.support import (
+    BridgeProcess,
+    Client,
+    Connect,
+    client_per_worker,
+    free_port,
+    wait_until,
+)
+
+pytestmark = pytest.mark.gunicorn
+
+
+class Cluster:
+    """Three valkey-server primaries joined into one cluster, on free loopback ports."""
+
+    def __init__(self, root: Path) -> None:
+        self.nodes = [
+            EmbeddedRedis(
+                root / f"node{i}",
+                port=free_port(),
+                extra_args=(
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", "nodes.conf",
+                    "--cluster-port", str(free_port()),  # not port + 10000, which may be taken
+                    "--cluster-node-timeout", "1000",
+                    # The other nodes keep serving their slots while one is down.
+                    "--cluster-require-full-coverage", "no",
+                ),
+            )
+            for i in range(3)
+        ]  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        seeds = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:2])
+        return f"redis+cluster://{seeds}"
+
+    def start(self) -> Cluster:
+        for node in self.nodes:
+            node.start()
+        cli = Path(server_binary()).with_name("valkey-cli")
+        subprocess.run(
+            [str(cli), "--cluster", "create",
+             *(f"127.0.0.1:{n.port}" for n in self.nodes),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        wait_until(lambda: all(self._state(n) == "ok" for n in self.nodes), timeout=20)
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def node(self, i: int) -> redis.Redis:
+        return redis.Redis(port=self.nodes[i].port)
+
+    @staticmethod
+    def _state(node: EmbeddedRedis) -> str:
+        with redis.Redis(port=node.port) as client:
+            info = client.execute_command("CLUSTER", "INFO").decode()
+        return dict(line.split(":", 1) for line in info.split())["cluster_state"]
+
+    def owner(self, endpoint_id: str) -> int:
+        """Which node serves this endpoint's keys."""
+        slot = key_slot(keys.stream(endpoint_id).encode())
+        with self.node(0) as client:
+            for start, end, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    return next(i for i, n in enumerate(self.nodes) if n.port == primary[1])
+        raise AssertionError(f"slot {slot} is not served")
+
+    def endpoint_on(self, i: int) -> str:
+        """A fresh endpoint id whose keys live on node `i`."""
+        while True:
+            candidate = "t" + uuid.uuid4().hex[:12]
+            if self.owner(candidate) == i:
+                return candidate
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    started = Cluster(tmp_path_factory.mktemp("cluster")).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_bridge(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BridgeProcess]:
+    """A bridge (2 workers) whose BRIDGE_REDIS_URL is the cluster form."""
+    process = BridgeProcess(tmp_path_factory.mktemp("bridge"), cluster.url).start()
+    yield process
+    process.stop()
+
+
+def deliver(bridge: BridgeProcess, endpoint: str, n: int = 0) -> str:
+    answer = bridge.post_signed(endpoint, json.dumps({"n": n}).encode(), event_id=uuid.uuid4().hex)
+    assert answer.status_code == 202, answer.text
+    cursor: str = answer.json()["id"]
+    return cursor
+
+
+def one_endpoint_per_node(cluster: Cluster, bridge: BridgeProcess) -> list[str]:
+    endpoints = [cluster.endpoint_on(i) for i in range(3)]
+    for endpoint in endpoints:
+        bridge.create_endpoint(endpoint)
+    return endpoints
+
+
+def test_events_on_every_node_reach_live_subscribers_on_both_workers(
+    cluster: Cluster, cluster_bridge: BridgeProcess, connect: Connect
+) -> None:
+    """Endpoints stored on each of the three nodes deliver live to sockets on both workers."""
+    endpoints = one_endpoint_per_node(cluster, cluster_bridge)
+    clients = client_per_worker(cluster_bridge, connect, *endpoints).values()
+    assert len(clients) == 2
+    sent = [deliver(cluster_bridge, endpoint) for endpoint in endpoints]
+    for client in clients:
+        received = client.events(3)
+        assert sorted(e["id"] for e in received) == sorted(sent)
+        assert {e["endpoint"] for e in received} == set(endpoints)
+
+
+def test_dedup_resume_list_rotate_and_delete_work_across_slots(
+    cluster: Cluster, cluster_bridge: BridgeProcess, connect: Connect
+) -> None:
+    """The admin API and resume behave on a cluster as on one server, whichever node holds what."""
+    endpoints = one_endpoint_per_node(cluster, cluster_bridge)
+    listed = {e["id"] for e in cluster_bridge.api("GET", "/api/endpoints").json()["endpoints"]}
+    assert set(endpoints) <= listed
+
+    target = endpoints[2]
+    body, event_id = b'{"n":1}', uuid.uuid4().hex
+    first = cluster_bridge.post_signed(target, body, event_id=event_id)
+    again = cluster_bridge.post_signed(target, body, event_id=event_id)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json() == {"id": first.json()["id"], "endpoint": target, "duplicate": True}
+
+    later = [deliver(cluster_bridge, target, n) for n in range(3)]
+    resumed = connect(cluster_bridge)
+    assert resumed.subscribe(target, since=first.json()["id"])["recovered"] is True
+    assert [e["id"] for e in resumed.events(3)] == later
+
+    rotated = cluster_bridge.api("POST", f"/api/endpoints/{target}/secrets", json={})
+    assert rotated.status_code == 201, rotated.text
+    assert cluster_bridge.api("DELETE", f"/api/endpoints/{target}").status_code == 204
+    with cluster.node(cluster.owner(target)) as owner:
+        assert owner.exists(keys.stream(target), keys.endpoint(target)) == 0
+
+
+def hub_nodes(cluster: Cluster) -> list[int]:
+    """The nodes on which some worker's hub holds its subscription."""
+    found = []
+    for i, node in enumerate(cluster.nodes):
+        if node.process is None:
+            continue
+        with cluster.node(i) as client:
+            if dict(client.pubsub_numsub(keys.EVENTS_CHANNEL))[keys.EVENTS_CHANNEL.encode()]:
+                found.append(i)
+    return found
+
+
+def test_hub_moves_to_a_live_node_and_a_dead_node_only_holds_its_own_endpoints(
+    tmp_path: Path, connect: Connect
+) -> None:
+    """Killing the node the hubs listen on: live delivery goes on for endpoints on the other
+    nodes, webhooks for the dead node's endpoints get 503, and after its restart its
+    subscribers get every event, once and in order."""
+    cluster = Cluster(tmp_path / "cluster").start()
+    bridge = BridgeProcess(tmp_path / "bridge", cluster.url, BRIDGE_WORKERS="1").start()
+    try:
+        client = connect(bridge)
+        bridge.create_endpoint("warmup")
+        client.subscribe("warmup")  # starts this worker's hub
+        (doomed,) = wait_until(lambda: hub_nodes(cluster), timeout=10)
+        survivor = cluster.endpoint_on((doomed + 1) % 3)
+        orphan = cluster.endpoint_on(doomed)
+        for endpoint in (survivor, orphan):
+            bridge.create_endpoint(endpoint)
+            client.subscribe(endpoint)
+        before = deliver(bridge, orphan, 0)
+        assert client.events(1)[0]["id"] == before
+
+        killed = cluster.nodes[doomed]
+        assert killed.process is not None
+        killed.process.kill()
+        killed.process.wait()
+        killed.process = None
+
+        live = deliver(bridge, survivor, 1)  # may wait for the hub to move: not lost meanwhile
+        assert [e["id"] for e in client.events(1, timeout=20)] == [live]
+        assert wait_until(lambda: hub_nodes(cluster), timeout=10) != [doomed]
+        refused = bridge.post_signed(orphan, b"{}", event_id=uuid.uuid4().hex)
+        assert refused.status_code == 503, refused.text
+
+        killed.start()  # same port, nodes.conf and append-only file: it rejoins
+        retried = uuid.uuid4().hex  # a sender retries with the same event id: dedup makes it one
+        after = wait_until(lambda: _accepted(bridge, orphan, retried), timeout=30)
+        also = deliver(bridge, survivor, 2)
+        received = client.events(2, timeout=20)
+        assert sorted(e["id"] for e in received) == sorted([after, also])
+        fresh = Client(bridge.ws_url)
+        try:
+            fresh.subscribe(orphan, since=before)
+            assert [e["id"] for e in fresh.events(1)] == [after]
+        finally:
+            fresh.close()
+    finally:
+        bridge.stop()
+        cluster.stop()
+
+
+def _accepted(bridge: BridgeProcess, endpoint: str, event_id: str) -> str | None:
+    answer = bridge.post_signed(endpoint, b'{"back":true}', event_id=event_id)
+    if answer.status_code == 503:
+        return None
+    assert answer.status_code in (200, 202), answer.text
+    cursor: str = answer.json()["id"]
+    return cursor
+
+
+class SentinelSet:
+    """A primary, its replica and one Sentinel watching them (quorum 1), on loopback ports."""
+
+    SERVICE = "bridge-primary"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.primary = EmbeddedRedis(root / "primary", port=free_port())
+        self.replica = EmbeddedRedis(
+            root / "replica",
+            port=free_port(),
+            extra_args=("--replicaof", "127.0.0.1", str(self.primary.port)),
+        )
+        self.sentinel_port = free_port()
+        self.sentinel: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{self.SERVICE}"
+
+    def start(self) -> SentinelSet:
+        self.primary.start()
+        self.replica.start()
+        directory = self.root / "sentinel"
+        directory.mkdir(parents=True)
+        config = directory / "sentinel.conf"  # Sentinel rewrites its config: a file of its own
+        config.write_text(
+            f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {directory}\n"
+            f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.primary.port} 1\n"
+            f"sentinel down-after-milliseconds {self.SERVICE} 2000\n"
+            f"sentinel failover-timeout {self.SERVICE} 5000\n"
+        )
+        log = (directory / "sentinel.log").open("ab")
+        self.sentinel = subprocess.Popen(
+            [server_binary(), str(config), "--sentinel"], stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        wait_until(lambda: self.primary_port() == self.primary.port, timeout=20)
+        wait_until(self._replica_in_sync, timeout=20)
+        return self
+
+    def _replica_in_sync(self) -> bool:
+        with redis.Redis(port=self.replica.port) as client:
+            return client.info("replication").get("master_link_status") == "up"
+
+    def primary_port(self) -> int | None:
+        try:
+            with redis.Redis(port=self.sentinel_port) as client:
+                answer = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.SERVICE)
+        except redis.ConnectionError:
+            return None
+        return int(answer[1]) if answer else None
+
+    def stop(self) -> None:
+        if self.sentinel is not None:
+            self.sentinel.terminate()
+            self.sentinel.wait(10)
+        self.replica.stop()
+        self.primary.stop()
+
+
+def test_sentinel_failover_loses_no_replicated_event_and_the_stream_goes_on(
+    tmp_path: Path, connect: Connect
+) -> None:
+    """Through a Sentinel URL: the primary is SIGKILLed, the replica is promoted, webhooks get
+    503 in between and 202 after, and a subscriber gets every event once, in order."""
+    servers = SentinelSet(tmp_path / "sentinel").start()
+    bridge = BridgeProcess(tmp_path / "bridge", servers.url).start()
+    try:
+        bridge.create_endpoint("orders")
+        client = connect(bridge)
+        client.subscribe("orders")
+        before = deliver(bridge, "orders", 0)
+        assert [e["id"] for e in client.events(1)] == [before]
+        with redis.Redis(port=servers.primary.port) as primary:
+            assert primary.wait(1, 5000) == 1  # replicated before the crash (WAIT is ours)
+
+        assert servers.primary.process is not None
+        servers.primary.process.kill()
+        servers.primary.process.wait()
+        servers.primary.process = None
+        retried = uuid.uuid4().hex  # a sender retries with the same event id
+        assert _accepted(bridge, "orders", retried) is None  # 503: the Sentinel waits 2 s
+        after = wait_until(lambda: _accepted(bridge, "orders", retried), timeout=30)
+        assert servers.primary_port() == servers.replica.port
+
+        assert [e["id"] for e in client.events(1, timeout=20)] == [after]
+        also = deliver(bridge, "orders", 2)
+        assert [e["id"] for e in client.events(1)] == [also]
+        resumed = connect(bridge)
+        assert resumed.subscribe("orders", since="0-0")["recovered"] is True
+        assert [e["id"] for e in resumed.events(3)] == [before, after, also]
+    finally:
+        bridge.stop()
+        servers.stop()
