@@ -22,7 +22,9 @@ def post(bridge: BridgeProcess, endpoint: str, n: int) -> list[str]:
 
 def owner_pid(bridge: BridgeProcess, client: Client) -> int | None:
     """The gunicorn worker holding the server side of this client's TCP connection."""
-    local_port = client.ws.sock.getsockname()[1]
+    sock = client.ws.sock
+    assert sock is not None, "client not connected"
+    local_port = sock.getsockname()[1]
     for pid in bridge.worker_pids():
         for conn in psutil.Process(pid).net_connections(kind="tcp"):
             if conn.raddr and conn.raddr.port == local_port:
