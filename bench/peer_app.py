@@ -24,7 +24,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from flask_socketio import ConnectionRefusedError, SocketIO, join_room
+
+# ConnectionRefusedError: re-exported from python-socketio; types-flask-socketio omits it.
+from flask_socketio import (  # type: ignore[attr-defined]
+    ConnectionRefusedError,
+    SocketIO,
+    join_room,
+)
 
 SECRET = os.environ["PEER_SECRET"].encode()
 TOKEN = os.environ["PEER_TOKEN"]

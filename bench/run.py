@@ -31,7 +31,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -60,6 +60,7 @@ SMOKE: dict[str, Any] = {
 }
 SCENARIOS = ("ingest", "latency", "fanout", "idle", "peer")
 DOC = servers.ROOT / "docs" / "performance.md"
+S = TypeVar("S", bound=servers.Server)
 
 TARGETS = {
     "ingest_ratio": 0.8,
@@ -257,7 +258,9 @@ def loadgen(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def send_at_rate(server: servers.Server, path: str, first: int, count: int, rate: float):
+def send_at_rate(
+    server: servers.Server, path: str, first: int, count: int, rate: float
+) -> dict[str, Any]:
     return loadgen(
         {"mode": "rate", "host": "127.0.0.1", "port": server.port, "path": path,
          "secret": SECRET, "first_seq": first, "count": count, "rate": rate}
@@ -618,7 +621,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         peer_python = servers.ensure_peer_venv() if "peer" in chosen else None
         scenarios = results["scenarios"]
 
-        def launch(server: servers.Server) -> Any:
+        def launch(server: S) -> S:
             server.launch()
             stack.callback(server.stop)
             return server

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import psutil
 
@@ -104,10 +104,10 @@ class Server:
         # Not the repository root: gunicorn would read its gunicorn.conf.py (the bridge's).
         return BENCH
 
-    def start(self, timeout: float = 30.0) -> Server:
+    def start(self, timeout: float = 30.0) -> Self:
         return self.launch().ready(timeout)
 
-    def launch(self) -> Server:
+    def launch(self) -> Self:
         """Start the process without waiting (servers start in parallel; `ready()` waits)."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
@@ -117,7 +117,7 @@ class Server:
             )  # fmt: skip
         return self
 
-    def ready(self, timeout: float = 30.0) -> Server:
+    def ready(self, timeout: float = 30.0) -> Self:
         assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

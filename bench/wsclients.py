@@ -79,7 +79,7 @@ class Pool:
             entry[2] = at
 
 
-class Conn(WSListener):  # type: ignore[misc]
+class Conn(WSListener):
     def __init__(self, pool: Pool, proto: str, channels: list[str], token: str) -> None:
         super().__init__()
         self.pool = pool
@@ -111,7 +111,7 @@ class Conn(WSListener):  # type: ignore[misc]
             else:
                 self._sio_frame(transport, payload, at)
         elif kind == WSMsgType.CLOSE:
-            code = int(frame.get_close_code())
+            code: int = frame.get_close_code().value  # any code, not only the named ones
             self.pool.closes[code] += 1
             transport.send_close(WSCloseCode(code) if code in _CODES else WSCloseCode.OK)
             transport.disconnect()
@@ -171,7 +171,7 @@ class Conn(WSListener):  # type: ignore[misc]
         raw.abort()
 
 
-_CODES = {int(c) for c in WSCloseCode}
+_CODES: set[int] = {c.value for c in WSCloseCode}
 
 
 class Process:
@@ -193,7 +193,7 @@ class Process:
             channels = [name for name, upto in plan if index < upto]
             async with gate:
                 try:
-                    _, conn = await ws_connect(
+                    _, listener = await ws_connect(
                         lambda: Conn(self.pool, proto, channels, token),
                         url,
                         extra_headers=headers,
@@ -201,7 +201,8 @@ class Process:
                         read_buffer_init_size=4096,
                         use_aiofastnet=False,
                     )
-                    await asyncio.wait_for(conn.ready, 60)
+                    assert isinstance(listener, Conn)
+                    await asyncio.wait_for(listener.ready, 60)
                 except Exception as exc:
                     errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
                     return

@@ -55,7 +55,11 @@ def make_app(redis_url: str, tmp_path: Path) -> Iterator[MakeApp]:
     built: list[Flask] = []
 
     def make(**overrides: Any) -> Flask:
-        options = {"redis_url": redis_url, "data_dir": tmp_path, "admin_token": ADMIN_TOKEN}
+        options: dict[str, Any] = {
+            "redis_url": redis_url,
+            "data_dir": tmp_path,
+            "admin_token": ADMIN_TOKEN,
+        }
         built.append(create_app(Settings(**(options | overrides))))
         return built[-1]
 

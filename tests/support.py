@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
 import websocket
 from flask import Flask
@@ -40,6 +41,21 @@ def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {predicate}")
         time.sleep(interval)
+
+
+def stream_entries(client: redis.Redis, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Every entry of a Redis stream, as a client without `decode_responses` returns it."""
+    entries = []
+    for entry_id, fields in client.xrange(key) or []:
+        assert isinstance(entry_id, bytes), entry_id
+        assert fields is not None, entry_id
+        entries.append((entry_id, {_raw(name): _raw(value) for name, value in fields.items()}))
+    return entries
+
+
+def _raw(value: bytes | str) -> bytes:
+    assert isinstance(value, bytes), value
+    return value
 
 
 class BridgeProcess:
@@ -231,7 +247,9 @@ class Client:
     def close(self) -> None:
         with contextlib.suppress(websocket.WebSocketException, OSError):
             self.ws.close(timeout=1)
-        self.ws.shutdown()  # frees the socket even when the server closed first
+        # Frees the socket even when the server closed first (websocket-client leaves
+        # shutdown() unannotated).
+        self.ws.shutdown()  # type: ignore[no-untyped-call]
 
 
 Connect = Callable[..., Client]
@@ -241,7 +259,9 @@ def socket_owner(bridge: BridgeProcess, client: Client) -> int | None:
     """The gunicorn worker holding the server side of this client's TCP connection."""
     import psutil
 
-    local_port = client.ws.sock.getsockname()[1]
+    sock = client.ws.sock
+    assert sock is not None, "client not connected"
+    local_port = sock.getsockname()[1]
     for pid in bridge.worker_pids():
         for conn in psutil.Process(pid).net_connections(kind="tcp"):
             if conn.raddr and conn.raddr.port == local_port:

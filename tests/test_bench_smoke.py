@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ SCENARIOS = ("ingest", "latency", "fanout", "idle", "peer")
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench") / "results.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     done = subprocess.run(
@@ -28,20 +29,20 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    results: dict = json.loads(out.read_text())
+    results: dict[str, Any] = json.loads(out.read_text())
     return results
 
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(300)]
 
 
-def test_smoke_run_writes_every_scenario(smoke: dict) -> None:
+def test_smoke_run_writes_every_scenario(smoke: dict[str, Any]) -> None:
     """`bench/run.py --smoke` completes and its JSON holds every scenario of issue 6."""
     assert set(SCENARIOS) <= set(smoke["scenarios"])
     assert smoke["meta"]["smoke"] is True
 
 
-def test_smoke_run_loses_no_event(smoke: dict) -> None:
+def test_smoke_run_loses_no_event(smoke: dict[str, Any]) -> None:
     """No scenario of the smoke run lost an event, on the bridge or on the peer."""
     scenarios = smoke["scenarios"]
     for name in ("latency", "fanout", "peer"):
@@ -50,7 +51,7 @@ def test_smoke_run_loses_no_event(smoke: dict) -> None:
         assert all(run["lost"] == 0 for run in scenarios[name]["runs"]), name
 
 
-def test_smoke_run_closes_idle_sockets_on_shutdown(smoke: dict) -> None:
+def test_smoke_run_closes_idle_sockets_on_shutdown(smoke: dict[str, Any]) -> None:
     """The idle scenario opened its sockets and every one was closed when the bridge stopped."""
     idle = smoke["scenarios"]["idle"]
     assert idle["sockets"] > 0

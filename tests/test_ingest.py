@@ -24,7 +24,7 @@ from werkzeug.test import TestResponse
 from bridge import keys
 from bridge.ingest import receive
 from bridge.providers import get as provider
-from tests.support import BridgeProcess, MakeApp, free_port
+from tests.support import BridgeProcess, MakeApp, free_port, stream_entries
 
 SECRET = "whsec_dGVzdC1zZWNyZXQtMTIzNDU2"  # base64, so every provider takes it
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "official.json"
@@ -176,7 +176,7 @@ def test_raw_body_bytes_are_kept_exactly(
     body = b'{ "b" : 1,\n  "a" : [ 1.0, 2e3 ] }\n'
     answer = deliver(client, uid, body)
     assert answer.status_code == 202
-    ((entry_id, fields),) = redis_client.xrange(keys.stream(uid))
+    ((entry_id, fields),) = stream_entries(redis_client, keys.stream(uid))
     assert entry_id.decode() == answer.get_json()["id"]
     assert fields[b"r"] == body
 
@@ -456,7 +456,7 @@ def test_github_unicode_escapes_vector_verifies(
     assert event["verified"] is True
     assert event["body"] == json.loads(body)
     assert "\x1b[34mbar: \u2665" in event["body"]["foo"]
-    ((_, fields),) = redis_client.xrange(keys.stream(uid))
+    ((_, fields),) = stream_entries(redis_client, keys.stream(uid))
     assert fields[b"r"] == body
 
 

@@ -18,7 +18,7 @@ def warm(bridge: BridgeProcess, uid: str, secret: str, rounds: int = 12) -> None
 
 
 def gets(client: redis.Redis) -> int:
-    stats: dict[str, dict[str, int]] = client.info("commandstats")  # type: ignore[assignment]
+    stats: dict[str, dict[str, int]] = client.info("commandstats")
     return stats.get("cmdstat_get", {}).get("calls", 0)
 
 

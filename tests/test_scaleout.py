@@ -74,8 +74,8 @@ class Cluster:
     @staticmethod
     def _state(node: EmbeddedRedis) -> str:
         with redis.Redis(port=node.port) as client:
-            info = client.execute_command("CLUSTER", "INFO").decode()
-        return dict(line.split(":", 1) for line in info.split())["cluster_state"]
+            info: bytes = client.execute_command("CLUSTER", "INFO")
+        return dict(line.split(":", 1) for line in info.decode().split())["cluster_state"]
 
     def owner(self, endpoint_id: str) -> int:
         """Which node serves this endpoint's keys."""
@@ -280,7 +280,8 @@ class SentinelSet:
 
     def _replica_in_sync(self) -> bool:
         with redis.Redis(port=self.replica.port) as client:
-            return client.info("replication").get("master_link_status") == "up"
+            replication: dict[str, object] = client.info("replication")
+        return replication.get("master_link_status") == "up"
 
     def primary_port(self) -> int | None:
         try:
