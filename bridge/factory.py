@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     redis_url = settings.redis_url
 
     def new_client() -> Client:
-        return connect(redis_url)
+        return connect(redis_url, settings.redis_max_connections)
 
     client = new_client()
     store = Store(

@@ -13,7 +13,8 @@ from typing import Any
 import redis
 from redis.client import PubSub
 from redis.cluster import ClusterNode, RedisCluster
-from redis.sentinel import Sentinel
+from redis.connection import BlockingConnectionPool
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from bridge.errors import ConfigError
 from bridge.redis_url import parse
@@ -28,32 +29,58 @@ _TIMEOUTS: dict[str, Any] = {
 }
 
 
-def connect(url: str, **overrides: Any) -> Client:
-    """A client for `url` in any of its forms, with the bridge's timeouts (`overrides` win)."""
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool (it finds the primary) with the blocking pool's bounded waiting."""
+
+
+def connect(url: str, max_connections: int = 50, **overrides: Any) -> Client:
+    """A client for `url` in any of its forms, with the bridge's timeouts (`overrides` win).
+
+    Its pool (one per node on a Cluster) holds at most `max_connections`, and a greenlet that
+    finds them all busy waits for one (up to the socket timeout) instead of failing: under
+    gevent, thousands of requests may want Redis at the same moment, and redis-py's default
+    pool refuses the 101st with MaxConnectionsError.
+    """
     try:
         target = parse(url)
     except ValueError as exc:
         raise ConfigError("BRIDGE_REDIS_URL", str(exc)) from exc
     options = _TIMEOUTS | overrides
+    pool = {"max_connections": max_connections, "timeout": options["socket_timeout"]}
     if target.kind == "single":
         if not target.url.startswith("unix:"):
             options.setdefault("socket_keepalive", True)
-        return redis.Redis.from_url(target.url, **options)
+        return redis.Redis(
+            connection_pool=BlockingConnectionPool.from_url(target.url, **pool, **options)
+        )
     options.setdefault("socket_keepalive", True)
-    auth: dict[str, Any] = {
-        "username": target.username,
-        "password": target.password,
-        "ssl": target.tls,
-    }
+    auth: dict[str, Any] = {"username": target.username, "password": target.password}
     if target.kind == "cluster":
-        nodes = [ClusterNode(host, port) for host, port in target.hosts]  # type: ignore[no-untyped-call]
-        return RedisCluster(startup_nodes=nodes, **auth, **options)
+        # The first seed goes in as a URL: only then does redis-py build each node's pool
+        # with connection_pool_class (and the URL's scheme carries TLS).
+        (host, port), *rest = target.hosts
+        scheme = "rediss" if target.tls else "redis"
+        return RedisCluster(
+            url=f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}",
+            startup_nodes=[ClusterNode(h, p) for h, p in rest],  # type: ignore[no-untyped-call]
+            connection_pool_class=BlockingConnectionPool,
+            **pool,
+            **auth,
+            **options,
+        )
     sentinels = Sentinel(  # type: ignore[no-untyped-call]
         list(target.hosts),
         sentinel_kwargs={"password": target.sentinel_password, "ssl": target.tls, **_TIMEOUTS},
         **options,
     )
-    primary: redis.Redis = sentinels.master_for(target.service, db=target.db, **auth)  # type: ignore[no-untyped-call]
+    primary: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
+        target.service,
+        db=target.db,
+        connection_pool_class=_BlockingSentinelPool,
+        ssl=target.tls,
+        **pool,
+        **auth,
+    )
     return primary
 
 

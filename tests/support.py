@@ -292,3 +292,15 @@ class ConnectionClosedError(Exception):
         super().__init__(f"closed {code} {reason}")
         self.code = code
         self.reason = reason
+
+
+def burst(bridge: BridgeProcess, endpoint: str, count: int) -> list[int]:
+    """`count` signed webhooks posted all at once from as many threads; their statuses."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(n: int) -> int:
+        body = json.dumps({"n": n}).encode()
+        return bridge.post_signed(endpoint, body, event_id=f"burst-{n}").status_code
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(post, range(count)))

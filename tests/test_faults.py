@@ -23,7 +23,7 @@ from redis.client import PubSub
 from bridge.embedded import EmbeddedRedis
 from bridge.hub import Hub
 from bridge.store import Store
-from tests.support import BridgeProcess, Connect, free_port, wait_until
+from tests.support import BridgeProcess, Connect, burst, free_port, wait_until
 
 
 @pytest.fixture
@@ -210,3 +210,18 @@ def test_hub_retrying_a_dead_redis_leaves_the_global_random_generator_alone() ->
     finally:
         hub.stop()
     assert random.getstate() == before
+
+
+def test_a_burst_bigger_than_the_redis_pool_waits_for_connections_instead_of_failing(
+    redis_url: str, tmp_path: Path, uid: str, connect: Connect
+) -> None:
+    """With 2 Redis connections per worker, 40 simultaneous webhooks are all stored and sent."""
+    bridge = BridgeProcess(tmp_path, redis_url, BRIDGE_REDIS_MAX_CONNECTIONS="2").start()
+    try:
+        bridge.create_endpoint(uid)
+        client = connect(bridge)
+        client.subscribe(uid)
+        assert burst(bridge, uid, 40) == [202] * 40
+        assert sorted(e["body"]["n"] for e in client.events(40)) == list(range(40))
+    finally:
+        bridge.stop()

@@ -18,6 +18,7 @@ from tests.support import (
     BridgeProcess,
     Client,
     Connect,
+    burst,
     client_per_worker,
     free_port,
     wait_until,
@@ -105,8 +106,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def cluster_bridge(
     cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BridgeProcess]:
-    """A bridge (2 workers) whose BRIDGE_REDIS_URL is the cluster form."""
-    process = BridgeProcess(tmp_path_factory.mktemp("bridge"), cluster.url).start()
+    """A bridge (2 workers) whose BRIDGE_REDIS_URL is the cluster form, with small pools."""
+    process = BridgeProcess(
+        tmp_path_factory.mktemp("bridge"), cluster.url, BRIDGE_REDIS_MAX_CONNECTIONS="2"
+    ).start()
     yield process
     process.stop()
 
@@ -158,6 +161,8 @@ def test_dedup_resume_list_rotate_and_delete_work_across_slots(
     resumed = connect(cluster_bridge)
     assert resumed.subscribe(target, since=first.json()["id"])["recovered"] is True
     assert [e["id"] for e in resumed.events(3)] == later
+
+    assert burst(cluster_bridge, target, 30) == [202] * 30  # 2 connections per node and worker
 
     rotated = cluster_bridge.api("POST", f"/api/endpoints/{target}/secrets", json={})
     assert rotated.status_code == 201, rotated.text
@@ -305,7 +310,9 @@ def test_sentinel_failover_loses_no_replicated_event_and_the_stream_goes_on(
     """Through a Sentinel URL: the primary is SIGKILLed, the replica is promoted, webhooks get
     503 in between and 202 after, and a subscriber gets every event once, in order."""
     servers = SentinelSet(tmp_path / "sentinel").start()
-    bridge = BridgeProcess(tmp_path / "bridge", servers.url).start()
+    bridge = BridgeProcess(
+        tmp_path / "bridge", servers.url, BRIDGE_REDIS_MAX_CONNECTIONS="2"
+    ).start()
     try:
         bridge.create_endpoint("orders")
         client = connect(bridge)
@@ -330,6 +337,7 @@ def test_sentinel_failover_loses_no_replicated_event_and_the_stream_goes_on(
         resumed = connect(bridge)
         assert resumed.subscribe("orders", since="0-0")["recovered"] is True
         assert [e["id"] for e in resumed.events(3)] == [before, after, also]
+        assert burst(bridge, "orders", 30) == [202] * 30  # the pool waits, also via Sentinel
     finally:
         bridge.stop()
         servers.stop()
