@@ -16,6 +16,7 @@ from bridge.redis_client import Client, connect
 from bridge.services import Services
 from bridge.store import Store
 from bridge.web import api, dashboard, events_api, health, hooks, responses, ws
+from bridge.web.reader import NoThread
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SOCK_SERVER_OPTIONS"] = {
         "ping_interval": settings.ws_ping_interval,
         "max_message_size": settings.ws_max_message_bytes,
+        "thread_class": NoThread,  # the request greenlet reads (bridge/web/reader.py)
     }
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxies:

@@ -255,8 +255,8 @@ class Client:
 Connect = Callable[..., Client]
 
 
-def socket_owner(bridge: BridgeProcess, client: Client) -> int | None:
-    """The gunicorn worker holding the server side of this client's TCP connection."""
+def server_side(bridge: BridgeProcess, client: Client) -> tuple[int, int] | None:
+    """(worker pid, descriptor number) of the server side of this client's TCP connection."""
     import psutil
 
     sock = client.ws.sock
@@ -265,8 +265,14 @@ def socket_owner(bridge: BridgeProcess, client: Client) -> int | None:
     for pid in bridge.worker_pids():
         for conn in psutil.Process(pid).net_connections(kind="tcp"):
             if conn.raddr and conn.raddr.port == local_port:
-                return pid
+                return pid, conn.fd
     return None
+
+
+def socket_owner(bridge: BridgeProcess, client: Client) -> int | None:
+    """The gunicorn worker holding the server side of this client's TCP connection."""
+    found = server_side(bridge, client)
+    return found[0] if found else None
 
 
 def client_per_worker(bridge: BridgeProcess, connect: Connect, *channels: str) -> dict[int, Client]:

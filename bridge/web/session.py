@@ -1,9 +1,10 @@
 """One WebSocket connection: the protocol of docs/protocol.md, from auth to close.
 
-Two greenlets (threads) per socket besides simple-websocket's reader: `run()` reads client
-frames and answers them; `_write()` is the socket's only writer, draining its `Outbox` in
-batches. Everything the socket sends, answers included, goes through the outbox, so frames
-leave in the order they were queued: `subscribed`, then the backlog, then live events.
+`run()`, in the request greenlet, reads client frames itself (reader.py) and answers them.
+Everything the socket sends, answers included, goes through the outbox, so frames leave in
+the order they were queued: `subscribed`, then the backlog, then live events. A frame that
+cannot go straight to the kernel starts `_write()`, the socket's writer greenlet, which
+drains the outbox in batches; an idle socket has no greenlet but its request's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bridge.hub import Subscription, wire_frame
 from bridge.outbox import Outbox
 from bridge.services import Services
 from bridge.store import StreamState
+from bridge.web.reader import FrameReader
 from bridge.web.writer import WriterSocket
 
 MAX_SUBSCRIPTIONS = 100
@@ -44,10 +46,14 @@ class Session:
         ws.sock = self.sock
         self.outbox.direct = self.sock.send_now
         self.outbox.wake = self._start_writer
+        self.reader = FrameReader(ws, self.settings.ws_ping_interval)
         self._writer: threading.Thread | None = None
+        self._reading = True  # until run() stops reading the socket
+        self._read_done: threading.Event | None = None  # made with the writer, which waits
 
     def _start_writer(self) -> None:
         if self._writer is None:
+            self._read_done = threading.Event()
             self._writer = threading.Thread(
                 target=self._write, name="bridge-ws-writer", daemon=True
             )
@@ -60,18 +66,22 @@ class Session:
             if self.principal is None and not self._authenticate():
                 return
             while self.outbox.closed is None:
-                raw = self.ws.receive()
+                raw = self.reader.receive()
                 if raw is None:
                     break
                 self._handle(raw)
         except ConnectionClosed:
             pass
         finally:
+            self._reading = False
+            if self._read_done is not None:
+                self._read_done.set()
             for sub in self.subs.values():
                 self.services.hub.unsubscribe(sub)
             self.outbox.close(1000, "bye")
             if self._writer is not None:
                 self._writer.join(self.settings.ws_send_timeout + 1)
+            self.sock.close()
 
     def close(self, code: int, reason: str) -> None:
         """Close from outside (server shutdown): queued frames go first, then the close."""
@@ -107,8 +117,10 @@ class Session:
             self.ws.close(reason=code, message=reason)
         except (ConnectionClosed, OSError):
             return
-        # Give the peer a moment to answer the close, then cut a peer that never will.
-        self.ws.thread.join(2.0)
+        # Give the peer a moment to answer the close (run() reads the answer and stops
+        # reading), then cut a peer that never will, which also wakes run().
+        if self._reading and self._read_done is not None:
+            self._read_done.wait(2.0)
         self.sock.abort()
 
     # -- client frames -------------------------------------------------------------------
@@ -116,7 +128,7 @@ class Session:
     def _authenticate(self) -> bool:
         deadline = time.monotonic() + self.settings.ws_auth_timeout
         while (left := deadline - time.monotonic()) > 0:
-            raw = self.ws.receive(timeout=left)
+            raw = self.reader.receive(timeout=left)
             if raw is None:
                 break
             message, ref = self._parse(raw)

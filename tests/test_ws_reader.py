@@ -1,0 +1,114 @@
+"""The socket reader that runs in the request greenlet (bridge/web/reader.py): server pings,
+the pong deadline, and descriptors past select()'s 1024, against a real bridge."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+import psutil
+import pytest
+import websocket
+
+from bridge.embedded import EmbeddedRedis
+from tests.support import BridgeProcess, Client, Connect, server_side, wait_until
+
+pytestmark = pytest.mark.gunicorn
+
+PING_INTERVAL = 0.3
+
+
+@pytest.fixture(scope="module")
+def pinging_bridge(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BridgeProcess]:
+    """One worker that pings every socket every 0.3 s."""
+    process = BridgeProcess(
+        tmp_path_factory.mktemp("pinging"),
+        redis_server.url,
+        BRIDGE_WORKERS="1",
+        BRIDGE_WS_PING_INTERVAL=str(PING_INTERVAL),
+    ).start()
+    yield process
+    process.stop()
+
+
+def next_frame(client: Client, *, answer_pings: bool = True) -> tuple[int, bytes]:
+    """The next frame of any kind, control frames included; websocket-client answers a ping
+    with a pong unless told not to."""
+    client.ws.settimeout(5)
+    if answer_pings:
+        frame = client.ws.recv_data_frame(control_frame=True)[1]
+    else:
+        frame = client.ws.recv_frame()  # type: ignore[no-untyped-call]
+    return frame.opcode, frame.data
+
+
+def test_server_pings_and_a_client_that_answers_stays_open(
+    pinging_bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """An idle socket is pinged every interval and stays open while its client answers."""
+    pinging_bridge.create_endpoint(uid)
+    client = connect(pinging_bridge)
+    client.subscribe(uid)
+    pings, deadline = 0, time.monotonic() + 6 * PING_INTERVAL
+    while time.monotonic() < deadline:
+        opcode, _ = next_frame(client)  # reading answers each ping with a pong
+        assert opcode == websocket.ABNF.OPCODE_PING
+        pings += 1
+    assert pings >= 4
+    answer = pinging_bridge.post_signed(uid, b'{"after":"pings"}', event_id=uuid.uuid4().hex)
+    assert answer.status_code == 202
+    while (frame := next_frame(client))[0] == websocket.ABNF.OPCODE_PING:
+        pass
+    assert frame[0] == websocket.ABNF.OPCODE_TEXT
+    assert b'"after":"pings"' in frame[1]
+
+
+def test_a_client_that_never_answers_a_ping_is_closed_with_1008(
+    pinging_bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """A socket whose client leaves a ping unanswered past the next interval is closed, 1008."""
+    pinging_bridge.create_endpoint(uid)
+    client = connect(pinging_bridge)
+    client.subscribe(uid)
+    time.sleep(4 * PING_INTERVAL)  # not reading: websocket-client sends no pong
+    opcodes = []
+    while True:
+        opcode, data = next_frame(client, answer_pings=False)
+        opcodes.append(opcode)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            break
+    assert opcodes[0] == websocket.ABNF.OPCODE_PING
+    assert int.from_bytes(data[:2], "big") == 1008
+
+
+def test_a_socket_past_descriptor_1024_reads_and_answers(
+    pinging_bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """With over 1024 connections open in the worker, a new socket still reads client frames."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard >= 2048, f"this test needs 2048 open files, the hard limit is {hard}"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    pinging_bridge.create_endpoint(uid)
+    fillers: list[socket.socket] = []
+    try:
+        for _ in range(1100):  # plain TCP connections: each holds a descriptor in the worker
+            fillers.append(socket.create_connection(("127.0.0.1", pinging_bridge.port)))
+        (pid,) = pinging_bridge.worker_pids()
+        wait_until(lambda: psutil.Process(pid).num_fds() > 1100, timeout=20)
+        client = connect(pinging_bridge)
+        found = wait_until(lambda: server_side(pinging_bridge, client), timeout=5)
+        assert found[1] > 1024
+        client.subscribe(uid)  # the server read this frame on a descriptor past 1024
+        client.send({"type": "ping", "ref": 7})
+        assert client.recv() == {"type": "pong", "ref": 7}
+    finally:
+        for filler in fillers:
+            with contextlib.suppress(OSError):
+                filler.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
