@@ -17,6 +17,9 @@ from bridge.embedded import EmbeddedRedis
 from bridge.factory import create_app
 from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, MakeApp, free_port
 
+# The shared provider table asserts in its helpers; let pytest explain those failures too.
+pytest.register_assert_rewrite("tests.provider_cases")
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:

@@ -9,21 +9,8 @@ import pytest
 import requests
 
 from bridge.providers.twilio import json_url
+from tests.provider_cases import CASES, Case
 from tests.support import BridgeProcess
-from tests.test_providers_more import CASES, Case
-
-
-def core(name: str, secret: str = "core-provider-secret-123") -> Case:
-    body = b'{"id": "evt_1", "type": "invoice.paid", "event": "payment.captured"}'
-    return Case(id=name, provider=name, secret=secret, body=body, signature_header="",
-                other_encoding=None)  # fmt: skip
-
-
-CORE_CASES = [
-    core("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-    *(core(name) for name in ("stripe", "github", "razorpay", "shopify", "slack", "hmac")),
-]
-ALL_CASES = [*CORE_CASES, *CASES]
 
 
 def live(case: Case, hook_url: str) -> Case:
@@ -44,7 +31,7 @@ def send(case: Case, url: str, body: bytes, headers: dict[str, str]) -> requests
     return requests.post(case.url or url, data=body, headers=headers, timeout=10)
 
 
-@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_signed_delivery_is_accepted_and_tampering_refused(
     bridge: BridgeProcess, uid: str, case: Case
 ) -> None:
