@@ -574,6 +574,27 @@ def test_twilio_other_url_rejected(signed_url: str, received_url: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "changed",
+    [
+        b"Digits=2&From=%2B14155550100",  # a value
+        b"Digit=1&From=%2B14155550100",  # a name
+        b"Digits=1&From=%2B14155550100&To=x",  # a parameter added
+        b"Digits=1",  # a parameter removed
+    ],
+    ids=["value", "name", "added", "removed"],
+)
+def test_twilio_form_with_a_changed_parameter_is_rejected(changed: bytes) -> None:
+    """A form whose parameters differ from the signed ones in any way does not verify."""
+    url = "https://example.com/hook"
+    headers = {"x-twilio-signature": twilio_signature(url, "Digits1From+14155550100")}
+    signed = make_request(b"Digits=1&From=%2B14155550100", headers, url=url)
+    assert get("twilio").verify(signed, [Secret("s", "12345")]).verified
+    with pytest.raises(VerificationError) as caught:
+        get("twilio").verify(make_request(changed, headers, url=url), [Secret("s", "12345")])
+    assert caught.value.reason == BAD
+
+
+@pytest.mark.parametrize(
     ("body", "params"),
     [
         (b"b=2&a=1&c=", "a1b2c"),
