@@ -153,10 +153,10 @@ def write(results: dict[str, Any], doc: Path, targets: Any, prototype: Any) -> N
         f" on {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']},"
         f" {m['platform']}; the whole run took {m['seconds']:.0f} s.",
         "",
-        f"**Noise.** Other test suites were running on this machine at the same time (load"
-        f" average {', '.join(map(str, m['load_average_start']))} at the start and"
-        f" {', '.join(map(str, m.get('load_average_end', [])))} at the end, for 2 cores):"
-        " single figures can move by tens of percent between runs, and tails (p99, max) most."
+        f"**Noise.** Load average {', '.join(map(str, m['load_average_start']))} at the start"
+        f" and {', '.join(map(str, m.get('load_average_end', [])))} at the end, for"
+        f" {m['cores']} cores (the bench's own processes count once it runs): single figures"
+        " can move by tens of percent between runs, and tails (p99, max) most."
         " Ratios taken in the same run (bridge vs baseline, bridge vs peer) are the steadier"
         " figures.",
         "",
