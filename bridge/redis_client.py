@@ -33,8 +33,8 @@ class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool (it finds the primary) with the blocking pool's bounded waiting."""
 
 
-def connect(url: str, max_connections: int = 50, **overrides: Any) -> Client:
-    """A client for `url` in any of its forms, with the bridge's timeouts (`overrides` win).
+def connect(url: str, max_connections: int) -> Client:
+    """A client for `url` in any of its forms, with the bridge's timeouts.
 
     Its pool (one per node on a Cluster) holds at most `max_connections`, and a greenlet that
     finds them all busy waits for one (up to the socket timeout) instead of failing: under
@@ -45,7 +45,7 @@ def connect(url: str, max_connections: int = 50, **overrides: Any) -> Client:
         target = parse(url)
     except ValueError as exc:
         raise ConfigError("BRIDGE_REDIS_URL", str(exc)) from exc
-    options = _TIMEOUTS | overrides
+    options = dict(_TIMEOUTS)
     pool = {"max_connections": max_connections, "timeout": options["socket_timeout"]}
     if target.kind == "single":
         if not target.url.startswith("unix:"):

@@ -1,4 +1,4 @@
-"""`BRIDGE_REDIS_URL`: its three forms, parsed once, and the client each one makes.
+"""`BRIDGE_REDIS_URL`: its three forms, checked and taken apart (clients: redis_client.py).
 
 - `redis://`, `rediss://`, `unix://`: one server (redis-py's own URL syntax).
 - `redis+cluster://[[user]:password@]host:port[,host:port...]` (`rediss+cluster://` for TLS):
@@ -9,8 +9,7 @@
   password of their own take `?sentinel_password=...`.
 
 Only the standard library here: gunicorn's master validates settings before its gevent
-workers patch the world, and importing redis-py would import ssl too early. Clients are made
-in redis_client.py.
+workers patch the world, and importing redis-py would import ssl too early.
 """
 
 from __future__ import annotations
@@ -63,7 +62,7 @@ def parse(raw: str) -> RedisTarget:
     if unknown:
         raise ValueError(f"unknown option {sorted(unknown)[0]!r}")
     segments = [unquote(s) for s in path.split("/") if s]
-    shown = ",".join(f"{h}:{p}" for h, p in hosts)
+    shown = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in hosts)
     common: dict[str, Any] = {
         "hosts": hosts,
         "username": unquote(username) or None,
