@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 from redis.crc import key_slot
 
 from bridge import keys
@@ -215,6 +216,8 @@ def test_hub_moves_to_a_live_node_and_a_dead_node_only_holds_its_own_endpoints(
         assert wait_until(lambda: hub_nodes(cluster), timeout=10) != [doomed]
         refused = bridge.post_signed(orphan, b"{}", event_id=uuid.uuid4().hex)
         assert refused.status_code == 503, refused.text
+        ready = requests.get(bridge.url + "/readyz", timeout=10)
+        assert ready.status_code == 200  # the cluster answers: stay in the load balancer
 
         killed.start()  # same port, nodes.conf and append-only file: it rejoins
         retried = uuid.uuid4().hex  # a sender retries with the same event id: dedup makes it one
