@@ -37,6 +37,9 @@ class Outbox:
         self.writing = False  # the writer holds frames it took and has not finished sending
         # Called when a frame has to wait, or at close: the session starts its writer then.
         self.wake: Callable[[], None] | None = None
+        # Set by the session: sends the close frame now without blocking; returns the bytes
+        # the kernel did not take (the writer sends those).
+        self.close_now: Callable[[int, str], bytes] | None = None
 
     def put(self, frame: bytes) -> bool:
         """Queue a frame; on overflow close the outbox as a slow consumer. Never blocks."""
@@ -79,14 +82,25 @@ class Outbox:
         self.close(SLOW_CONSUMER, "slow consumer: resume with since", discard=True)
 
     def close(self, code: int, reason: str, *, discard: bool = False) -> None:
-        """Refuse further frames; the writer sends what is queued (unless `discard`), then
-        the close frame with `code`."""
-        if self.closed is None:
-            self.closed = (code, reason)
-            if discard:
-                self._frames.clear()
+        """Refuse further frames; what is queued goes first (unless `discard`), then the
+        close frame with `code`. Only the first close counts.
+
+        With nothing queued or being written, the close frame goes straight to the kernel
+        (`close_now`), like `put`'s fast path: closing 20,000 idle sockets at shutdown then
+        starts no writer greenlet at all.
+        """
+        if self.closed is not None:
+            return
+        self.closed = (code, reason)
+        if discard:
+            self._frames.clear()
         self._ready.set()
         self._room.set()
+        if not self._frames and not self.writing and self.close_now is not None:
+            rest = self.close_now(code, reason)
+            if not rest:
+                return
+            self._frames.append(rest)  # the writer sends the rest
         if self.wake is not None:
             self.wake()
 

@@ -112,3 +112,21 @@ def test_a_socket_past_descriptor_1024_reads_and_answers(
             with contextlib.suppress(OSError):
                 filler.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_peer_that_never_answers_our_close_frame_is_cut(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """When the server closes (here: the token expired) and the client never answers the close
+    frame, the server drops the connection within seconds rather than at the next ping."""
+    bridge.create_endpoint(uid)
+    minted = bridge.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 1}).json()
+    client = connect(bridge, token=minted["token"])
+    client.subscribe(uid)
+    assert server_side(bridge, client) is not None
+    # Not reading: the 4001 close frame sits unanswered in this client's buffer. The ping
+    # interval is 25 s, so only the close-answer deadline (2 s, checked each second) ends it.
+    wait_until(lambda: server_side(bridge, client) is None, timeout=10)
+    opcode, data = next_frame(client, answer_pings=False)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(data[:2], "big") == 4001

@@ -9,12 +9,15 @@ drains the outbox in batches; an idle socket has no greenlet but its request's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from typing import Any
 
 from simple_websocket import ConnectionClosed
+from wsproto.events import CloseConnection
+from wsproto.utilities import LocalProtocolError
 
 from bridge import cursor
 from bridge.auth import Principal
@@ -28,6 +31,7 @@ from bridge.web.reader import FrameReader
 from bridge.web.writer import WriterSocket
 
 MAX_SUBSCRIPTIONS = 100
+CLOSE_ANSWER_WAIT = 2.0  # seconds a peer has to answer our close frame before it is cut
 
 # Close codes of the bridge's own (docs/protocol.md lists them with the standard ones).
 UNAUTHORIZED = 4001
@@ -46,14 +50,14 @@ class Session:
         ws.sock = self.sock
         self.outbox.direct = self.sock.send_now
         self.outbox.wake = self._start_writer
+        self.outbox.close_now = self._close_now
         self.reader = FrameReader(ws, self.settings.ws_ping_interval)
         self._writer: threading.Thread | None = None
         self._reading = True  # until run() stops reading the socket
-        self._read_done: threading.Event | None = None  # made with the writer, which waits
+        self._close_sent_at = 0.0  # when our close frame went out (the reaper times the answer)
 
     def _start_writer(self) -> None:
         if self._writer is None:
-            self._read_done = threading.Event()
             self._writer = threading.Thread(
                 target=self._write, name="bridge-ws-writer", daemon=True
             )
@@ -74,8 +78,6 @@ class Session:
             pass
         finally:
             self._reading = False
-            if self._read_done is not None:
-                self._read_done.set()
             for sub in self.subs.values():
                 self.services.hub.unsubscribe(sub)
             self.outbox.close(1000, "bye")
@@ -96,6 +98,11 @@ class Session:
         since = self.sock.sending_since
         return bool(since) and now - since > self.settings.ws_send_timeout
 
+    def close_unanswered(self, now: float) -> bool:
+        """Our close frame went out over CLOSE_ANSWER_WAIT ago and the peer never answered."""
+        sent = self._close_sent_at
+        return bool(sent) and self._reading and now - sent > CLOSE_ANSWER_WAIT
+
     def abort(self) -> None:
         """The peer stopped reading: drop the backlog and cut the TCP connection."""
         self.outbox.overflow()
@@ -112,16 +119,28 @@ class Session:
                     break
         except OSError:
             return
-        code, reason = self.outbox.closed
+        frame = self._close_frame(*self.outbox.closed)
+        if frame:
+            with contextlib.suppress(OSError):
+                self.sock.send(frame)
+
+    def _close_frame(self, code: int, reason: str) -> bytes:
+        """Our close frame (wsproto moves to closing), or b"" when the connection is closed or
+        closing already. run() reads the peer's answer and ends; the reaper cuts a peer that
+        does not answer within CLOSE_ANSWER_WAIT."""
+        if not self.ws.connected:
+            return b""
         try:
-            self.ws.close(reason=code, message=reason)
-        except (ConnectionClosed, OSError):
-            return
-        # Give the peer a moment to answer the close (run() reads the answer and stops
-        # reading), then cut a peer that never will, which also wakes run().
-        if self._reading and self._read_done is not None:
-            self._read_done.wait(2.0)
-        self.sock.abort()
+            frame: bytes = self.ws.ws.send(CloseConnection(code, reason))
+        except LocalProtocolError:
+            return b""
+        self.ws.connected = False
+        self._close_sent_at = time.monotonic()
+        return frame
+
+    def _close_now(self, code: int, reason: str) -> bytes:
+        frame = self._close_frame(code, reason)
+        return frame[self.sock.send_now(frame) :] if frame else b""
 
     # -- client frames -------------------------------------------------------------------
 

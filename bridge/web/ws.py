@@ -57,15 +57,19 @@ class Sessions:
             session.close(code, reason)
 
     def _reap(self) -> None:
-        """Once a second: cut sockets stuck in one send; close those whose token expired."""
+        """Once a second: cut sockets stuck in one send, and those whose peer did not answer
+        our close frame; close those whose token expired."""
         while True:
             time.sleep(1.0)
             now, wall = time.monotonic(), time.time()
             with self._lock:
                 stalled = [s for s in self._live if s.stalled(now)]
+                unanswered = [s for s in self._live if s.close_unanswered(now)]
                 expired = [s for s in self._live if s.expired(wall)]
             for session in stalled:
                 session.abort()
+            for session in unanswered:
+                session.sock.abort()
             for session in expired:
                 session.close(UNAUTHORIZED, "token expired")
 
