@@ -16,7 +16,6 @@ switching (no switch between the checks and the send); the bridge runs only on g
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 
 from bridge import metrics
@@ -28,7 +27,9 @@ SLOW_CONSUMER = 4008
 class Outbox:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._frames: deque[bytes] = deque()
+        # A list, not a deque: the writer takes all of it at once, and an empty deque costs
+        # ~600 bytes more per idle socket.
+        self._frames: list[bytes] = []
         self._ready = threading.Event()
         self._room = threading.Event()
         self.closed: tuple[int, str] | None = None

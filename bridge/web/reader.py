@@ -23,6 +23,10 @@ from wsproto.events import Ping
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import ProtocolError
 
+# Raised by every timed-out wait: gevent would otherwise make an exception object for each
+# wait up front and keep it, with the wait, for as long as the socket sits idle.
+_WAITED = TimeoutError("no client frame yet")
+
 
 class NoThread:
     """A thread class for simple-websocket that never starts: FrameReader does the reading."""
@@ -37,6 +41,13 @@ class NoThread:
 class FrameReader:
     def __init__(self, ws: Any, ping_interval: float | None) -> None:
         self.ws = ws
+        # The upgrade is done: wsproto uses its HTTP/1.1 parser, the upgrade request and the
+        # handshake's event queue only before it, yet keeps them for the life of the socket
+        # (~3 KB per idle socket). An empty tuple reads as an empty queue to events().
+        handshake = ws.ws.handshake
+        handshake._h11_connection = None
+        handshake._initiating_request = None
+        handshake._events = ()
         self.ping_interval = ping_interval or math.inf
         self.next_ping = time.monotonic() + self.ping_interval
 
@@ -64,7 +75,7 @@ class FrameReader:
         # gevent's own wait: it parks this greenlet only, and unlike select.select (which
         # gevent checks with the real select() first) it takes descriptors past 1024.
         try:
-            wait_read(self.ws.sock.fileno(), timeout=wait)
+            wait_read(self.ws.sock.fileno(), timeout=wait, timeout_exc=_WAITED)
         except TimeoutError:
             return False
         return True
