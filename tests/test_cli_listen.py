@@ -163,6 +163,48 @@ def test_several_endpoints_on_one_socket(
         app_b.close()
 
 
+def test_an_app_that_is_down_holds_up_only_its_own_endpoint(
+    bridge: BridgeProcess, uid: str, listen: Listen, tmp_path: Path
+) -> None:
+    """While endpoint A's app is down, B's events are forwarded in order all the same; once A's
+    app is up, A's events arrive in order, each once, though more came than its lane holds."""
+    first, second = f"{uid}a", f"{uid}b"
+    bridge.create_endpoint(first, "github", SECRET)
+    bridge.create_endpoint(second, "github", SECRET)
+    port = free_port()  # A's app: nothing listens here yet
+    app_b = Receiver()
+    checkpoint = tmp_path / "cp"
+    try:
+        listener = listen(first, second, "--forward-to", f"{first}=http://127.0.0.1:{port}/a",
+                          "--forward-to", f"{second}={app_b.url}", "--queue", "2",
+                          "--checkpoint", str(checkpoint), "--server", bridge.url)  # fmt: skip
+        listener.started()
+        to_a, to_b = [], []
+        for _ in range(8):  # A's first, then B's: one queue for both would hold B up
+            to_a += post(bridge, first, 1)
+            to_b += post(bridge, second, 1)
+        assert [r.headers["x-bridge-cursor"] for r in app_b.wait_accepted(8)] == to_b
+        lines = listener.wait_for(listener.out, lambda line: line.startswith(second), count=8)
+        assert [line.split()[1] for line in lines] == to_b
+        assert checkpoint_cursors(checkpoint)[second] == to_b[-1]
+        assert checkpoint_cursors(checkpoint)[first] not in to_a
+        listener.wait_for(listener.err, f"forward {to_a[0]} to http://127.0.0.1:{port}/a failed")
+
+        app_a = Receiver(port=port)
+        try:
+            taken = app_a.wait_accepted(8)
+            listener.wait_for(listener.out, lambda line: line.startswith(first), count=8)
+        finally:
+            app_a.close()
+        assert [r.headers["x-bridge-cursor"] for r in taken] == to_a
+        assert [r.headers["x-bridge-cursor"] for r in app_a.requests] == to_a
+        assert all(r.signature_ok for r in taken)
+        assert [r.headers["x-bridge-cursor"] for r in app_b.requests] == to_b
+        assert checkpoint_cursors(checkpoint) == {first: to_a[-1], second: to_b[-1]}
+    finally:
+        app_b.close()
+
+
 # -- the checkpoint --------------------------------------------------------------------------
 
 
@@ -199,6 +241,46 @@ def test_kill_9_mid_stream_then_restart_forwards_each_event_once(
         assert checkpoint_cursors(checkpoint) == {uid: sent[-1][0]}
     finally:
         app.close()
+
+
+def test_kill_9_with_two_endpoints_records_each_on_its_own(
+    bridge: BridgeProcess, uid: str, listen: Listen, tmp_path: Path
+) -> None:
+    """With two endpoints, listen killed while A's event is on its way has recorded every event
+    of B, handled meanwhile; after a restart each app takes each of its events once, in order."""
+    first, second = f"{uid}a", f"{uid}b"
+    bridge.create_endpoint(first, "github", SECRET)
+    bridge.create_endpoint(second, "github", SECRET)
+    checkpoint = tmp_path / "listen.json"
+    app_a, app_b = Receiver(hold_at=3), Receiver()  # A's 3rd request hangs until the kill
+    try:
+        args = [first, second, "--forward-to", f"{first}={app_a.url}",
+                "--forward-to", f"{second}={app_b.url}", "--checkpoint", str(checkpoint),
+                "--server", bridge.url]  # fmt: skip
+        first_run = listen(*args)
+        first_run.started()
+        to_a, to_b = post(bridge, first, 5), post(bridge, second, 4)
+        assert app_a.holding.wait(20), app_a.requests
+        app_b.wait_accepted(4)
+        first_run.wait_for(first_run.out, f"{second} {to_b[-1]} ")
+        assert first_run.kill() == -signal.SIGKILL
+        app_a.release.set()
+        assert checkpoint_cursors(checkpoint) == {first: to_a[1], second: to_b[-1]}
+
+        second_run = listen(*args)
+        second_run.wait_for(second_run.err, "resuming from the checkpoint")
+        second_run.started()
+        to_a += post(bridge, first, 2)
+        to_b += post(bridge, second, 2)
+        taken_a, taken_b = app_a.wait_accepted(len(to_a)), app_b.wait_accepted(len(to_b))
+        second_run.wait_for(second_run.out, to_a[-1])
+        second_run.wait_for(second_run.out, to_b[-1])
+        assert [r.headers["x-bridge-cursor"] for r in taken_a] == to_a
+        assert [r.headers["x-bridge-cursor"] for r in taken_b] == to_b
+        assert checkpoint_cursors(checkpoint) == {first: to_a[-1], second: to_b[-1]}
+    finally:
+        app_a.close()
+        app_b.close()
 
 
 def test_restart_resumes_from_the_default_checkpoint(
@@ -299,6 +381,43 @@ def test_idle_stalled_and_back(redis_url: str, tmp_path: Path, uid: str, listen:
         assert listener.interrupt() == 0
     finally:
         own.stop()
+
+
+def test_a_reconnect_keeps_what_a_paused_endpoint_holds(
+    redis_url: str, tmp_path: Path, uid: str, listen: Listen
+) -> None:
+    """A bridge restart while an endpoint's app is down and its stream is paused loses
+    nothing: once the app is up it takes every event, from before and after the restart,
+    once each and in order."""
+    first = BridgeProcess(tmp_path / "first", redis_url)
+    second = BridgeProcess(tmp_path / "second", redis_url, port=first.port)
+    port = free_port()  # the app: nothing listens here yet
+    checkpoint = tmp_path / "cp"
+    try:
+        first.start()
+        first.create_endpoint(uid, "github", SECRET)
+        listener = listen(uid, "--forward-to", f"http://127.0.0.1:{port}/webhooks",
+                          "--queue", "2", "--checkpoint", str(checkpoint),
+                          "--server", first.url)  # fmt: skip
+        listener.started()
+        sent = post(first, uid, 5)
+        listener.wait_for(listener.err, f"{uid}: too many events waiting to be handled")
+        assert first.stop(signal.SIGTERM) == 0
+        listener.wait_for(listener.err, "away: lost")
+        second.start()
+        sent += post(second, uid, 2)
+        listener.wait_for(listener.err, f"back: reconnected to {first.url}", timeout=45)
+        app = Receiver(port=port)
+        try:
+            app.wait_accepted(len(sent))
+            listener.wait_for(listener.out, sent[-1])
+        finally:
+            app.close()
+        assert [r.headers["x-bridge-cursor"] for r in app.requests] == sent
+        assert checkpoint_cursors(checkpoint) == {uid: sent[-1]}
+    finally:
+        second.stop()
+        first.stop()
 
 
 def test_token_refused_after_a_restart_exits_with_one_line(

@@ -3,9 +3,10 @@
 One module per command group (serve, endpoints, send, listen, replay, register, tokens: the
 `token` command, named so as not to shadow the stdlib's `token`), each with an
 `add(commands, parents)` that declares its parser; bridge/cli/shared.py holds what they share.
-Behind them: connection.py and feed.py (the WebSocket), forward.py (sending to a local app),
-checkpoint.py, progress.py, provider_api.py (GitHub's and Stripe's REST APIs). The commands
-call the bridge's HTTP API (bridge/client.py) and its WebSocket, never Redis.
+Behind them: connection.py and feed.py (the WebSocket), lanes.py (listen's thread per
+endpoint), forward.py (sending to a local app), checkpoint.py, progress.py, provider_api.py
+(GitHub's and Stripe's REST APIs). The commands call the bridge's HTTP API (bridge/client.py)
+and its WebSocket, never Redis.
 
 Exit codes: 0 on success; 1 with one line on stderr (`bridge: <what went wrong>`) otherwise;
 2 for a usage error (argparse, or options that do not fit together); 130 on Ctrl-C (but

@@ -15,6 +15,14 @@ keep the part after the answer as short as it can be, the next state is written 
 the temp file *before* the event is forwarded (`prepare`), and the answer is followed by a
 single rename (`commit`).
 
+Several endpoints, one file. Each endpoint's lane (bridge/cli/lanes.py) handles its events on
+a thread of its own, so writes are serialised (one lock), and each state written is the
+cursors recorded so far plus the one being prepared or committed: never another endpoint's
+cursor whose answer has not come yet, and never without one already recorded. When another
+endpoint's write came between an endpoint's `prepare` and its `commit`, the temp file no
+longer holds that endpoint's next state, and `commit` writes it again (and fsyncs) before the
+rename: the same guarantees, a slightly longer window.
+
 One process at a time: the file is locked (flock on `<file>.lock`, released by the kernel when
 the process dies, `kill -9` included), so two `listen`s cannot interleave their cursors.
 """
@@ -26,6 +34,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,20 +62,61 @@ class Checkpoint:
         self.path = path
         self.server = server
         self.temp = path.with_name(path.name + ".tmp")
+        self._writing = threading.RLock()
+        self._prepared: dict[str, str] = {}  # channel -> its next cursor, awaiting the answer
+        self._staged: str | None = None  # the channel whose next state the temp file holds
         self._lock = self._acquire()
         try:
             self.cursors = self._load()
         except BaseException:
             self.close()
             raise
-        self._prepared: dict[str, str] | None = None
 
     def get(self, channel: str) -> str | None:
         return self.cursors.get(channel)
 
     def prepare(self, channel: str, event_id: str) -> None:
         """Write the state after `event_id` to the temp file, durably, without publishing it."""
-        state = {**self.cursors, channel: event_id}
+        with self._writing:
+            self._prepared[channel] = event_id
+            self._stage(channel)
+
+    def commit(self, channel: str) -> None:
+        """Publish `channel`'s prepared cursor: one rename (the temp file written again first
+        if another write came in between), then an fsync of the directory."""
+        with self._writing:
+            if channel not in self._prepared:
+                return
+            if self._staged != channel:
+                self._stage(channel)
+            try:
+                os.replace(self.temp, self.path)
+            except OSError as exc:
+                raise CliError(f"cannot write the checkpoint {self.path}: {exc.strerror}") from None
+            self.cursors = {**self.cursors, channel: self._prepared.pop(channel)}
+            self._staged = None
+            with contextlib.suppress(OSError):  # the rename is done; this is for power loss only
+                directory = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+
+    def advance(self, channel: str, event_id: str) -> None:
+        with self._writing:
+            self.prepare(channel, event_id)
+            self.commit(channel)
+
+    def close(self) -> None:
+        """Stop writing for good, and let go of the file. The process is ending: a lane that
+        writes next waits forever, so none starts forwarding another event."""
+        self._writing.acquire()
+        with contextlib.suppress(OSError):
+            os.close(self._lock)
+
+    def _stage(self, channel: str) -> None:
+        self._staged = None  # until the temp file is whole again
+        state = {**self.cursors, channel: self._prepared[channel]}
         document = {"format": FORMAT, "server": self.server, "cursors": state}
         data = (json.dumps(document, indent=2) + "\n").encode()
         try:
@@ -78,31 +128,7 @@ class Checkpoint:
                 os.close(fd)
         except OSError as exc:
             raise CliError(f"cannot write the checkpoint {self.temp}: {exc.strerror}") from None
-        self._prepared = state
-
-    def commit(self) -> None:
-        """Publish the prepared state: one rename, then an fsync of the directory."""
-        if self._prepared is None:
-            return
-        try:
-            os.replace(self.temp, self.path)
-        except OSError as exc:
-            raise CliError(f"cannot write the checkpoint {self.path}: {exc.strerror}") from None
-        self.cursors, self._prepared = self._prepared, None
-        with contextlib.suppress(OSError):  # the rename is done; this is for power loss only
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-
-    def advance(self, channel: str, event_id: str) -> None:
-        self.prepare(channel, event_id)
-        self.commit()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._lock)
+        self._staged = channel
 
     def _acquire(self) -> int:
         lock_path = self.path.with_name(self.path.name + ".lock")

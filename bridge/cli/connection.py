@@ -96,6 +96,21 @@ def _open(server: str, token: AdminToken) -> Any:
         socket.setdefaulttimeout(previous)
 
 
+def _subscribe_frame(channel: str, since: str | None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "subscribe", "channel": channel, "ref": _SUBSCRIBE + channel}
+    if since is not None:
+        frame["since"] = since
+    return frame
+
+
+def subscribe_answered(frame: Mapping[str, Any]) -> str | None:
+    """The channel whose subscribe `frame` answers (`subscribed` or an error), else None."""
+    ref = frame.get("ref")
+    if isinstance(ref, str) and ref.startswith(_SUBSCRIBE):
+        return ref.removeprefix(_SUBSCRIBE)
+    return None
+
+
 class Connection:
     """One WebSocket, subscribed to every channel of `since` (a cursor, or None: live only).
 
@@ -115,11 +130,7 @@ class Connection:
 
     def _subscribe(self, since: Mapping[str, str | None]) -> dict[str, dict[str, Any]]:
         for channel, cursor in since.items():
-            frame: dict[str, Any] = {"type": "subscribe", "channel": channel}
-            frame["ref"] = _SUBSCRIBE + channel
-            if cursor is not None:
-                frame["since"] = cursor
-            self.send(frame)
+            self.send(_subscribe_frame(channel, cursor))
         answers: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + WS_CONNECT_TIMEOUT
         while len(answers) < len(since):
@@ -136,18 +147,17 @@ class Connection:
             if frame.get("type") == "event":
                 self.pending.append(frame)
                 continue
-            ref = frame.get("ref")
-            channel = ref.removeprefix(_SUBSCRIBE) if isinstance(ref, str) else ""
-            if channel not in since:
+            answered = subscribe_answered(frame)
+            if answered is None or answered not in since:
                 continue
             if frame.get("type") == "subscribed":
-                answers[channel] = frame
+                answers[answered] = frame
             elif frame.get("type") == "error":
                 code, message = frame.get("code"), frame.get("message")
                 if code == "unavailable":
                     storage = f"{self.server} cannot reach its storage (Redis); retry later"
                     raise Unreachable(self.server, text=storage)
-                raise Refused(f"cannot listen to {channel!r}: {message} ({code})")
+                raise Refused(f"cannot listen to {answered!r}: {message} ({code})")
         return answers
 
     def send(self, frame: dict[str, Any]) -> None:
@@ -155,6 +165,20 @@ class Connection:
             self.ws.send(json.dumps(frame))
         except (OSError, simple_websocket.ConnectionClosed):
             raise Unreachable(self.server, "the connection closed") from None
+
+    def subscribe(self, channel: str, since: str | None) -> None:
+        """Subscribe (again) mid-stream; answered by a frame that `subscribe_answered` names."""
+        self._request(_subscribe_frame(channel, since))
+
+    def unsubscribe(self, channel: str) -> None:
+        """Stop `channel`'s events; those already on their way still arrive."""
+        self._request({"type": "unsubscribe", "channel": channel})
+
+    def _request(self, frame: dict[str, Any]) -> None:
+        try:
+            self.send(frame)
+        except Unreachable:  # mid-stream, a closed connection is a drop: the feed reconnects
+            raise Dropped(None, "connection dropped") from None
 
     def ping(self) -> None:
         """The protocol's ping; a dead connection shows up as Dropped on the next read."""

@@ -1,10 +1,20 @@
 """The live feed behind `bridge listen`: one WebSocket subscribed to several endpoints'
 channels (docs/protocol.md), kept alive forever.
 
-- **Resume.** Each channel is subscribed with `since` = the last event handled on it, so a
+- **Resume.** Each channel is subscribed with `since` = the last event its sink took, so a
   reconnect misses nothing and repeats nothing. A channel started without a cursor is recorded
   at the cursor its first subscription reports (`on_start`), so even the first events after
   a restart are not lost.
+- **A full sink pauses its channel only.** The reader never waits for a sink: a channel whose
+  sink refuses an event (its lane is full: the local app is down or slow) is unsubscribed, and
+  subscribed again with `since` = the last event taken once the sink has room. The bridge
+  then sends the rest from its history, with no gap and no duplicate, so nothing is lost and
+  the other channels never wait. (Blocking the reader instead, backpressure, would hold up
+  every channel behind the slowest one, and would not even reach the bridge: simple-websocket
+  reads the socket in its own thread into an unbounded buffer.) Since the reader keeps up,
+  the bridge has no reason to close the socket as a slow consumer (4008); if it does anyway
+  (the whole process was stopped), that is a drop like any other, resumed after the last
+  event taken per channel, while the lanes keep what they hold.
 - **Reconnect.** A dropped connection is retried forever, with exponential backoff. Only the
   first connection failing (the bridge was never there) or a refusal (a wrong token, an
   unknown endpoint) ends the feed, as a CliError.
@@ -21,9 +31,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
-from bridge.cli.connection import CLOSE_UNAUTHORIZED, Connection, Dropped
+from bridge.cli.connection import CLOSE_UNAUTHORIZED, Connection, Dropped, subscribe_answered
 from bridge.client import AdminToken, Unreachable
 
 # Reconnect backoff: first wait, doubling up to the cap.
@@ -32,17 +42,28 @@ BACKOFF_CAP = 10.0
 _JITTER = random.Random()  # noqa: S311 - jitter, not crypto; not the process-wide generator
 # Default for `--stall-after`: seconds without events before saying idle or stalled.
 STALL_AFTER = 30.0
+# How often a paused channel's sink is asked whether it has room again.
+PAUSED_POLL = 0.1
 
 Event = dict[str, Any]
 Notice = Callable[[str], None]
 
 
+class Sink(Protocol):
+    """Where the feed puts events: never blocks (bridge/cli/lanes.py)."""
+
+    def offer(self, channel: str, event: Event) -> bool:
+        """Take the event, which is then as good as handled, or refuse it (full)."""
+
+    def ready(self, channel: str) -> bool:
+        """Whether a refusing channel has room again."""
+
+
 class Feed:
-    """Events of several channels, forever: `run(on_event)` never returns normally.
+    """Events of several channels, forever: `run(sink)` never returns normally.
 
     `resume` maps each channel to where to start (None: live from the first subscription);
-    after `on_event(channel, event)` returns, that event counts as handled and a reconnect
-    resumes after it.
+    once `sink.offer(channel, event)` took an event, a reconnect resumes after it.
     """
 
     def __init__(
@@ -66,7 +87,7 @@ class Feed:
         self.ping_every = min(max(stall_after / 3, 0.1), 10.0)
         self.poll = min(self.ping_every / 2, 1.0)
 
-    def run(self, on_event: Callable[[str, Event], None]) -> NoReturn:
+    def run(self, sink: Sink) -> NoReturn:
         connected_once = False
         delay = BACKOFF_FIRST
         while True:
@@ -83,7 +104,7 @@ class Feed:
                 self._announce(current, connected_once)
                 connected_once = True
                 delay = BACKOFF_FIRST
-                self._pump(current, on_event)
+                self._pump(current, sink)
             except Dropped as dropped:
                 if dropped.code == CLOSE_UNAUTHORIZED:
                     raise self.token.refused(self.server, "WebSocket closed with 4001") from None
@@ -114,36 +135,41 @@ class Feed:
                 f"listening to {names} on {self.server}{where if started else ''} (Ctrl-C to stop)"
             )
         for channel, subscribed in connection.subscribed.items():
-            if subscribed.get("recovered") is False:
-                self.notice(
-                    f"WARNING: the bridge no longer holds every event of {channel} after "
-                    f"{self.resume[channel]}: some events were missed (recovered: false)"
-                )
-            if self.resume[channel] is None:  # from now on, resume where this one started
-                cursor = str(subscribed.get("cursor") or "0-0")
-                self.resume[channel] = cursor
-                self.on_start(channel, cursor)
+            self._subscribed(channel, subscribed)
 
-    def _pump(self, connection: Connection, on_event: Callable[[str, Event], None]) -> NoReturn:
+    def _subscribed(self, channel: str, subscribed: Mapping[str, Any]) -> None:
+        if subscribed.get("recovered") is False:
+            self.notice(
+                f"WARNING: the bridge no longer holds every event of {channel} after "
+                f"{self.resume[channel]}: some events were missed (recovered: false)"
+            )
+        if self.resume[channel] is None:  # from now on, resume where this one started
+            cursor = str(subscribed.get("cursor") or "0-0")
+            self.resume[channel] = cursor
+            self.on_start(channel, cursor)
+
+    def _pump(self, connection: Connection, sink: Sink) -> NoReturn:
         heard = last_event = last_ping = time.monotonic()
         stalled = idle_told = False
+        # Channels paused because their sink was full: False while unsubscribed, True once
+        # subscribed again, until the `subscribed` answer. Their events are dropped meanwhile:
+        # the new subscription sends them again, after the last one taken.
+        paused: dict[str, bool] = {}
         while True:
-            frame = connection.next(self.poll)
+            frame = connection.next(PAUSED_POLL if paused else self.poll)
             now = time.monotonic()
             if frame is not None:
                 if stalled:
                     self.notice(f"back: {self.server} answers again after {now - heard:.0f} s")
                     stalled = idle_told = False
                 heard = now
-                kind, channel, event = frame.get("type"), frame.get("channel"), frame.get("event")
-                if kind == "event" and isinstance(event, dict) and channel in self.resume:
-                    on_event(channel, event)
-                    self.resume[channel] = str(event.get("id") or self.resume[channel])
-                    # Time spent handling (a slow local app) is not silence of the bridge.
-                    heard = last_event = time.monotonic()
-                    idle_told = False
-                elif kind == "error":
-                    self.notice(f"the bridge said: {frame.get('message')} ({frame.get('code')})")
+                if self._route(frame, connection, sink, paused):
+                    last_event, idle_told = now, False
+            for channel, resubscribed in list(paused.items()):
+                if not resubscribed and sink.ready(channel):
+                    connection.subscribe(channel, self.resume[channel])
+                    paused[channel] = True
+            if frame is not None:
                 continue
             if now - heard >= self.ping_every and now - last_ping >= self.ping_every:
                 connection.ping()
@@ -160,3 +186,32 @@ class Feed:
                     f"idle: no events for {now - last_event:.0f} s; {self.server} answers "
                     "pings, so the stream is alive"
                 )
+
+    def _route(
+        self, frame: Event, connection: Connection, sink: Sink, paused: dict[str, bool]
+    ) -> bool:
+        """Offer an event to the sink, pausing its channel when full, or act on an answer;
+        whether `frame` was an event."""
+        kind, channel, event = frame.get("type"), frame.get("channel"), frame.get("event")
+        if kind == "event" and isinstance(event, dict) and channel in self.resume:
+            if channel in paused:
+                return True  # it comes again after the new subscription
+            if sink.offer(channel, event):
+                self.resume[channel] = str(event.get("id") or self.resume[channel])
+            else:
+                paused[channel] = False
+                connection.unsubscribe(channel)
+                self.notice(
+                    f"{channel}: too many events waiting to be handled; pausing its stream, "
+                    f"to resume after {self.resume[channel]}"
+                )
+            return True
+        answered = subscribe_answered(frame)
+        if answered is not None and answered in self.resume:
+            if kind != "subscribed":  # refused, or dropped mid-backlog (storage unavailable)
+                raise Dropped(None, f"{answered}: {frame.get('message')} ({frame.get('code')})")
+            self._subscribed(answered, frame)
+            paused.pop(answered, None)
+        elif kind == "error":
+            self.notice(f"the bridge said: {frame.get('message')} ({frame.get('code')})")
+        return False

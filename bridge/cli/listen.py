@@ -2,14 +2,17 @@
 local app with its original headers and raw body, so the app verifies the signature itself.
 
 The parts: bridge/cli/feed.py keeps the WebSocket (resume, reconnect, idle/stalled notices),
-bridge/cli/forward.py sends to the app (retries), bridge/cli/checkpoint.py remembers the last
-handled cursor per endpoint, so a restart, even after `kill -9`, resumes where it stopped.
-Each event is handled to the end (forwarded, answered, recorded) before the next one.
+bridge/cli/lanes.py gives each endpoint a thread of its own, bridge/cli/forward.py sends to the
+app (retries), bridge/cli/checkpoint.py remembers the last handled cursor per endpoint, so a
+restart, even after `kill -9`, resumes where it stopped. Each event is handled to the end
+(forwarded, answered, recorded) before the next one of its endpoint; an endpoint whose app is
+down holds up only its own events.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +22,7 @@ from bridge.cli import shared
 from bridge.cli.checkpoint import Checkpoint, default_path
 from bridge.cli.feed import STALL_AFTER, Event, Feed
 from bridge.cli.forward import Attempt, Forwarder
+from bridge.cli.lanes import QUEUE, Crew, Lanes, Output
 from bridge.client import Api, admin_token
 from bridge.config import ClientSettings
 
@@ -62,7 +66,8 @@ def targets(given: Sequence[tuple[str | None, str]], endpoints: list[str]) -> di
 
 
 class Handler:
-    """What happens to each event: forward (when it has a target), print, record."""
+    """What happens to each event: forward (when it has a target), print, record. Called by
+    every endpoint's lane, each on its own thread."""
 
     def __init__(
         self,
@@ -71,12 +76,14 @@ class Handler:
         forwarder: Forwarder | None,
         checkpoint: Checkpoint | None,
         as_json: bool,
+        output: Output,
     ) -> None:
         self.several = len(endpoints) > 1
         self.where = where
         self.forwarder = forwarder
         self.checkpoint = checkpoint
         self.as_json = as_json
+        self.output = output
 
     def __call__(self, channel: str, event: Event) -> None:
         event_id = str(event.get("id"))
@@ -86,9 +93,10 @@ class Handler:
             if self.checkpoint:
                 self.checkpoint.advance(channel, event_id)
             return
-        commit = self.checkpoint.commit if self.checkpoint else lambda: None
-        if self.checkpoint:
-            self.checkpoint.prepare(channel, event_id)  # before forwarding: see checkpoint.py
+        checkpoint = self.checkpoint
+        if checkpoint:
+            checkpoint.prepare(channel, event_id)  # before forwarding: see checkpoint.py
+        commit = functools.partial(checkpoint.commit, channel) if checkpoint else lambda: None
         result = self.forwarder.deliver(channel, event, url, answered=commit)
         self._print(channel, event, result, url)
 
@@ -101,7 +109,7 @@ class Handler:
                     "status": result.status if result else None,
                     "ms": round(result.ms) if result else None,
                 }
-            print(json.dumps(frame, separators=(",", ":")), flush=True)
+            self.output.line(json.dumps(frame, separators=(",", ":")))
             return
         verified = "verified" if event.get("verified") else "UNVERIFIED"
         line = (
@@ -112,7 +120,7 @@ class Handler:
             line = f"{channel} {line}"
         if url is not None:
             line += f" -> {result.label} ({result.ms:.0f} ms)" if result else " -> gone"
-        print(line, flush=True)
+        self.output.line(line)
 
 
 def listen(args: argparse.Namespace, settings: ClientSettings) -> int:
@@ -124,28 +132,33 @@ def listen(args: argparse.Namespace, settings: ClientSettings) -> int:
     if path is None and where:
         path = default_path(settings.data_dir, endpoints)
     checkpoint = Checkpoint(path, server) if path is not None else None
+    output = Output()
     try:
         start = {e: args.since or (checkpoint.get(e) if checkpoint else None) for e in endpoints}
         if checkpoint and args.since:  # --since wins: it is the position from now on
             for endpoint in endpoints:
                 checkpoint.advance(endpoint, args.since)
         elif checkpoint and any(start.values()):
-            shared.notice(f"resuming from the checkpoint {checkpoint.path}")
+            output.notice(f"resuming from the checkpoint {checkpoint.path}")
         api = Api(server, token)
-        forwarder = Forwarder(api, shared.notice, args.forward_timeout) if where else None
-        handler = Handler(endpoints, where, forwarder, checkpoint, args.json)
+        forwarder = Forwarder(api, output.notice, args.forward_timeout) if where else None
+        handler = Handler(endpoints, where, forwarder, checkpoint, args.json, output)
         feed = Feed(
             server,
             token,
             start,
-            shared.notice,
+            output.notice,
             stall_after=args.stall_after,
             on_start=checkpoint.advance if checkpoint else None,
         )
-        feed.run(handler)
+        crew = Crew()
+        lanes = Lanes(endpoints, handler, args.queue, crew)
+        crew.start("feed", lambda: feed.run(lanes))
+        crew.wait()  # until Ctrl-C, or the first failure of a thread, raised here
     except KeyboardInterrupt:
         return 0
     finally:
+        output.close()  # no thread writes from here on: the main thread has the last word
         if checkpoint:
             checkpoint.close()
 
@@ -162,10 +175,11 @@ def add(commands: Any, parents: shared.Parents) -> None:
         "listening to several; --json: the whole event frame). With --forward-to, POST each "
         "event to a local app with its original headers and raw body (its signature check "
         "passes) and print the app's status; 5xx, 429 and no answer are retried with backoff "
-        "until the app takes the event, other 4xx are printed and passed. A checkpoint file "
-        "keeps the last handled cursor per endpoint, so a restart, even after kill -9, "
-        "resumes there. Reconnects by itself; says when the stream is idle, stalled or back. "
-        "Ctrl-C stops it.",
+        "until the app takes the event, other 4xx are printed and passed. Each endpoint is "
+        "handled in order on its own, so one whose app is down does not hold up the others. "
+        "A checkpoint file keeps the last handled cursor per endpoint, so a restart, even "
+        "after kill -9, resumes there. Reconnects by itself; says when the stream is idle, "
+        "stalled or back. Ctrl-C stops it.",
         examples=[
             "bridge listen demo",
             "bridge listen demo --forward-to http://localhost:3000/webhooks/github",
@@ -204,6 +218,14 @@ def add(commands: Any, parents: shared.Parents) -> None:
         default=STALL_AFTER,
         metavar="S",
         help=f"say idle or stalled after S seconds without events (default {STALL_AFTER:g})",
+    )
+    sub.add_argument(
+        "--queue",
+        type=shared.positive_int,
+        default=QUEUE,
+        metavar="N",
+        help=f"events of one endpoint held in memory while its app catches up (default "
+        f"{QUEUE}); past N, that endpoint's stream pauses and later resumes from the bridge",
     )
     sub.add_argument(
         "--forward-timeout",
