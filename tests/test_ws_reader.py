@@ -51,16 +51,13 @@ def next_frame(client: Client, *, answer_pings: bool = True) -> tuple[int, bytes
 def test_server_pings_and_a_client_that_answers_stays_open(
     pinging_bridge: BridgeProcess, uid: str, connect: Connect
 ) -> None:
-    """An idle socket is pinged every interval and stays open while its client answers."""
+    """An idle socket is pinged again and again and stays open while its client answers."""
     pinging_bridge.create_endpoint(uid)
     client = connect(pinging_bridge)
     client.subscribe(uid)
-    pings, deadline = 0, time.monotonic() + 6 * PING_INTERVAL
-    while time.monotonic() < deadline:
+    for _ in range(4):  # a pong is overdue after one interval: four rounds prove the answers count
         opcode, _ = next_frame(client)  # reading answers each ping with a pong
         assert opcode == websocket.ABNF.OPCODE_PING
-        pings += 1
-    assert pings >= 4
     answer = pinging_bridge.post_signed(uid, b'{"after":"pings"}', event_id=uuid.uuid4().hex)
     assert answer.status_code == 202
     while (frame := next_frame(client))[0] == websocket.ABNF.OPCODE_PING:
@@ -120,7 +117,7 @@ def test_a_peer_that_never_answers_our_close_frame_is_cut(
     """When the server closes (here: the token expired) and the client never answers the close
     frame, the server drops the connection within seconds rather than at the next ping."""
     bridge.create_endpoint(uid)
-    minted = bridge.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 1}).json()
+    minted = bridge.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 2}).json()
     client = connect(bridge, token=minted["token"])
     client.subscribe(uid)
     assert server_side(bridge, client) is not None
