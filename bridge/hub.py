@@ -279,6 +279,7 @@ class Hub:
                 self._held.add(channel)
             else:
                 self._held.discard(channel)
+        metrics.HUB_HELD.set(len(self._held))
 
 
 def _json_string(value: str) -> str:

@@ -41,6 +41,11 @@ HUB_CONNECTED = Gauge(
     "1 while this worker's hub holds its Redis subscription",
     multiprocess_mode="livemin",
 )
+HUB_HELD = Gauge(
+    "bridge_hub_held_channels",
+    "Subscribed channels whose stream a hub cannot read (a Redis Cluster node is down)",
+    multiprocess_mode="livemax",
+)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -218,6 +218,7 @@ def test_hub_moves_to_a_live_node_and_a_dead_node_only_holds_its_own_endpoints(
         assert refused.status_code == 503, refused.text
         ready = requests.get(bridge.url + "/readyz", timeout=10)
         assert ready.status_code == 200  # the cluster answers: stay in the load balancer
+        wait_until(lambda: held_channels(bridge) >= 1, timeout=10)  # operators see it held
 
         killed.start()  # same port, nodes.conf and append-only file: it rejoins
         retried = uuid.uuid4().hex  # a sender retries with the same event id: dedup makes it one
@@ -225,6 +226,7 @@ def test_hub_moves_to_a_live_node_and_a_dead_node_only_holds_its_own_endpoints(
         also = deliver(bridge, survivor, 2)
         received = client.events(2, timeout=20)
         assert sorted(e["id"] for e in received) == sorted([after, also])
+        wait_until(lambda: held_channels(bridge) == 0, timeout=10)
         fresh = Client(bridge.ws_url)
         try:
             fresh.subscribe(orphan, since=before)
@@ -234,6 +236,12 @@ def test_hub_moves_to_a_live_node_and_a_dead_node_only_holds_its_own_endpoints(
     finally:
         bridge.stop()
         cluster.stop()
+
+
+def held_channels(bridge: BridgeProcess) -> float:
+    text = requests.get(bridge.url + "/metrics", timeout=10).text
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("bridge_hub_held_channels ")]
+    return float(line.split()[1])
 
 
 def _accepted(bridge: BridgeProcess, endpoint: str, event_id: str) -> str | None:
