@@ -75,7 +75,8 @@ class FrameReader:
         # gevent's own wait: it parks this greenlet only, and unlike select.select (which
         # gevent checks with the real select() first) it takes descriptors past 1024.
         try:
-            wait_read(self.ws.sock.fileno(), timeout=wait, timeout_exc=_WAITED)
+            timeout = None if wait == math.inf else wait  # no pings and no deadline
+            wait_read(self.ws.sock.fileno(), timeout=timeout, timeout_exc=_WAITED)
         except TimeoutError:
             return False
         return True
