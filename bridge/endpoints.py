@@ -151,10 +151,13 @@ class Endpoints:
             generation=secrets_module.token_hex(4),
         )
         try:
+            # Index first: two commands (two slots on a cluster), and a failure between them
+            # must not leave a record that list() never shows. An index entry without a
+            # record is skipped by list() and completed by the retried create.
+            self.client.sadd(keys.ENDPOINT_INDEX, endpoint_id)
             created = self.client.set(keys.endpoint(endpoint_id), endpoint.to_json(), nx=True)
             if not created:
                 raise Conflict("endpoint", endpoint_id)
-            self.client.sadd(keys.ENDPOINT_INDEX, endpoint_id)
         except REDIS_ERRORS as exc:
             raise StoreUnavailable("create endpoint", exc) from exc
         self._changed(endpoint_id)

@@ -359,6 +359,26 @@ def test_duplicate_id_is_a_conflict(client: FlaskClient, auth: dict[str, str], u
     assert shown["secrets"][0]["value"] == SECRET
 
 
+def test_a_create_cut_between_its_two_writes_is_completed_by_its_retry(
+    client: FlaskClient, auth: dict[str, str], uid: str, redis_client: redis.Redis
+) -> None:
+    """Whichever of its two writes a create lost, the same create retried leaves a whole,
+    listed endpoint (an index entry alone is never listed; a record alone is indexed again)."""
+
+    def listed() -> set[str]:
+        return {e["id"] for e in client.get("/api/endpoints", headers=auth).get_json()["endpoints"]}
+
+    redis_client.sadd(keys.ENDPOINT_INDEX, uid)  # index entry, no record
+    assert uid not in listed()
+    created(client, auth, uid, "github", secret=SECRET)
+    assert uid in listed()
+
+    redis_client.srem(keys.ENDPOINT_INDEX, uid)  # record, no index entry
+    assert uid not in listed()
+    assert_json_error(create(client, auth, uid, "github", secret=SECRET), 409, "conflict")
+    assert uid in listed()
+
+
 @pytest.mark.parametrize(
     ("data", "content_type"),
     [
