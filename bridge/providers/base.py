@@ -30,6 +30,19 @@ from bridge.errors import InvalidInput, VerificationError
 
 
 @dataclass(frozen=True)
+class SignRequest:
+    """What `sign` is asked to sign, in one argument: provider modules implement
+    `headers_for(req)` rather than repeating `sign`'s keyword list each."""
+
+    body: bytes
+    secret: str
+    now: float
+    event_id: str | None = None
+    event_type: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Secret:
     """One of an endpoint's secrets; `id` is recorded on every event it verified."""
 
@@ -106,7 +119,6 @@ class Provider(ABC):
     def identify(self, request: WebhookRequest) -> Identity:
         """Take the provider's event id and type from a verified request."""
 
-    @abstractmethod
     def sign(
         self,
         body: bytes,
@@ -118,6 +130,11 @@ class Provider(ABC):
         options: Mapping[str, Any] | None = None,
     ) -> dict[str, str]:
         """The headers this provider would send with `body` (used by tests and `bridge send`)."""
+        return self.headers_for(SignRequest(body, secret, now, event_id, event_type, options or {}))
+
+    @abstractmethod
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
+        """What `sign` returns; each provider implements this one."""
 
     @abstractmethod
     def setup_steps(self, url: str) -> list[str]:

@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from bridge.errors import InvalidInput
@@ -29,6 +29,7 @@ from bridge.providers.base import (
     Identity,
     Provider,
     Secret,
+    SignRequest,
     Verdict,
     WebhookRequest,
     decode_signature,
@@ -118,23 +119,14 @@ class Discord(Provider):
         """A fresh private key in hex, for signing test deliveries (never an endpoint's secret)."""
         return asymmetric.ed25519_new().hex()
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
         """Sign with an Ed25519 private key in hex: for tests and `bridge send`."""
-        key = asymmetric.ed25519_private(decode_signature(secret, "hex"))
+        key = asymmetric.ed25519_private(decode_signature(req.secret, "hex"))
         if key is None:
             raise InvalidInput("secret", "discord signs with an Ed25519 private key in hex")
-        ts = str(int(now))
+        ts = str(int(req.now))
         return {
-            "X-Signature-Ed25519": key.sign(to_bytes(ts) + body).hex(),
+            "X-Signature-Ed25519": key.sign(to_bytes(ts) + req.body).hex(),
             "X-Signature-Timestamp": ts,
         }
 

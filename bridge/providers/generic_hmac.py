@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from bridge.errors import InvalidInput
-from bridge.providers.base import Identity, Provider, Secret, Verdict, WebhookRequest, json_str
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    SignRequest,
+    Verdict,
+    WebhookRequest,
+    json_str,
+)
 from bridge.providers.schemes import hmac_match, hmac_text
 
 ALGORITHMS = ("sha1", "sha256", "sha512")
@@ -104,21 +112,12 @@ class GenericHmac(Provider):
         event_type = json_str(request.json(), *cfg.type_field.split("."))
         return Identity(event_id or None, event_type)
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        cfg = Settings.of(options)
-        signature = hmac_text(secret, body, cfg.algorithm, cfg.encoding)
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
+        cfg = Settings.of(req.options)
+        signature = hmac_text(req.secret, req.body, cfg.algorithm, cfg.encoding)
         headers = {cfg.header: cfg.prefix + signature}
-        if cfg.id_header and event_id:
-            headers[cfg.id_header] = event_id
+        if cfg.id_header and req.event_id:
+            headers[cfg.id_header] = req.event_id
         return headers
 
     def setup_steps(self, url: str) -> list[str]:

@@ -15,9 +15,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from bridge.providers.base import Identity, Provider, Secret, Verdict, WebhookRequest, json_str
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    SignRequest,
+    Verdict,
+    WebhookRequest,
+    json_str,
+)
 from bridge.providers.schemes import hmac_match, hmac_text, labelled
 
 
@@ -54,21 +62,12 @@ class GitHub(Provider):
             event = f"{event}.{action}"
         return Identity(request.header("x-github-delivery"), event or None)
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
         return {
-            "X-GitHub-Event": (event_type or "ping").split(".", 1)[0],
-            "X-GitHub-Delivery": event_id or str(uuid.uuid4()),
-            "X-Hub-Signature-256": "sha256=" + hmac_text(secret, body),
-            "X-Hub-Signature": "sha1=" + hmac_text(secret, body, "sha1"),
+            "X-GitHub-Event": (req.event_type or "ping").split(".", 1)[0],
+            "X-GitHub-Delivery": req.event_id or str(uuid.uuid4()),
+            "X-Hub-Signature-256": "sha256=" + hmac_text(req.secret, req.body),
+            "X-Hub-Signature": "sha1=" + hmac_text(req.secret, req.body, "sha1"),
             "User-Agent": "GitHub-Hookshot/bridge",
         }
 

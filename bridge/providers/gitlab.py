@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar
 
 from bridge.providers.base import (
     Identity,
     Provider,
     Secret,
+    SignRequest,
     Verdict,
     WebhookRequest,
     first_match,
@@ -54,20 +55,11 @@ class GitLab(Provider):
         kind = request.header("x-gitlab-event") or json_str(request.json(), "object_kind")
         return Identity(event_id or None, kind or None)
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        delivery = event_id or str(uuid.uuid4())
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
+        delivery = req.event_id or str(uuid.uuid4())
         return {
-            "X-Gitlab-Token": secret,
-            "X-Gitlab-Event": event_type or "Push Hook",
+            "X-Gitlab-Token": req.secret,
+            "X-Gitlab-Event": req.event_type or "Push Hook",
             "X-Gitlab-Event-UUID": delivery,
             "Idempotency-Key": delivery,
         }

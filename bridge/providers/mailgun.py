@@ -30,6 +30,7 @@ from bridge.providers.base import (
     Identity,
     Provider,
     Secret,
+    SignRequest,
     Verdict,
     WebhookRequest,
     json_str,
@@ -139,19 +140,10 @@ class Mailgun(Provider):
         kept = [(k, v) for k, v in pairs if k not in FIELDS]
         return urlencode([*kept, *triple.items()]).encode()
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
         """Only the content type: Mailgun's signature is in the body (see `sign_body`)."""
         try:
-            is_json = isinstance(json.loads(body), dict)
+            is_json = isinstance(json.loads(req.body), dict)
         except (ValueError, UnicodeDecodeError):
             is_json = False
         return {

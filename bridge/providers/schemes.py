@@ -19,13 +19,14 @@ functions `hmac_match`, `hmac_text` and `labelled` directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from bridge.errors import VerificationError
 from bridge.providers.base import (
     Provider,
     Secret,
+    SignRequest,
     Verdict,
     WebhookRequest,
     decode_signature,
@@ -95,19 +96,10 @@ class BodyHmac(Provider):
             encoding=self.encoding,
         )
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        signature = hmac_text(secret, body, self.algorithm, self.encoding)
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
+        signature = hmac_text(req.secret, req.body, self.algorithm, self.encoding)
         label = f"{self.label}=" if self.label else ""
-        extra = self.sent_with(now=now, event_id=event_id, event_type=event_type)
+        extra = self.sent_with(now=req.now, event_id=req.event_id, event_type=req.event_type)
         return {self.signature_header: label + signature, **extra}
 
     def sent_with(
@@ -132,18 +124,9 @@ class V0Hmac(Provider):
         message = to_bytes(f"v0:{raw_ts}:") + request.body
         return hmac_match(self, secrets, [signature], message, scheme="v0")
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        ts = str(int(now))
-        signature = hmac_text(secret, to_bytes(f"v0:{ts}:") + body)
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
+        ts = str(int(req.now))
+        signature = hmac_text(req.secret, to_bytes(f"v0:{ts}:") + req.body)
         return {self.timestamp_header: ts, self.signature_header: "v0=" + signature}
 
 
@@ -173,17 +156,8 @@ class PairsHmac(Provider):
         message = to_bytes(raw_ts + self.joiner) + request.body
         return hmac_match(self, secrets, signatures, message, scheme=self.signature_key)
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        ts = str(int(now))
-        signature = hmac_text(secret, to_bytes(ts + self.joiner) + body)
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
+        ts = str(int(req.now))
+        signature = hmac_text(req.secret, to_bytes(ts + self.joiner) + req.body)
         pairs = f"{self.timestamp_key}={ts}{self.separator}{self.signature_key}={signature}"
         return {self.signature_header: pairs}

@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from bridge.errors import InvalidInput
@@ -28,6 +28,7 @@ from bridge.providers.base import (
     Identity,
     Provider,
     Secret,
+    SignRequest,
     Verdict,
     WebhookRequest,
     decode_signature,
@@ -93,22 +94,13 @@ class SendGrid(Provider):
         """A fresh private key, for signing test deliveries (never an endpoint's secret)."""
         return asymmetric.p256_new()
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
         """Sign with a P-256 private key (PKCS#8 PEM or base64): for tests and `bridge send`."""
-        key = asymmetric.p256_private(secret)
+        key = asymmetric.p256_private(req.secret)
         if key is None:
             raise InvalidInput("secret", "sendgrid signs with a P-256 private key (PKCS#8)")
-        ts = str(int(now))
-        signature = asymmetric.p256_sign(key, to_bytes(ts) + body)
+        ts = str(int(req.now))
+        signature = asymmetric.p256_sign(key, to_bytes(ts) + req.body)
         return {
             "X-Twilio-Email-Event-Webhook-Signature": encode_signature(signature, "base64"),
             "X-Twilio-Email-Event-Webhook-Timestamp": ts,

@@ -21,6 +21,7 @@ from bridge.providers.base import (
     Identity,
     Provider,
     Secret,
+    SignRequest,
     Verdict,
     WebhookRequest,
     json_str,
@@ -65,21 +66,12 @@ class Square(Provider):
         data = request.json()
         return Identity(json_str(data, "event_id"), json_str(data, "type"))
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
         """Sign for the option `notification_url`, else `options["url"]` (the URL posted to)."""
-        url = notification_url(str((options or {}).get("url") or ""), options)
+        url = notification_url(str(req.options.get("url") or ""), req.options)
         if not url:
             raise InvalidInput("options.url", "square signs the URL: give the URL to post to")
-        signature = hmac_text(secret, to_bytes(url) + body, encoding="base64")
+        signature = hmac_text(req.secret, to_bytes(url) + req.body, encoding="base64")
         return {"x-square-hmacsha256-signature": signature}
 
     def setup_steps(self, url: str) -> list[str]:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import secrets as _random
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -32,6 +32,7 @@ from bridge.providers.base import (
     Identity,
     Provider,
     Secret,
+    SignRequest,
     Verdict,
     WebhookRequest,
     any_digest,
@@ -119,26 +120,19 @@ class StandardWebhooks(Provider):
         event_id = request.header("webhook-id") or request.header("svix-id")
         return Identity(event_id or None, json_str(request.json(), "type"))
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        msg_id = event_id or "msg_" + _random.token_hex(12)
-        ts = str(int(now))
-        signed = to_bytes(f"{msg_id}.{ts}.") + body
-        if secret.startswith(PRIVATE_PREFIX):
-            key = private_key(secret)
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
+        msg_id = req.event_id or "msg_" + _random.token_hex(12)
+        ts = str(int(req.now))
+        signed = to_bytes(f"{msg_id}.{ts}.") + req.body
+        if req.secret.startswith(PRIVATE_PREFIX):
+            key = private_key(req.secret)
             if key is None:
                 raise InvalidInput("secret", "whsk_ must be followed by a base64 Ed25519 key")
             signature = "v1a," + encode_signature(key.sign(signed), "base64")
         else:
-            signature = "v1," + encode_signature(hmac_digest(signing_key(secret), signed), "base64")
+            signature = "v1," + encode_signature(
+                hmac_digest(signing_key(req.secret), signed), "base64"
+            )
         return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": signature}
 
     def setup_steps(self, url: str) -> list[str]:

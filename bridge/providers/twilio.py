@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets as _random
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from bridge.errors import InvalidInput
@@ -31,6 +31,7 @@ from bridge.providers.base import (
     Identity,
     Provider,
     Secret,
+    SignRequest,
     Verdict,
     WebhookRequest,
     any_digest,
@@ -158,26 +159,17 @@ class Twilio(Provider):
             kind = "message." + (params.get("MessageStatus") or params["SmsStatus"])[0]
         return Identity(event_id, kind)
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
         """Sign for `options["url"]`, the exact URL the request goes to; for a JSON body make
         that URL with `json_url` first (it carries `bodySHA256`)."""
-        url = str((options or {}).get("url") or "")
+        url = str(req.options.get("url") or "")
         if not url:
             raise InvalidInput("options.url", "twilio signs the URL: give the URL to post to")
-        signature = hmac_text(secret, signed_strings(url, body)[0], "sha1", "base64")
+        signature = hmac_text(req.secret, signed_strings(url, req.body)[0], "sha1", "base64")
         is_json = body_sha256(url) is not None
         return {
             "X-Twilio-Signature": signature,
-            "I-Twilio-Idempotency-Token": event_id or _random.token_hex(16),
+            "I-Twilio-Idempotency-Token": req.event_id or _random.token_hex(16),
             "Content-Type": "application/json"
             if is_json
             else "application/x-www-form-urlencoded; charset=UTF-8",

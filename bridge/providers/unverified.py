@@ -8,10 +8,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar
 
-from bridge.providers.base import Identity, Provider, Secret, Verdict, WebhookRequest, json_str
+from bridge.providers.base import (
+    Identity,
+    Provider,
+    Secret,
+    SignRequest,
+    Verdict,
+    WebhookRequest,
+    json_str,
+)
 
 
 class Unverified(Provider):
@@ -33,16 +41,7 @@ class Unverified(Provider):
     def identify(self, request: WebhookRequest) -> Identity:
         return Identity(None, json_str(request.json(), "type"))
 
-    def sign(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        event_id: str | None = None,
-        event_type: str | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
+    def headers_for(self, req: SignRequest) -> dict[str, str]:
         return {}
 
     def setup_steps(self, url: str) -> list[str]:
