@@ -45,12 +45,15 @@ def connect(url: str, max_connections: int) -> Client:
         target = parse(url)
     except ValueError as exc:
         raise ConfigError("BRIDGE_REDIS_URL", str(exc)) from exc
-    options = dict(_TIMEOUTS, socket_keepalive=not target.url.startswith("unix:"))
+    options = dict(_TIMEOUTS)
     pool = {"max_connections": max_connections, "timeout": options["socket_timeout"]}
     if target.kind == "single":
+        if not target.url.startswith("unix:"):
+            options.setdefault("socket_keepalive", True)
         return redis.Redis(
             connection_pool=BlockingConnectionPool.from_url(target.url, **pool, **options)
         )
+    options.setdefault("socket_keepalive", True)
     auth: dict[str, Any] = {"username": target.username, "password": target.password}
     if target.kind == "cluster":
         # The first seed goes in as a URL: only then does redis-py build each node's pool
