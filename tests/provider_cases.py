@@ -69,9 +69,9 @@ def after(prefix: str, recode: Callable[[str], str]) -> Callable[[str], str]:
     return lambda value: prefix + recode(value.removeprefix(prefix))
 
 
-# Published vectors (../shared/vectors/official.json), by the provider names the file uses.
+# Published vectors (tests/vectors/official.json; sources in its README), by the names it uses.
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "official.json"
+VECTORS = Path(__file__).resolve().parent / "vectors" / "official.json"
 OUR_NAME = {
     "github": "github",
     "standard-webhooks": "standard",

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,10 +23,10 @@ from werkzeug.test import TestResponse
 from bridge import keys
 from bridge.ingest import receive
 from bridge.providers import get as provider
+from tests.provider_cases import vector_by_id
 from tests.support import BridgeProcess, MakeApp, free_port, stream_entries
 
 SECRET = "whsec_dGVzdC1zZWNyZXQtMTIzNDU2"  # base64, so every provider takes it
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "official.json"
 ISO_MILLIS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CURSOR = re.compile(r"^\d+-\d+$")
 # A body every provider can identify: Stripe's id/type, Razorpay's event, the generic type.
@@ -36,13 +35,6 @@ SIGNING_PROVIDERS = ["github", "stripe", "standard", "slack", "shopify", "razorp
 TIMESTAMPED = ["stripe", "standard", "slack"]
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def vector(vector_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(
-        v for v in json.loads(VECTORS.read_text())["vectors"] if v["id"] == vector_id
-    )
-    return found
 
 
 def create(
@@ -441,7 +433,7 @@ def test_github_unicode_escapes_vector_verifies(
     client: FlaskClient, auth: dict[str, str], uid: str, redis_client: redis.Redis
 ) -> None:
     """GitHub's body with literal \\u001B escapes and raw UTF-8 verifies on its exact bytes."""
-    case = vector("github-octokit-unicode-escapes")
+    case = vector_by_id("github-octokit-unicode-escapes")
     create(client, auth, uid, "github", secret=case["secret"])
     body = case["body"].encode("utf-8")
     headers = {
@@ -467,7 +459,7 @@ def test_slack_slash_command_form_body_is_stored(
     app: Flask, client: FlaskClient, auth: dict[str, str], uid: str
 ) -> None:
     """Slack's form-encoded slash command verifies on its raw bytes and is stored as text."""
-    case = vector("slack-docs-slash-command")
+    case = vector_by_id("slack-docs-slash-command")
     create(client, auth, uid, "slack", secret=case["secret"])
     body = case["body"].encode()
     headers = {**case["headers"], "Content-Type": "application/x-www-form-urlencoded"}

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,17 +14,16 @@ from slack_sdk.signature import SignatureVerifier
 from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
+from tests.provider_cases import load_vectors
 from tests.support import BridgeProcess
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "official.json"
 # Vectors that do not depend on the time or on the URL they were posted to can be replayed
 # byte for byte against a running bridge.
 TIMELESS = {"github", "razorpay", "sendgrid"}
 
 
 def timeless_vectors() -> list[dict[str, Any]]:
-    vectors = json.loads(VECTORS.read_text())["vectors"]
-    return [v for v in vectors if v["provider"] in TIMELESS and "now" not in v]
+    return [v for v in load_vectors() if v["provider"] in TIMELESS and "now" not in v]
 
 
 def history(bridge: BridgeProcess, uid: str) -> list[dict[str, Any]]:
