@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.errors import InvalidInput
+from bridge.identifiers import is_endpoint_id
 
 TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
 SUBSCRIBER_PREFIX = "wbs1"
 MAX_TTL = 7 * 24 * 3600
+# A socket may hold 100 subscriptions; a token for more channels than that is a mistake.
+MAX_CHANNELS = 100
 
 
 def load_or_create_admin_token(data_dir: Path) -> tuple[str, bool]:
@@ -95,6 +98,11 @@ class Authority:
         names = sorted(set(channels))
         if not names:
             raise InvalidInput("channels", "name at least one channel")
+        if len(names) > MAX_CHANNELS:
+            raise InvalidInput("channels", f"name at most {MAX_CHANNELS} channels")
+        bad = next((n for n in names if not is_endpoint_id(n)), None)
+        if bad is not None:
+            raise InvalidInput("channels", f"{bad!r} is not an endpoint id")
         if not 1 <= ttl <= MAX_TTL:
             raise InvalidInput("ttl", f"must be between 1 and {MAX_TTL} seconds")
         expires_at = float(int((time.time() if now is None else now) + ttl))

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from bridge import jsontext
 from bridge.errors import VerificationError
 from bridge.providers import Provider, Secret, WebhookRequest
 
@@ -72,7 +73,7 @@ def body_variants(body: bytes) -> list[tuple[str, bytes]]:
         ("CRLF line ends turned into LF", body.replace(b"\r\n", b"\n")),
     ]
     try:
-        parsed = json.loads(body)
+        parsed = jsontext.loads(body)
     except (ValueError, UnicodeDecodeError):
         parsed = None
     if parsed is not None:

@@ -6,7 +6,6 @@ The HTTP API and the ingest path both use this module; it knows nothing about HT
 from __future__ import annotations
 
 import json
-import re
 import secrets as secrets_module
 import time
 from collections.abc import Callable, Mapping
@@ -17,11 +16,11 @@ import redis
 
 from bridge import keys, providers
 from bridge.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
 from bridge.providers import Provider, Secret
 from bridge.redis_client import Client
 from bridge.store import REDIS_ERRORS
 
-ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MAX_SECRETS = 10
 MAX_SECRET_LENGTH = 1024
 MAX_GRACE = 30 * 86400
@@ -121,8 +120,8 @@ class Endpoints:
         description: Any = "",
         options: Any = None,
     ) -> Endpoint:
-        if not isinstance(endpoint_id, str) or not ENDPOINT_ID.match(endpoint_id):
-            raise InvalidInput("id", "must match [a-z0-9][a-z0-9_-]{0,62}")
+        if not is_endpoint_id(endpoint_id):
+            raise InvalidInput("id", f"must match {ENDPOINT_ID_PATTERN}")
         if not isinstance(provider_name, str):
             raise InvalidInput("provider", "must be a provider name")
         provider = providers.get(provider_name)
@@ -165,7 +164,7 @@ class Endpoints:
 
     def get(self, endpoint_id: str, *, fresh: bool = False) -> Endpoint:
         """The record; from this process's cache unless `fresh` (read-modify-write needs that)."""
-        if not ENDPOINT_ID.match(endpoint_id):
+        if not is_endpoint_id(endpoint_id):
             raise NotFound("endpoint", endpoint_id)
         cached = None if fresh else self.cache.lookup(endpoint_id)
         if cached is not None:

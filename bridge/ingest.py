@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge import metrics
+from bridge import jsontext, metrics
 from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
 from bridge.errors import StoreUnavailable, VerificationError
@@ -159,11 +159,7 @@ def decode_body(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         return {"body": None, "body_base64": base64.b64encode(body).decode()}
     try:
-        return {"body": json.loads(text, parse_constant=_reject_constant)}
+        # Carried as text when it is not JSON for us: NaN, or nested past jsontext.MAX_DEPTH.
+        return {"body": jsontext.loads(text)}
     except ValueError:
         return {"body": text}
-
-
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON; a body holding them is carried as text.
-    raise ValueError(name)

@@ -25,6 +25,7 @@ from bridge.cli.forward import Attempt, Forwarder
 from bridge.cli.lanes import QUEUE, Crew, Lanes, Output
 from bridge.client import Api, admin_token
 from bridge.config import ClientSettings
+from bridge.identifiers import is_endpoint_id
 
 FORWARD_TIMEOUT = 30.0  # default --forward-timeout: seconds the app may take to answer
 
@@ -32,7 +33,7 @@ FORWARD_TIMEOUT = 30.0  # default --forward-timeout: seconds the app may take to
 def forward_arg(raw: str) -> tuple[str | None, str]:
     """`--forward-to URL` (every endpoint) or `--forward-to endpoint=URL`."""
     name, eq, rest = raw.partition("=")
-    if eq and shared.ENDPOINT_ID.match(name):
+    if eq and is_endpoint_id(name):
         return name, shared.url_arg(rest)
     try:
         return None, shared.url_arg(raw)

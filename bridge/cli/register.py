@@ -21,14 +21,14 @@ from bridge.cli import provider_api, shared
 from bridge.client import Api, CliError, Gone
 from bridge.config import ClientSettings
 
-REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 GITHUB_EVENTS = ["push"]
 STRIPE_EVENTS = ["*"]  # every event type, as `stripe listen` does by default
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
 
 def repo_arg(raw: str) -> str:
-    if not REPO.match(raw):
+    if not REPO.fullmatch(raw):
         raise argparse.ArgumentTypeError(f"expected owner/name, got {raw!r}")
     return raw
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 import textwrap
@@ -17,15 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bridge import cursor
+from bridge import cursor, jsontext
 from bridge.client import Api, CliError, admin_token, server_url
 from bridge.config import ClientSettings
 from bridge.errors import InvalidInput
+from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
 
 Command = Callable[[argparse.Namespace, ClientSettings], int]
 FORMAT = argparse.RawDescriptionHelpFormatter
 HELP_WIDTH = 88  # descriptions are wrapped here (the raw formatter keeps examples as written)
-ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 class UsageError(CliError):
@@ -117,7 +116,7 @@ def notice(text: str) -> None:
 def option_value(raw: str) -> Any:
     """`600` -> 600, `true` -> True, `"600"` -> "600"; anything that is not JSON stays text."""
     try:
-        return json.loads(raw)
+        return jsontext.loads(raw)
     except ValueError:
         return raw
 
@@ -158,9 +157,9 @@ def cursor_arg(raw: str) -> str:
 
 
 def endpoint_arg(raw: str) -> str:
-    if not ENDPOINT_ID.match(raw):
+    if not is_endpoint_id(raw):
         raise argparse.ArgumentTypeError(
-            f"an endpoint id matches [a-z0-9][a-z0-9_-]{{0,62}}, got {raw!r}"
+            f"an endpoint id matches {ENDPOINT_ID_PATTERN}, got {raw!r}"
         )
     return raw
 

@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import math
 import secrets as _random
 from abc import ABC, abstractmethod
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from bridge import jsontext
 from bridge.errors import InvalidInput, VerificationError
 
 
@@ -67,7 +67,7 @@ class WebhookRequest:
     def json(self) -> Any:
         """The body parsed as JSON, or None; only call after verification."""
         try:
-            return json.loads(self.body)
+            return jsontext.loads(self.body)
         except (ValueError, UnicodeDecodeError):
             return None
 

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from bridge import jsontext
 from bridge.providers.base import Identity, Secret, Verdict, WebhookRequest, json_str, json_value
 from bridge.providers.schemes import BodyHmac
 
@@ -68,7 +69,7 @@ class Linear(BodyHmac):
     ) -> bytes:
         """A JSON object body gets `"webhookTimestamp"` = `now` in milliseconds."""
         try:
-            data = json.loads(body)
+            data = jsontext.loads(body)
         except (ValueError, UnicodeDecodeError):
             return body
         if not isinstance(data, dict):

@@ -26,6 +26,7 @@ from email.message import Message
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode
 
+from bridge import jsontext
 from bridge.providers.base import (
     Identity,
     Provider,
@@ -130,7 +131,7 @@ class Mailgun(Provider):
         signature = hmac_text(secret, to_bytes(timestamp + token))
         triple = {"timestamp": timestamp, "token": token, "signature": signature}
         try:
-            data = json.loads(body)
+            data = jsontext.loads(body)
         except (ValueError, UnicodeDecodeError):
             data = None
         if isinstance(data, dict):
@@ -143,7 +144,7 @@ class Mailgun(Provider):
     def headers_for(self, req: SignRequest) -> dict[str, str]:
         """Only the content type: Mailgun's signature is in the body (see `sign_body`)."""
         try:
-            is_json = isinstance(json.loads(req.body), dict)
+            is_json = isinstance(jsontext.loads(req.body), dict)
         except (ValueError, UnicodeDecodeError):
             is_json = False
         return {

@@ -15,10 +15,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
+from bridge import jsontext
 from bridge.providers.base import Identity, Secret, WebhookRequest, json_str
 from bridge.providers.schemes import V0Hmac
 
@@ -29,7 +29,7 @@ def _form_type(body: bytes) -> str | None:
         return form["command"][0]
     if form.get("payload"):
         try:
-            return json_str(json.loads(form["payload"][0]), "type")
+            return json_str(jsontext.loads(form["payload"][0]), "type")
         except ValueError:
             return None
     return None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge import providers
+from bridge import jsontext, providers
 from bridge.auth import bearer
 from bridge.endpoints import Endpoint, StoredSecret
 from bridge.errors import InvalidInput
@@ -17,6 +18,7 @@ from bridge.web.openapi import document
 from bridge.web.responses import error
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+GRACE_SECONDS = re.compile("[0-9]{1,10}")
 
 
 @bp.before_request
@@ -29,8 +31,15 @@ def require_admin() -> Response | None:
     return None
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+def _body(*, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object; `optional` lets an empty body stand for `{}`."""
+    raw = request.get_data(cache=True)
+    if optional and not raw.strip():
+        return {}
+    try:
+        data = jsontext.loads(raw) if request.is_json else None
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
         raise InvalidInput("body", "expected a JSON object")
     return data
@@ -104,9 +113,7 @@ def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
 
 @bp.post("/endpoints/<endpoint_id>/secrets")
 def add_secret(endpoint_id: str) -> tuple[Response, int]:
-    data = request.get_json(silent=True) or {}
-    if not isinstance(data, dict):
-        raise InvalidInput("body", "expected a JSON object")
+    data = _body(optional=True)  # no body: the bridge generates the new secret
     endpoint, added = services().endpoints.add_secret(endpoint_id, data.get("secret"))
     return jsonify({"endpoint": _endpoint(endpoint), "secret": _secret(added)}), 201
 
@@ -114,7 +121,8 @@ def add_secret(endpoint_id: str) -> tuple[Response, int]:
 @bp.delete("/endpoints/<endpoint_id>/secrets/<secret_id>")
 def remove_secret(endpoint_id: str, secret_id: str) -> Response:
     raw = request.args.get("grace_seconds", "0")
-    if not raw.isdigit():
+    # Not str.isdigit(): it takes "²", which int() refuses.
+    if GRACE_SECONDS.fullmatch(raw) is None:
         raise InvalidInput("grace_seconds", "expected a whole number of seconds")
     endpoint = services().endpoints.remove_secret(endpoint_id, secret_id, int(raw))
     return jsonify(_endpoint(endpoint))
@@ -152,9 +160,9 @@ def mint_token() -> tuple[Response, int]:
     if not isinstance(ttl, int) or isinstance(ttl, bool):
         raise InvalidInput("ttl", "expected a whole number of seconds")
     found = services()
-    for channel in channels:
+    principal = found.authority.mint(channels, ttl)  # validates the names, before Redis
+    for channel in principal.channels:
         found.endpoints.get(channel)
-    principal = found.authority.mint(channels, ttl)
     assert principal.expires_at is not None
     body = {
         "token": found.authority.encode(principal),

@@ -19,11 +19,11 @@ from simple_websocket import ConnectionClosed
 from wsproto.events import CloseConnection
 from wsproto.utilities import LocalProtocolError
 
-from bridge import cursor
+from bridge import cursor, jsontext
 from bridge.auth import Principal
-from bridge.endpoints import ENDPOINT_ID
 from bridge.errors import InvalidInput, NotFound, StoreUnavailable
 from bridge.hub import Subscription, wire_frame
+from bridge.identifiers import is_endpoint_id
 from bridge.outbox import Outbox
 from bridge.services import Services
 from bridge.store import StreamState
@@ -187,7 +187,7 @@ class Session:
 
     def _parse(self, raw: str | bytes) -> tuple[dict[str, Any] | None, Any]:
         try:
-            message = json.loads(raw)
+            message = jsontext.loads(raw)
         except (ValueError, UnicodeDecodeError):
             self._error("bad_request", "frame is not valid JSON")
             return None, None
@@ -202,7 +202,7 @@ class Session:
     def _subscribe(self, message: dict[str, Any], ref: Any) -> None:
         assert self.principal is not None
         channel = message.get("channel")
-        if not isinstance(channel, str) or not ENDPOINT_ID.match(channel):
+        if not is_endpoint_id(channel):
             self._error("bad_request", "channel must be an endpoint id", ref)
             return
         if not self.principal.may_read(channel):

@@ -1,0 +1,60 @@
+"""JSON from strangers: parsed with a nesting limit, so no input can reach a RecursionError.
+
+Python's decoder recurses once per `[` or `{`: a body of a few thousand brackets raises
+RecursionError (not ValueError), and a tree that parses near the interpreter's limit can
+still fail later, when the envelope holding it is encoded or read back deeper in the stack.
+Everything the bridge parses from the network goes through `loads`, which refuses any tree
+deeper than MAX_DEPTH with a ValueError, like any other text that is not JSON for us.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Real webhook payloads nest a dozen levels or so; 128 leaves room and stays far below the
+# interpreter's recursion limit wherever the envelope is encoded or decoded again.
+MAX_DEPTH = 128
+
+
+class TooDeep(ValueError):
+    """JSON nested more than MAX_DEPTH levels."""
+
+    def __init__(self) -> None:
+        super().__init__(f"JSON nested more than {MAX_DEPTH} levels deep")
+
+
+def loads(data: bytes | str) -> Any:
+    """The JSON value of `data`; ValueError for anything else (not UTF-8, not JSON, NaN or
+    Infinity, an integer too long to convert, or nested more than MAX_DEPTH levels)."""
+    opening = (
+        data.count(b"[") + data.count(b"{")
+        if isinstance(data, bytes)
+        else (data.count("[") + data.count("{"))
+    )
+    try:
+        value = json.loads(data, parse_constant=_reject_constant)
+    except RecursionError:
+        raise TooDeep() from None
+    # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
+    if opening > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise TooDeep()
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels; iterative, so it cannot recurse."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON, and a browser's JSON.parse refuses them.
+    raise ValueError(f"{name} is not JSON")

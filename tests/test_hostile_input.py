@@ -1,0 +1,273 @@
+"""What a stranger can send from outside, and what the bridge answers: never a 5xx, never a
+traceback in the log, never an input taken for something it is not."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from bridge import cursor, jsontext
+from bridge.errors import InvalidInput
+from bridge.identifiers import is_endpoint_id
+from tests.support import BridgeProcess
+from tests.test_ingest import create, deliver, history
+
+DEEP = jsontext.MAX_DEPTH
+
+
+@pytest.fixture
+def no_error_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fails the test if anything logged an error (a traceback is logged as one)."""
+    with caplog.at_level(logging.WARNING):
+        yield
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
+def nested(depth: int, inner: bytes = b"1") -> bytes:
+    return b"[" * depth + inner + b"]" * depth
+
+
+# -- deeply nested bodies ------------------------------------------------------------------
+
+
+def test_unsigned_body_of_a_thousand_brackets_is_refused_401(
+    client: FlaskClient, auth: dict[str, str], uid: str, no_error_logged: None
+) -> None:
+    """A body of 1,000 `[` with a junk signature is a plain 401, and the rejection is kept."""
+    create(client, auth, uid, "github")
+    answer = client.post(
+        f"/hooks/{uid}",
+        data=b"[" * 1000,
+        headers={"X-Hub-Signature-256": "sha256=" + "0" * 64, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 401, answer.get_data(as_text=True)
+    assert answer.get_json()["reason"] == "bad_signature"
+    kept = client.get(f"/api/endpoints/{uid}/rejections", headers=auth).get_json()
+    assert [r["body_bytes"] for r in kept["rejections"]] == [1000]
+
+
+@pytest.mark.parametrize("depth", [DEEP + 1, 990, 5000, 100_000])
+def test_signed_body_nested_too_deep_is_accepted_and_carried_as_text(
+    client: FlaskClient, auth: dict[str, str], uid: str, depth: int, no_error_logged: None
+) -> None:
+    """A validly signed JSON body nested past the limit gets 202 and is carried as its text."""
+    create(client, auth, uid, "github")
+    body = nested(depth)
+    answer = deliver(client, uid, body, event_id=f"deep-{depth}")
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    (event,) = history(client, auth, uid)
+    assert event["body"] == body.decode()
+
+
+def test_signed_body_at_the_limit_is_carried_as_a_tree(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A body nested exactly MAX_DEPTH levels is still parsed JSON in the envelope."""
+    create(client, auth, uid, "github")
+    assert deliver(client, uid, nested(DEEP), event_id="at-limit").status_code == 202
+    (event,) = history(client, auth, uid)
+    value = event["body"]
+    for _ in range(DEEP):
+        assert isinstance(value, list)
+        (value,) = value
+    assert value == 1
+
+
+def test_deep_body_through_a_live_bridge_is_stored_without_a_traceback(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """Through gunicorn: an unsigned deep body is 401, a signed one 202, and the log is clean."""
+    bridge.create_endpoint(uid)
+    deep = nested(50_000)
+    refused = requests.post(
+        f"{bridge.url}/hooks/{uid}",
+        data=deep,
+        headers={"X-Hub-Signature-256": "sha256=" + "0" * 64},
+        timeout=10,
+    )
+    accepted = bridge.post_signed(uid, deep, event_id="deep-live")
+    assert (refused.status_code, accepted.status_code) == (401, 202)
+    events = bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
+    assert [e["body"] for e in events] == [deep.decode()]
+    assert "Traceback" not in bridge.log_path.read_text()
+
+
+@pytest.mark.parametrize(
+    "route",
+    ["/api/endpoints", "/api/tokens", "/api/endpoints/{uid}/secrets"],
+)
+def test_admin_api_answers_400_to_a_deeply_nested_body(
+    client: FlaskClient, auth: dict[str, str], uid: str, route: str, no_error_logged: None
+) -> None:
+    """A JSON body 100,000 levels deep on an admin route is 400 `expected a JSON object`."""
+    create(client, auth, uid, "github")
+    answer = client.post(
+        route.format(uid=uid),
+        data=b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.get_json()["message"] == "expected a JSON object"
+
+
+# -- the secrets route ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"null", b"{"])
+def test_malformed_json_on_add_secret_is_400_and_adds_nothing(
+    client: FlaskClient, auth: dict[str, str], uid: str, body: bytes
+) -> None:
+    """Anything but a JSON object on POST .../secrets is 400, and no secret is generated."""
+    create(client, auth, uid, "github")
+    answer = client.post(
+        f"/api/endpoints/{uid}/secrets",
+        data=body,
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.get_json() == {
+        "error": "invalid_request",
+        "field": "body",
+        "message": "expected a JSON object",
+    }
+    shown = client.get(f"/api/endpoints/{uid}", headers=auth).get_json()
+    assert [s["id"] for s in shown["secrets"]] == ["s1"]
+
+
+def test_add_secret_with_no_body_generates_one(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """An empty body on POST .../secrets still means "generate the new secret for me"."""
+    create(client, auth, uid, "github")
+    answer = client.post(f"/api/endpoints/{uid}/secrets", headers=auth)
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    assert len(answer.get_json()["endpoint"]["secrets"]) == 2
+
+
+@pytest.mark.parametrize("grace", ["²", "١٢", "-1", "1e3", " 5", "5\n", "99999999999999999999"])
+def test_grace_seconds_that_are_not_ascii_digits_are_400(
+    client: FlaskClient, auth: dict[str, str], uid: str, grace: str, no_error_logged: None
+) -> None:
+    """`grace_seconds` of superscripts, other scripts' digits, signs or whitespace is 400."""
+    create(client, auth, uid, "github")
+    answer = client.delete(
+        f"/api/endpoints/{uid}/secrets/s1", query_string={"grace_seconds": grace}, headers=auth
+    )
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.get_json()["field"] == "grace_seconds"
+
+
+# -- identifiers: a full match, never one that stops before a final newline ----------------
+
+
+@pytest.mark.parametrize("value", ["x\n", "demo\n", "\ndemo", "demo\r", "demo ", "Demo", "-x", ""])
+def test_endpoint_id_validator_refuses_anything_after_the_id(value: str) -> None:
+    """The endpoint-id check is a full match: a trailing newline or any extra is refused."""
+    assert not is_endpoint_id(value)
+    assert is_endpoint_id(value.strip().lower().lstrip("-") or "x")
+
+
+def test_endpoint_with_a_trailing_newline_in_its_id_is_not_created(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """`"demo\\n"` as an endpoint id is 400 naming `id`, and nothing is created."""
+    answer = client.post(
+        "/api/endpoints", json={"id": f"{uid}\n", "provider": "github"}, headers=auth
+    )
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.get_json()["field"] == "id"
+    listed = client.get("/api/endpoints", headers=auth).get_json()["endpoints"]
+    assert uid not in [e["id"].strip() for e in listed]
+
+
+def test_hook_and_api_paths_with_a_trailing_newline_are_unknown(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """`/hooks/<id>%0A` and `/api/endpoints/<id>%0A` are 404, not the endpoint `<id>`."""
+    create(client, auth, uid, "github")
+    assert client.post(f"/hooks/{uid}%0A", data=b"{}").status_code == 404
+    assert client.get(f"/api/endpoints/{uid}%0A", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize("channel", ["x\n", "{uid}\n", "{uid} ", "UPPER", ""])
+def test_token_channels_are_full_endpoint_ids(
+    client: FlaskClient, auth: dict[str, str], uid: str, channel: str
+) -> None:
+    """A subscriber token for a channel that is not exactly an endpoint id is 400."""
+    create(client, auth, uid, "github")
+    answer = client.post(
+        "/api/tokens", json={"channels": [uid, channel.format(uid=uid)], "ttl": 60}, headers=auth
+    )
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.get_json()["field"] == "channels"
+
+
+def test_token_for_too_many_channels_is_400(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A subscriber token naming more channels than a socket may subscribe to is 400."""
+    names = [f"{uid}-{i}" for i in range(101)]
+    answer = client.post("/api/tokens", json={"channels": names, "ttl": 60}, headers=auth)
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert "at most 100" in answer.get_json()["message"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["1-0\n", "1\n", "١٢-0", "1-٣", "18446744073709551616-0", "1-18446744073709551616", " 1-0"],
+)
+def test_cursor_parser_refuses_newlines_other_digits_and_ids_past_64_bits(raw: str) -> None:
+    """A cursor is ASCII digits only, as a whole string, each part within 64 bits."""
+    with pytest.raises(InvalidInput):
+        cursor.parse(raw)
+
+
+def test_largest_cursor_is_accepted() -> None:
+    """The largest stream id Redis can hold is a valid cursor."""
+    assert cursor.parse("18446744073709551615-18446744073709551615") == (2**64 - 1, 2**64 - 1)
+
+
+@pytest.mark.parametrize("since", ["1-0\n", "99999999999999999999-0", "\u0661-0"])
+def test_history_with_a_bad_since_is_400_not_500(
+    client: FlaskClient, auth: dict[str, str], uid: str, since: str, no_error_logged: None
+) -> None:
+    """History with a cursor Redis would refuse is a 400 naming `since`."""
+    create(client, auth, uid, "github")
+    answer = client.get(f"/api/endpoints/{uid}/events", query_string={"since": since}, headers=auth)
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.get_json()["field"] == "since"
+
+
+# -- the JSON parser every network input goes through ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,
+        "[" * (DEEP + 1) + "]" * (DEEP + 1),
+        '{"a":' * (DEEP + 1) + "1" + "}" * (DEEP + 1),
+        "NaN",
+        "[Infinity]",
+        "1" * 5000,
+        "\ud800",
+    ],
+)
+def test_jsontext_refuses_with_value_error_only(text: str) -> None:
+    """Too deep, non-finite, over-long integers and broken text all raise ValueError."""
+    with pytest.raises(ValueError):  # noqa: PT011 - ValueError is the whole promise here
+        jsontext.loads(text)
+    with pytest.raises(ValueError):  # noqa: PT011
+        jsontext.loads(text.encode("utf-8", "surrogatepass"))
+
+
+def test_jsontext_counts_depth_not_brackets() -> None:
+    """Many brackets side by side, or inside strings, are not depth."""
+    wide = json.dumps([[i] for i in range(10_000)] + ["[" * 10_000])
+    assert len(jsontext.loads(wide)) == 10_001
