@@ -43,7 +43,9 @@ def diagnose(
         "reason": error.reason,
         "detail": error.detail,
         "secrets_tried": [s.id for s in secrets],
-        "missing_headers": sorted(h for h in expected if h not in present),
+        "missing_headers": sorted(
+            h for h in _required(provider, request, secrets) if h not in present
+        ),
         "signature_headers": {
             name: {"received": shape(request.headers[name]), "expected": shape(value)}
             for name, value in expected.items()
@@ -138,6 +140,32 @@ def _reference_headers(
     # A scheme whose "signature" is the secret itself (GitLab's token) must not have even the
     # shape of that value described.
     return {name.lower(): value for name, value in headers.items() if secret not in value}
+
+
+def _required(provider: Provider, request: WebhookRequest, secrets: Sequence[Secret]) -> set[str]:
+    """The headers a correctly signed copy of this request cannot do without: each header
+    the provider sends is dropped in turn, and those whose absence fails verification count
+    (GitHub's legacy `X-Hub-Signature` does not; `X-Hub-Signature-256` does)."""
+    secret = Secret("reference", secrets[0].value if secrets else "reference-secret-only")
+    body = request.body if len(request.body) <= MAX_VARIANT_BODY else b"{}"
+    try:
+        body = provider.sign_body(body, secret.value, now=request.now, options=request.options)
+        sent = provider.sign(body, secret.value, now=request.now, options=request.options)
+    except Exception:  # a provider that cannot sign this body: no reference to learn from
+        return set()
+    headers = {name.lower(): value for name, value in sent.items()}
+    reference = replace(request, body=body, headers=headers)
+    if not _verifies(provider, reference, [secret]):
+        return set()
+    return {
+        name
+        for name in headers
+        if not _verifies(
+            provider,
+            replace(reference, headers={k: v for k, v in headers.items() if k != name}),
+            [secret],
+        )
+    }
 
 
 def _secret_hint(

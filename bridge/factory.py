@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bridge.auth import Authority, load_or_create_admin_token
@@ -70,6 +71,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         authority=Authority(admin_token),
     )
     responses.register(app, settings.retry_after)
+
+    @app.before_request
+    def refuse_declared_oversize() -> None:
+        # From the declared length, before a byte is read: with `Expect: 100-continue` the
+        # client waits for this answer instead of sending the body (see serving.pre_request).
+        if (request.content_length or 0) > settings.max_body_bytes:
+            raise RequestEntityTooLarge()
+
     for blueprint in (hooks.bp, api.bp, events_api.bp, ws.bp, health.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     return app

@@ -8,9 +8,11 @@ before forking and hands its URL to the workers through the environment.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
+import socket
 import sys
 from typing import IO, Any
 
@@ -62,9 +64,35 @@ def _claim_data_dir() -> None:
         sys.exit(1)
 
 
+def refuse_unusable_port() -> None:
+    """One line that says what to do, instead of gunicorn's five retries and tracebacks.
+
+    `bridge serve` asks before gunicorn starts (so the line is the only one); a bare
+    `gunicorn -c gunicorn.conf.py app:app` asks in `on_starting`, after gunicorn's banner.
+    """
+    host, port = _settings.host, _settings.port
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As gunicorn binds: a port left in TIME_WAIT is free, one being listened on is not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        problem = {
+            errno.EADDRINUSE: f"port {port} is already in use on {host}",
+            errno.EACCES: f"port {port} on {host} needs privileges this user lacks",
+            errno.EADDRNOTAVAIL: f"{host} is not an address of this machine (BRIDGE_HOST)",
+        }.get(exc.errno or 0, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        print(f"bridge: {problem}; choose another with PORT=<port>", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
 def on_starting(server: Any) -> None:
     global _embedded
     _claim_data_dir()
+    refuse_unusable_port()
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
         _metrics_dir.mkdir(parents=True)
@@ -88,6 +116,21 @@ def when_ready(server: Any) -> None:
         token, _ = load_or_create_admin_token(_settings.data_dir)
         print(f"Dashboard: http://127.0.0.1:{_settings.port}/#token={token}", flush=True)
         print(f"Admin token kept in {_settings.data_dir / 'admin-token'}", flush=True)
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """Refuse a declared body over the limit before gunicorn says `100 Continue` to it.
+
+    gunicorn answers an `Expect: 100-continue` while it builds the WSGI environ, before the
+    app sees the request; the app then answers 413 from the declared length without reading
+    the body. Closing the connection afterwards keeps gunicorn from draining that body to
+    reuse it. `_expected_100_continue` is gunicorn's own flag (checked against gunicorn 27,
+    pinned in requirements.txt; tests/test_hostile_input.py fails if it moves).
+    """
+    declared = next((v for name, v in req.headers if name == "CONTENT-LENGTH"), "")
+    if declared.isascii() and declared.isdigit() and int(declared) > _settings.max_body_bytes:
+        req._expected_100_continue = False
+        req.must_close = True
 
 
 def post_worker_init(worker: Any) -> None:

@@ -88,6 +88,44 @@ def test_missing_header_is_listed(client: FlaskClient, auth: dict[str, str], uid
     assert "x-hub-signature-256" in diagnosis["missing_headers"]
 
 
+def test_github_rejection_does_not_ask_for_the_legacy_sha1_header(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A GitHub delivery with only a wrong X-Hub-Signature-256 lists no header as missing:
+    the legacy X-Hub-Signature is not required, nor are the event and delivery headers."""
+    create(client, auth, uid)
+    headers = {"X-Hub-Signature-256": "sha256=" + "0" * 64, "Content-Type": "application/json"}
+    assert send(client, uid, BODY, headers) == 401
+    diagnosis = last_rejection(client, auth, uid)["diagnosis"]
+    assert diagnosis["missing_headers"] == []
+    assert not any("Missing header" in hint for hint in diagnosis["hints"])
+
+
+@pytest.mark.parametrize(
+    ("provider_name", "secret", "required"),
+    [
+        ("github", SECRET, ["x-hub-signature-256"]),
+        ("stripe", "whsec_debugger", ["stripe-signature"]),
+        ("slack", SECRET, ["x-slack-request-timestamp", "x-slack-signature"]),
+        ("standard", "whsec_ZGVidWdnZXItc2VjcmV0", ["webhook-id", "webhook-signature",
+                                                    "webhook-timestamp"]),
+    ],
+)  # fmt: skip
+def test_missing_headers_are_exactly_those_verification_needs(
+    client: FlaskClient,
+    auth: dict[str, str],
+    uid: str,
+    provider_name: str,
+    secret: str,
+    required: list[str],
+) -> None:
+    """A delivery with no headers at all is told exactly the provider's signature headers."""
+    body = {"id": uid, "provider": provider_name, "secret": secret}
+    assert client.post("/api/endpoints", json=body, headers=auth).status_code == 201
+    assert send(client, uid, BODY, {"Content-Type": "application/json"}) == 401
+    assert last_rejection(client, auth, uid)["diagnosis"]["missing_headers"] == required
+
+
 def test_secret_with_stray_spaces_is_spotted(
     client: FlaskClient, auth: dict[str, str], uid: str
 ) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -14,6 +17,7 @@ from flask.testing import FlaskClient
 from bridge import cursor, jsontext
 from bridge.errors import InvalidInput
 from bridge.identifiers import is_endpoint_id
+from bridge.providers import get as provider
 from tests.support import BridgeProcess
 from tests.test_ingest import create, deliver, history
 
@@ -271,3 +275,64 @@ def test_jsontext_counts_depth_not_brackets() -> None:
     """Many brackets side by side, or inside strings, are not depth."""
     wide = json.dumps([[i] for i in range(10_000)] + ["[" * 10_000])
     assert len(jsontext.loads(wide)) == 10_001
+
+
+# -- what gunicorn would do before the app sees a request ----------------------------------
+
+
+def raw_exchange(bridge: BridgeProcess, head: str, body: bytes = b"") -> bytes:
+    """Send a request head (and maybe a body) on a raw socket; everything until it closes."""
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
+        conn.sendall(head.encode("latin-1") + body)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received
+
+
+def test_expect_continue_over_the_limit_is_413_at_once_and_reads_nothing(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """`Expect: 100-continue` with a length over the limit is answered 413, never 100, and
+    the bridge closes the connection without waiting for a byte of the body."""
+    bridge.create_endpoint(uid)
+    head = (
+        f"POST /hooks/{uid} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {25 * 1024 * 1024 + 1}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    received = raw_exchange(bridge, head)  # returns only once the bridge closes
+    status_line = received.split(b"\r\n", 1)[0]
+    assert status_line.startswith(b"HTTP/1.1 413 "), received[:300]
+    assert b"100 Continue" not in received
+    assert b'"payload_too_large"' in received
+
+
+def test_expect_continue_within_the_limit_is_continued_and_stored(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """`Expect: 100-continue` with an acceptable length gets `100 Continue`, then 202."""
+    bridge.create_endpoint(uid)
+    body = b'{"ok":true}'
+    headers = provider("github").sign(body, "test-secret-123456", now=time.time(), event_id="ec")
+    lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head = (
+        f"POST /hooks/{uid} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{lines}"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    received = raw_exchange(bridge, head, body)
+    assert received.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 "), received[:200]
+
+
+def test_port_in_use_is_one_line_naming_it_and_the_way_out(tmp_path: Path) -> None:
+    """A bridge whose port is taken exits non-zero with one line: the port, and `PORT=`."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        second = BridgeProcess(tmp_path / "data", None, port=port)
+        with pytest.raises(AssertionError, match="exited 1"):
+            second.start()
+    lines = second.log().strip().splitlines()
+    assert lines == [
+        f"bridge: port {port} is already in use on 127.0.0.1; choose another with PORT=<port>"
+    ]

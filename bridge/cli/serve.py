@@ -14,6 +14,9 @@ from bridge.config import ClientSettings, Settings
 def serve(_: argparse.Namespace, __: ClientSettings) -> int:
     """Run the bridge under gunicorn with the settings of bridge/serving.py."""
     Settings.from_env()  # fail fast, naming the bad variable, before gunicorn starts
+    from bridge.serving import refuse_unusable_port  # reads the settings when imported
+
+    refuse_unusable_port()
     sys.stdout.flush()
     # A fresh interpreter (same pid): this one has imported the CLI's HTTP client and with
     # it ssl, which gevent must patch in the workers before anything imports it.
