@@ -16,6 +16,7 @@ from bridge import jsontext, metrics
 from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
 from bridge.errors import StoreUnavailable, VerificationError
+from bridge.masking import mask_body
 from bridge.providers import Identity, Verdict, WebhookRequest
 from bridge.store import Appended, Store, StoredEvent
 from bridge.timefmt import iso
@@ -47,10 +48,15 @@ def receive(
     *,
     url: str,
     default_tolerance: int,
+    trace: str | None = None,
     now: float | None = None,
 ) -> Outcome:
-    """Verify and store one delivery; raises VerificationError or StoreUnavailable."""
+    """Verify and store one delivery; raises VerificationError or StoreUnavailable.
+
+    `trace` names this delivery from the HTTP answer to the frame a browser gets: it is
+    written into the envelope and kept with a rejection."""
     started = time.perf_counter()
+    trace = trace or new_trace()
     provider = endpoint.verifier
     request = WebhookRequest(
         body=body,
@@ -66,7 +72,7 @@ def receive(
     except VerificationError as exc:
         metrics.VERIFICATION_FAILURES.labels(provider.name, exc.reason).inc()
         metrics.WEBHOOKS.labels(endpoint.id, "rejected").inc()
-        _keep_rejection(store, endpoint, request, exc)
+        _keep_rejection(store, endpoint, request, exc, trace)
         raise
     secret = next((s for s in secrets if s.id == verdict.secret_id), None)
     handshake = provider.handshake(request, secret)
@@ -75,7 +81,7 @@ def receive(
         return Outcome(handshake=handshake)
     identity = provider.identify(request)
     event_id = identity.event_id or body_hash(body)
-    tail = envelope_tail(endpoint, request, verdict, identity, event_id)
+    tail = envelope_tail(endpoint, request, verdict, identity, event_id, trace)
     dedup_id = f"{endpoint.generation}:{event_id}"
     appended = store.append(endpoint.id, dedup_id, identity.event_type, tail, body)
     if appended.duplicate:
@@ -88,10 +94,11 @@ def receive(
 
 
 def _keep_rejection(
-    store: Store, endpoint: Endpoint, request: WebhookRequest, error: VerificationError
+    store: Store, endpoint: Endpoint, request: WebhookRequest, error: VerificationError, trace: str
 ) -> None:
     entry = {
         "id": secrets.token_hex(8),
+        "trace": trace,
         "received_at": iso(request.now, millis=True),
         "reason": error.reason,
         "headers": _masked(request.headers),
@@ -119,10 +126,16 @@ def republish(store: Store, endpoint_id: str, original: StoredEvent) -> Appended
     """
     envelope = json.loads(original.envelope_tail)
     envelope["received_at"] = iso(time.time(), millis=True)
+    envelope["trace"] = new_trace()
     envelope["replay_of"] = original.id
     tail = json.dumps(envelope, separators=(",", ":"))
     dedup_id = "replay:" + secrets.token_hex(16)
     return store.append(endpoint_id, dedup_id, original.event_type or None, tail, original.raw)
+
+
+def new_trace() -> str:
+    """A delivery's trace id: 16 hex characters, random, so it reveals nothing."""
+    return secrets.token_hex(8)
 
 
 def body_hash(body: bytes) -> str:
@@ -135,8 +148,11 @@ def envelope_tail(
     verdict: Verdict,
     identity: Identity,
     event_id: str,
+    trace: str,
 ) -> str:
-    """The envelope as JSON without its `id` (the stream assigns that when it stores it)."""
+    """The envelope as JSON without its `id` (the stream assigns that when it stores it).
+
+    The body is masked here, once per event, with the endpoint's `mask` paths."""
     envelope: dict[str, Any] = {
         "endpoint": endpoint.id,
         "provider": endpoint.provider,
@@ -146,8 +162,10 @@ def envelope_tail(
         "verified": verdict.verified,
         "verification": {"scheme": verdict.scheme, "secret_id": verdict.secret_id},
         "headers": _masked(request.headers),
+        "trace": trace,
     }
     envelope.update(decode_body(request.body))
+    mask_body(envelope["body"], endpoint.options.get("mask", ()))
     envelope["replay_of"] = None
     return json.dumps(envelope, separators=(",", ":"))
 

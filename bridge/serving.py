@@ -34,6 +34,11 @@ worker_connections = 20_000
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
+# One line per request on stdout. The path without its query (nothing secret travels there
+# today, and nothing ever will be logged from it); `trace` is the X-Bridge-Trace a webhook
+# got, so one delivery can be followed from this line to the frame a browser received.
+accesslog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms trace=%({x-bridge-trace}o)s'
 preload_app = False
 # gunicorn's runtime control socket defaults to one path per user (~/.gunicorn), which two
 # bridges on one machine would fight over; the bridge needs none of it.

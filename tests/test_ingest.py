@@ -135,10 +135,12 @@ def test_valid_delivery_is_stored_with_the_contract_envelope(
 
     assert answer.status_code == 202
     reply = answer.get_json()
-    assert set(reply) == {"id", "endpoint", "duplicate"}
+    assert set(reply) == {"id", "endpoint", "duplicate", "trace"}
     assert CURSOR.match(reply["id"])
     assert reply["endpoint"] == uid
     assert reply["duplicate"] is False
+    assert re.fullmatch(r"[0-9a-f]{16}", reply["trace"])
+    assert answer.headers["X-Bridge-Trace"] == reply["trace"]
 
     (event,) = history(client, auth, uid)
     assert event["id"] == reply["id"]
@@ -157,6 +159,7 @@ def test_valid_delivery_is_stored_with_the_contract_envelope(
     assert event["headers"]["content-type"] == "application/json"
     assert event["body"] == json.loads(body)
     assert "body_base64" not in event
+    assert event["trace"] == reply["trace"]
     assert event["replay_of"] is None
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from bridge import jsontext
+from bridge import jsontext, masking
 from bridge.errors import InvalidInput, VerificationError
 
 
@@ -89,10 +89,10 @@ class Identity:
     event_type: str | None
 
 
-# Options every endpoint takes: the replay window of timestamped schemes, and the exact URL
+# Options every endpoint takes: the replay window of timestamped schemes, the exact URL
 # the provider calls (URL-signing schemes such as Twilio sign it; behind a proxy that rewrites
-# paths, the URL the bridge sees is not the one registered).
-COMMON_OPTIONS: Mapping[str, type] = {"tolerance": int, "public_url": str}
+# paths, the URL the bridge sees is not the one registered), and the JSON paths to mask.
+COMMON_OPTIONS: Mapping[str, type] = {"tolerance": int, "public_url": str, "mask": list}
 
 
 class Provider(ABC):
@@ -110,6 +110,9 @@ class Provider(ABC):
     requires_secret: ClassVar[bool] = True
     # Endpoint options this provider accepts beyond the common ones, with their types.
     option_types: ClassVar[Mapping[str, type]] = {}
+    # The `mask` paths proposed for this provider's payloads (personal data it is known to
+    # carry); proposed on the endpoint page, applied only when the endpoint sets them.
+    mask_defaults: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
@@ -194,6 +197,8 @@ class Provider(ABC):
         tolerance = clean.get("tolerance")
         if tolerance is not None and not 1 <= tolerance <= 86400:
             raise InvalidInput("options.tolerance", "must be between 1 and 86400 seconds")
+        if "mask" in clean:
+            clean["mask"] = masking.validate(clean["mask"])
         public_url = clean.get("public_url")
         if public_url is not None:
             parts = urlsplit(public_url)

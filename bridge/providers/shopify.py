@@ -31,6 +31,22 @@ class Shopify(BodyHmac):
     )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "X-Shopify-Hmac-Sha256"
+    # Orders and customers: the buyer's contact details and every address they carry.
+    mask_defaults: ClassVar[tuple[str, ...]] = (
+        "email",
+        "contact_email",
+        "phone",
+        "customer.email",
+        "customer.phone",
+        "customer.first_name",
+        "customer.last_name",
+        "customer.default_address",
+        "customer.addresses",
+        "billing_address",
+        "shipping_address",
+        "addresses",
+        "default_address",
+    )
     encoding: ClassVar[str] = "base64"
 
     def identify(self, request: WebhookRequest) -> Identity:

@@ -31,6 +31,17 @@ class Stripe(PairsHmac):
     )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "Stripe-Signature"
+    # Customers, charges, payment intents and checkout sessions carry these under data.object.
+    mask_defaults: ClassVar[tuple[str, ...]] = (
+        "data.object.email",
+        "data.object.customer_email",
+        "data.object.receipt_email",
+        "data.object.phone",
+        "data.object.address",
+        "data.object.shipping",
+        "data.object.billing_details",
+        "data.object.customer_details",
+    )
 
     def identify(self, request: WebhookRequest) -> Identity:
         data = request.json()

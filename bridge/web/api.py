@@ -142,6 +142,7 @@ def list_providers() -> Response:
                     "generates_secret": p.generates_secret,
                     "requires_secret": p.requires_secret,
                     "options": sorted([*COMMON_OPTIONS, *p.option_types]),
+                    "mask_defaults": list(p.mask_defaults),
                 }
                 for p in providers.REGISTRY.values()
                 if p.requires_secret or found.settings.allow_unverified

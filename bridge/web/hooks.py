@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bridge.ingest import receive
+from bridge.ingest import new_trace, receive
 from bridge.services import services
 from bridge.web.responses import error
 
 bp = Blueprint("hooks", __name__)
 
 
+@bp.after_request
+def tell_trace(response: Response) -> Response:
+    # On every answer, errors too: the id names the delivery in the log and the debugger.
+    trace = g.get("trace")
+    if trace:
+        response.headers["X-Bridge-Trace"] = trace
+    return response
+
+
 @bp.post("/hooks/<endpoint_id>")
 def ingest(endpoint_id: str) -> Response:
+    g.trace = trace = new_trace()
     found = services()
     # The hub's subscription is what keeps this worker's endpoint-record cache exact.
     found.hub.ensure_started()
@@ -40,6 +50,7 @@ def ingest(endpoint_id: str) -> Response:
         dict(request.headers.items()),
         url=url,
         default_tolerance=settings.timestamp_tolerance,
+        trace=trace,
     )
     if outcome.handshake is not None:
         # An empty answer means "200, empty body" (Xero's intent-to-receive).
@@ -50,7 +61,12 @@ def ingest(endpoint_id: str) -> Response:
     if outcome.answer is not None:
         return jsonify(outcome.answer)
     response = jsonify(
-        {"id": appended.id, "endpoint": endpoint.id, "duplicate": appended.duplicate}
+        {
+            "id": appended.id,
+            "endpoint": endpoint.id,
+            "duplicate": appended.duplicate,
+            "trace": trace,
+        }
     )
     response.status_code = 200 if appended.duplicate else 202
     return response

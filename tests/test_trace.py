@@ -1,0 +1,69 @@
+"""Request-to-frame trace: one id per delivery, in the answer, the envelope, the rejection
+record, the access log and the frame a browser receives."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from flask.testing import FlaskClient
+
+from tests.support import BridgeProcess, Connect, wait_until
+from tests.test_ingest import create, deliver, history
+
+TRACE = re.compile(r"[0-9a-f]{16}")
+
+
+def test_every_answer_names_its_trace_and_a_rejection_keeps_it(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A rejected delivery's 401 carries X-Bridge-Trace, and its rejection record the same id."""
+    create(client, auth, uid, "github")
+    refused = client.post(f"/hooks/{uid}", data=b"{}", headers={"X-Hub-Signature-256": "x"})
+    assert refused.status_code == 401
+    trace = refused.headers["X-Bridge-Trace"]
+    assert TRACE.fullmatch(trace)
+    kept = client.get(f"/api/endpoints/{uid}/rejections", headers=auth).get_json()
+    assert [r["trace"] for r in kept["rejections"]] == [trace]
+
+
+def test_each_delivery_gets_its_own_trace_and_a_replay_a_new_one(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """Two deliveries have two traces; a replay of one is traced apart from the original."""
+    create(client, auth, uid, "github")
+    first = deliver(client, uid, b'{"n":1}', event_id="t1").get_json()
+    second = deliver(client, uid, b'{"n":2}', event_id="t2").get_json()
+    assert first["trace"] != second["trace"]
+    replayed = client.post(f"/api/endpoints/{uid}/events/{first['id']}/replay", headers=auth)
+    assert replayed.status_code == 201, replayed.get_data(as_text=True)
+    traces = [e["trace"] for e in history(client, auth, uid)]
+    assert traces[:2] == [first["trace"], second["trace"]]
+    assert TRACE.fullmatch(traces[2])
+    assert traces[2] not in traces[:2]
+
+
+def test_trace_follows_a_webhook_to_the_socket_frame_and_the_access_log(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """The 202's trace is in the frame the socket receives and in the request's access log line."""
+    bridge.create_endpoint(uid)
+    socket = connect(bridge)
+    socket.subscribe(uid)
+    answer = bridge.post_signed(uid, b'{"traced":true}', event_id="traced-1")
+    assert answer.status_code == 202
+    trace = answer.json()["trace"]
+    assert answer.headers["X-Bridge-Trace"] == trace
+    (event,) = socket.events(1)
+    assert event["trace"] == trace
+    line = wait_until(
+        lambda: next((ln for ln in bridge.log().splitlines() if f"trace={trace}" in ln), None)
+    )
+    assert f'"POST /hooks/{uid}" 202' in line
+
+
+def test_unknown_endpoint_answer_is_traced_too(bridge: BridgeProcess) -> None:
+    """A 404 for an unknown endpoint still names a trace, so the log line can be found."""
+    answer = requests.post(f"{bridge.url}/hooks/no-such-endpoint", data=b"{}", timeout=10)
+    assert answer.status_code == 404
+    assert TRACE.fullmatch(answer.headers["X-Bridge-Trace"])
