@@ -6,7 +6,10 @@ import re
 
 from bridge.errors import InvalidInput
 
-_CURSOR = re.compile(r"^(\d{1,20})(?:-(\d{1,20}))?$")
+# ASCII digits only (`\d` would take any Unicode digit), and at most 19 of them: Redis ids are
+# two unsigned 64-bit numbers, and 19 digits always fit, where 20 may overflow.
+PATTERN = "([0-9]{1,19})(?:-([0-9]{1,19}))?"
+_CURSOR = re.compile(PATTERN + r"\Z")
 
 Cursor = tuple[int, int]
 ZERO: Cursor = (0, 0)
