@@ -49,10 +49,11 @@ def _urls(bridge: BridgeProcess, endpoint_id: str) -> tuple[str, str]:
 
 
 def _ws_status(bridge: BridgeProcess, origin: str) -> int:
+    forged = FORGED.items()
     try:
         ws = websocket.create_connection(
             bridge.ws_url,
-            header=[f"Authorization: Bearer {bridge.token}", *(f"{k}: {v}" for k, v in FORGED.items())],
+            header=[f"Authorization: Bearer {bridge.token}", *(f"{k}: {v}" for k, v in forged)],
             origin=origin,
             timeout=10,
         )
@@ -65,7 +66,7 @@ def _ws_status(bridge: BridgeProcess, origin: str) -> int:
 def _logged_client(bridge: BridgeProcess, path: str) -> str:
     """The client address gunicorn's access log gives for the last request to `path`."""
     line = wait_until(
-        lambda: next((l for l in reversed(bridge.log().splitlines()) if f" {path} " in l), None)
+        lambda: next((x for x in reversed(bridge.log().splitlines()) if f" {path} " in x), None)
     )
     return str(line.split()[0])
 
