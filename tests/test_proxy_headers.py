@@ -16,7 +16,7 @@ FORGED = {
     "X-Forwarded-Host": "evil.example",
     "X-Forwarded-Proto": "https",
 }
-ACCESS_LOG = {"GUNICORN_CMD_ARGS": "--access-logfile=-"}
+ACCESS_LOG = "--access-logfile=-"  # gunicorn logs nothing by default
 
 pytestmark = pytest.mark.gunicorn
 
@@ -24,7 +24,9 @@ pytestmark = pytest.mark.gunicorn
 @pytest.fixture(scope="module")
 def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
     """A bridge with no trusted proxy (the default), with gunicorn's access log on."""
-    process = BridgeProcess(tmp_path_factory.mktemp("direct"), None, **ACCESS_LOG).start()
+    process = BridgeProcess(
+        tmp_path_factory.mktemp("direct"), None, GUNICORN_CMD_ARGS=ACCESS_LOG
+    ).start()
     yield process
     process.stop()
 
@@ -33,7 +35,7 @@ def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
     """A bridge behind one trusted proxy (the test client plays it)."""
     process = BridgeProcess(
-        tmp_path_factory.mktemp("proxied"), None, BRIDGE_TRUSTED_PROXIES="1", **ACCESS_LOG
+        tmp_path_factory.mktemp("proxied"), None, BRIDGE_TRUSTED_PROXIES="1", GUNICORN_CMD_ARGS=ACCESS_LOG
     ).start()
     yield process
     process.stop()
