@@ -35,7 +35,10 @@ def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
     """A bridge behind one trusted proxy (the test client plays it)."""
     process = BridgeProcess(
-        tmp_path_factory.mktemp("proxied"), None, BRIDGE_TRUSTED_PROXIES="1", GUNICORN_CMD_ARGS=ACCESS_LOG
+        tmp_path_factory.mktemp("proxied"),
+        None,
+        BRIDGE_TRUSTED_PROXIES="1",
+        GUNICORN_CMD_ARGS=ACCESS_LOG,
     ).start()
     yield process
     process.stop()
