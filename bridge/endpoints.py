@@ -21,6 +21,8 @@ from bridge.providers import Provider, Secret
 from bridge.redis_client import Client
 from bridge.store import REDIS_ERRORS
 
+MAX_DESCRIPTION = 500
+MIN_SECRET_LENGTH = 8
 MAX_SECRETS = 10
 MAX_SECRET_LENGTH = 1024
 MAX_GRACE = 30 * 86400
@@ -129,8 +131,10 @@ class Endpoints:
             raise InvalidInput(
                 "provider", "'none' (no verification) is off; set BRIDGE_ALLOW_UNVERIFIED=true"
             )
-        if not isinstance(description, str) or len(description) > 500:
-            raise InvalidInput("description", "must be text of at most 500 characters")
+        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+            raise InvalidInput(
+                "description", f"must be text of at most {MAX_DESCRIPTION} characters"
+            )
         if options is None:
             options = {}
         if not isinstance(options, dict):
@@ -280,7 +284,9 @@ class Endpoints:
                     "secret", f"{provider.name} issues the signing secret: paste it here"
                 )
             return provider.new_secret()
-        if not isinstance(secret, str) or not 8 <= len(secret) <= MAX_SECRET_LENGTH:
-            raise InvalidInput("secret", f"must be text of 8 to {MAX_SECRET_LENGTH} characters")
+        if not isinstance(secret, str) or not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
+            raise InvalidInput(
+                "secret", f"must be text of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters"
+            )
         provider.check_secret(secret)
         return secret

@@ -24,27 +24,26 @@ MAX_PATH_LENGTH = 200
 
 # None stands for `*`: any key of an object, any index of a list.
 Segment = str | int | None
-_TOKEN = re.compile(r"\[(\*|[0-9]{1,9})\]|(?:^|\.)([^.\[\]\s]+)")
+_KEY = r"[^.\[\]\s]+"
+_INDEX = r"\*|[0-9]{1,9}"
+# A whole path (the OpenAPI document states the same): a key or an index first, then
+# indexes and `.key`s.
+PATH_PATTERN = rf"(?:\[(?:{_INDEX})\]|{_KEY})(?:\[(?:{_INDEX})\]|\.{_KEY})*"
+_PATH = re.compile(PATH_PATTERN)
+_TOKEN = re.compile(rf"\[({_INDEX})\]|(?:^|\.)({_KEY})")
 
 
 def parse_path(text: str, field: str = "options.mask") -> tuple[Segment, ...]:
     """`"payload[*].email"` -> `("payload", None, "email")`; InvalidInput naming `field`."""
     problem = f"{text!r} is not a path like data.object.email or items[*].card.last4"
-    if not text or len(text) > MAX_PATH_LENGTH or text.startswith("."):
+    if len(text) > MAX_PATH_LENGTH or _PATH.fullmatch(text) is None:
         raise InvalidInput(field, problem)
     segments: list[Segment] = []
-    position = 0
-    for match in _TOKEN.finditer(text):
-        if match.start() != position:
-            raise InvalidInput(field, problem)
-        index, key = match.groups()
-        if key is not None:
+    for index, key in _TOKEN.findall(text):
+        if key:
             segments.append(None if key == "*" else key)
         else:
             segments.append(None if index == "*" else int(index))
-        position = match.end()
-    if position != len(text):
-        raise InvalidInput(field, problem)
     return tuple(segments)
 
 

@@ -40,6 +40,10 @@ keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms trace=%({x-bridge-trace}o)s'
 preload_app = False
+# gunicorn itself trusts X-Forwarded-Proto from 127.0.0.1 by default, so any local client
+# (or a proxy on this host that passes the header on) could make the bridge think it is on
+# https. Only ProxyFix, counting BRIDGE_TRUSTED_PROXIES hops (bridge/factory.py), applies them.
+forwarded_allow_ips = ""
 # gunicorn's runtime control socket defaults to one path per user (~/.gunicorn), which two
 # bridges on one machine would fight over; the bridge needs none of it.
 control_socket_disable = True

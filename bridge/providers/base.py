@@ -93,6 +93,7 @@ class Identity:
 # the provider calls (URL-signing schemes such as Twilio sign it; behind a proxy that rewrites
 # paths, the URL the bridge sees is not the one registered), and the JSON paths to mask.
 COMMON_OPTIONS: Mapping[str, type] = {"tolerance": int, "public_url": str, "mask": list}
+MAX_TOLERANCE = 86400
 
 
 class Provider(ABC):
@@ -108,6 +109,8 @@ class Provider(ABC):
     generates_secret: ClassVar[bool] = True
     # False only where verification uses no secret at all (`none`).
     requires_secret: ClassVar[bool] = True
+    # Where the secret is a key that check_secret parses: the OpenAPI `format` naming it.
+    key_format: ClassVar[str] = ""
     # Endpoint options this provider accepts beyond the common ones, with their types.
     option_types: ClassVar[Mapping[str, type]] = {}
     # The `mask` paths proposed for this provider's payloads (personal data it is known to
@@ -195,8 +198,10 @@ class Provider(ABC):
                 raise InvalidInput(f"options.{key}", f"must be {expected.__name__}")
             clean[key] = value
         tolerance = clean.get("tolerance")
-        if tolerance is not None and not 1 <= tolerance <= 86400:
-            raise InvalidInput("options.tolerance", "must be between 1 and 86400 seconds")
+        if tolerance is not None and not 1 <= tolerance <= MAX_TOLERANCE:
+            raise InvalidInput(
+                "options.tolerance", f"must be between 1 and {MAX_TOLERANCE} seconds"
+            )
         if "mask" in clean:
             clean["mask"] = masking.validate(clean["mask"])
         public_url = clean.get("public_url")

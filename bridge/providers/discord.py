@@ -74,6 +74,7 @@ class Discord(Provider):
         "body `id`",
         "interaction type (+ `.name`)",
     )
+    key_format: ClassVar[str] = "ed25519-public-key-hex"
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:

@@ -59,6 +59,7 @@ class SendGrid(Provider):
         "hash of the body",
         "events' `event`",
     )
+    key_format: ClassVar[str] = "p256-public-key"
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:

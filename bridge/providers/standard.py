@@ -76,6 +76,7 @@ class StandardWebhooks(Provider):
         "`webhook-id`",
         "body `type`",
     )
+    key_format: ClassVar[str] = "standard-webhooks-secret"
     generates_secret: ClassVar[bool] = True
 
     @staticmethod

@@ -1,10 +1,26 @@
-"""The OpenAPI 3 description of every HTTP route, served at /api/openapi.json."""
+"""The OpenAPI 3 description of every HTTP route, served at /api/openapi.json.
+
+Every limit here is imported from the code that enforces it (ids, cursors, secrets, ttl,
+grace, providers and their options), so the document cannot drift from the server.
+tests/test_openapi_fuzz.py runs schemathesis over it against a real bridge.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bridge import __version__
+from bridge import __version__, cursor, masking, providers
+from bridge.auth import MAX_TTL
+from bridge.endpoints import (
+    MAX_DESCRIPTION,
+    MAX_GRACE,
+    MAX_SECRET_LENGTH,
+    MIN_SECRET_LENGTH,
+)
+from bridge.identifiers import ENDPOINT_ID_PATTERN
+from bridge.providers.base import COMMON_OPTIONS, MAX_TOLERANCE, Provider
+from bridge.providers.generic_hmac import ALGORITHMS, ENCODINGS
+from bridge.web.events_api import MAX_PAGE
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JSON_ERROR = {"content": {"application/json": {"schema": _ERROR}}}
@@ -21,18 +37,85 @@ def _err(description: str) -> dict[str, Any]:
     return {"description": description, **_JSON_ERROR}
 
 
-_ID = {
-    "name": "endpoint_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
-}
+_ID_SCHEMA = {"type": "string", "pattern": f"^{ENDPOINT_ID_PATTERN}$"}
+_ID = {"name": "endpoint_id", "in": "path", "required": True, "schema": _ID_SCHEMA}
+_CURSOR = {"type": "string", "pattern": f"^{cursor.PATTERN}$"}
+_EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": _CURSOR}
 _OBJ = {"type": "object"}
+
+
 _ADMIN: list[dict[str, list[str]]] = [{"admin": []}]
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _with_401(operation: dict[str, Any]) -> dict[str, Any]:
+    """Every admin operation answers 401 without the token (api.require_admin)."""
+    if "security" not in operation:
+        return operation
+    return {**operation, "responses": {**operation["responses"], "401": _err("unauthorized")}}
+
+
+def _secret(provider: Provider | None) -> dict[str, Any]:
+    """A secret as Endpoints._secret_value takes it for `provider` (None: not known yet, as
+    when adding one): absent, null or "" where the bridge may generate one."""
+    given: dict[str, Any] = {
+        "type": "string",
+        "minLength": MIN_SECRET_LENGTH,
+        "maxLength": MAX_SECRET_LENGTH,
+    }
+    if provider is not None and provider.key_format:
+        given["format"] = provider.key_format
+    if provider is not None and not provider.generates_secret:
+        return given
+    return {"nullable": True, "oneOf": [{"type": "string", "maxLength": 0}, given]}
+
+
+# What Provider.validate_options (and generic_hmac.Settings, square) check beyond the type.
+_OPTION_RULES: dict[str, dict[str, Any]] = {
+    "tolerance": {"minimum": 1, "maximum": MAX_TOLERANCE},
+    "public_url": {"pattern": r"^https?://[^/?#\s]+[^?\s]*$"},
+    "notification_url": {"pattern": "^https?://"},
+    "algorithm": {"enum": ["", *ALGORITHMS]},
+    "encoding": {"enum": ["", *ENCODINGS]},
+    "prefix": {"pattern": r"^[^,\s]*$"},
+    "mask": {
+        "maxItems": masking.MAX_PATHS,
+        "items": {
+            "type": "string",
+            "pattern": f"^{masking.PATH_PATTERN}$",
+            "maxLength": masking.MAX_PATH_LENGTH,
+        },
+    },
+}
+_JSON_TYPES = {int: "integer", str: "string", bool: "boolean", list: "array"}
+
+
+def _new_endpoint(provider: Provider) -> dict[str, Any]:
+    """POST /api/endpoints for one provider: its secret rule and its options."""
+    options = {
+        name: {"type": _JSON_TYPES[kind], **_OPTION_RULES.get(name, {})}
+        for name, kind in {**COMMON_OPTIONS, **provider.option_types}.items()
+    }
+    properties: dict[str, Any] = {
+        "id": _ID_SCHEMA,
+        "provider": {"type": "string", "enum": [provider.name]},
+        "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
+        "options": {
+            "type": "object",
+            "nullable": True,
+            "properties": options,
+            "additionalProperties": False,
+        },
+    }
+    required = ["id", "provider"]
+    if provider.requires_secret:
+        properties["secret"] = _secret(provider)
+        if not provider.generates_secret:
+            required.append("secret")
+    return {"type": "object", "required": required, "properties": properties}
 
 
 PATHS: dict[str, Any] = {
@@ -84,7 +167,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "List endpoints",
             "security": _ADMIN,
-            "responses": {"200": _ok("Endpoints", _OBJ), "401": _err("unauthorized")},
+            "responses": {"200": _ok("Endpoints", _OBJ)},
         },
         "post": {
             "summary": "Create an endpoint",
@@ -93,7 +176,6 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": _ok("Created", {"$ref": "#/components/schemas/Endpoint"}),
                 "400": _err("invalid_request"),
-                "401": _err("unauthorized"),
                 "409": _err("conflict"),
             },
         },
@@ -105,7 +187,6 @@ PATHS: dict[str, Any] = {
             "parameters": [_ID],
             "responses": {
                 "200": _ok("Endpoint", {"$ref": "#/components/schemas/Endpoint"}),
-                "401": _err("unauthorized"),
                 "404": _err("unknown_endpoint"),
             },
         },
@@ -124,7 +205,7 @@ PATHS: dict[str, Any] = {
             "requestBody": {
                 "content": {
                     "application/json": {
-                        "schema": {"type": "object", "properties": {"secret": {"type": "string"}}}
+                        "schema": {"type": "object", "properties": {"secret": _secret(None)}}
                     }
                 }
             },
@@ -153,7 +234,7 @@ PATHS: dict[str, Any] = {
                 {
                     "name": "grace_seconds",
                     "in": "query",
-                    "schema": {"type": "integer", "minimum": 0},
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_GRACE},
                 },
             ],
             "responses": {
@@ -169,11 +250,11 @@ PATHS: dict[str, Any] = {
             "security": _ADMIN,
             "parameters": [
                 _ID,
-                {"name": "since", "in": "query", "schema": {"type": "string"}},
+                {"name": "since", "in": "query", "schema": _CURSOR},
                 {
                     "name": "limit",
                     "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
                 },
             ],
             "responses": {
@@ -188,15 +269,7 @@ PATHS: dict[str, Any] = {
             "summary": "One event's body, byte for byte as received, with its original "
             "Content-Type (for forwarding; the headers are in the event's envelope)",
             "security": _ADMIN,
-            "parameters": [
-                _ID,
-                {
-                    "name": "event_id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^[0-9]+(-[0-9]+)?$"},
-                },
-            ],
+            "parameters": [_ID, _EVENT_ID],
             "responses": {
                 "200": {
                     "description": "The raw body (application/octet-stream when the delivery "
@@ -212,17 +285,14 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Every provider, who picks its secret, and its endpoint options",
             "security": _ADMIN,
-            "responses": {"200": _ok("Providers", _OBJ), "401": _err("unauthorized")},
+            "responses": {"200": _ok("Providers", _OBJ)},
         }
     },
     "/api/endpoints/{endpoint_id}/events/{event_id}/replay": {
         "post": {
             "summary": "Publish a stored event again, as a new event with replay_of set",
             "security": _ADMIN,
-            "parameters": [
-                _ID,
-                {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}},
-            ],
+            "parameters": [_ID, _EVENT_ID],
             "responses": {
                 "201": _ok("The replay's cursor", _OBJ),
                 "400": _err("invalid_request"),
@@ -239,8 +309,8 @@ PATHS: dict[str, Any] = {
                     "type": "object",
                     "required": ["channels"],
                     "properties": {
-                        "channels": {"type": "array", "items": {"type": "string"}},
-                        "ttl": {"type": "integer", "minimum": 1},
+                        "channels": {"type": "array", "minItems": 1, "items": _ID_SCHEMA},
+                        "ttl": {"type": "integer", "minimum": 1, "maximum": MAX_TTL},
                     },
                 }
             ),
@@ -279,17 +349,6 @@ SCHEMAS: dict[str, Any] = {
             "duplicate": {"type": "boolean"},
         },
     },
-    "NewEndpoint": {
-        "type": "object",
-        "required": ["id", "provider"],
-        "properties": {
-            "id": {"type": "string"},
-            "provider": {"type": "string"},
-            "secret": {"type": "string"},
-            "description": {"type": "string"},
-            "options": {"type": "object"},
-        },
-    },
     "Endpoint": {
         "type": "object",
         "properties": {
@@ -304,14 +363,18 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def document(server_url: str) -> dict[str, Any]:
+def document(server_url: str, *, allow_unverified: bool = False) -> dict[str, Any]:
+    """The document for a server; `allow_unverified` is whether it accepts provider `none`."""
+    paths = {path: {m: _with_401(op) for m, op in ops.items()} for path, ops in PATHS.items()}
+    offered = [p for p in providers.REGISTRY.values() if p.requires_secret or allow_unverified]
+    new_endpoint = {"oneOf": [_new_endpoint(p) for p in offered]}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Webhook Bridge", "version": __version__},
         "servers": [{"url": server_url}],
-        "paths": PATHS,
+        "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, "NewEndpoint": new_endpoint},
             "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -1,0 +1,92 @@
+"""X-Forwarded-* from a client that is not a trusted proxy change nothing; from a trusted
+one (BRIDGE_TRUSTED_PROXIES) they apply. Real gunicorn, real HTTP and WebSockets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+import websocket
+
+from tests.support import BridgeProcess, wait_until
+
+FORGED = {
+    "X-Forwarded-For": "203.0.113.9",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "https",
+}
+
+pytestmark = pytest.mark.gunicorn
+
+
+@pytest.fixture(scope="module")
+def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
+    """A bridge with no trusted proxy (the default)."""
+    process = BridgeProcess(tmp_path_factory.mktemp("direct"), None).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
+    """A bridge behind one trusted proxy (the test client plays it)."""
+    process = BridgeProcess(
+        tmp_path_factory.mktemp("proxied"),
+        None,
+        BRIDGE_TRUSTED_PROXIES="1",
+    ).start()
+    yield process
+    process.stop()
+
+
+def _urls(bridge: BridgeProcess, endpoint_id: str) -> tuple[str, str]:
+    created = bridge.api(
+        "POST", "/api/endpoints", json={"id": endpoint_id, "provider": "github"}, headers=FORGED
+    )
+    assert created.status_code == 201, created.text
+    shown = bridge.api("GET", f"/api/endpoints/{endpoint_id}", headers=FORGED)
+    return created.json()["url"], shown.json()["url"]
+
+
+def _ws_status(bridge: BridgeProcess, origin: str) -> int:
+    forged = FORGED.items()
+    try:
+        ws = websocket.create_connection(
+            bridge.ws_url,
+            header=[f"Authorization: Bearer {bridge.token}", *(f"{k}: {v}" for k, v in forged)],
+            origin=origin,
+            timeout=10,
+        )
+    except websocket.WebSocketBadStatusException as refused:
+        return int(refused.status_code)
+    ws.close()
+    return 101
+
+
+def _logged_client(bridge: BridgeProcess, path: str) -> str:
+    """The client address the access log gives for the last request to `path` (a path of
+    its own, so the line is this request's; the log leaves out query strings)."""
+    line = wait_until(
+        lambda: next((x for x in reversed(bridge.log().splitlines()) if f' {path}"' in x), None)
+    )
+    return str(line.split()[0])
+
+
+def test_forged_forwarded_headers_change_nothing(direct: BridgeProcess, uid: str) -> None:
+    """Without a trusted proxy, forged X-Forwarded-* leave the webhook URL, the Origin check
+    and the logged client address as the real connection has them."""
+    assert _urls(direct, uid) == (f"{direct.url}/hooks/{uid}",) * 2
+    assert _ws_status(direct, "https://evil.example") == 403
+    assert _ws_status(direct, direct.url) == 101
+    requests.get(direct.url + "/direct-probe?token=not-for-logs", headers=FORGED, timeout=10)
+    assert _logged_client(direct, "/direct-probe") == "127.0.0.1"
+    assert "not-for-logs" not in direct.log()
+
+
+def test_trusted_proxy_headers_apply(proxied: BridgeProcess, uid: str) -> None:
+    """With BRIDGE_TRUSTED_PROXIES=1 the same headers give the URL, origin and client address."""
+    assert _urls(proxied, uid) == (f"https://evil.example/hooks/{uid}",) * 2
+    assert _ws_status(proxied, "https://evil.example") == 101
+    requests.get(proxied.url + "/proxied-probe", headers=FORGED, timeout=10)
+    assert _logged_client(proxied, "/proxied-probe") == "203.0.113.9"
