@@ -8,10 +8,14 @@ It answers what a developer with a failing integration asks, using the provider'
 - whether the body was re-encoded on the way (trailing newline stripped, JSON re-serialised):
   if one of those variants verifies, the diagnosis names it;
 - whether the secret is near-right (surrounding spaces, `whsec_` prefix added or missing);
-- which secret ids were tried, and the timestamp skew where the reason is a stale timestamp.
+- which secret ids were tried, and the timestamp skew where the reason is a stale timestamp;
+- its work: the string the provider signs (a template, and this request's own with the body
+  abbreviated), the signature each live secret gives for it next to the one received, and
+  the first difference found between what came and what was expected.
 
-It never includes a secret, or any digest computed with one: a digest of this body under the
-endpoint's secret would be a valid signature for it.
+It never includes a secret. Of a signature computed with one it shows only the first 8
+characters: enough to tell whether sender and bridge hold the same secret, far too few to
+forge with (the whole digest is compared).
 """
 
 from __future__ import annotations
@@ -27,9 +31,12 @@ from typing import Any
 from bridge import jsontext
 from bridge.errors import VerificationError
 from bridge.providers import Provider, Secret, WebhookRequest
+from bridge.providers.base import recording_work
 
 # Variants are verified with HMACs over the whole body: cap the work a bad request can cause.
 MAX_VARIANT_BODY = 256 * 1024
+SHOWN_CHARS = 8  # of a signature computed with a secret
+SIGNED_PREVIEW = 300  # characters of the signed string shown, the body abbreviated
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 
@@ -63,8 +70,58 @@ def diagnose(
             None,
         )
         report["secret_hint"] = _secret_hint(provider, request, secrets)
+    report["work"] = _work(provider, request, secrets)
+    report["first_difference"] = first_difference(report)
     report["hints"] = hints(report)
     return report
+
+
+def _work(provider: Provider, request: WebhookRequest, secrets: Sequence[Secret]) -> dict[str, Any]:
+    """What the provider signs and what each live secret makes of this request."""
+    with recording_work() as shown:
+        _verifies(provider, request, secrets)
+    work: dict[str, Any] = {"template": provider.signed_template}
+    if shown:
+        done = shown[0]
+        work |= {
+            "signed": signed_text(done.message, request.body),
+            "signed_bytes": len(done.message),
+            "expected": {sid: sig[:SHOWN_CHARS] for sid, sig in done.expected.items()},
+            "received": [sig[:SHOWN_CHARS] for sig in done.received[:5]],
+        }
+    return work
+
+
+def signed_text(message: bytes, body: bytes) -> str:
+    """The signed string as text, the body written `{body}` where it ends the message."""
+    if body and message.endswith(body):
+        head = message[: len(message) - len(body)].decode("utf-8", "replace")
+        return head[:SIGNED_PREVIEW] + f"{{body: {len(body)} bytes}}"
+    text = message.decode("utf-8", "replace")
+    return text[:SIGNED_PREVIEW] + ("…" if len(text) > SIGNED_PREVIEW else "")
+
+
+def first_difference(report: dict[str, Any]) -> dict[str, str] | None:
+    """The most specific difference between what came and what was expected, or None."""
+    if report["missing_headers"]:
+        return {"kind": "missing_header", "detail": ", ".join(report["missing_headers"])}
+    for name, shapes in report["signature_headers"].items():
+        got, want = shapes["received"]["first"], shapes["expected"]["first"]
+        if got and want:
+            for kind in ("prefix", "encoding", "bytes"):
+                if got[0].get(kind) != want[0].get(kind):
+                    detail = f"{name}: {kind} {got[0].get(kind)!r}, expected {want[0].get(kind)!r}"
+                    return {"kind": kind, "detail": detail}
+    verifies_as = report["body"].get("verifies_as")
+    if verifies_as:
+        return {"kind": "body", "detail": f"the body verifies with the {verifies_as}"}
+    if report.get("secret_hint"):
+        return {"kind": "secret", "detail": report["secret_hint"]}
+    if report["reason"] == VerificationError.STALE:
+        return {"kind": "clock_skew", "detail": report["detail"]}
+    if report.get("work", {}).get("expected"):
+        return {"kind": "signature", "detail": "the signature matches none of the live secrets"}
+    return None
 
 
 def body_variants(body: bytes) -> list[tuple[str, bytes]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from tests.cli_support import as_json, ok, one_error_line, run
 from tests.support import BridgeProcess
 
@@ -39,6 +42,21 @@ def test_rejections_explain_a_failed_delivery(bridge: BridgeProcess, uid: str) -
     assert "secrets tried: s1" in text
     assert "matches none of the endpoint's secrets" in text
     assert OLD not in text
+
+
+def test_rejections_show_the_debuggers_work(bridge: BridgeProcess, uid: str) -> None:
+    """`bridge rejections` shows what GitHub signs, the expected and received signatures'
+    first 8 characters, and the first difference."""
+    bridge.create_endpoint(uid, secret=OLD)
+    body = b'{"n": 2}'
+    assert bridge.post_signed(uid, body, secret="some-other-secret-1").status_code == 401
+    expected = hmac.new(OLD.encode(), body, hashlib.sha256).hexdigest()
+    received = hmac.new(b"some-other-secret-1", body, hashlib.sha256).hexdigest()
+    text = ok("rejections", uid, "--server", bridge.url)
+    assert "signs: {body} = '{body: 8 bytes}'" in text
+    assert f"expected: s1 {expected[:8]}…; received: {received[:8]}…" in text
+    assert "first difference (signature): the signature matches none of the live secrets" in text
+    assert expected not in text
 
 
 def test_no_rejections_is_said_plainly(bridge: BridgeProcess, uid: str) -> None:

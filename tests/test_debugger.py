@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any
 
@@ -40,6 +41,8 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
 
 
 COMPACT = b'{"action":"opened","number":7}'
+WHSEC = "whsec_ZGVidWdnZXItc2VjcmV0"  # base64 of "debugger-secret"
+WRONG_WHSEC = "whsec_aW50cnVkZXItc2VjcmV0"  # base64 of "intruder-secret"
 
 
 @pytest.mark.parametrize(
@@ -124,6 +127,74 @@ def test_missing_headers_are_exactly_those_verification_needs(
     assert client.post("/api/endpoints", json=body, headers=auth).status_code == 201
     assert send(client, uid, BODY, {"Content-Type": "application/json"}) == 401
     assert last_rejection(client, auth, uid)["diagnosis"]["missing_headers"] == required
+
+
+@pytest.mark.parametrize(
+    ("provider_name", "secret", "template", "signed_head"),
+    [
+        ("stripe", "whsec_debugger", "{t}.{body}", "{ts}."),
+        ("slack", SECRET, "v0:{x-slack-request-timestamp}:{body}", "v0:{ts}:"),
+        ("paddle", SECRET, "{ts}:{body}", "{ts}:"),
+        ("standard", WHSEC, "{webhook-id}.{webhook-timestamp}.{body}", "msg_debug.{ts}."),
+    ],
+)  # fmt: skip
+def test_work_shows_the_signed_string_and_signatures_by_their_first_8_characters(
+    client: FlaskClient,
+    auth: dict[str, str],
+    uid: str,
+    provider_name: str,
+    secret: str,
+    template: str,
+    signed_head: str,
+) -> None:
+    """A wrongly signed delivery's diagnosis shows the provider's signed string (template
+    and this request's own), each live secret's signature and the received one, 8 characters
+    each, and never a whole signature made with the secret."""
+    body = {"id": uid, "provider": provider_name, "secret": secret}
+    assert client.post("/api/endpoints", json=body, headers=auth).status_code == 201
+    now = int(time.time())
+    sign = provider(provider_name).sign
+    intruder = WRONG_WHSEC if secret == WHSEC else secret + "-intruder"
+    wrong = sign(BODY, intruder, now=now, event_id="msg_debug")
+    right = sign(BODY, secret, now=now, event_id="msg_debug")
+    assert send(client, uid, BODY, wrong) == 401
+    entry = last_rejection(client, auth, uid)
+    work = entry["diagnosis"]["work"]
+    assert work["template"] == template
+    assert work["signed"] == signed_head.format(ts=now) + f"{{body: {len(BODY)} bytes}}"
+    assert work["signed_bytes"] == len(signed_head.format(ts=now)) + len(BODY)
+    (name,) = {k for k in right if k.lower() in entry["diagnosis"]["signature_headers"]}
+    right_digest, wrong_digest = (_digest(h[name]) for h in (right, wrong))
+    assert work["expected"] == {"s1": right_digest[:8]}
+    assert work["received"] == [wrong_digest[:8]]
+    assert right_digest not in json.dumps(entry)
+    assert entry["diagnosis"]["first_difference"]["kind"] == "signature"
+
+
+def _digest(header: str) -> str:
+    """The digest ending a signature header: after `v1=`, `v0=`, `h1=` or `v1,`."""
+    found = re.search(r"(?:v1=|v0=|h1=|v1,)([^,;]+)$", header)
+    assert found, header
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("change", "kind"),
+    [
+        (lambda h, b: ({**h, "X-Hub-Signature-256": h["X-Hub-Signature-256"][7:]}, b), "prefix"),
+        (lambda h, b: (h, b.rstrip(b"\n")), "body"),
+        (lambda h, b: ({k: v for k, v in h.items() if k != "X-Hub-Signature-256"}, b),
+         "missing_header"),
+    ],
+)  # fmt: skip
+def test_first_difference_names_what_changed(
+    client: FlaskClient, auth: dict[str, str], uid: str, change: Any, kind: str
+) -> None:
+    """The first difference is the specific change: the prefix, the body, a missing header."""
+    create(client, auth, uid)
+    headers, body = change(signed(BODY), BODY)
+    assert send(client, uid, body, headers) == 401
+    assert last_rejection(client, auth, uid)["diagnosis"]["first_difference"]["kind"] == kind
 
 
 def test_secret_with_stray_spaces_is_spotted(

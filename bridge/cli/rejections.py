@@ -1,8 +1,10 @@
 """`bridge rejections <endpoint>`: the signature debugger, in the terminal.
 
 Shows the endpoint's recently rejected deliveries (GET /api/endpoints/<id>/rejections),
-newest first, each with the debugger's hints: missing headers, signature shape received vs
-expected, a re-encoded body, a near-miss secret, timestamp skew.
+newest first, each with the debugger's work (the string the provider signs, the first 8
+characters of each live secret's signature next to the one received, the first difference)
+and its hints: missing headers, signature shape received vs expected, a re-encoded body, a
+near-miss secret, timestamp skew.
 """
 
 from __future__ import annotations
@@ -31,9 +33,28 @@ def rejections(args: argparse.Namespace, settings: ClientSettings) -> int:
               f"({entry.get('body_bytes')} bytes; secrets tried: {tried})")  # fmt: skip
         if diagnosis.get("detail"):
             print(f"  detail: {diagnosis['detail']}")
+        for line in work_lines(diagnosis):
+            print(f"  {line}")
         for hint in diagnosis.get("hints") or []:
             print(f"  - {hint}")
     return 0
+
+
+def work_lines(diagnosis: dict[str, Any]) -> list[str]:
+    """The debugger's work: what is signed, expected vs received, the first difference."""
+    work = diagnosis.get("work") or {}
+    lines = []
+    if work.get("template"):
+        signed = f" = {work['signed']!r}" if work.get("signed") else ""
+        lines.append(f"signs: {work['template']}{signed}")
+    if work.get("expected"):
+        expected = ", ".join(f"{sid} {sig}…" for sid, sig in work["expected"].items())
+        received = ", ".join(f"{sig}…" for sig in work.get("received") or []) or "none"
+        lines.append(f"expected: {expected}; received: {received}")
+    difference = diagnosis.get("first_difference")
+    if difference:
+        lines.append(f"first difference ({difference['kind']}): {difference['detail']}")
+    return lines
 
 
 def add(commands: Any, parents: shared.Parents) -> None:

@@ -20,7 +20,9 @@ import hmac
 import math
 import secrets as _random
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -113,6 +115,9 @@ class Provider(ABC):
     key_format: ClassVar[str] = ""
     # Endpoint options this provider accepts beyond the common ones, with their types.
     option_types: ClassVar[Mapping[str, type]] = {}
+    # What the signature covers, for the debugger: `{body}` is the raw body, `{name}` a
+    # header's value (or a field of the signature header, as Stripe's `t`).
+    signed_template: ClassVar[str] = "{body}"
     # The `mask` paths proposed for this provider's payloads (personal data it is known to
     # carry); proposed on the endpoint page, applied only when the endpoint sets them.
     mask_defaults: ClassVar[tuple[str, ...]] = ()
@@ -248,6 +253,45 @@ class Provider(ABC):
         if abs(skew) > tolerance:
             direction = "old" if skew > 0 else "in the future"
             raise self.fail(VerificationError.STALE, f"timestamp {abs(int(skew))} s {direction}")
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one verification signed, for the signature debugger: the message, each live
+    secret's signature of it (as the sender writes it), and the signatures received."""
+
+    message: bytes
+    expected: Mapping[str, str]
+    received: tuple[str, ...]
+
+
+# Set only while the debugger re-runs a rejected verification: the live path records nothing.
+_WORK: ContextVar[list[Work] | None] = ContextVar("bridge_verification_work", default=None)
+
+
+@contextmanager
+def recording_work() -> Iterator[list[Work]]:
+    """Collect the `Work` of the verifications run inside (the debugger's `with`)."""
+    shown: list[Work] = []
+    token = _WORK.set(shown)
+    try:
+        yield shown
+    finally:
+        _WORK.reset(token)
+
+
+def show_work(
+    message: bytes,
+    received: Iterable[str],
+    secrets: Sequence[Secret],
+    expected_for: Callable[[Secret], str] | None,
+) -> None:
+    """Record a verification's work when the debugger asks; `expected_for` is None where a
+    signature cannot be recomputed (a public key verifies, only the sender can sign)."""
+    shown = _WORK.get()
+    if shown is not None:
+        expected = {s.id: expected_for(s) for s in secrets} if expected_for else {}
+        shown.append(Work(message, expected, tuple(received)))
 
 
 def hmac_digest(key: bytes, message: bytes, algorithm: str = "sha256") -> bytes:

@@ -36,6 +36,7 @@ from bridge.providers.base import (
     first_valid,
     json_str,
     json_value,
+    show_work,
     to_bytes,
 )
 
@@ -75,13 +76,16 @@ class Discord(Provider):
         "interaction type (+ `.name`)",
     )
     key_format: ClassVar[str] = "ed25519-public-key-hex"
+    signed_template: ClassVar[str] = "{x-signature-timestamp}{body}"
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        signature = decode_signature(self.require(request, "x-signature-ed25519"), "hex")
+        header = self.require(request, "x-signature-ed25519")
+        signature = decode_signature(header, "hex")
         raw_ts = self.require(request, "x-signature-timestamp")
         self.check_timestamp(request, raw_ts)
         signed = to_bytes(raw_ts) + request.body
+        show_work(signed, [header], secrets, None)
         keys = {s.id: asymmetric.ed25519_public(decode_signature(s.value, "hex")) for s in secrets}
         return first_valid(
             self,

@@ -37,6 +37,7 @@ def _digest(text: str) -> bytes:
 class GitLab(Provider):
     name: ClassVar[str] = "gitlab"
     title: ClassVar[str] = "GitLab"
+    signed_template: ClassVar[str] = "nothing: X-Gitlab-Token is the secret itself"
     table: ClassVar[tuple[str, str, str, str, str]] = (
         "`X-Gitlab-Token` (the secret itself)",
         "you (generated)",

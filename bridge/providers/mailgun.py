@@ -91,6 +91,7 @@ def _text(value: Any) -> str | None:
 class Mailgun(Provider):
     name: ClassVar[str] = "mailgun"
     title: ClassVar[str] = "Mailgun"
+    signed_template: ClassVar[str] = "{signature.timestamp}{signature.token}"
     table: ClassVar[tuple[str, str, str, str, str]] = (
         "body `signature` (timestamp + token)",
         "Mailgun (webhook signing key)",

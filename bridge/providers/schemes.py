@@ -34,6 +34,7 @@ from bridge.providers.base import (
     first_match,
     hmac_digest,
     parse_pairs,
+    show_work,
     to_bytes,
 )
 
@@ -55,6 +56,13 @@ def hmac_match(
 ) -> Verdict:
     """Accept when any of `signatures` (text as received) is the HMAC of `message` keyed with
     any secret (UTF-8); `scheme` defaults to the algorithm's name. See `first_match`."""
+    signatures = list(signatures)
+    show_work(
+        message,
+        signatures,
+        secrets,
+        lambda s: hmac_text(s.value, message, algorithm, encoding),
+    )
     candidates = [decode_signature(text, encoding) for text in signatures]
     return first_match(
         provider,
@@ -116,6 +124,11 @@ class V0Hmac(Provider):
     signature_header: ClassVar[str]
     timestamp_header: ClassVar[str]
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "timestamp_header"):
+            cls.signed_template = f"v0:{{{cls.timestamp_header.lower()}}}:{{body}}"
+
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
         header = self.require(request, self.signature_header.lower())
         raw_ts = self.require(request, self.timestamp_header.lower())
@@ -143,6 +156,10 @@ class PairsHmac(Provider):
     timestamp_key: ClassVar[str] = "t"
     signature_key: ClassVar[str] = "v1"
     joiner: ClassVar[str] = "."
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.signed_template = f"{{{cls.timestamp_key}}}{cls.joiner}{{body}}"
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
         pairs = parse_pairs(self.require(request, self.signature_header.lower()), self.separator)

@@ -34,6 +34,7 @@ from bridge.providers.base import (
     decode_signature,
     encode_signature,
     first_valid,
+    show_work,
     to_bytes,
 )
 
@@ -60,14 +61,17 @@ class SendGrid(Provider):
         "events' `event`",
     )
     key_format: ClassVar[str] = "p256-public-key"
+    signed_template: ClassVar[str] = "{x-twilio-email-event-webhook-timestamp}{body}"
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        signature = decode_signature(self.require(request, SIGNATURE), "base64")
+        header = self.require(request, SIGNATURE)
+        signature = decode_signature(header, "base64")
         raw_ts = self.require(request, TIMESTAMP)
         if "tolerance" in request.options:
             self.check_timestamp(request, raw_ts)
         signed = to_bytes(raw_ts) + request.body
+        show_work(signed, [header], secrets, None)
         keys = {s.id: asymmetric.p256_public(s.value) for s in secrets}
         return first_valid(
             self,

@@ -37,6 +37,7 @@ def notification_url(url: str, options: Mapping[str, Any] | None) -> str:
 class Square(Provider):
     name: ClassVar[str] = "square"
     title: ClassVar[str] = "Square"
+    signed_template: ClassVar[str] = "{notification_url}{body}"
     table: ClassVar[tuple[str, str, str, str, str]] = (
         "`x-square-hmacsha256-signature` (over URL + body)",
         "Square (signature key)",

@@ -41,6 +41,7 @@ from bridge.providers.base import (
     first_valid,
     hmac_digest,
     json_str,
+    show_work,
     to_bytes,
 )
 
@@ -77,6 +78,7 @@ class StandardWebhooks(Provider):
         "body `type`",
     )
     key_format: ClassVar[str] = "standard-webhooks-secret"
+    signed_template: ClassVar[str] = "{webhook-id}.{webhook-timestamp}.{body}"
     generates_secret: ClassVar[bool] = True
 
     @staticmethod
@@ -99,6 +101,12 @@ class StandardWebhooks(Provider):
             )
         self.check_timestamp(request, raw_ts)
         signed = to_bytes(f"{msg_id}.{raw_ts}.") + request.body
+        show_work(
+            signed,
+            [sig for version, _, sig in entries if version == "v1"],
+            [s for s in secrets if s.id not in public],
+            lambda s: encode_signature(hmac_digest(signing_key(s.value), signed), "base64"),
+        )
 
         def accepts(secret: Secret, _: bytes) -> bool:
             if secret.id in public:

@@ -36,10 +36,12 @@ from bridge.providers.base import (
     WebhookRequest,
     any_digest,
     decode_signature,
+    encode_signature,
     first_valid,
     hmac_digest,
     json_str,
     parse_pairs,
+    show_work,
     to_bytes,
 )
 from bridge.providers.schemes import hmac_text
@@ -117,6 +119,7 @@ def algorithm_of(request: WebhookRequest) -> str | None:
 class Twilio(Provider):
     name: ClassVar[str] = "twilio"
     title: ClassVar[str] = "Twilio"
+    signed_template: ClassVar[str] = "{url}{each form field, sorted: name then value}"
     table: ClassVar[tuple[str, str, str, str, str]] = (
         "`X-Twilio-Signature` (over the URL)",
         "Twilio (Auth Token)",
@@ -134,6 +137,14 @@ class Twilio(Provider):
         if not request.url:
             raise self.fail("bad_signature", "the public URL is unknown (set BRIDGE_PUBLIC_URL)")
         messages = signed_strings(request.url, request.body)
+        show_work(
+            messages[0],
+            [self.require(request, "x-twilio-signature")],
+            secrets,
+            lambda s: encode_signature(
+                hmac_digest(to_bytes(s.value), messages[0], algorithm), "base64"
+            ),
+        )
 
         def accepts(secret: Secret, signature: bytes) -> bool:
             key = to_bytes(secret.value)
