@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,17 @@ def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {predicate}")
         time.sleep(interval)
+
+
+def metric(bridge: BridgeProcess, sample: str) -> float:
+    """One sample of the bridge's /metrics, named as exposed (labels included, in their
+    declared order); 0 when it is absent (a counter nobody has touched yet)."""
+    text = requests.get(bridge.url + "/metrics", timeout=5).text
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == sample:
+            return float(value)
+    return 0.0
 
 
 def stream_entries(client: redis.Redis, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -298,6 +310,11 @@ class ConnectionClosedError(Exception):
         super().__init__(f"closed {code} {reason}")
         self.code = code
         self.reason = reason
+
+
+def deliver(bridge: BridgeProcess, endpoint: str, payload: bytes = b"{}") -> requests.Response:
+    """One signed webhook with a fresh provider event id."""
+    return bridge.post_signed(endpoint, payload, event_id=uuid.uuid4().hex)
 
 
 def burst(bridge: BridgeProcess, endpoint: str, count: int) -> list[int]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,16 +21,15 @@ from redis.client import PubSub
 from bridge.embedded import EmbeddedRedis
 from bridge.hub import Hub
 from bridge.store import Store
-from tests.support import BridgeProcess, Connect, burst, free_port, wait_until
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A Redis this test may kill: same port and data dir across restarts."""
-    server = EmbeddedRedis(tmp_path / "redis", port=free_port())
-    server.start()
-    yield server
-    server.stop()
+from tests.support import (
+    BridgeProcess,
+    Connect,
+    burst,
+    deliver,
+    free_port,
+    metric,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -40,10 +37,6 @@ def own_bridge(own_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProce
     process = BridgeProcess(tmp_path / "bridge", own_redis.url).start()
     yield process
     process.stop()
-
-
-def deliver(bridge: BridgeProcess, endpoint: str, payload: bytes = b"{}") -> requests.Response:
-    return bridge.post_signed(endpoint, payload, event_id=uuid.uuid4().hex)
 
 
 def test_redis_killed_and_restarted(
@@ -114,9 +107,7 @@ def test_deliveries_during_outage_are_503_or_kept(
 
 
 def slow_closes(bridge: BridgeProcess) -> float:
-    text = requests.get(bridge.url + "/metrics", timeout=5).text
-    match = re.search(r"^bridge_slow_consumer_closes_total (\S+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
+    return metric(bridge, "bridge_slow_consumer_closes_total")
 
 
 def test_client_that_stops_reading_is_cut_others_keep_receiving(
