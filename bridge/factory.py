@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         retention_events=settings.retention_events,
         retention_seconds=settings.retention_seconds,
         dedup_ttl=settings.dedup_ttl,
+        write_headroom=settings.max_body_bytes,
     )
     app = Flask(__name__, static_folder=None)
     # One byte over the limit: a chunked body (no Content-Length) is cut at this length

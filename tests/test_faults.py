@@ -55,7 +55,11 @@ def test_redis_killed_and_restarted(
     own_redis.process = None
     down = deliver(own_bridge, uid)
     assert down.status_code == 503
-    assert down.json() == {"error": "unavailable", "message": down.json()["message"]}
+    assert down.json() == {
+        "error": "unavailable",
+        "reason": "unreachable",
+        "message": "storage is unreachable; retry later",
+    }
     assert int(down.headers["Retry-After"]) > 0
     assert requests.get(own_bridge.url + "/readyz", timeout=10).status_code == 503
     assert requests.get(own_bridge.url + "/healthz", timeout=10).status_code == 200
@@ -215,4 +219,48 @@ def test_a_burst_bigger_than_the_redis_pool_waits_for_connections_instead_of_fai
         assert burst(bridge, uid, 40) == [202] * 40
         assert sorted(e["body"]["n"] for e in client.events(40)) == list(range(40))
     finally:
+        bridge.stop()
+
+
+FULL = 'bridge_store_failures_total{operation="append",reason="full"}'
+
+
+def test_full_redis_is_503_not_ready_and_counted_until_memory_is_raised(
+    own_redis: EmbeddedRedis, tmp_path: Path, uid: str
+) -> None:
+    """With Redis at maxmemory (noeviction) each webhook it cannot store is 503 + Retry-After
+    (never 202, never 500), /readyz is 503 naming "full", a metric counts every refusal; with
+    memory raised webhooks are 202 again and /readyz 200."""
+    bridge = BridgeProcess(tmp_path / "bridge", own_redis.url).start()
+    admin = redis.Redis.from_url(own_redis.url)
+    try:
+        bridge.create_endpoint(uid)
+        assert deliver(bridge, uid).status_code == 202
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", admin.info("memory")["used_memory"] + 200_000)
+        payload = json.dumps({"pad": "x" * 16_000}).encode()
+        before = metric(bridge, FULL)
+        answers: list[requests.Response] = []
+        for _ in range(100):  # a bound: 200 KB of headroom is spent after about a dozen
+            answers.append(deliver(bridge, uid, payload))
+            if [a.status_code for a in answers[-3:]] == [503] * 3:
+                break
+        statuses = [a.status_code for a in answers]
+        assert set(statuses) == {202, 503}
+        assert metric(bridge, FULL) - before == statuses.count(503)
+        for refused in (a for a in answers if a.status_code == 503):
+            assert refused.json()["reason"] == "full"
+            assert int(refused.headers["Retry-After"]) > 0
+        ready = requests.get(bridge.url + "/readyz", timeout=10)
+        assert ready.status_code == 503
+        assert ready.json()["reason"] == "full"
+        history = bridge.api("GET", f"/api/endpoints/{uid}/events?limit=1000").json()["events"]
+        assert len(history) == 1 + statuses.count(202)  # each 202 stored, no 503 half-written
+
+        admin.config_set("maxmemory", 0)
+        assert requests.get(bridge.url + "/readyz", timeout=10).status_code == 200
+        assert deliver(bridge, uid, payload).status_code == 202
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
         bridge.stop()
