@@ -312,17 +312,31 @@ class ConnectionClosedError(Exception):
         self.reason = reason
 
 
+def events_through(client: Client, last: str) -> list[str]:
+    """The ids of the event frames this client gets until `last`, then until the pong to a
+    ping sent after it: events queued behind `last` (duplicates, say) are counted too."""
+    ids: list[str] = []
+    while last not in ids:
+        ids.extend(e["id"] for e in client.events(1, timeout=15))
+    client.send({"type": "ping"})
+    while (frame := client.recv(15))["type"] != "pong":
+        assert frame["type"] == "event", frame
+        ids.append(frame["event"]["id"])
+    return ids
+
+
 def deliver(bridge: BridgeProcess, endpoint: str, payload: bytes = b"{}") -> requests.Response:
     """One signed webhook with a fresh provider event id."""
     return bridge.post_signed(endpoint, payload, event_id=uuid.uuid4().hex)
 
 
-def burst(bridge: BridgeProcess, endpoint: str, count: int) -> list[int]:
-    """`count` signed webhooks posted all at once from as many threads; their statuses."""
+def burst(bridge: BridgeProcess, endpoint: str, count: int, pad: int = 0) -> list[int]:
+    """`count` signed webhooks (each `pad` bytes bigger) posted all at once from as many
+    threads; their statuses."""
     from concurrent.futures import ThreadPoolExecutor
 
     def post(n: int) -> int:
-        body = json.dumps({"n": n}).encode()
+        body = json.dumps({"n": n, "pad": "x" * pad} if pad else {"n": n}).encode()
         return bridge.post_signed(endpoint, body, event_id=f"burst-{n}").status_code
 
     with ThreadPoolExecutor(count) as pool:

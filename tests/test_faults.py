@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import socket
 import threading
 import time
@@ -23,9 +24,13 @@ from bridge.hub import Hub
 from bridge.store import Store
 from tests.support import (
     BridgeProcess,
+    Client,
     Connect,
+    ConnectionClosedError,
     burst,
+    client_per_worker,
     deliver,
+    events_through,
     free_port,
     metric,
     wait_until,
@@ -264,3 +269,141 @@ def test_full_redis_is_503_not_ready_and_counted_until_memory_is_raised(
         admin.config_set("maxmemory", 0)
         admin.close()
         bridge.stop()
+
+
+def stored_ids(bridge: BridgeProcess, endpoint: str) -> list[str]:
+    history = bridge.api("GET", f"/api/endpoints/{endpoint}/events?limit=1000").json()["events"]
+    return [e["id"] for e in history]
+
+
+def test_pubsub_connection_killed_five_times_under_load_loses_and_repeats_nothing(
+    own_redis: EmbeddedRedis, own_bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """`CLIENT KILL TYPE pubsub` five times while webhooks stream in: every kill cuts each
+    worker's hub, and sockets on every worker still get every event once, in order."""
+    own_bridge.create_endpoint(uid)
+    clients = client_per_worker(own_bridge, connect, uid)
+    admin = redis.Redis.from_url(own_redis.url)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def send() -> None:
+        for _ in range(600):  # a bound; stopped once the kills are done
+            if stop.is_set():
+                return
+            statuses.append(deliver(own_bridge, uid).status_code)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        for kill in range(5):
+            wait_until(lambda: len(admin.client_list(_type="pubsub")) == len(clients))
+            wait_until(lambda k=kill: len(statuses) >= 10 * (k + 1), timeout=20)
+            assert admin.client_kill_filter(_type="pubsub") == len(clients)
+        wait_until(lambda: len(admin.client_list(_type="pubsub")) == len(clients))
+    finally:
+        stop.set()
+        sender.join()
+        admin.close()
+    assert statuses == [202] * len(statuses)
+    stored = stored_ids(own_bridge, uid)
+    assert len(stored) == len(statuses)
+    for client in clients.values():
+        assert events_through(client, stored[-1]) == stored
+
+
+def test_hub_cut_by_the_pubsub_output_buffer_limit_backfills_from_the_stream(
+    own_redis: EmbeddedRedis, own_bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """With a 1 kB pub/sub output-buffer limit a burst of 32 kB events makes Redis drop the
+    hubs' subscriptions; they subscribe again and backfill: every event once, in order."""
+    own_bridge.create_endpoint(uid)
+    clients = client_per_worker(own_bridge, connect, uid)
+    admin = redis.Redis.from_url(own_redis.url)
+    disconnections = "client_output_buffer_limit_disconnections"
+    before = int(admin.info("stats")[disconnections])
+    admin.config_set("client-output-buffer-limit", "pubsub 1kb 1kb 0")
+    try:
+        assert burst(own_bridge, uid, 30, pad=32_000) == [202] * 30
+        assert int(admin.info("stats")[disconnections]) > before
+        stored = stored_ids(own_bridge, uid)
+        assert len(stored) == 30
+        for client in clients.values():
+            assert events_through(client, stored[-1]) == stored
+    finally:
+        admin.config_set("client-output-buffer-limit", "pubsub 32mb 8mb 60")
+        admin.close()
+
+
+def test_rolling_restart_fails_no_webhook_and_sockets_resume_without_gap(
+    redis_url: str, tmp_path: Path, uid: str, connect: Connect
+) -> None:
+    """SIGHUP to the gunicorn master amid ~100 webhooks/s: every POST is answered 202 (no
+    retries), every socket is closed with 4011, and resuming with `since` gets every event
+    once, in order."""
+    bridge = BridgeProcess(tmp_path / "bridge", redis_url).start()
+    try:
+        bridge.create_endpoint(uid)
+        clients = client_per_worker(bridge, connect, uid)
+        first = deliver(bridge, uid).json()["id"]
+        for client in clients.values():
+            assert [e["id"] for e in client.events(1)] == [first]
+        old = set(bridge.worker_pids())
+        outcomes: list[int | str] = []
+
+        def send() -> None:
+            for _ in range(100):  # 4 lanes of 25/s for about 4 s: ~100/s
+                try:
+                    outcomes.append(deliver(bridge, uid).status_code)
+                except requests.RequestException as exc:  # counted, never retried
+                    outcomes.append(type(exc).__name__)
+                time.sleep(0.04)
+
+        senders = [threading.Thread(target=send) for _ in range(4)]
+        for sender in senders:
+            sender.start()
+        try:
+            wait_until(lambda: len(outcomes) >= 80, timeout=20)
+            assert bridge.process is not None
+            bridge.process.send_signal(signal.SIGHUP)
+            seen: dict[int, list[str]] = {}
+            codes: dict[int, int | None] = {}
+            for pid, client in clients.items():
+                seen[pid], codes[pid] = events_until_closed(client)
+        finally:
+            for sender in senders:
+                sender.join()
+        assert codes == dict.fromkeys(clients, 4011)
+        assert outcomes == [202] * 400
+        wait_until(lambda: len(set(bridge.worker_pids()) - old) == 2, timeout=20)
+        stored = stored_ids(bridge, uid)
+        assert len(stored) == 401
+        for pid in clients:
+            got = [first, *seen[pid]]
+            resumed = wait_until(lambda g=got: resume(bridge, connect, uid, g[-1]), timeout=20)
+            assert got + events_through(resumed, stored[-1]) == stored
+    finally:
+        bridge.stop()
+
+
+def events_until_closed(client: Client) -> tuple[list[str], int | None]:
+    """The event ids a client gets until the server closes it, and the close code."""
+    ids: list[str] = []
+    try:
+        while True:
+            frame = client.recv(20)
+            assert frame["type"] == "event", frame
+            ids.append(frame["event"]["id"])
+    except ConnectionClosedError as closed:
+        return ids, closed.code
+
+
+def resume(bridge: BridgeProcess, connect: Connect, channel: str, since: str) -> Client | None:
+    """A client subscribed from `since`, or None while the restart still refuses it (a
+    stopping worker's 503, as a client that reconnects with backoff would meet it)."""
+    try:
+        client = connect(bridge)
+    except (websocket.WebSocketException, OSError):
+        return None
+    client.subscribe(channel, since=since)
+    return client

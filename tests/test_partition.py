@@ -20,6 +20,7 @@ from tests.support import (
     Connect,
     client_per_worker,
     deliver,
+    events_through,
     metric,
     wait_until,
 )
@@ -44,19 +45,6 @@ def readyz(bridge: BridgeProcess) -> int:
 def hub_connected(bridge: BridgeProcess) -> float:
     """1 while every worker's hub holds its subscription (the gauge is the workers' minimum)."""
     return metric(bridge, "bridge_hub_connected")
-
-
-def rest_of_stream(client: Client, last: str) -> list[str]:
-    """The ids of the event frames this client gets until `last`, then until the pong to a
-    ping sent after it: events queued behind `last` (duplicates, say) are counted too."""
-    ids: list[str] = []
-    while last not in ids:
-        ids.extend(e["id"] for e in client.events(1, timeout=15))
-    client.send({"type": "ping"})
-    while (frame := client.recv(15))["type"] != "pong":
-        assert frame["type"] == "event", frame
-        ids.append(frame["event"]["id"])
-    return ids
 
 
 def test_redis_partition_is_503_then_heals_with_every_event_once(
@@ -102,7 +90,7 @@ def test_redis_partition_is_503_then_heals_with_every_event_once(
         # the heal (nothing acknowledged is lost; what is stored is sent): expect it too.
         assert set(before + after) <= set(stored)
         for client in clients.values():
-            assert rest_of_stream(client, after[-1]) == stored[len(before) :]
+            assert events_through(client, after[-1]) == stored[len(before) :]
     finally:
         bridge.stop()
 
