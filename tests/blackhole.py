@@ -56,14 +56,15 @@ class Blackhole:
     def stop(self) -> None:
         self._stopped.set()
         self._flowing.set()
-        self._listener.close()
         with self._lock:
             pairs, self._pairs = self._pairs, []
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(5)
+        self._listener.close()
         for pair in pairs:
             for sock in pair:
                 sock.close()
-        for thread in self._threads:
-            thread.join(5)
 
     def _spawn(self, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
@@ -72,11 +73,15 @@ class Blackhole:
         thread.start()
 
     def _accept(self) -> None:
+        self._listener.settimeout(_POLL)  # closing a listener does not wake its accept()
         while not self._stopped.is_set():
             try:
                 downstream, _ = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:  # the listener was closed: stop() was called
                 return
+            downstream.settimeout(None)
             upstream = socket.create_connection(self.target)
             with self._lock:
                 self._pairs.append((downstream, upstream))
