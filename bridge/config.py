@@ -29,6 +29,10 @@ class Settings:
     redis_url: str | None = None
     # Per worker process and per Redis node: requests beyond it wait for a free connection.
     redis_max_connections: int = 50
+    # Seconds a Redis call (and a wait for a pooled connection) may take before the request
+    # is answered 503; also how long the hub's subscription may stay silent before it pings,
+    # and twice this before it is taken for dead and made again.
+    redis_timeout: float = 5.0
     data_dir: Path = Path(".bridge")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -84,6 +88,7 @@ class Settings:
             redis_url=r.get("BRIDGE_REDIS_URL", None, _redis_url),
             data_dir=r.get("BRIDGE_DATA_DIR", Path(".bridge"), Path),
             redis_max_connections=r.get("BRIDGE_REDIS_MAX_CONNECTIONS", 50, _int_range(2, 10_000)),
+            redis_timeout=r.get("BRIDGE_REDIS_TIMEOUT", 5.0, _float_range(0.1, 60)),
             host=r.get("BRIDGE_HOST", "127.0.0.1", str),
             port=r.get("PORT", 8000, _int_range(1, 65535)),
             workers=r.get("BRIDGE_WORKERS", 2, _int_range(1, 64)),

@@ -15,11 +15,11 @@ from typing import Any
 import redis
 
 from bridge import keys, providers
-from bridge.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from bridge.errors import Conflict, InvalidInput, NotFound
 from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
 from bridge.providers import Provider, Secret
 from bridge.redis_client import Client
-from bridge.store import REDIS_ERRORS
+from bridge.store import REDIS_ERRORS, unavailable
 
 MAX_DESCRIPTION = 500
 MIN_SECRET_LENGTH = 8
@@ -162,7 +162,7 @@ class Endpoints:
             if not created:
                 raise Conflict("endpoint", endpoint_id)
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("create endpoint", exc) from exc
+            raise unavailable("create endpoint", exc) from exc
         self._changed(endpoint_id)
         return endpoint
 
@@ -177,7 +177,7 @@ class Endpoints:
         try:
             raw = self.client.get(keys.endpoint(endpoint_id))
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("read endpoint", exc) from exc
+            raise unavailable("read endpoint", exc) from exc
         if raw is None:
             raise NotFound("endpoint", endpoint_id)
         endpoint = Endpoint.from_json(raw)
@@ -190,7 +190,7 @@ class Endpoints:
         try:
             self.client.publish(keys.CHANGES_CHANNEL, endpoint_id)
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("announce endpoint change", exc) from exc
+            raise unavailable("announce endpoint change", exc) from exc
 
     def list(self) -> list[Endpoint]:
         try:
@@ -202,7 +202,7 @@ class Endpoints:
                     pipe.get(keys.endpoint(i))
                 raws = pipe.execute()
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("list endpoints", exc) from exc
+            raise unavailable("list endpoints", exc) from exc
         return [Endpoint.from_json(raw) for raw in raws if raw is not None]
 
     def delete(self, endpoint_id: str) -> None:
@@ -213,7 +213,7 @@ class Endpoints:
             )
             self.client.srem(keys.ENDPOINT_INDEX, endpoint_id)
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("delete endpoint", exc) from exc
+            raise unavailable("delete endpoint", exc) from exc
         self._changed(endpoint_id)
 
     def add_secret(self, endpoint_id: str, secret: Any = None) -> tuple[Endpoint, StoredSecret]:
@@ -274,7 +274,7 @@ class Endpoints:
                     except redis.WatchError:
                         continue
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("update endpoint", exc) from exc
+            raise unavailable("update endpoint", exc) from exc
 
     @staticmethod
     def _secret_value(provider: Provider, secret: Any) -> str:

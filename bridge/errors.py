@@ -3,7 +3,8 @@
     BridgeError
     ├── ConfigError(variable, value, problem)       bad BRIDGE_* setting, raised at start-up
     ├── VerificationError(provider, reason, detail) a webhook that failed its signature check
-    ├── StoreUnavailable(operation)                  Redis did not answer; callers answer 503
+    ├── StoreUnavailable(operation, cause)           Redis did not answer; callers answer 503
+    │   └── StoreFull(operation, cause)              Redis is at maxmemory and refused a write
     ├── NotFound(kind, key)                          an endpoint (or other record) that is absent
     ├── Conflict(kind, key)                          creating something that already exists
     └── InvalidInput(field, problem)                 a request that names a bad field
@@ -40,10 +41,19 @@ class VerificationError(BridgeError):
 
 
 class StoreUnavailable(BridgeError):
+    reason = "unreachable"  # what the 503 answer, /readyz and the metric call it
+
     def __init__(self, operation: str, cause: BaseException | None = None) -> None:
         self.operation = operation
         self.cause = cause
-        super().__init__(f"Redis unavailable during {operation}: {cause!r}")
+        super().__init__(f"Redis {self.reason} during {operation}: {cause!r}")
+
+
+class StoreFull(StoreUnavailable):
+    """Redis answers but cannot store: it is at `maxmemory` with `noeviction`. Like an
+    unreachable Redis it is temporary for the sender (503, retry), not the sender's fault."""
+
+    reason = "full"
 
 
 class NotFound(BridgeError):

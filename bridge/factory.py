@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     redis_url = settings.redis_url
 
     def new_client() -> Client:
-        return connect(redis_url, settings.redis_max_connections)
+        return connect(redis_url, settings.redis_max_connections, settings.redis_timeout)
 
     client = new_client()
     store = Store(
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         retention_events=settings.retention_events,
         retention_seconds=settings.retention_seconds,
         dedup_ttl=settings.dedup_ttl,
+        write_headroom=settings.max_body_bytes,
     )
     app = Flask(__name__, static_folder=None)
     # One byte over the limit: a chunked body (no Content-Length) is cut at this length
@@ -60,7 +61,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     cache = RecordCache()
-    hub = Hub(new_client, store, send_timeout=settings.ws_send_timeout, on_change=cache.invalidate)
+    hub = Hub(
+        new_client,
+        store,
+        send_timeout=settings.ws_send_timeout,
+        peer_timeout=settings.redis_timeout,
+        on_change=cache.invalidate,
+    )
     cache.live = hub.connected.is_set
     app.extensions["bridge"] = Services(
         settings=settings,

@@ -95,6 +95,7 @@ class Hub:
         store: Store,
         *,
         send_timeout: float,
+        peer_timeout: float = 5.0,
         on_change: Callable[[str | None], None] = lambda _: None,
     ) -> None:
         # on_change(endpoint id) for each endpoint-record change; on_change(None) whenever
@@ -103,6 +104,9 @@ class Hub:
         self._client_factory = client_factory
         self._store = store
         self._send_timeout = send_timeout
+        # Redis may stay silent this long before the hub pings it, and twice this before the
+        # subscription is taken for dead (a partition or a vanished host sends no FIN).
+        self._peer_timeout = peer_timeout
         self._channels: dict[str, set[Subscription]] = {}
         self._lock = threading.RLock()
         self._pid = 0
@@ -203,11 +207,14 @@ class Hub:
                 self._backfill()
                 backoff = 0.05
                 retry_held_at = time.monotonic() + HELD_RETRY
+                liveness = _Liveness(self._peer_timeout)
                 while not self._stop.is_set():
                     if self._held and time.monotonic() >= retry_held_at:
                         self._backfill(only=set(self._held))
                         retry_held_at = time.monotonic() + HELD_RETRY
-                    message = pubsub.get_message(timeout=1.0)
+                    message = pubsub.get_message(timeout=min(1.0, self._peer_timeout / 2))
+                    if liveness.check(message is not None):
+                        pubsub.ping()
                     if message is None or message["type"] != "message":
                         continue
                     if message["channel"] == CHANGES:
@@ -230,9 +237,8 @@ class Hub:
             self._stop.wait(_JITTER.uniform(0, backoff))
             backoff = min(backoff * 2, 5.0)
 
-    @staticmethod
-    def _await_subscribed(pubsub: redis.client.PubSub, channels: int) -> None:
-        deadline = time.monotonic() + 5.0
+    def _await_subscribed(self, pubsub: redis.client.PubSub, channels: int) -> None:
+        deadline = time.monotonic() + self._peer_timeout
         while time.monotonic() < deadline:
             message = pubsub.get_message(timeout=0.5)
             if message is not None and message["type"] == "subscribe":
@@ -280,6 +286,30 @@ class Hub:
             else:
                 self._held.discard(channel)
         metrics.HUB_HELD.set(len(self._held))
+
+
+class _Liveness:
+    """Whether a subscription's Redis is still there. A partition, or a host that vanished,
+    sends no FIN: the connection looks open while nothing arrives (and redis-py's own health
+    check only sends its PING, never minds the missing answer). So after `timeout` seconds
+    of silence the hub pings, and after twice that it takes the connection for dead."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.heard = self.pinged = time.monotonic()
+
+    def check(self, heard: bool) -> bool:
+        """Note what arrived; True when a ping is due. Raises TimeoutError past the deadline."""
+        now = time.monotonic()
+        if heard:
+            self.heard = now
+            return False
+        if now - self.heard > 2 * self.timeout:
+            raise redis.TimeoutError(f"redis silent for {now - self.heard:.1f} s, ping unanswered")
+        if now - self.heard > self.timeout and now - self.pinged > self.timeout:
+            self.pinged = now
+            return True
+        return False
 
 
 def _json_string(value: str) -> str:

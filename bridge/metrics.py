@@ -31,6 +31,11 @@ INGEST_SECONDS = Histogram(
     "From request to stored-and-published",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+STORE_FAILURES = Counter(
+    "bridge_store_failures_total",
+    "Redis calls that failed, by operation and reason (unreachable, full)",
+    ["operation", "reason"],
+)
 OPEN_SOCKETS = Gauge(
     "bridge_open_sockets", "Open WebSocket connections", multiprocess_mode="livesum"
 )

@@ -21,23 +21,28 @@ from bridge.redis_url import parse
 
 Client = redis.Redis | RedisCluster
 
-# Fail fast, so a dead Redis becomes a 503 rather than a hung request.
-_TIMEOUTS: dict[str, Any] = {
-    "socket_connect_timeout": 2.0,
-    "socket_timeout": 5.0,
-    "health_check_interval": 10,
-}
+CONNECT_TIMEOUT = 2.0
+HEALTH_CHECK_INTERVAL = 10
+
+
+def _timeouts(timeout: float) -> dict[str, Any]:
+    # Fail fast, so a dead Redis becomes a 503 rather than a hung request.
+    return {
+        "socket_connect_timeout": min(CONNECT_TIMEOUT, timeout),
+        "socket_timeout": timeout,
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+    }
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool (it finds the primary) with the blocking pool's bounded waiting."""
 
 
-def connect(url: str, max_connections: int) -> Client:
-    """A client for `url` in any of its forms, with the bridge's timeouts.
+def connect(url: str, max_connections: int, timeout: float) -> Client:
+    """A client for `url` in any of its forms; each call may take up to `timeout` seconds.
 
     Its pool (one per node on a Cluster) holds at most `max_connections`, and a greenlet that
-    finds them all busy waits for one (up to the socket timeout) instead of failing: under
+    finds them all busy waits for one (up to `timeout` too) instead of failing: under
     gevent, thousands of requests may want Redis at the same moment, and redis-py's default
     pool refuses the 101st with MaxConnectionsError.
     """
@@ -45,8 +50,8 @@ def connect(url: str, max_connections: int) -> Client:
         target = parse(url)
     except ValueError as exc:
         raise ConfigError("BRIDGE_REDIS_URL", str(exc)) from exc
-    options = dict(_TIMEOUTS)
-    pool = {"max_connections": max_connections, "timeout": options["socket_timeout"]}
+    options = _timeouts(timeout)
+    pool: dict[str, Any] = {"max_connections": max_connections, "timeout": timeout}
     if target.kind == "single":
         if not target.url.startswith("unix:"):
             options.setdefault("socket_keepalive", True)
@@ -70,7 +75,11 @@ def connect(url: str, max_connections: int) -> Client:
         )
     sentinels = Sentinel(  # type: ignore[no-untyped-call]
         list(target.hosts),
-        sentinel_kwargs={"password": target.sentinel_password, "ssl": target.tls, **_TIMEOUTS},
+        sentinel_kwargs={
+            "password": target.sentinel_password,
+            "ssl": target.tls,
+            **_timeouts(timeout),
+        },
         **options,
     )
     primary: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]

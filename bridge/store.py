@@ -14,16 +14,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
+from redis.cluster import RedisCluster
 from redis.exceptions import (
     ClusterError,
+    OutOfMemoryError,
     ReadOnlyError,
     SlotNotCoveredError,
     TryAgainError,
 )
 
-from bridge import cursor, keys
+from bridge import cursor, keys, metrics
 from bridge.cursor import Cursor
-from bridge.errors import StoreUnavailable
+from bridge.errors import StoreFull, StoreUnavailable
 from bridge.redis_client import Client
 
 _APPEND = """
@@ -74,8 +76,10 @@ REJECTIONS_KEPT = 50
 REJECTIONS_TTL = 7 * 86400
 
 # What "Redis is away" looks like, on one server, a Cluster (a slot's node down, a cluster
-# in `fail` state) or behind Sentinel (a demoted primary refusing writes mid-failover).
+# in `fail` state) or behind Sentinel (a demoted primary refusing writes mid-failover); and
+# "Redis cannot store" (OOM: at maxmemory with noeviction), temporary for a sender too.
 REDIS_ERRORS = (
+    OutOfMemoryError,
     redis.ConnectionError,
     redis.TimeoutError,
     ClusterError,
@@ -84,6 +88,17 @@ REDIS_ERRORS = (
     ReadOnlyError,
     OSError,
 )
+
+
+def unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
+    """The error to raise for one of REDIS_ERRORS, counted in the metric by its reason."""
+    error = _kind(exc)(operation, exc)
+    metrics.STORE_FAILURES.labels(operation, error.reason).inc()
+    return error
+
+
+def _kind(exc: BaseException) -> type[StoreUnavailable]:
+    return StoreFull if isinstance(exc, OutOfMemoryError) else StoreUnavailable
 
 
 @dataclass(frozen=True)
@@ -126,19 +141,41 @@ def envelope_json(event_id: str, tail: str) -> str:
 
 class Store:
     def __init__(
-        self, client: Client, *, retention_events: int, retention_seconds: int, dedup_ttl: int
+        self,
+        client: Client,
+        *,
+        retention_events: int,
+        retention_seconds: int,
+        dedup_ttl: int,
+        write_headroom: int = 0,
     ) -> None:
         self.client = client
+        self.write_headroom = write_headroom
         self.retention_events = retention_events
         self.retention_ms = retention_seconds * 1000
         self.dedup_ttl = dedup_ttl
         self._append = client.register_script(_NEWER + _APPEND)
 
-    def ping(self) -> bool:
+    def unready(self) -> str | None:
+        """Why a webhook may not be stored now ("unreachable", "full"), or None.
+
+        A Redis at maxmemory still answers PING while it refuses writes, so on one server
+        (or Sentinel's primary) this reads INFO memory: with `noeviction`, less room than
+        the largest webhook accepted (`write_headroom`) counts as full. A Cluster is only
+        asked to answer; a full node shows as 503 `full` on its own endpoints' webhooks.
+        """
         try:
-            return bool(self.client.ping())
-        except REDIS_ERRORS:
-            return False
+            if isinstance(self.client, RedisCluster):
+                self.client.ping()
+                return None
+            memory = self.client.info("memory")
+        except REDIS_ERRORS as exc:
+            return _kind(exc).reason
+        limit = int(memory.get("maxmemory", 0))
+        refuses = limit and memory.get("maxmemory_policy") == "noeviction"
+        if refuses and int(memory.get("used_memory", 0)) + self.write_headroom > limit:
+            return StoreFull.reason
+        return None
 
     def append(
         self, channel: str, dedup_id: str, event_type: str | None, envelope_tail: str, raw: bytes
@@ -158,14 +195,14 @@ class Store:
                 ],
             )
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("append", exc) from exc
+            raise unavailable("append", exc) from exc
         return Appended(id=event_id.decode(), duplicate=not created)
 
     def state(self, channel: str) -> StreamState:
         try:
             info = self.client.xinfo_stream(keys.stream(channel))
         except REDIS_ERRORS as exc:  # first: CLUSTERDOWN is a ResponseError too
-            raise StoreUnavailable("state", exc) from exc
+            raise unavailable("state", exc) from exc
         except redis.ResponseError:  # no such key
             return StreamState(last=cursor.ZERO, trimmed=cursor.ZERO, exists=False)
         return StreamState(
@@ -181,7 +218,7 @@ class Store:
                 keys.stream(channel), min="(" + cursor.text(since), max="+", count=limit
             )
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("history", exc) from exc
+            raise unavailable("history", exc) from exc
         return [_stored(entry_id, fields) for entry_id, fields in rows]
 
     def event(self, channel: str, event_id: Cursor) -> StoredEvent | None:
@@ -192,7 +229,7 @@ class Store:
                 keys.stream(channel), min=entry, max=entry, count=1
             )
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("event", exc) from exc
+            raise unavailable("event", exc) from exc
         return _stored(*rows[0]) if rows else None
 
     def replay_after(self, channel: str, since: Cursor, batch: int = 500) -> Iterator[StoredEvent]:
@@ -212,7 +249,7 @@ class Store:
                     pipe.xlen(keys.stream(channel))
                 lengths = pipe.execute() if channels else []
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("counts", exc) from exc
+            raise unavailable("counts", exc) from exc
         return dict(zip(channels, (int(n) for n in lengths), strict=True))
 
     def record_rejection(self, channel: str, entry: str) -> None:
@@ -225,20 +262,20 @@ class Store:
                 pipe.expire(key, REJECTIONS_TTL)
                 pipe.execute()
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("record rejection", exc) from exc
+            raise unavailable("record rejection", exc) from exc
 
     def rejections(self, channel: str) -> list[str]:
         try:
             entries: list[bytes] = self.client.lrange(keys.rejections(channel), 0, -1)  # type: ignore[assignment]
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("rejections", exc) from exc
+            raise unavailable("rejections", exc) from exc
         return [e.decode() for e in entries]
 
     def drop_stream(self, channel: str) -> None:
         try:
             self.client.delete(keys.stream(channel))
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("delete", exc) from exc
+            raise unavailable("delete", exc) from exc
 
 
 def _stored(entry_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:

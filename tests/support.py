@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,17 @@ def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {predicate}")
         time.sleep(interval)
+
+
+def metric(bridge: BridgeProcess, sample: str) -> float:
+    """One sample of the bridge's /metrics, named as exposed (labels included, in their
+    declared order); 0 when it is absent (a counter nobody has touched yet)."""
+    text = requests.get(bridge.url + "/metrics", timeout=5).text
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == sample:
+            return float(value)
+    return 0.0
 
 
 def stream_entries(client: redis.Redis, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -300,12 +312,31 @@ class ConnectionClosedError(Exception):
         self.reason = reason
 
 
-def burst(bridge: BridgeProcess, endpoint: str, count: int) -> list[int]:
-    """`count` signed webhooks posted all at once from as many threads; their statuses."""
+def events_through(client: Client, last: str) -> list[str]:
+    """The ids of the event frames this client gets until `last`, then until the pong to a
+    ping sent after it: events queued behind `last` (duplicates, say) are counted too."""
+    ids: list[str] = []
+    while last not in ids:
+        ids.extend(e["id"] for e in client.events(1, timeout=15))
+    client.send({"type": "ping"})
+    while (frame := client.recv(15))["type"] != "pong":
+        assert frame["type"] == "event", frame
+        ids.append(frame["event"]["id"])
+    return ids
+
+
+def deliver(bridge: BridgeProcess, endpoint: str, payload: bytes = b"{}") -> requests.Response:
+    """One signed webhook with a fresh provider event id."""
+    return bridge.post_signed(endpoint, payload, event_id=uuid.uuid4().hex)
+
+
+def burst(bridge: BridgeProcess, endpoint: str, count: int, pad: int = 0) -> list[int]:
+    """`count` signed webhooks (each `pad` bytes bigger) posted all at once from as many
+    threads; their statuses."""
     from concurrent.futures import ThreadPoolExecutor
 
     def post(n: int) -> int:
-        body = json.dumps({"n": n}).encode()
+        body = json.dumps({"n": n, "pad": "x" * pad} if pad else {"n": n}).encode()
         return bridge.post_signed(endpoint, body, event_id=f"burst-{n}").status_code
 
     with ThreadPoolExecutor(count) as pool:

@@ -83,6 +83,7 @@ def test_blank_values_fall_back_to_defaults() -> None:
         ("BRIDGE_ALLOW_UNVERIFIED", "off", "allow_unverified", False),
         ("BRIDGE_TIMESTAMP_TOLERANCE", "60", "timestamp_tolerance", 60),
         ("BRIDGE_WS_SEND_TIMEOUT", "2.5", "ws_send_timeout", 2.5),
+        ("BRIDGE_REDIS_TIMEOUT", "0.5", "redis_timeout", 0.5),
         ("BRIDGE_LOG_LEVEL", "debug", "log_level", "DEBUG"),
     ],
 )
@@ -122,6 +123,8 @@ BAD_VALUES = [
     ("BRIDGE_RETENTION_SECONDS", "59"),
     ("BRIDGE_WS_QUEUE_SIZE", "0"),
     ("BRIDGE_WS_SEND_TIMEOUT", "0"),
+    ("BRIDGE_REDIS_TIMEOUT", "0"),
+    ("BRIDGE_REDIS_TIMEOUT", "61"),
     ("BRIDGE_WS_MAX_MESSAGE_BYTES", "255"),
     ("BRIDGE_WS_AUTH_TIMEOUT", "601"),
     ("BRIDGE_RETRY_AFTER", "0"),

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import random
-import re
+import signal
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,19 @@ from redis.client import PubSub
 from bridge.embedded import EmbeddedRedis
 from bridge.hub import Hub
 from bridge.store import Store
-from tests.support import BridgeProcess, Connect, burst, free_port, wait_until
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A Redis this test may kill: same port and data dir across restarts."""
-    server = EmbeddedRedis(tmp_path / "redis", port=free_port())
-    server.start()
-    yield server
-    server.stop()
+from tests.support import (
+    BridgeProcess,
+    Client,
+    Connect,
+    ConnectionClosedError,
+    burst,
+    client_per_worker,
+    deliver,
+    events_through,
+    free_port,
+    metric,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -40,10 +42,6 @@ def own_bridge(own_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProce
     process = BridgeProcess(tmp_path / "bridge", own_redis.url).start()
     yield process
     process.stop()
-
-
-def deliver(bridge: BridgeProcess, endpoint: str, payload: bytes = b"{}") -> requests.Response:
-    return bridge.post_signed(endpoint, payload, event_id=uuid.uuid4().hex)
 
 
 def test_redis_killed_and_restarted(
@@ -62,7 +60,11 @@ def test_redis_killed_and_restarted(
     own_redis.process = None
     down = deliver(own_bridge, uid)
     assert down.status_code == 503
-    assert down.json() == {"error": "unavailable", "message": down.json()["message"]}
+    assert down.json() == {
+        "error": "unavailable",
+        "reason": "unreachable",
+        "message": "storage is unreachable; retry later",
+    }
     assert int(down.headers["Retry-After"]) > 0
     assert requests.get(own_bridge.url + "/readyz", timeout=10).status_code == 503
     assert requests.get(own_bridge.url + "/healthz", timeout=10).status_code == 200
@@ -114,9 +116,7 @@ def test_deliveries_during_outage_are_503_or_kept(
 
 
 def slow_closes(bridge: BridgeProcess) -> float:
-    text = requests.get(bridge.url + "/metrics", timeout=5).text
-    match = re.search(r"^bridge_slow_consumer_closes_total (\S+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
+    return metric(bridge, "bridge_slow_consumer_closes_total")
 
 
 def test_client_that_stops_reading_is_cut_others_keep_receiving(
@@ -225,3 +225,185 @@ def test_a_burst_bigger_than_the_redis_pool_waits_for_connections_instead_of_fai
         assert sorted(e["body"]["n"] for e in client.events(40)) == list(range(40))
     finally:
         bridge.stop()
+
+
+FULL = 'bridge_store_failures_total{operation="append",reason="full"}'
+
+
+def test_full_redis_is_503_not_ready_and_counted_until_memory_is_raised(
+    own_redis: EmbeddedRedis, tmp_path: Path, uid: str
+) -> None:
+    """With Redis at maxmemory (noeviction) each webhook it cannot store is 503 + Retry-After
+    (never 202, never 500), /readyz is 503 naming "full", a metric counts every refusal; with
+    memory raised webhooks are 202 again and /readyz 200."""
+    bridge = BridgeProcess(tmp_path / "bridge", own_redis.url).start()
+    admin = redis.Redis.from_url(own_redis.url)
+    try:
+        bridge.create_endpoint(uid)
+        assert deliver(bridge, uid).status_code == 202
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", admin.info("memory")["used_memory"] + 200_000)
+        payload = json.dumps({"pad": "x" * 16_000}).encode()
+        before = metric(bridge, FULL)
+        answers: list[requests.Response] = []
+        for _ in range(100):  # a bound: 200 KB of headroom is spent after about a dozen
+            answers.append(deliver(bridge, uid, payload))
+            if [a.status_code for a in answers[-3:]] == [503] * 3:
+                break
+        statuses = [a.status_code for a in answers]
+        assert set(statuses) == {202, 503}
+        assert metric(bridge, FULL) - before == statuses.count(503)
+        for refused in (a for a in answers if a.status_code == 503):
+            assert refused.json()["reason"] == "full"
+            assert int(refused.headers["Retry-After"]) > 0
+        ready = requests.get(bridge.url + "/readyz", timeout=10)
+        assert ready.status_code == 503
+        assert ready.json()["reason"] == "full"
+        history = bridge.api("GET", f"/api/endpoints/{uid}/events?limit=1000").json()["events"]
+        assert len(history) == 1 + statuses.count(202)  # each 202 stored, no 503 half-written
+
+        admin.config_set("maxmemory", 0)
+        assert requests.get(bridge.url + "/readyz", timeout=10).status_code == 200
+        assert deliver(bridge, uid, payload).status_code == 202
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+        bridge.stop()
+
+
+def stored_ids(bridge: BridgeProcess, endpoint: str) -> list[str]:
+    history = bridge.api("GET", f"/api/endpoints/{endpoint}/events?limit=1000").json()["events"]
+    return [e["id"] for e in history]
+
+
+def test_pubsub_connection_killed_five_times_under_load_loses_and_repeats_nothing(
+    own_redis: EmbeddedRedis, own_bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """`CLIENT KILL TYPE pubsub` five times while webhooks stream in: every kill cuts each
+    worker's hub, and sockets on every worker still get every event once, in order."""
+    own_bridge.create_endpoint(uid)
+    clients = client_per_worker(own_bridge, connect, uid)
+    admin = redis.Redis.from_url(own_redis.url)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def send() -> None:
+        for _ in range(600):  # a bound; stopped once the kills are done
+            if stop.is_set():
+                return
+            statuses.append(deliver(own_bridge, uid).status_code)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        for kill in range(5):
+            wait_until(lambda: len(admin.client_list(_type="pubsub")) == len(clients))
+            wait_until(lambda k=kill: len(statuses) >= 10 * (k + 1), timeout=20)
+            assert admin.client_kill_filter(_type="pubsub") == len(clients)
+        wait_until(lambda: len(admin.client_list(_type="pubsub")) == len(clients))
+    finally:
+        stop.set()
+        sender.join()
+        admin.close()
+    assert statuses == [202] * len(statuses)
+    stored = stored_ids(own_bridge, uid)
+    assert len(stored) == len(statuses)
+    for client in clients.values():
+        assert events_through(client, stored[-1]) == stored
+
+
+def test_hub_cut_by_the_pubsub_output_buffer_limit_backfills_from_the_stream(
+    own_redis: EmbeddedRedis, own_bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """With a 1 kB pub/sub output-buffer limit a burst of 32 kB events makes Redis drop the
+    hubs' subscriptions; they subscribe again and backfill: every event once, in order."""
+    own_bridge.create_endpoint(uid)
+    clients = client_per_worker(own_bridge, connect, uid)
+    admin = redis.Redis.from_url(own_redis.url)
+    disconnections = "client_output_buffer_limit_disconnections"
+    before = int(admin.info("stats")[disconnections])
+    admin.config_set("client-output-buffer-limit", "pubsub 1kb 1kb 0")
+    try:
+        assert burst(own_bridge, uid, 30, pad=32_000) == [202] * 30
+        assert int(admin.info("stats")[disconnections]) > before
+        stored = stored_ids(own_bridge, uid)
+        assert len(stored) == 30
+        for client in clients.values():
+            assert events_through(client, stored[-1]) == stored
+    finally:
+        admin.config_set("client-output-buffer-limit", "pubsub 32mb 8mb 60")
+        admin.close()
+
+
+def test_rolling_restart_fails_no_webhook_and_sockets_resume_without_gap(
+    redis_url: str, tmp_path: Path, uid: str, connect: Connect
+) -> None:
+    """SIGHUP to the gunicorn master amid ~100 webhooks/s: every POST is answered 202 (no
+    retries), every socket is closed with 4011, and resuming with `since` gets every event
+    once, in order."""
+    bridge = BridgeProcess(tmp_path / "bridge", redis_url).start()
+    try:
+        bridge.create_endpoint(uid)
+        clients = client_per_worker(bridge, connect, uid)
+        first = deliver(bridge, uid).json()["id"]
+        for client in clients.values():
+            assert [e["id"] for e in client.events(1)] == [first]
+        old = set(bridge.worker_pids())
+        outcomes: list[int | str] = []
+
+        def send() -> None:
+            for _ in range(100):  # 4 lanes of 25/s for about 4 s: ~100/s
+                try:
+                    outcomes.append(deliver(bridge, uid).status_code)
+                except requests.RequestException as exc:  # counted, never retried
+                    outcomes.append(type(exc).__name__)
+                time.sleep(0.04)
+
+        senders = [threading.Thread(target=send) for _ in range(4)]
+        for sender in senders:
+            sender.start()
+        try:
+            wait_until(lambda: len(outcomes) >= 80, timeout=20)
+            assert bridge.process is not None
+            bridge.process.send_signal(signal.SIGHUP)
+            seen: dict[int, list[str]] = {}
+            codes: dict[int, int | None] = {}
+            for pid, client in clients.items():
+                seen[pid], codes[pid] = events_until_closed(client)
+        finally:
+            for sender in senders:
+                sender.join()
+        assert codes == dict.fromkeys(clients, 4011)
+        assert outcomes == [202] * 400
+        wait_until(lambda: len(set(bridge.worker_pids()) - old) == 2, timeout=20)
+        stored = stored_ids(bridge, uid)
+        assert len(stored) == 401
+        for pid in clients:
+            got = [first, *seen[pid]]
+            resumed = wait_until(lambda g=got: resume(bridge, connect, uid, g[-1]), timeout=20)
+            assert got + events_through(resumed, stored[-1]) == stored
+    finally:
+        bridge.stop()
+
+
+def events_until_closed(client: Client) -> tuple[list[str], int | None]:
+    """The event ids a client gets until the server closes it, and the close code."""
+    ids: list[str] = []
+    try:
+        while True:
+            frame = client.recv(20)
+            assert frame["type"] == "event", frame
+            ids.append(frame["event"]["id"])
+    except ConnectionClosedError as closed:
+        return ids, closed.code
+
+
+def resume(bridge: BridgeProcess, connect: Connect, channel: str, since: str) -> Client | None:
+    """A client subscribed from `since`, or None while the restart still refuses it (a
+    stopping worker's 503, as a client that reconnects with backoff would meet it)."""
+    try:
+        client = connect(bridge)
+    except (websocket.WebSocketException, OSError):
+        return None
+    client.subscribe(channel, since=since)
+    return client

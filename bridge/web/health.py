@@ -19,8 +19,9 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     found = services()
-    if not found.store.ping():
-        return unavailable(found.settings.retry_after)
+    reason = found.store.unready()
+    if reason is not None:
+        return unavailable(found.settings.retry_after, reason)
     return jsonify({"status": "ready"})
 
 

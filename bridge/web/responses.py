@@ -23,8 +23,9 @@ def error(status: int, code: str, **extra: Any) -> Response:
     return response
 
 
-def unavailable(retry_after: int) -> Response:
-    response = error(503, "unavailable", message="storage is unreachable; retry later")
+def unavailable(retry_after: int, reason: str = StoreUnavailable.reason) -> Response:
+    """503 with Retry-After; `reason` is a StoreUnavailable's ("unreachable", "full")."""
+    response = error(503, "unavailable", reason=reason, message=f"storage is {reason}; retry later")
     response.headers["Retry-After"] = str(retry_after)
     return response
 
@@ -60,7 +61,7 @@ def register(app: Flask, retry_after: int) -> None:
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable) -> Response:
         log.warning("503: %s", exc)
-        return unavailable(retry_after)
+        return unavailable(retry_after, exc.reason)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
