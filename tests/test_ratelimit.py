@@ -61,7 +61,7 @@ def test_a_client_steadily_over_the_rate_is_warned_once_and_closed_in_the_end() 
     """At 25 frames/s against 20/s, the client gets one warning and is closed, not warned
     again each time a token comes back."""
     check, clock = limit()
-    verdicts = []
+    verdicts: list[Verdict] = []
     while Verdict.CLOSE not in verdicts and len(verdicts) < 10_000:
         clock.now += 0.04
         verdicts.append(check.check())
