@@ -246,6 +246,18 @@ class Client:
             received.append(frame["event"])
         return received
 
+    def until_close(
+        self, max_frames: int = 1000, timeout: float = 10.0
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Every frame up to the server's close frame, and its close code."""
+        frames = []
+        for _ in range(max_frames):
+            try:
+                frames.append(self.recv(timeout))
+            except ConnectionClosedError as closed:
+                return frames, closed.code
+        raise AssertionError(f"no close frame among {max_frames} frames")
+
     def close_code(self, timeout: float = 10.0) -> int | None:
         """Read until the server closes; return its close code."""
         try:
