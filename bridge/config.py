@@ -67,10 +67,11 @@ class Settings:
     ws_ping_interval: float = 25.0
     ws_max_message_bytes: int = 64 * 1024
     ws_auth_timeout: float = 10.0
-    # Client frames per second per socket (a token bucket holding `ws_burst`): a dashboard
-    # sends a few frames a minute; past it frames are dropped, then the socket is closed.
+    # Client frames per second per socket (a token bucket holding `ws_burst`). A dashboard
+    # sends a few a minute, but on (re)connect one subscribe per endpoint, all at once: the
+    # burst covers the 100 subscriptions a socket may hold, twice over.
     ws_rate: float = 20.0
-    ws_burst: int = 50
+    ws_burst: int = 200
     retry_after: int = 5
     log_level: str = "INFO"
 
@@ -125,7 +126,7 @@ class Settings:
             ),
             ws_auth_timeout=r.get("BRIDGE_WS_AUTH_TIMEOUT", 10.0, _float_range(0.1, 600)),
             ws_rate=r.get("BRIDGE_WS_RATE", 20.0, _float_range(0.1, 100_000, "frames per second")),
-            ws_burst=r.get("BRIDGE_WS_BURST", 50, _int_range(1, 1_000_000)),
+            ws_burst=r.get("BRIDGE_WS_BURST", 200, _int_range(1, 1_000_000)),
             retry_after=r.get("BRIDGE_RETRY_AFTER", 5, _int_range(1, 3600)),
             log_level=r.get("BRIDGE_LOG_LEVEL", "INFO", _log_level),
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bridge.config import Settings
 from bridge.ratelimit import InboundLimit, TokenBucket, Verdict
+from bridge.web.session import MAX_SUBSCRIPTIONS
 
 
 class Clock:
@@ -78,3 +80,12 @@ def test_a_client_that_slows_down_until_the_bucket_is_full_starts_afresh() -> No
     clock.now += 50 / 20
     assert [check.check() for _ in range(50)] == [Verdict.ACCEPT] * 50
     assert check.check() is Verdict.WARN
+
+
+def test_the_defaults_let_a_dashboard_reconnect_with_every_subscription_at_once() -> None:
+    """At the default settings, an auth and 100 subscribes (all a socket may hold) sent at
+    once are all accepted, and a dashboard with 400 endpoints is not closed on reconnect."""
+    defaults = Settings()
+    check = InboundLimit(TokenBucket(defaults.ws_rate, defaults.ws_burst, Clock()))
+    assert {check.check() for _ in range(1 + MAX_SUBSCRIPTIONS)} == {Verdict.ACCEPT}
+    assert Verdict.CLOSE not in {check.check() for _ in range(400 - 1 - MAX_SUBSCRIPTIONS)}

@@ -26,7 +26,7 @@ MAX_MESSAGE = 64 * 1024  # the default
 def limited(
     redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BridgeProcess]:
-    """One worker (so every socket of a test shares it), a 64 KiB outbox, default rate limit.
+    """One worker (so every socket of a test shares it), a 64 KiB outbox, bursts of 50.
     The send timeout is long so that only the outbox bounds cut a slow consumer here."""
     process = BridgeProcess(
         tmp_path_factory.mktemp("limited"),
@@ -34,6 +34,7 @@ def limited(
         BRIDGE_WORKERS="1",
         BRIDGE_WS_AUTH_TIMEOUT=str(AUTH_TIMEOUT),
         BRIDGE_WS_QUEUE_BYTES=str(QUEUE_BYTES),
+        BRIDGE_WS_BURST="50",
         BRIDGE_WS_SEND_TIMEOUT="60",
     ).start()
     yield process
