@@ -430,12 +430,3 @@ class RawSocket:
 
 
 MASK = b"\x11\x22\x33\x44"
-
-
-def metric(bridge: BridgeProcess, name: str) -> float:
-    """The value of an unlabelled sample on the bridge's /metrics (0 when absent)."""
-    text = requests.get(bridge.url + "/metrics", timeout=10).text
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
