@@ -54,13 +54,24 @@ class Settings:
     # Per endpoint, the stream keeps at most this many events and none older than max age.
     retention_events: int = 10_000
     retention_seconds: int = 7 * 24 * 3600
-    # A socket whose unsent backlog passes this many frames is closed with 4008.
+    # A socket whose unsent backlog passes this many frames, this many bytes, or whose oldest
+    # queued frame is this many seconds old, is closed with 4008 (a slow consumer).
     ws_queue_size: int = 1000
+    ws_queue_bytes: int = 1 * MiB
+    ws_queue_age: float = 10.0
+    # The kernel send buffer of each socket (SO_SNDBUF; 0 leaves the kernel's autotuning, which
+    # lets one socket that stopped reading hold megabytes on the bridge's behalf).
+    ws_send_buffer: int = 64 * 1024
     # A single send that takes longer than this closes the socket (client stopped reading).
     ws_send_timeout: float = 10.0
     ws_ping_interval: float = 25.0
     ws_max_message_bytes: int = 64 * 1024
     ws_auth_timeout: float = 10.0
+    # Client frames per second per socket (a token bucket holding `ws_burst`). A dashboard
+    # sends a few a minute, but on (re)connect one subscribe per endpoint, all at once: the
+    # burst covers the 100 subscriptions a socket may hold, twice over.
+    ws_rate: float = 20.0
+    ws_burst: int = 200
     retry_after: int = 5
     log_level: str = "INFO"
 
@@ -105,12 +116,17 @@ class Settings:
                 "BRIDGE_RETENTION_SECONDS", 7 * 86400, _int_range(60, 3650 * 86400)
             ),
             ws_queue_size=r.get("BRIDGE_WS_QUEUE_SIZE", 1000, _int_range(1, 10**6)),
+            ws_queue_bytes=r.get("BRIDGE_WS_QUEUE_BYTES", 1 * MiB, _int_range(1024, 1024 * MiB)),
+            ws_queue_age=r.get("BRIDGE_WS_QUEUE_AGE", 10.0, _float_range(0.1, 3600)),
+            ws_send_buffer=r.get("BRIDGE_WS_SEND_BUFFER", 64 * 1024, _int_range(0, 64 * MiB)),
             ws_send_timeout=r.get("BRIDGE_WS_SEND_TIMEOUT", 10.0, _float_range(0.1, 3600)),
             ws_ping_interval=r.get("BRIDGE_WS_PING_INTERVAL", 25.0, _float_range(0.1, 3600)),
             ws_max_message_bytes=r.get(
                 "BRIDGE_WS_MAX_MESSAGE_BYTES", 64 * 1024, _int_range(256, 64 * MiB)
             ),
             ws_auth_timeout=r.get("BRIDGE_WS_AUTH_TIMEOUT", 10.0, _float_range(0.1, 600)),
+            ws_rate=r.get("BRIDGE_WS_RATE", 20.0, _float_range(0.1, 100_000, "frames per second")),
+            ws_burst=r.get("BRIDGE_WS_BURST", 200, _int_range(1, 1_000_000)),
             retry_after=r.get("BRIDGE_RETRY_AFTER", 5, _int_range(1, 3600)),
             log_level=r.get("BRIDGE_LOG_LEVEL", "INFO", _log_level),
         )
@@ -203,12 +219,12 @@ def _int_range(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
-def _float_range(lo: float, hi: float) -> Callable[[str], float]:
+def _float_range(lo: float, hi: float, unit: str = "seconds") -> Callable[[str], float]:
     def parse(raw: str) -> float:
         try:
             value = float(raw)
         except ValueError:
-            raise ValueError(f"expected a number of seconds, got {raw!r}") from None
+            raise ValueError(f"expected a number of {unit}, got {raw!r}") from None
         if not lo <= value <= hi:
             raise ValueError(f"must be between {lo} and {hi}, got {value}")
         return value

@@ -63,7 +63,7 @@ def event_frame(channel_json: str, event: StoredEvent) -> str:
 class Subscription:
     """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
 
-    __slots__ = ("buffer", "channel", "last", "outbox", "pattern")
+    __slots__ = ("buffer", "buffered_bytes", "channel", "last", "outbox", "pattern")
 
     def __init__(self, channel: str, outbox: Outbox, pattern: str | None) -> None:
         self.channel = channel
@@ -71,16 +71,21 @@ class Subscription:
         self.pattern = pattern
         self.last: Cursor = cursor.ZERO
         self.buffer: list[Pending] | None = []
+        self.buffered_bytes = 0
 
     def offer(self, event_id: Cursor, event_type: str, frame: bytes) -> int:
         if event_id <= self.last:
             return 0
         if self.buffer is not None:
-            if len(self.buffer) >= self.outbox.limit:
-                # Live events outran a backlog the client reads slowly: same bound, same cure.
-                self.outbox.overflow()
+            outbox = self.outbox
+            if len(self.buffer) >= outbox.limit or (
+                self.buffered_bytes + len(frame) > outbox.max_bytes
+            ):
+                # Live events outran a backlog the client reads slowly: same bounds, same cure.
+                outbox.overflow()
                 return 0
             self.buffer.append((event_id, event_type, frame))
+            self.buffered_bytes += len(frame)
             return 0
         self.last = event_id
         if self.pattern is None or fnmatchcase(event_type, self.pattern):

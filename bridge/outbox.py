@@ -1,10 +1,12 @@
 """A socket's outbox: the bounded queue between the hub and the one writer of a socket.
 
 The hub calls `put()` from its listener and must never block there, so `put()` only appends
-or refuses. A socket whose backlog reaches the bound is a slow consumer: rather than grow
-without limit (and hold every event in memory for a client that may never read again), the
-outbox is closed with a reason, the writer sends that close code, and the client resumes
-later with `since`.
+or refuses. A socket whose backlog reaches the bound (frames, bytes, or the age of its oldest
+frame, whichever comes first) is a slow consumer: rather than grow without limit (and hold
+every event in memory for a client that may never read again), the outbox is closed with a
+reason, the writer sends that close code, and the client resumes later with `since`. The
+count alone is not a bound on memory (events may be megabytes each), and neither count nor
+bytes bounds how late a client is; the age does.
 
 The fast path: when nothing is queued and nothing is being written, `put()` hands the frame
 to the kernel at once through `direct` (a non-blocking send; see session.py), so a socket
@@ -15,7 +17,9 @@ switching (no switch between the checks and the send); the bridge runs only on g
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable
 
 from bridge import metrics
@@ -25,8 +29,19 @@ SLOW_CONSUMER = 4008
 
 
 class Outbox:
-    def __init__(self, limit: int) -> None:
+    def __init__(
+        self,
+        limit: int,
+        max_bytes: float = math.inf,
+        max_age: float = math.inf,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self._clock = clock
+        self._bytes = 0  # queued, not yet taken by the writer
+        self._since = 0.0  # when the oldest queued frame was queued
         # A list, not a deque: the writer takes all of it at once, and an empty deque costs
         # ~600 bytes more per idle socket.
         self._frames: list[bytes] = []
@@ -51,10 +66,14 @@ class Outbox:
             if written == len(frame):
                 return True
             frame = frame[written:]  # the rest goes first to the writer, in order
-        if len(self._frames) >= self.limit:
+        # A frame always fits an empty queue: one event larger than max_bytes still goes out.
+        if self._frames and self._full(len(frame)):
             self.overflow()
             return False
+        if not self._frames:
+            self._since = self._clock()
         self._frames.append(frame)
+        self._bytes += len(frame)
         self._ready.set()
         if self.wake is not None:
             self.wake()
@@ -66,11 +85,21 @@ class Outbox:
         A backlog can be far longer than the bound; the writer drains it at the client's
         pace, and half the bound stays free for live events meanwhile.
         """
-        while len(self._frames) >= self.limit // 2 and self.closed is None:
+        while self._half_full() and self.closed is None:
             self._room.clear()
             if not self._room.wait(timeout):
                 self.overflow()
         return self.put(frame)
+
+    def _full(self, extra: int) -> bool:
+        return (
+            len(self._frames) >= self.limit
+            or self._bytes + extra > self.max_bytes
+            or self._clock() - self._since > self.max_age
+        )
+
+    def _half_full(self) -> bool:
+        return len(self._frames) >= self.limit // 2 or self._bytes >= self.max_bytes / 2
 
     def overflow(self) -> None:
         """Close as a slow consumer: drop what is queued; the client resumes with `since`.
@@ -95,13 +124,14 @@ class Outbox:
         self.closed = (code, reason)
         if discard:
             self._frames.clear()
+            self._bytes = 0
         self._ready.set()
         self._room.set()
         if not self._frames and not self.writing and self.close_now is not None:
             rest = self.close_now(code, reason)
             if not rest:
                 return
-            self._frames.append(rest)  # the writer sends the rest
+            self._frames.append(rest)  # the writer sends the rest (past every bound: it is last)
         if self.wake is not None:
             self.wake()
 
@@ -111,6 +141,7 @@ class Outbox:
         self._ready.clear()
         frames = list(self._frames)
         self._frames.clear()
+        self._bytes = 0
         self.writing = bool(frames)
         self._room.set()
         return frames

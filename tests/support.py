@@ -246,6 +246,18 @@ class Client:
             received.append(frame["event"])
         return received
 
+    def until_close(
+        self, max_frames: int = 1000, timeout: float = 10.0
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Every frame up to the server's close frame, and its close code."""
+        frames = []
+        for _ in range(max_frames):
+            try:
+                frames.append(self.recv(timeout))
+            except ConnectionClosedError as closed:
+                return frames, closed.code
+        raise AssertionError(f"no close frame among {max_frames} frames")
+
     def close_code(self, timeout: float = 10.0) -> int | None:
         """Read until the server closes; return its close code."""
         try:
@@ -341,3 +353,80 @@ def burst(bridge: BridgeProcess, endpoint: str, count: int, pad: int = 0) -> lis
 
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(post, range(count)))
+
+
+class RawSocket:
+    """A WebSocket spoken by hand over a plain TCP socket, after a real upgrade handshake:
+    for frames no client library would send (a header that lies, a frame left half-sent)."""
+
+    def __init__(self, bridge: BridgeProcess, token: str | None = ADMIN_TOKEN) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", bridge.port), timeout=10)
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        self.sock.sendall(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{bridge.port}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                f"Sec-WebSocket-Version: 13\r\n{auth}\r\n"
+            ).encode()
+        )
+        self._buffer = b""
+        while b"\r\n\r\n" not in self._buffer:
+            self._buffer += self._recv()
+        head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionClosedError(None, "connection dropped")
+        return data
+
+    def _take(self, n: int) -> bytes:
+        while len(self._buffer) < n:
+            self._buffer += self._recv()
+        data, self._buffer = self._buffer[:n], self._buffer[n:]
+        return data
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    @staticmethod
+    def header(length: int, opcode: int = 0x1, *, fin: bool = True) -> bytes:
+        """A masked client frame header (with its masking key) declaring `length` bytes."""
+        first = (0x80 if fin else 0) | opcode
+        if length < 126:
+            return bytes((first, 0x80 | length)) + MASK
+        if length < 65536:
+            return bytes((first, 0x80 | 126)) + length.to_bytes(2, "big") + MASK
+        return bytes((first, 0x80 | 127)) + length.to_bytes(8, "big") + MASK
+
+    @classmethod
+    def frame(cls, payload: bytes, opcode: int = 0x1, *, fin: bool = True) -> bytes:
+        masked = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+        return cls.header(len(payload), opcode, fin=fin) + masked
+
+    def read_frame(self) -> tuple[int, bytes]:
+        """The next server frame: (opcode, payload)."""
+        first, second = self._take(2)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(self._take(2), "big")
+        elif length == 127:
+            length = int.from_bytes(self._take(8), "big")
+        return first & 0x0F, self._take(length)
+
+    def close_code(self, answer_pings: bool = False, max_frames: int = 100) -> tuple[int, str]:
+        """Read until the server's close frame (answering pings if told); its (code, reason)."""
+        for _ in range(max_frames):
+            opcode, payload = self.read_frame()
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big"), payload[2:].decode()
+            if opcode == 0x9 and answer_pings:
+                self.send(self.frame(payload, 0xA))
+        raise AssertionError(f"no close frame among {max_frames} frames")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+MASK = b"\x11\x22\x33\x44"

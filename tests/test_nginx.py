@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -178,11 +179,11 @@ class Proxied:
             **options,  # type: ignore[arg-type]
         )
 
-    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.bridge.token}"}
         return requests.request(
             method, self.url + path, headers=headers, verify=str(self.cert), timeout=10, **kwargs
-        )  # type: ignore[arg-type]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -311,7 +312,7 @@ def _cut(client: Client) -> bool:
     """Whether the connection is gone: a ping gets no pong but the end of the stream."""
     try:
         client.send({"type": "ping"})
-        return client.recv(timeout=5)["type"] != "pong"
+        return bool(client.recv(timeout=5)["type"] != "pong")
     except (websocket.WebSocketConnectionClosedException, OSError):
         return True
 

@@ -15,7 +15,7 @@ import pytest
 import websocket
 
 from bridge.embedded import EmbeddedRedis
-from tests.support import BridgeProcess, Client, Connect, server_side, wait_until
+from tests.support import BridgeProcess, Client, Connect, RawSocket, server_side, wait_until
 
 pytestmark = pytest.mark.gunicorn
 
@@ -127,3 +127,30 @@ def test_a_peer_that_never_answers_our_close_frame_is_cut(
     opcode, data = next_frame(client, answer_pings=False)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(data[:2], "big") == 4001
+
+
+def test_a_fragmented_message_left_unfinished_is_dropped_though_pings_are_answered(
+    pinging_bridge: BridgeProcess,
+) -> None:
+    """A client that sends the first fragment of a message and then only answers pings is
+    closed 1008 within a ping interval of the fragment, not kept open forever."""
+    raw = RawSocket(pinging_bridge)
+    try:
+        raw.send(RawSocket.frame(b'{"type": "pi', fin=False))
+        # Pongs are allowed between fragments, so the pong deadline alone never ends this.
+        assert raw.close_code(answer_pings=True, max_frames=20) == (1008, "frame incomplete")
+    finally:
+        raw.close()
+
+
+def test_a_frame_stalled_after_part_of_its_payload_is_dropped(
+    pinging_bridge: BridgeProcess,
+) -> None:
+    """A frame whose header and first bytes arrive, and then nothing, is closed 1008."""
+    raw = RawSocket(pinging_bridge)
+    try:
+        raw.send(RawSocket.frame(b'{"type": "ping", "pad": "' + b"x" * 100 + b'"}')[:20])
+        code, _ = raw.close_code(max_frames=20)
+        assert code == 1008
+    finally:
+        raw.close()

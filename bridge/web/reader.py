@@ -8,6 +8,14 @@ starting, and `FrameReader.receive()` does its work on demand in the caller: wai
 socket to be readable, parse with the connection's own wsproto state and event handling
 (`_handle_events`: answers pings and close frames, enforces the message size), send pings on
 schedule, and close the socket when a pong is overdue.
+
+Two limits simple-websocket does not keep, kept here from wsproto's frame decoder (the one
+place the bridge reads wsproto's internals; `FrameReader.__init__` fails on any socket if an
+upgrade moves them): a frame whose header declares more than the message limit is refused
+with 1009 as soon as the header is read, not after the payload (a header can announce 2^63
+bytes and then send nothing); and a frame, or a fragmented message, that is not complete
+within one ping interval of its start is dropped with 1008, since a peer that stalls inside a
+frame cannot answer pings but one that stalls between fragments could, forever.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import Any
 from gevent.socket import wait_read
 from simple_websocket import ConnectionClosed
 from wsproto.events import Ping
-from wsproto.frame_protocol import CloseReason
+from wsproto.frame_protocol import CloseReason, FrameDecoder
 from wsproto.utilities import ProtocolError
 
 # Raised by every timed-out wait: gevent would otherwise make an exception object for each
@@ -50,6 +58,8 @@ class FrameReader:
         handshake._events = ()
         self.ping_interval = ping_interval or math.inf
         self.next_ping = time.monotonic() + self.ping_interval
+        self._decoder: FrameDecoder = ws.ws.connection._proto._frame_decoder
+        self.partial_deadline = math.inf  # a frame or message under way must end by then
 
     def receive(self, timeout: float | None = None) -> str | bytes | None:
         """The next client message; None after `timeout` seconds without one.
@@ -64,10 +74,13 @@ class FrameReader:
             now = time.monotonic()
             if now >= self.next_ping:
                 self._ping(now)
+            elif now >= self.partial_deadline:
+                self._close(CloseReason.POLICY_VIOLATION, "frame incomplete")
             elif now >= deadline:
                 return None
-            elif self._readable(min(self.next_ping, deadline) - now):
+            elif self._readable(min(self.next_ping, self.partial_deadline, deadline) - now):
                 self._read()
+                self._check_partial()
         message: str | bytes = ws.input_buffer.pop(0)
         return message
 
@@ -92,13 +105,32 @@ class FrameReader:
         except (OSError, ProtocolError):
             ws.connected = False
 
+    def _check_partial(self) -> None:
+        """Refuse a frame by its declared length; time a frame or message left unfinished."""
+        ws, header = self.ws, self._decoder.header
+        if header is None and ws.incoming_message is None:
+            self.partial_deadline = math.inf
+            return
+        if header is not None and not header.opcode.iscontrol() and ws.max_message_size:
+            declared = ws.incoming_message_len + header.payload_len - self._decoder.payload_consumed
+            if declared > ws.max_message_size:
+                self._close(CloseReason.MESSAGE_TOO_BIG, "Message is too big")
+                return
+        if self.partial_deadline == math.inf:
+            self.partial_deadline = time.monotonic() + self.ping_interval
+
+    def _close(self, code: CloseReason, message: str) -> None:
+        if not self.ws.connected:
+            return
+        try:
+            self.ws.close(reason=code, message=message)
+        except OSError:
+            self.ws.connected = False
+
     def _ping(self, now: float) -> None:
         ws = self.ws
         if not ws.pong_received:
-            try:
-                ws.close(reason=CloseReason.POLICY_VIOLATION, message="Ping/Pong timeout")
-            except OSError:
-                ws.connected = False
+            self._close(CloseReason.POLICY_VIOLATION, "Ping/Pong timeout")
             return
         ws.pong_received = False
         try:

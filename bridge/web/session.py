@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import time
 from typing import Any
@@ -19,14 +20,16 @@ from simple_websocket import ConnectionClosed
 from wsproto.events import CloseConnection
 from wsproto.utilities import LocalProtocolError
 
-from bridge import cursor, jsontext
+from bridge import cursor
 from bridge.auth import Principal
-from bridge.errors import InvalidInput, NotFound, StoreUnavailable
+from bridge.errors import NotFound, StoreUnavailable
 from bridge.hub import Subscription, wire_frame
-from bridge.identifiers import is_endpoint_id
 from bridge.outbox import Outbox
+from bridge.ratelimit import InboundLimit, TokenBucket, Verdict
 from bridge.services import Services
 from bridge.store import StreamState
+from bridge.web import commands
+from bridge.web.commands import Auth, BadFrame, Ping, Ref, Subscribe, Unsubscribe
 from bridge.web.reader import FrameReader
 from bridge.web.writer import WriterSocket
 
@@ -36,6 +39,7 @@ CLOSE_ANSWER_WAIT = 2.0  # seconds a peer has to answer our close frame before i
 # Close codes of the bridge's own (docs/protocol.md lists them with the standard ones).
 UNAUTHORIZED = 4001
 SHUTTING_DOWN = 4011
+POLICY_VIOLATION = 1008  # standard: here, a client that kept on flooding past its rate limit
 
 
 class Session:
@@ -44,14 +48,22 @@ class Session:
         self.services = found
         self.settings = found.settings
         self.principal = principal
-        self.outbox = Outbox(self.settings.ws_queue_size)
+        settings = self.settings
+        self.outbox = Outbox(settings.ws_queue_size, settings.ws_queue_bytes, settings.ws_queue_age)
         self.subs: dict[str, Subscription] = {}
+        if settings.ws_send_buffer:
+            # Left to autotuning, the kernel holds up to 4 MB for a client that stopped
+            # reading, unseen by the outbox's bounds: the slow consumer is then cut only
+            # once those megabytes are full, tens of seconds late (docs/protocol.md).
+            with contextlib.suppress(OSError):
+                ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.ws_send_buffer)
         self.sock = WriterSocket(ws.sock)
         ws.sock = self.sock
         self.outbox.direct = self.sock.send_now
         self.outbox.wake = self._start_writer
         self.outbox.close_now = self._close_now
-        self.reader = FrameReader(ws, self.settings.ws_ping_interval)
+        self.reader = FrameReader(ws, settings.ws_ping_interval)
+        self.limit = InboundLimit(TokenBucket(settings.ws_rate, settings.ws_burst))
         self._writer: threading.Thread | None = None
         self._reading = True  # until run() stops reading the socket
         self._close_sent_at = 0.0  # when our close frame went out (the reaper times the answer)
@@ -73,7 +85,8 @@ class Session:
                 raw = self.reader.receive()
                 if raw is None:
                     break
-                self._handle(raw)
+                if self._admitted():
+                    self._handle(raw)
         except ConnectionClosed:
             pass
         finally:
@@ -144,20 +157,34 @@ class Session:
 
     # -- client frames -------------------------------------------------------------------
 
+    def _admitted(self) -> bool:
+        """Whether the rate limit lets this client frame through (else it is dropped)."""
+        verdict = self.limit.check()
+        if verdict is Verdict.WARN:
+            rate, burst = self.settings.ws_rate, self.settings.ws_burst
+            self._error("rate_limited", f"over {rate:g} frames/s (bursts of {burst}): slow down")
+        elif verdict is Verdict.CLOSE:
+            self.outbox.close(POLICY_VIOLATION, "rate limit exceeded")
+        return verdict is Verdict.ACCEPT
+
     def _authenticate(self) -> bool:
         deadline = time.monotonic() + self.settings.ws_auth_timeout
-        while (left := deadline - time.monotonic()) > 0:
+        while (left := deadline - time.monotonic()) > 0 and self.outbox.closed is None:
             raw = self.reader.receive(timeout=left)
             if raw is None:
                 break
-            message, ref = self._parse(raw)
-            if message is None:
+            if not self._admitted():
                 continue
-            if message.get("type") != "auth":
-                self._error("unauthorized", 'send {"type": "auth", "token": ...} first', ref)
+            try:
+                message, ref = commands.decode(raw)
+                if message.get("type") != "auth":
+                    raise BadFrame("unauthorized", 'send {"type": "auth", "token": ...} first', ref)
+                auth, ref = commands.command(message, ref)
+            except BadFrame as bad:
+                self._error(bad.code, bad.message, bad.ref)
                 continue
-            token = message.get("token")
-            principal = self.services.authority.principal(token) if isinstance(token, str) else None
+            assert isinstance(auth, Auth)
+            principal = self.services.authority.principal(auth.token) if auth.token else None
             if principal is None:
                 self._error("unauthorized", "token is wrong or expired", ref)
                 self.outbox.close(UNAUTHORIZED, "unauthorized")
@@ -165,46 +192,29 @@ class Session:
             self.principal = principal
             self._send({"type": "authed"}, ref)
             return True
-        self._error("unauthorized", "no auth frame in time")
-        self.outbox.close(UNAUTHORIZED, "auth timeout")
+        if self.outbox.closed is None:
+            self._error("unauthorized", "no auth frame in time")
+            self.outbox.close(UNAUTHORIZED, "auth timeout")
         return False
 
     def _handle(self, raw: str | bytes) -> None:
-        message, ref = self._parse(raw)
-        if message is None:
-            return
-        kind = message.get("type")
-        if kind == "subscribe":
-            self._subscribe(message, ref)
-        elif kind == "unsubscribe":
-            self._unsubscribe(message, ref)
-        elif kind == "ping":
-            self._send({"type": "pong"}, ref)
-        elif kind == "auth":
-            self._error("bad_request", "already authenticated", ref)
-        else:
-            self._error("bad_request", f"unknown type {kind!r}", ref)
-
-    def _parse(self, raw: str | bytes) -> tuple[dict[str, Any] | None, Any]:
         try:
-            message = jsontext.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            self._error("bad_request", "frame is not valid JSON")
-            return None, None
-        if not isinstance(message, dict):
-            self._error("bad_request", "frame must be a JSON object with a type")
-            return None, None
-        ref = message.get("ref")
-        if not isinstance(ref, str | int) or isinstance(ref, bool):
-            ref = None
-        return message, ref
-
-    def _subscribe(self, message: dict[str, Any], ref: Any) -> None:
-        assert self.principal is not None
-        channel = message.get("channel")
-        if not is_endpoint_id(channel):
-            self._error("bad_request", "channel must be an endpoint id", ref)
+            command, ref = commands.parse(raw)
+        except BadFrame as bad:
+            self._error(bad.code, bad.message, bad.ref)
             return
+        if isinstance(command, Subscribe):
+            self._subscribe(command, ref)
+        elif isinstance(command, Unsubscribe):
+            self._unsubscribe(command, ref)
+        elif isinstance(command, Ping):
+            self._send({"type": "pong"}, ref)
+        else:
+            self._error("bad_request", "already authenticated", ref)
+
+    def _subscribe(self, command: Subscribe, ref: Ref) -> None:
+        assert self.principal is not None
+        channel, since = command.channel, command.since
         if not self.principal.may_read(channel):
             self._error("forbidden", f"this token may not read {channel!r}", ref)
             return
@@ -215,19 +225,14 @@ class Session:
             self._error("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS}", ref)
             return
         try:
-            since = self._since(message.get("since"))
-            pattern = self._pattern(message.get("filter"))
             self.services.endpoints.get(channel)
-        except InvalidInput as exc:
-            self._error("bad_request", str(exc), ref)
-            return
         except NotFound:
             self._error("unknown_channel", f"no endpoint {channel!r}", ref)
             return
         except StoreUnavailable:
             self._error("unavailable", "storage is unreachable; retry", ref)
             return
-        sub = Subscription(channel, self.outbox, pattern)
+        sub = Subscription(channel, self.outbox, command.pattern)
 
         def announce(state: StreamState) -> None:
             recovered = True if since is None else state.recovers(since)
@@ -246,42 +251,21 @@ class Session:
             return
         self.subs[channel] = sub
 
-    def _unsubscribe(self, message: dict[str, Any], ref: Any) -> None:
-        channel = message.get("channel")
-        sub = self.subs.pop(channel, None) if isinstance(channel, str) else None
+    def _unsubscribe(self, command: Unsubscribe, ref: Ref) -> None:
+        channel = command.channel
+        sub = self.subs.pop(channel, None) if channel is not None else None
         if sub is None:
             self._error("not_subscribed", f"not subscribed to {channel!r}", ref)
             return
         self.services.hub.unsubscribe(sub)
         self._send({"type": "unsubscribed", "channel": channel}, ref)
 
-    @staticmethod
-    def _since(value: Any) -> cursor.Cursor | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise InvalidInput("since", "expected a cursor string like 1732590000000-0")
-        return cursor.parse(value)
-
-    @staticmethod
-    def _pattern(value: Any) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict) or set(value) - {"event_type"}:
-            raise InvalidInput("filter", 'expected {"event_type": "<glob>"}')
-        pattern = value.get("event_type")
-        if pattern is None:
-            return None
-        if not isinstance(pattern, str) or not 0 < len(pattern) <= 200:
-            raise InvalidInput("filter.event_type", "expected a glob such as payment.*")
-        return pattern
-
     # -- answers -------------------------------------------------------------------------
 
-    def _send(self, frame: dict[str, Any], ref: Any = None) -> None:
+    def _send(self, frame: dict[str, Any], ref: Ref = None) -> None:
         if ref is not None:
             frame["ref"] = ref
         self.outbox.put(wire_frame(json.dumps(frame, separators=(",", ":"))))
 
-    def _error(self, code: str, message: str, ref: Any = None) -> None:
+    def _error(self, code: str, message: str, ref: Ref = None) -> None:
         self._send({"type": "error", "code": code, "message": message}, ref)

@@ -1,0 +1,129 @@
+"""Client frames of `/ws`, parsed into typed commands: a pure function, no socket, no Redis.
+
+Everything a client sends arrives here first, so this is where the worst inputs land (10,000
+nested arrays, numbers of thousands of digits, a `channel` with a trailing newline, a `since`
+that is a list): every one gives `BadFrame` with the code and message of its error frame,
+never another exception. What depends on who asks (may this token read that channel, does
+the endpoint exist) is the session's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bridge import cursor, jsontext
+from bridge.errors import InvalidInput
+from bridge.identifiers import is_endpoint_id
+
+Ref = str | int | None
+
+
+@dataclass(frozen=True)
+class Auth:
+    token: str | None  # None: not a string (answered like a wrong token)
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    channel: str
+    since: cursor.Cursor | None
+    pattern: str | None
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    channel: str | None  # None: not a string (answered `not_subscribed`)
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+Command = Auth | Subscribe | Unsubscribe | Ping
+
+
+class BadFrame(Exception):
+    """A client frame the bridge refuses: answered with an `error` frame, the socket stays."""
+
+    def __init__(self, code: str, message: str, ref: Ref = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+def parse(raw: str | bytes) -> tuple[Command, Ref]:
+    """A client frame to (command, ref); raises BadFrame, and nothing else, for a bad one."""
+    return command(*decode(raw))
+
+
+def decode(raw: str | bytes) -> tuple[dict[str, Any], Ref]:
+    """A client frame to its JSON object and its `ref`; BadFrame if it is neither."""
+    try:
+        message = jsontext.loads(raw)  # nesting limited: "[" * 60_000 fits in one frame
+    except ValueError:  # UnicodeDecodeError is one
+        raise BadFrame("bad_request", "frame is not valid JSON") from None
+    if not isinstance(message, dict):
+        raise BadFrame("bad_request", "frame must be a JSON object with a type")
+    ref = message.get("ref")
+    if not isinstance(ref, str | int) or isinstance(ref, bool):
+        ref = None
+    return message, ref
+
+
+def command(message: dict[str, Any], ref: Ref) -> tuple[Command, Ref]:
+    """A decoded client frame to its command; BadFrame for an unknown type or a bad field."""
+    kind = message.get("type")
+    try:
+        if kind == "subscribe":
+            return _subscribe(message), ref
+        if kind == "unsubscribe":
+            channel = message.get("channel")
+            return Unsubscribe(channel if isinstance(channel, str) else None), ref
+        if kind == "ping":
+            return Ping(), ref
+        if kind == "auth":
+            token = message.get("token")
+            return Auth(token if isinstance(token, str) else None), ref
+    except InvalidInput as exc:
+        raise BadFrame("bad_request", str(exc), ref) from None
+    raise BadFrame("bad_request", f"unknown type {_shown(kind)}", ref)
+
+
+def _subscribe(message: dict[str, Any]) -> Subscribe:
+    channel = message.get("channel")
+    if not is_endpoint_id(channel):
+        raise InvalidInput("channel", "must be an endpoint id")
+    return Subscribe(channel, _since(message.get("since")), _pattern(message.get("filter")))
+
+
+def _since(value: Any) -> cursor.Cursor | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput("since", "expected a cursor string like 1732590000000-0")
+    return cursor.parse(value)
+
+
+def _pattern(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"event_type"}:
+        raise InvalidInput("filter", 'expected {"event_type": "<glob>"}')
+    pattern = value.get("event_type")
+    if pattern is None:
+        return None
+    if not isinstance(pattern, str) or not 0 < len(pattern) <= 200:
+        raise InvalidInput("filter.event_type", "expected a glob such as payment.*")
+    return pattern
+
+
+def _shown(kind: Any) -> str:
+    """The unknown type, quoted, and short: it goes back in the error message."""
+    if isinstance(kind, str | int | float | bool) or kind is None:
+        text = repr(kind)
+    else:
+        text = f"<{type(kind).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."

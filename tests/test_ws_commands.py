@@ -1,0 +1,120 @@
+"""The client-frame parser of /ws (bridge/web/commands.py), fuzzed: whatever a client sends,
+the answer is a command or a BadFrame with a code from docs/protocol.md, never another error."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridge.web import commands
+from bridge.web.commands import Auth, BadFrame, Ping, Subscribe, Unsubscribe
+
+KINDS = ["auth", "subscribe", "unsubscribe", "ping", "pong", "", "SUBSCRIBE", "subscribe\n"]
+FIELDS = ["type", "channel", "since", "filter", "token", "ref", "event_type"]
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=80)
+    | st.sampled_from([*KINDS, "demo", "demo\n", "0-0", "1-1\n", "*", "a" * 70]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+frames = st.fixed_dictionaries(
+    {"type": st.sampled_from(KINDS) | json_values},
+    optional={name: json_values for name in FIELDS[1:]},
+)
+
+
+def outcome(raw: str | bytes) -> str:
+    """Parse, and say what came out: the command's class or the error frame's code."""
+    try:
+        command, ref = commands.parse(raw)
+    except BadFrame as exc:
+        bad = exc
+    else:
+        assert isinstance(command, Auth | Subscribe | Unsubscribe | Ping)
+        assert ref is None or (isinstance(ref, str | int) and not isinstance(ref, bool))
+        return type(command).__name__
+    assert bad.code == "bad_request"
+    assert len(bad.message) < 300
+    assert bad.ref is None or isinstance(bad.ref, str | int)
+    json.dumps({"message": bad.message, "ref": bad.ref})  # it can go back in a frame
+    return bad.code
+
+
+@settings(max_examples=400, deadline=None)
+@given(frame=frames)
+def test_structured_frames_give_a_command_or_a_bad_request(frame: dict[str, Any]) -> None:
+    """Any JSON object with any mix of the known fields, of any type, parses or is bad_request."""
+    result = outcome(json.dumps(frame))
+    if result == "Subscribe":
+        command, _ = commands.parse(json.dumps(frame))
+        assert isinstance(command, Subscribe)
+        assert "\n" not in command.channel
+        assert command.since is None or isinstance(command.since, tuple)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_values)
+def test_any_json_value_is_answered(value: Any) -> None:
+    """Arrays, numbers, strings, null at the top level: bad_request, never a crash."""
+    outcome(json.dumps(value))
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.text(max_size=200) | st.binary(max_size=200))
+def test_arbitrary_text_and_bytes_are_answered(raw: str | bytes) -> None:
+    """Text that is not JSON, and bytes that are not UTF-8, give bad_request."""
+    outcome(raw)
+
+
+WORST = [
+    pytest.param("[" * 10_000 + "]" * 10_000, id="arrays-10000-deep"),
+    pytest.param("[" * 60_000, id="unclosed-arrays-60000-deep"),
+    pytest.param('{"a":' * 10_000 + "1" + "}" * 10_000, id="objects-10000-deep"),
+    pytest.param('{"type": "subscribe", "channel": "demo", "since": ' + "[" * 10_000
+                 + "]" * 10_000 + "}", id="since-nested-10000-deep"),
+    pytest.param('{"type": "ping", "ref": ' + "9" * 5000 + "}", id="ref-5000-digits"),
+    pytest.param('{"type": ' + "1" * 4000 + "}", id="type-4000-digits"),
+    pytest.param('{"type": "subscribe", "channel": "demo\\n"}', id="channel-trailing-newline"),
+    pytest.param('{"type": "subscribe", "channel": "demo", "since": 5}', id="since-number"),
+    pytest.param('{"type": "subscribe", "channel": "demo", "since": "1-1\\n"}', id="since-newline"),
+    pytest.param('{"type": "subscribe", "channel": "demo", "since": "' + "9" * 40 + '"}',
+                 id="since-40-digits"),
+    pytest.param('{"type": "subscribe", "channel": "demo", "filter": {"event_type": ' + "[" * 5000
+                 + "]" * 5000 + "}}", id="filter-nested"),
+    pytest.param('{"type": "subscribe", "channel": ["demo"]}', id="channel-list"),
+    pytest.param('{"type": "x" ' + " " * 60_000 + "}", id="whitespace"),
+    pytest.param('{"type": "' + "\\ud800" * 1000 + '"}', id="lone-surrogates"),
+    pytest.param(b"\xff\xfe" * 100, id="not-utf8"),
+    pytest.param("NaN", id="nan"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", WORST)
+def test_the_worst_frames_are_bad_requests(raw: str | bytes) -> None:
+    """Each of the worst client frames is refused with bad_request, not an exception."""
+    assert outcome(raw) == "bad_request"
+
+
+def test_a_ref_that_is_not_a_string_or_whole_number_is_not_echoed() -> None:
+    """An infinite, boolean or nested `ref` is ignored: the frame is answered without one."""
+    for ref in ("1e999999", "true", "[[1]]", "1.5"):
+        assert commands.parse('{"type": "ping", "ref": ' + ref + "}") == (Ping(), None)
+
+
+def test_a_good_subscribe_parses_into_its_fields() -> None:
+    """A subscribe with every option gives a Subscribe with the cursor parsed and the glob."""
+    raw = json.dumps({"type": "subscribe", "channel": "demo", "since": "5-2",
+                      "filter": {"event_type": "push.*"}, "ref": "r1"})  # fmt: skip
+    assert commands.parse(raw) == (Subscribe("demo", (5, 2), "push.*"), "r1")
