@@ -192,10 +192,17 @@ class Endpoints:
         except REDIS_ERRORS as exc:
             raise unavailable("announce endpoint change", exc) from exc
 
-    def list(self) -> list[Endpoint]:
+    def ids(self) -> list[str]:
+        """Every endpoint id in the index (one that is mid-create or mid-delete included)."""
         try:
             members: set[bytes] = self.client.smembers(keys.ENDPOINT_INDEX)  # type: ignore[assignment]
-            ids = sorted(i.decode() for i in members)
+        except REDIS_ERRORS as exc:
+            raise unavailable("list endpoints", exc) from exc
+        return sorted(i.decode() for i in members)
+
+    def list(self) -> list[Endpoint]:
+        ids = self.ids()
+        try:
             # One GET each, pipelined: MGET cannot span the slots of a Redis Cluster.
             with self.client.pipeline(transaction=False) as pipe:
                 for i in ids:

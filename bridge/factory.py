@@ -61,19 +61,21 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     cache = RecordCache()
+    endpoints = Endpoints(client, allow_unverified=settings.allow_unverified, cache=cache)
     hub = Hub(
         new_client,
         store,
         send_timeout=settings.ws_send_timeout,
         peer_timeout=settings.redis_timeout,
         on_change=cache.invalidate,
+        channels=endpoints.ids,
     )
     cache.live = hub.connected.is_set
     app.extensions["bridge"] = Services(
         settings=settings,
         redis=client,
         store=store,
-        endpoints=Endpoints(client, allow_unverified=settings.allow_unverified, cache=cache),
+        endpoints=endpoints,
         hub=hub,
         authority=Authority(admin_token),
     )

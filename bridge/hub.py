@@ -14,13 +14,15 @@ makes "backlog, then live" free of gaps and duplicates (see `Hub.subscribe`).
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import logging
 import os
 import random
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 
 import redis
@@ -93,6 +95,27 @@ class Subscription:
         return 0
 
 
+class Following:
+    """An admin socket's glob subscription (`*`, `stripe-*`): one Subscription per matching
+    channel, made for the channels there are when it starts and for each one first heard of
+    later (an endpoint created afterwards), so every channel keeps its own cursor."""
+
+    __slots__ = ("children", "glob", "outbox", "pattern", "seen")
+
+    def __init__(self, glob: str, outbox: Outbox, pattern: str | None) -> None:
+        self.glob = glob
+        self.outbox = outbox
+        self.pattern = pattern
+        self.children: dict[str, Subscription] = {}
+        self.seen: set[str] = set()  # channels already matched against the glob, or not
+
+    def announce_new(self, channel: str) -> None:
+        """Tell the client a channel joined, before its first event."""
+        frame = {"type": "subscribed", "channel": channel, "cursor": "0-0", "recovered": True,
+                 "glob": self.glob}  # fmt: skip
+        self.outbox.put(wire_frame(json.dumps(frame, separators=(",", ":"))))
+
+
 class Hub:
     def __init__(
         self,
@@ -102,10 +125,15 @@ class Hub:
         send_timeout: float,
         peer_timeout: float = 5.0,
         on_change: Callable[[str | None], None] = lambda _: None,
+        channels: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         # on_change(endpoint id) for each endpoint-record change; on_change(None) whenever
         # the subscription is (re)made or lost, since changes may have gone unheard.
         self._on_change = on_change
+        # Every channel there is: after a reconnect, a glob follow learns those created while
+        # the hub was away (their first events came while nobody was listening).
+        self._list_channels = channels
+        self._follows: set[Following] = set()
         self._client_factory = client_factory
         self._store = store
         self._send_timeout = send_timeout
@@ -176,6 +204,64 @@ class Hub:
             for pending in buffered:
                 sub.offer(*pending)
         return sent
+
+    def follow(
+        self,
+        following: Following,
+        channels: Iterable[str],
+        since: Mapping[str, Cursor],
+        announce: Callable[[str, StreamState], None],
+    ) -> int:
+        """Subscribe `following` to each of `channels` its glob matches, from its cursor in
+        `since` (else live), and from then on to each matching channel first heard of.
+
+        The channels there are now are marked seen before the follow is registered: a live
+        event for one of them waits for its own subscription (whose backlog holds it), and
+        only a channel never seen is adopted on its first event.
+        """
+        self.ensure_started()
+        known = list(channels)
+        matching = sorted(c for c in known if fnmatchcase(c, following.glob))
+        with self._lock:
+            following.seen.update(known)
+            self._follows.add(following)
+        sent = 0
+        try:
+            for channel in matching:
+                child = Subscription(channel, following.outbox, following.pattern)
+                following.children[channel] = child
+                sent += self.subscribe(
+                    child, since.get(channel), functools.partial(announce, channel)
+                )
+        except StoreUnavailable:
+            self.unfollow(following)
+            raise
+        return sent
+
+    def unfollow(self, following: Following) -> None:
+        with self._lock:
+            self._follows.discard(following)
+            children = list(following.children.values())
+        for child in children:
+            self.unsubscribe(child)
+
+    def _adopt(self, channel: str) -> bool:
+        """A channel first heard of: a subscription from its start in each follow it matches."""
+        adopted = False
+        with self._lock:
+            for following in self._follows:
+                if channel in following.seen:
+                    continue
+                following.seen.add(channel)
+                if not fnmatchcase(channel, following.glob):
+                    continue
+                child = Subscription(channel, following.outbox, following.pattern)
+                child.buffer = None  # live at once: it has no backlog to wait for
+                following.children[channel] = child
+                self._channels.setdefault(channel, set()).add(child)
+                following.announce_new(channel)
+                adopted = True
+        return adopted
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
@@ -255,8 +341,10 @@ class Hub:
     def _handle(self, data: bytes) -> None:
         head, tail = data.split(b"\n", 1)
         channel = head.decode()
-        if channel not in self._channels:  # every worker hears every event: most are not ours
-            return  # (checked before decoding the envelope, which may be megabytes)
+        if channel not in self._channels and not (self._follows and self._adopt(channel)):
+            # Every worker hears every event, and most are not ours: checked before the
+            # envelope (which may be megabytes) is decoded.
+            return
         if channel in self._held:
             return  # it is in the stream: the held channel's next backfill reads it in order
         id_text, event_type, tail_text = tail.decode().split("\n", 2)
@@ -271,6 +359,12 @@ class Hub:
         others serve) is *held*: its live events are ignored, since they are in its stream,
         and its backfill is retried every HELD_RETRY seconds; the other channels go on.
         """
+        if only is None and self._follows:
+            try:
+                for channel in self._list_channels():
+                    self._adopt(channel)
+            except StoreUnavailable:
+                log.warning("hub cannot list channels; glob follows learn new ones live")
         with self._lock:
             starts = {
                 channel: min(sub.last for sub in subs)

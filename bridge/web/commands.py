@@ -9,14 +9,18 @@ the endpoint exist) is the session's business.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from bridge import cursor, jsontext
 from bridge.errors import InvalidInput
 from bridge.identifiers import is_endpoint_id
 
 Ref = str | int | None
+CHANNEL_GLOB = re.compile(r"[a-z0-9_*?-]{1,64}")
+MAX_SINCE_CHANNELS = 10_000
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,17 @@ class Auth:
 class Subscribe:
     channel: str
     since: cursor.Cursor | None
-    pattern: str | None
+    pattern: str | None  # the event-type filter
+
+
+@dataclass(frozen=True)
+class Follow:
+    """A subscribe whose channel is a glob (admin only): every matching endpoint, and those
+    created later, each resumed from its own cursor in `since`."""
+
+    channels: str  # the glob: `*`, `stripe-*`
+    since: Mapping[str, cursor.Cursor]
+    pattern: str | None  # the event-type filter
 
 
 @dataclass(frozen=True)
@@ -41,7 +55,7 @@ class Ping:
     pass
 
 
-Command = Auth | Subscribe | Unsubscribe | Ping
+Command = Auth | Subscribe | Follow | Unsubscribe | Ping
 
 
 class BadFrame(Exception):
@@ -92,11 +106,38 @@ def command(message: dict[str, Any], ref: Ref) -> tuple[Command, Ref]:
     raise BadFrame("bad_request", f"unknown type {_shown(kind)}", ref)
 
 
-def _subscribe(message: dict[str, Any]) -> Subscribe:
+def _subscribe(message: dict[str, Any]) -> Subscribe | Follow:
     channel = message.get("channel")
+    since, pattern = message.get("since"), _pattern(message.get("filter"))
+    if is_channel_glob(channel):
+        return Follow(channel, _since_map(since), pattern)
     if not is_endpoint_id(channel):
-        raise InvalidInput("channel", "must be an endpoint id")
-    return Subscribe(channel, _since(message.get("since")), _pattern(message.get("filter")))
+        raise InvalidInput("channel", "must be an endpoint id, or a glob such as stripe-*")
+    return Subscribe(channel, _since(since), pattern)
+
+
+def is_channel_glob(value: object) -> TypeGuard[str]:
+    """`*`, `stripe-*`, `gh-?`: endpoint-id characters and at least one `*` or `?`."""
+    return (
+        isinstance(value, str)
+        and CHANNEL_GLOB.fullmatch(value) is not None
+        and ("*" in value or "?" in value)
+    )
+
+
+def _since_map(value: Any) -> dict[str, cursor.Cursor]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_SINCE_CHANNELS:
+        raise InvalidInput(
+            "since", f"with a glob channel, a map of up to {MAX_SINCE_CHANNELS} ids to cursors"
+        )
+    since = {}
+    for channel, raw in value.items():
+        if not is_endpoint_id(channel) or not isinstance(raw, str):
+            raise InvalidInput("since", f"{_shown(channel)}: expected an endpoint id and a cursor")
+        since[channel] = cursor.parse(raw)
+    return since
 
 
 def _since(value: Any) -> cursor.Cursor | None:

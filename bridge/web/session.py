@@ -23,13 +23,13 @@ from wsproto.utilities import LocalProtocolError
 from bridge import cursor
 from bridge.auth import Principal
 from bridge.errors import NotFound, StoreUnavailable
-from bridge.hub import Subscription, wire_frame
+from bridge.hub import Following, Subscription, wire_frame
 from bridge.outbox import Outbox
 from bridge.ratelimit import InboundLimit, TokenBucket, Verdict
 from bridge.services import Services
 from bridge.store import StreamState
 from bridge.web import commands
-from bridge.web.commands import Auth, BadFrame, Ping, Ref, Subscribe, Unsubscribe
+from bridge.web.commands import Auth, BadFrame, Follow, Ping, Ref, Subscribe, Unsubscribe
 from bridge.web.reader import FrameReader
 from bridge.web.writer import WriterSocket
 
@@ -51,6 +51,7 @@ class Session:
         settings = self.settings
         self.outbox = Outbox(settings.ws_queue_size, settings.ws_queue_bytes, settings.ws_queue_age)
         self.subs: dict[str, Subscription] = {}
+        self.follows: dict[str, Following] = {}  # glob channels (admin only)
         if settings.ws_send_buffer:
             # Left to autotuning, the kernel holds up to 4 MB for a client that stopped
             # reading, unseen by the outbox's bounds: the slow consumer is then cut only
@@ -93,6 +94,8 @@ class Session:
             self._reading = False
             for sub in self.subs.values():
                 self.services.hub.unsubscribe(sub)
+            for following in self.follows.values():
+                self.services.hub.unfollow(following)
             self.outbox.close(1000, "bye")
             if self._writer is not None:
                 self._writer.join(self.settings.ws_send_timeout + 1)
@@ -205,6 +208,8 @@ class Session:
             return
         if isinstance(command, Subscribe):
             self._subscribe(command, ref)
+        elif isinstance(command, Follow):
+            self._follow(command, ref)
         elif isinstance(command, Unsubscribe):
             self._unsubscribe(command, ref)
         elif isinstance(command, Ping):
@@ -218,11 +223,7 @@ class Session:
         if not self.principal.may_read(channel):
             self._error("forbidden", f"this token may not read {channel!r}", ref)
             return
-        if channel in self.subs:
-            self._error("already_subscribed", f"already subscribed to {channel!r}", ref)
-            return
-        if len(self.subs) >= MAX_SUBSCRIPTIONS:
-            self._error("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS}", ref)
+        if not self._room_for(channel, ref):
             return
         try:
             self.services.endpoints.get(channel)
@@ -233,31 +234,82 @@ class Session:
             self._error("unavailable", "storage is unreachable; retry", ref)
             return
         sub = Subscription(channel, self.outbox, command.pattern)
-
-        def announce(state: StreamState) -> None:
-            recovered = True if since is None else state.recovers(since)
-            frame = {
-                "type": "subscribed",
-                "channel": channel,
-                "cursor": cursor.text(state.last),
-                "recovered": recovered,
-            }
-            self._send(frame, ref)
-
         try:
-            self.services.hub.subscribe(sub, since, announce)
+            self.services.hub.subscribe(
+                sub, since, lambda state: self._announce(channel, since, state, ref)
+            )
         except StoreUnavailable:
             self._error("unavailable", "storage is unreachable; retry", ref)
             return
         self.subs[channel] = sub
 
+    def _follow(self, command: Follow, ref: Ref) -> None:
+        """A glob channel: every matching endpoint, each from its own cursor, and those
+        created later; one `subscribed` per channel before its backlog, then one for the glob."""
+        assert self.principal is not None
+        glob = command.channels
+        if not self.principal.admin:
+            self._error("forbidden", "a glob channel needs the admin token", ref)
+            return
+        if not self._room_for(glob, ref):
+            return
+        following = Following(glob, self.outbox, command.pattern)
+        try:
+            channels = self.services.endpoints.ids()
+            self.services.hub.follow(
+                following,
+                channels,
+                command.since,
+                lambda channel, state: self._announce(
+                    channel, command.since.get(channel), state, None, glob=glob
+                ),
+            )
+        except StoreUnavailable:
+            self._error("unavailable", "storage is unreachable; retry", ref)
+            return
+        self.follows[glob] = following
+        self._send(
+            {"type": "subscribed", "channel": glob, "channels": sorted(following.children)}, ref
+        )
+
+    def _room_for(self, channel: str, ref: Ref) -> bool:
+        if channel in self.subs or channel in self.follows:
+            self._error("already_subscribed", f"already subscribed to {channel!r}", ref)
+            return False
+        if len(self.subs) + len(self.follows) >= MAX_SUBSCRIPTIONS:
+            self._error("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS}", ref)
+            return False
+        return True
+
+    def _announce(
+        self,
+        channel: str,
+        since: cursor.Cursor | None,
+        state: StreamState,
+        ref: Ref,
+        *,
+        glob: str | None = None,
+    ) -> None:
+        frame: dict[str, Any] = {
+            "type": "subscribed",
+            "channel": channel,
+            "cursor": cursor.text(state.last),
+            "recovered": True if since is None else state.recovers(since),
+        }
+        if glob is not None:
+            frame["glob"] = glob
+        self._send(frame, ref)
+
     def _unsubscribe(self, command: Unsubscribe, ref: Ref) -> None:
         channel = command.channel
-        sub = self.subs.pop(channel, None) if channel is not None else None
-        if sub is None:
-            self._error("not_subscribed", f"not subscribed to {channel!r}", ref)
-            return
-        self.services.hub.unsubscribe(sub)
+        if channel is not None and channel in self.follows:
+            self.services.hub.unfollow(self.follows.pop(channel))
+        else:
+            sub = self.subs.pop(channel, None) if channel is not None else None
+            if sub is None:
+                self._error("not_subscribed", f"not subscribed to {channel!r}", ref)
+                return
+            self.services.hub.unsubscribe(sub)
         self._send({"type": "unsubscribed", "channel": channel}, ref)
 
     # -- answers -------------------------------------------------------------------------
