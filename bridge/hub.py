@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import random
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,7 +29,7 @@ import redis
 from bridge import cursor, keys, metrics, redis_client
 from bridge.cursor import Cursor
 from bridge.errors import StoreUnavailable
-from bridge.outbox import Outbox
+from bridge.outbox import CLOSE, Outbox, Tag, wire_frame
 from bridge.redis_client import Client
 from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
 
@@ -44,19 +43,6 @@ HELD_RETRY = 1.0  # seconds between backfill attempts for a channel whose stream
 Pending = tuple[Cursor, str, bytes]  # (id, event type, frame)
 
 
-def wire_frame(text: str) -> bytes:
-    """A whole, unmasked WebSocket text frame (RFC 6455 5.2): what a server writes. Every
-    socket gets the same bytes, so each event is framed once per process (no
-    permessage-deflate: ws.py refuses it)."""
-    payload = text.encode()
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65536:
-        return struct.pack("!BBH", 0x81, 126, n) + payload
-    return struct.pack("!BBQ", 0x81, 127, n) + payload
-
-
 def event_frame(channel_json: str, event: StoredEvent) -> str:
     """The `event` frame, built by string joining so an event is serialised once per process."""
     return '{"type":"event","channel":' + channel_json + ',"event":' + event.envelope_json() + "}"
@@ -65,15 +51,28 @@ def event_frame(channel_json: str, event: StoredEvent) -> str:
 class Subscription:
     """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
 
-    __slots__ = ("buffer", "buffered_bytes", "channel", "last", "outbox", "pattern")
+    __slots__ = ("buffer", "buffered_bytes", "channel", "last", "outbox", "pattern", "policy",
+                 "sent")  # fmt: skip
 
-    def __init__(self, channel: str, outbox: Outbox, pattern: str | None) -> None:
+    def __init__(
+        self, channel: str, outbox: Outbox, pattern: str | None, policy: str = CLOSE
+    ) -> None:
         self.channel = channel
         self.outbox = outbox
         self.pattern = pattern
+        self.policy = policy  # on_slow: what the outbox does when this channel outruns it
         self.last: Cursor = cursor.ZERO
+        self.sent: Cursor = cursor.ZERO  # the newest event handed to the outbox
         self.buffer: list[Pending] | None = []
         self.buffered_bytes = 0
+
+    def put(self, event_id: Cursor, frame: bytes) -> bool:
+        """Hand an event frame to the outbox, tagged where its policy may drop it later."""
+        tag = None if self.policy == CLOSE else Tag(self, self.policy, event_id, self.sent)
+        if self.outbox.put(frame, tag):
+            self.sent = event_id
+            return True
+        return False
 
     def offer(self, event_id: Cursor, event_type: str, frame: bytes) -> int:
         if event_id <= self.last:
@@ -91,7 +90,7 @@ class Subscription:
             return 0
         self.last = event_id
         if self.pattern is None or fnmatchcase(event_type, self.pattern):
-            return 1 if self.outbox.put(frame) else 0
+            return 1 if self.put(event_id, frame) else 0
         return 0
 
 
@@ -100,14 +99,18 @@ class Following:
     channel, made for the channels there are when it starts and for each one first heard of
     later (an endpoint created afterwards), so every channel keeps its own cursor."""
 
-    __slots__ = ("children", "glob", "outbox", "pattern", "seen")
+    __slots__ = ("children", "glob", "outbox", "pattern", "policy", "seen")
 
-    def __init__(self, glob: str, outbox: Outbox, pattern: str | None) -> None:
+    def __init__(self, glob: str, outbox: Outbox, pattern: str | None, policy: str = CLOSE) -> None:
         self.glob = glob
         self.outbox = outbox
         self.pattern = pattern
+        self.policy = policy
         self.children: dict[str, Subscription] = {}
         self.seen: set[str] = set()  # channels already matched against the glob, or not
+
+    def child(self, channel: str) -> Subscription:
+        return Subscription(channel, self.outbox, self.pattern, self.policy)
 
     def announce_new(self, channel: str) -> None:
         """Tell the client a channel joined, before its first event."""
@@ -195,6 +198,7 @@ class Hub:
                     frame = wire_frame(event_frame(channel_json, event))
                     if not sub.outbox.put_backlog(frame, self._send_timeout):
                         break
+                    sub.sent = event_id
                     sent += 1
         except StoreUnavailable:
             self.unsubscribe(sub)
@@ -228,7 +232,7 @@ class Hub:
         sent = 0
         try:
             for channel in matching:
-                child = Subscription(channel, following.outbox, following.pattern)
+                child = following.child(channel)
                 following.children[channel] = child
                 sent += self.subscribe(
                     child, since.get(channel), functools.partial(announce, channel)
@@ -255,7 +259,7 @@ class Hub:
                 following.seen.add(channel)
                 if not fnmatchcase(channel, following.glob):
                     continue
-                child = Subscription(channel, following.outbox, following.pattern)
+                child = following.child(channel)
                 child.buffer = None  # live at once: it has no backlog to wait for
                 following.children[channel] = child
                 self._channels.setdefault(channel, set()).add(child)

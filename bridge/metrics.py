@@ -41,6 +41,9 @@ OPEN_SOCKETS = Gauge(
 )
 EVENTS_SENT = Counter("bridge_events_sent_total", "Event frames written to sockets")
 SLOW_CLOSES = Counter("bridge_slow_consumer_closes_total", "Sockets closed as slow consumers")
+EVENTS_DROPPED = Counter(
+    "bridge_events_dropped_total", "Queued event frames dropped for on_slow drop_oldest sockets"
+)
 HUB_CONNECTED = Gauge(
     "bridge_hub_connected",
     "1 while this worker's hub holds its Redis subscription",

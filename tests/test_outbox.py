@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bridge.outbox import SLOW_CONSUMER, Outbox
+import json
+
+from bridge.outbox import DROP_OLDEST, LATEST, SLOW_CONSUMER, Outbox, Tag
 
 
 class Clock:
@@ -65,3 +67,86 @@ def test_taking_the_queue_resets_its_bytes_and_age() -> None:
     assert outbox.put(b"x" * 1500)  # queued (the kernel takes nothing), fresh age and bytes
     assert outbox.put(b"y" * 400)
     assert outbox.closed is None
+
+
+# -- on_slow policies ------------------------------------------------------------------------
+
+
+class Owner:
+    """A channel's subscription, as the outbox sees it: an object with a channel name."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.sent = (0, 0)
+
+    def put(self, outbox: Outbox, seq: int, policy: str, size: int = 100) -> bool:
+        tag = Tag(self, policy, (seq, 0), self.sent)
+        accepted = outbox.put(b"e" * (size - 1) + bytes([seq % 256]), tag)
+        if accepted:
+            self.sent = (seq, 0)
+        return accepted
+
+
+def notices(frames: list[bytes]) -> list[dict[str, object]]:
+    """The `dropped` frames among wire frames (small ones: a 2-byte header)."""
+    found: list[dict[str, object]] = []
+    for frame in frames:
+        if b'"dropped"' in frame:
+            found.append(json.loads(frame[2:]))
+    return found
+
+
+def test_drop_oldest_keeps_the_socket_and_tells_where_the_gap_begins() -> None:
+    """Past the bound, a drop_oldest channel loses its oldest queued events, never the socket;
+    one `dropped` frame counts them and names the last event handed on before them."""
+    outbox, _ = stuck(limit=10, max_bytes=100_000)
+    owner = Owner("pay")
+    assert all(owner.put(outbox, seq, DROP_OLDEST) for seq in range(1, 31))
+    assert outbox.closed is None
+    frames = outbox.take()
+    (notice,) = notices(frames)
+    events = [f for f in frames if b'"dropped"' not in f]
+    assert notice["channel"] == "pay"
+    assert notice["count"] == 30 - len(events)
+    assert notice["after"] == "0-0"  # nothing was handed on before the first dropped one
+    assert frames.index(next(f for f in frames if b'"dropped"' in f)) == 0
+    assert [f[-1] for f in events] == list(range(31 - len(events), 31))  # the newest kept
+
+
+def test_drop_oldest_does_not_drop_another_channels_frames() -> None:
+    """A close-policy channel's frames filling the outbox still close it as a slow consumer."""
+    outbox, _ = stuck(limit=10, max_bytes=100_000)
+    dropper = Owner("pay")
+    assert dropper.put(outbox, 1, DROP_OLDEST)
+    for _ in range(9):
+        assert outbox.put(b"x" * 100)
+    assert not outbox.put(b"x" * 100)  # a close-policy frame: the policy of its own channel
+    assert outbox.closed is not None
+    assert outbox.closed[0] == SLOW_CONSUMER
+
+
+def test_drop_oldest_after_a_taken_batch_names_the_last_event_handed_on() -> None:
+    """Once a batch has gone to the writer, a later gap starts after its last event."""
+    outbox, _ = stuck(limit=10, max_bytes=100_000)
+    owner = Owner("pay")
+    for seq in range(1, 6):
+        assert owner.put(outbox, seq, DROP_OLDEST)
+    assert len(outbox.take()) == 5
+    for seq in range(6, 40):
+        assert owner.put(outbox, seq, DROP_OLDEST)
+    (notice,) = notices(outbox.take())
+    assert notice["after"] == "5-0"
+
+
+def test_latest_keeps_only_the_newest_event_per_channel() -> None:
+    """A latest channel's queued event is replaced by its next one: no growth, no notice."""
+    outbox, _ = stuck(limit=10, max_bytes=100_000)
+    ticker, other = Owner("ticker"), Owner("other")
+    for seq in range(1, 101):
+        assert ticker.put(outbox, seq, LATEST)
+        if seq % 50 == 0:
+            assert other.put(outbox, seq, LATEST)
+    frames = outbox.take()
+    assert outbox.closed is None
+    assert notices(frames) == []
+    assert [f[-1] for f in frames] == [100, 100]  # ticker's newest, then other's newest

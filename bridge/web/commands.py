@@ -17,6 +17,7 @@ from typing import Any, TypeGuard
 from bridge import cursor, jsontext
 from bridge.errors import InvalidInput
 from bridge.identifiers import is_endpoint_id
+from bridge.outbox import CLOSE, POLICIES
 
 Ref = str | int | None
 CHANNEL_GLOB = re.compile(r"[a-z0-9_*?-]{1,64}")
@@ -33,6 +34,7 @@ class Subscribe:
     channel: str
     since: cursor.Cursor | None
     pattern: str | None  # the event-type filter
+    on_slow: str = CLOSE
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Follow:
     channels: str  # the glob: `*`, `stripe-*`
     since: Mapping[str, cursor.Cursor]
     pattern: str | None  # the event-type filter
+    on_slow: str = CLOSE
 
 
 @dataclass(frozen=True)
@@ -109,11 +112,14 @@ def command(message: dict[str, Any], ref: Ref) -> tuple[Command, Ref]:
 def _subscribe(message: dict[str, Any]) -> Subscribe | Follow:
     channel = message.get("channel")
     since, pattern = message.get("since"), _pattern(message.get("filter"))
+    on_slow = message.get("on_slow", CLOSE)
+    if on_slow not in POLICIES:
+        raise InvalidInput("on_slow", "expected " + " / ".join(POLICIES))
     if is_channel_glob(channel):
-        return Follow(channel, _since_map(since), pattern)
+        return Follow(channel, _since_map(since), pattern, on_slow)
     if not is_endpoint_id(channel):
         raise InvalidInput("channel", "must be an endpoint id, or a glob such as stripe-*")
-    return Subscribe(channel, _since(since), pattern)
+    return Subscribe(channel, _since(since), pattern, on_slow)
 
 
 def is_channel_glob(value: object) -> TypeGuard[str]:

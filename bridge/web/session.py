@@ -23,8 +23,8 @@ from wsproto.utilities import LocalProtocolError
 from bridge import cursor
 from bridge.auth import Principal
 from bridge.errors import NotFound, StoreUnavailable
-from bridge.hub import Following, Subscription, wire_frame
-from bridge.outbox import Outbox
+from bridge.hub import Following, Subscription
+from bridge.outbox import Outbox, wire_frame
 from bridge.ratelimit import InboundLimit, TokenBucket, Verdict
 from bridge.services import Services
 from bridge.store import StreamState
@@ -233,7 +233,7 @@ class Session:
         except StoreUnavailable:
             self._error("unavailable", "storage is unreachable; retry", ref)
             return
-        sub = Subscription(channel, self.outbox, command.pattern)
+        sub = Subscription(channel, self.outbox, command.pattern, command.on_slow)
         try:
             self.services.hub.subscribe(
                 sub, since, lambda state: self._announce(channel, since, state, ref)
@@ -253,7 +253,7 @@ class Session:
             return
         if not self._room_for(glob, ref):
             return
-        following = Following(glob, self.outbox, command.pattern)
+        following = Following(glob, self.outbox, command.pattern, command.on_slow)
         try:
             channels = self.services.endpoints.ids()
             self.services.hub.follow(
