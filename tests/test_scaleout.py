@@ -168,7 +168,8 @@ def test_dedup_resume_list_rotate_and_delete_work_across_slots(
     first = cluster_bridge.post_signed(target, body, event_id=event_id)
     again = cluster_bridge.post_signed(target, body, event_id=event_id)
     assert (first.status_code, again.status_code) == (202, 200)
-    assert again.json() == {"id": first.json()["id"], "endpoint": target, "duplicate": True}
+    assert again.json() == {"id": first.json()["id"], "endpoint": target, "duplicate": True,
+                            "trace": again.headers["X-Bridge-Trace"]}  # fmt: skip
 
     later = [deliver(cluster_bridge, target, n) for n in range(3)]
     resumed = connect(cluster_bridge)
