@@ -282,6 +282,9 @@ class Hub:
                 sent += sub.offer(event_id, event_type, frame)
         if sent:
             metrics.EVENTS_SENT.inc(sent)
+            # Once per event and worker, not per socket: the cursor is the stored time (ms).
+            latency = max(0.0, time.time() - event_id[0] / 1000)
+            metrics.DELIVERY_SECONDS.labels(channel).observe(latency)
 
     # -- the listener --------------------------------------------------------------------
 

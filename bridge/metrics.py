@@ -31,6 +31,12 @@ INGEST_SECONDS = Histogram(
     "From request to stored-and-published",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+DELIVERY_SECONDS = Histogram(
+    "bridge_delivery_seconds",
+    "From an event's storing (its cursor's time) to its frame handed to a worker's sockets",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0),
+)
 STORE_FAILURES = Counter(
     "bridge_store_failures_total",
     "Redis calls that failed, by operation and reason (unreachable, full)",

@@ -8,7 +8,7 @@ import re
 import requests
 from flask.testing import FlaskClient
 
-from tests.support import BridgeProcess, Connect, wait_until
+from tests.support import BridgeProcess, Connect, metric, socket_owner, wait_until
 from tests.test_ingest import create, deliver, history
 
 TRACE = re.compile(r"[0-9a-f]{16}")
@@ -67,3 +67,20 @@ def test_unknown_endpoint_answer_is_traced_too(bridge: BridgeProcess) -> None:
     answer = requests.post(f"{bridge.url}/hooks/no-such-endpoint", data=b"{}", timeout=10)
     assert answer.status_code == 404
     assert TRACE.fullmatch(answer.headers["X-Bridge-Trace"])
+
+
+def test_delivery_histogram_counts_each_event_once_per_worker_not_per_socket(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """Three sockets on the endpoint get an event; bridge_delivery_seconds counts it once for
+    each worker that delivered it, labelled by endpoint."""
+    bridge.create_endpoint(uid)
+    clients = [connect(bridge) for _ in range(3)]
+    for client in clients:
+        client.subscribe(uid)
+    owners = {socket_owner(bridge, c) for c in clients}
+    assert bridge.post_signed(uid, b"{}", event_id="timed").status_code == 202
+    for client in clients:
+        client.events(1)
+    sample = f'bridge_delivery_seconds_count{{endpoint="{uid}"}}'
+    assert wait_until(lambda: metric(bridge, sample) == len(owners))
