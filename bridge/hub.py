@@ -29,13 +29,14 @@ import redis
 from bridge import cursor, keys, metrics, redis_client
 from bridge.cursor import Cursor
 from bridge.errors import StoreUnavailable
-from bridge.outbox import CLOSE, Outbox, Tag, wire_frame
+from bridge.outbox import CLOSE, LATEST, Outbox, Tag, wire_frame
 from bridge.redis_client import Client
 from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
 
 log = logging.getLogger(__name__)
 
 CHANGES = keys.CHANGES_CHANNEL.encode()
+REJECTED = keys.REJECTIONS_CHANNEL.encode()
 # Our own generator: drawing jitter from the module-level one would move the process-wide
 # random state under whoever else relies on it (seeded simulations, hypothesis).
 _JITTER = random.Random()  # noqa: S311 - jitter, not crypto
@@ -52,10 +53,15 @@ class Subscription:
     """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
 
     __slots__ = ("buffer", "buffered_bytes", "channel", "last", "outbox", "pattern", "policy",
-                 "sent")  # fmt: skip
+                 "rejected", "sent")  # fmt: skip
 
     def __init__(
-        self, channel: str, outbox: Outbox, pattern: str | None, policy: str = CLOSE
+        self,
+        channel: str,
+        outbox: Outbox,
+        pattern: str | None,
+        policy: str = CLOSE,
+        rejections: bool = False,
     ) -> None:
         self.channel = channel
         self.outbox = outbox
@@ -63,6 +69,9 @@ class Subscription:
         self.policy = policy  # on_slow: what the outbox does when this channel outruns it
         self.last: Cursor = cursor.ZERO
         self.sent: Cursor = cursor.ZERO  # the newest event handed to the outbox
+        # With rejections on, the key its queued rejection frame is tagged `latest` with: a
+        # flood of forged deliveries keeps one per channel queued for a lagging admin.
+        self.rejected: object | None = object() if rejections else None
         self.buffer: list[Pending] | None = []
         self.buffered_bytes = 0
 
@@ -99,18 +108,26 @@ class Following:
     channel, made for the channels there are when it starts and for each one first heard of
     later (an endpoint created afterwards), so every channel keeps its own cursor."""
 
-    __slots__ = ("children", "glob", "outbox", "pattern", "policy", "seen")
+    __slots__ = ("children", "glob", "outbox", "pattern", "policy", "rejections", "seen")
 
-    def __init__(self, glob: str, outbox: Outbox, pattern: str | None, policy: str = CLOSE) -> None:
+    def __init__(
+        self,
+        glob: str,
+        outbox: Outbox,
+        pattern: str | None,
+        policy: str = CLOSE,
+        rejections: bool = False,
+    ) -> None:
         self.glob = glob
         self.outbox = outbox
         self.pattern = pattern
         self.policy = policy
+        self.rejections = rejections
         self.children: dict[str, Subscription] = {}
         self.seen: set[str] = set()  # channels already matched against the glob, or not
 
     def child(self, channel: str) -> Subscription:
-        return Subscription(channel, self.outbox, self.pattern, self.policy)
+        return Subscription(channel, self.outbox, self.pattern, self.policy, self.rejections)
 
     def announce_new(self, channel: str) -> None:
         """Tell the client a channel joined, before its first event."""
@@ -296,8 +313,8 @@ class Hub:
             pubsub = None
             try:
                 pubsub = redis_client.pubsub(client, attempt)
-                pubsub.subscribe(keys.EVENTS_CHANNEL, keys.CHANGES_CHANNEL)
-                self._await_subscribed(pubsub, 2)
+                pubsub.subscribe(keys.EVENTS_CHANNEL, keys.CHANGES_CHANNEL, keys.REJECTIONS_CHANNEL)
+                self._await_subscribed(pubsub, 3)
                 self._on_change(None)
                 self.connected.set()
                 metrics.HUB_CONNECTED.set(1)
@@ -317,6 +334,8 @@ class Hub:
                         continue
                     if message["channel"] == CHANGES:
                         self._on_change(message["data"].decode())
+                    elif message["channel"] == REJECTED:
+                        self._rejected(message["data"])
                     else:
                         self._handle(message["data"])
             except (*REDIS_ERRORS, StoreUnavailable) as exc:
@@ -358,6 +377,22 @@ class Hub:
         event = StoredEvent(id=id_text, event_type=event_type, envelope_tail=tail_text, raw=b"")
         frame = wire_frame(event_frame(_json_string(channel), event))
         self.deliver(channel, cursor.parse(id_text), event_type, frame)
+
+    def _rejected(self, data: bytes) -> None:
+        """A rejected delivery, to the subscriptions of its channel that asked for them.
+        Not backfilled after a reconnect: the rejections API keeps the last 50."""
+        head, record = data.split(b"\n", 1)
+        channel = head.decode()
+        if channel not in self._channels and not (self._follows and self._adopt(channel)):
+            return
+        frame = wire_frame(
+            '{"type":"rejected","channel":' + _json_string(channel) + ',"rejection":'
+            + record.decode() + "}"
+        )  # fmt: skip
+        with self._lock:
+            subs = [s for s in self._channels.get(channel, ()) if s.rejected is not None]
+        for sub in subs:
+            sub.outbox.put(frame, Tag(sub.rejected, LATEST, cursor.ZERO, cursor.ZERO))
 
     def _backfill(self, only: set[str] | None = None) -> None:
         """After a (re)connect, deliver what pub/sub may have dropped meanwhile.

@@ -16,6 +16,9 @@ EVENTS_CHANNEL = f"{PREFIX}:events"
 ENDPOINT_INDEX = f"{PREFIX}:endpoints"
 # Endpoint ids whose record changed: every worker's hub drops its cached copy.
 CHANGES_CHANNEL = f"{PREFIX}:endpoint-changes"
+# Rejected deliveries as they happen (`<endpoint id>\n<record>`), for admin sockets that
+# subscribed with `"rejections": true`.
+REJECTIONS_CHANNEL = f"{PREFIX}:rejections"
 
 
 def endpoint(endpoint_id: str) -> str:

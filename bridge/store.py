@@ -260,6 +260,7 @@ class Store:
                 pipe.lpush(key, entry)
                 pipe.ltrim(key, 0, REJECTIONS_KEPT - 1)
                 pipe.expire(key, REJECTIONS_TTL)
+                pipe.publish(keys.REJECTIONS_CHANNEL, channel + "\n" + entry)
                 pipe.execute()
         except REDIS_ERRORS as exc:
             raise unavailable("record rejection", exc) from exc

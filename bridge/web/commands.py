@@ -35,6 +35,7 @@ class Subscribe:
     since: cursor.Cursor | None
     pattern: str | None  # the event-type filter
     on_slow: str = CLOSE
+    rejections: bool = False  # also the channel's rejected deliveries, live (admin only)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Follow:
     since: Mapping[str, cursor.Cursor]
     pattern: str | None  # the event-type filter
     on_slow: str = CLOSE
+    rejections: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,14 @@ def _subscribe(message: dict[str, Any]) -> Subscribe | Follow:
     on_slow = message.get("on_slow", CLOSE)
     if on_slow not in POLICIES:
         raise InvalidInput("on_slow", "expected " + " / ".join(POLICIES))
+    rejections = message.get("rejections", False)
+    if not isinstance(rejections, bool):
+        raise InvalidInput("rejections", "expected true or false")
     if is_channel_glob(channel):
-        return Follow(channel, _since_map(since), pattern, on_slow)
+        return Follow(channel, _since_map(since), pattern, on_slow, rejections)
     if not is_endpoint_id(channel):
         raise InvalidInput("channel", "must be an endpoint id, or a glob such as stripe-*")
-    return Subscribe(channel, _since(since), pattern, on_slow)
+    return Subscribe(channel, _since(since), pattern, on_slow, rejections)
 
 
 def is_channel_glob(value: object) -> TypeGuard[str]:

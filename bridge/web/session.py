@@ -233,7 +233,12 @@ class Session:
         except StoreUnavailable:
             self._error("unavailable", "storage is unreachable; retry", ref)
             return
-        sub = Subscription(channel, self.outbox, command.pattern, command.on_slow)
+        if command.rejections and not self.principal.admin:
+            self._error("forbidden", "rejections are for the admin token", ref)
+            return
+        sub = Subscription(
+            channel, self.outbox, command.pattern, command.on_slow, command.rejections
+        )
         try:
             self.services.hub.subscribe(
                 sub, since, lambda state: self._announce(channel, since, state, ref)
@@ -253,7 +258,9 @@ class Session:
             return
         if not self._room_for(glob, ref):
             return
-        following = Following(glob, self.outbox, command.pattern, command.on_slow)
+        following = Following(
+            glob, self.outbox, command.pattern, command.on_slow, command.rejections
+        )
         try:
             channels = self.services.endpoints.ids()
             self.services.hub.follow(
