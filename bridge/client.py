@@ -1,5 +1,6 @@
-"""Talking to a running bridge over HTTP, for the CLI: the admin API (requests) and webhooks.
-The WebSocket side is bridge/cli/feed.py; presentation stays in bridge/cli/.
+"""Talking to a running bridge: the admin API (requests) and webhooks, for the CLI, and
+`Feed`, the public Python client of the live feed (docs/client.md) for servers. The
+WebSocket side is bridge/cli/feed.py; presentation stays in bridge/cli/.
 
 Every failure becomes one of these, each carrying one line fit for `bridge: <line>` on stderr:
 
@@ -13,7 +14,9 @@ Every failure becomes one of these, each carrying one line fit for `bridge: <lin
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -219,3 +222,89 @@ def post_webhook(server: str, endpoint_id: str, body: bytes, headers: Mapping[st
     except ValueError:
         parsed = None
     return Answer(response.status_code, parsed, response.text)
+
+
+class Feed:
+    """A bridge's live events in a Python program: iterate, and every event of `channels`
+    comes once, in order per channel, across disconnects and bridge restarts.
+
+        feed = Feed("https://hooks.example.com", token, ["stripe-prod"], since=saved)
+        for event in feed:          # blocks; reconnects and resumes by itself
+            handle(event)
+            saved[event["endpoint"]] = event["id"]  # persist it to resume after a crash
+
+    `token` is the admin token or a subscriber token for those channels; `since` maps a
+    channel to the cursor to resume after (absent: live from now). Events wait in a bounded
+    queue (`queue` events): while it is full the channel is paused at the bridge and resumed
+    after the last event queued, so a slow consumer loses nothing and holds no more. The
+    first connection failing, or a refused token, raises from the iteration (CliError);
+    later drops are retried with backoff. `notices` gets one line per state change
+    ("away: ...", "back: ...", "stalled: ..."), as `bridge listen` prints them.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        channels: Iterable[str],
+        *,
+        since: Mapping[str, str] | None = None,
+        queue_size: int = 1000,
+        notices: Any = None,
+    ) -> None:
+        from bridge.cli.feed import Feed as Live  # the CLI's own feed: no import cycle
+
+        since = since or {}
+        resume = {channel: since.get(channel) for channel in channels}
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue(queue_size)
+        self._live = Live(
+            server_url(url), AdminToken(token, "the token given to Feed"), resume,
+            notices or (lambda line: None),
+        )  # fmt: skip
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="bridge-feed", daemon=True)
+            self._thread.start()
+        while True:
+            try:
+                yield self._events.get(timeout=0.2)
+            except queue.Empty:
+                if self._done.is_set() and self._events.empty():
+                    if self._error is not None:
+                        raise self._error from None
+                    return
+
+    @property
+    def cursors(self) -> dict[str, str | None]:
+        """Per channel, the last event queued for the iteration (where a reconnect resumes)."""
+        return dict(self._live.resume)
+
+    def close(self) -> None:
+        """Stop the feed and close its connection (within a second or two); an iteration
+        ends once it has yielded the events already queued."""
+        self._live.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            self._live.run(self)
+        except BaseException as exc:  # raised in the iterating thread
+            self._error = exc
+        finally:
+            self._done.set()
+
+    # The feed's sink (bridge/cli/feed.py: Sink): never blocks the reader.
+    def offer(self, channel: str, event: dict[str, Any]) -> bool:
+        try:
+            self._events.put_nowait(event)
+        except queue.Full:
+            return False
+        return True
+
+    def ready(self, channel: str) -> bool:
+        return not self._events.full()

@@ -65,6 +65,17 @@ class _Socket(simple_websocket.Client):  # type: ignore[misc]
     reader's pings find a dead connection.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            # A refused upgrade (401, 403...) raises from simple-websocket's constructor with
+            # its connected socket still open: close it, or every retry holds a descriptor.
+            sock = getattr(self, "sock", None)
+            if sock is not None:
+                sock.close()
+            raise
+
     def handshake(self) -> None:
         super().handshake()
         self.sock.settimeout(None)

@@ -29,9 +29,10 @@ channels (docs/protocol.md), kept alive forever.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 from bridge.cli.connection import CLOSE_UNAUTHORIZED, Connection, Dropped, subscribe_answered
 from bridge.client import AdminToken, Unreachable
@@ -60,7 +61,7 @@ class Sink(Protocol):
 
 
 class Feed:
-    """Events of several channels, forever: `run(sink)` never returns normally.
+    """Events of several channels, forever: `run(sink)` returns only once `stop()` was called.
 
     `resume` maps each channel to where to start (None: live from the first subscription);
     once `sink.offer(channel, event)` took an event, a reconnect resumes after it.
@@ -86,13 +87,19 @@ class Feed:
         # stall_after; poll often enough to notice on time.
         self.ping_every = min(max(stall_after / 3, 0.1), 10.0)
         self.poll = min(self.ping_every / 2, 1.0)
+        self._stopped = threading.Event()
 
-    def run(self, sink: Sink) -> NoReturn:
+    def stop(self) -> None:
+        """End `run()` at its next poll (within a second)."""
+        self._stopped.set()
+
+    def run(self, sink: Sink) -> None:
         connected_once = False
         delay = BACKOFF_FIRST
-        while True:
+        while not self._stopped.is_set():
             if connected_once:  # wait before every reconnect, so a flapping bridge is not hammered
-                time.sleep(delay * _JITTER.uniform(0.8, 1.0))
+                if self._stopped.wait(delay * _JITTER.uniform(0.8, 1.0)):
+                    return
                 delay = min(delay * 2, BACKOFF_CAP)
             try:
                 current = Connection(self.server, self.token, self.resume)
@@ -148,14 +155,14 @@ class Feed:
             self.resume[channel] = cursor
             self.on_start(channel, cursor)
 
-    def _pump(self, connection: Connection, sink: Sink) -> NoReturn:
+    def _pump(self, connection: Connection, sink: Sink) -> None:
         heard = last_event = last_ping = time.monotonic()
         stalled = idle_told = False
         # Channels paused because their sink was full: False while unsubscribed, True once
         # subscribed again, until the `subscribed` answer. Their events are dropped meanwhile:
         # the new subscription sends them again, after the last one taken.
         paused: dict[str, bool] = {}
-        while True:
+        while not self._stopped.is_set():
             frame = connection.next(PAUSED_POLL if paused else self.poll)
             now = time.monotonic()
             if frame is not None:
