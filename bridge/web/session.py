@@ -23,11 +23,11 @@ from wsproto.utilities import LocalProtocolError
 from bridge import cursor
 from bridge.auth import Principal
 from bridge.errors import NotFound, StoreUnavailable
-from bridge.hub import Following, Subscription
 from bridge.outbox import Outbox, wire_frame
 from bridge.ratelimit import InboundLimit, TokenBucket, Verdict
 from bridge.services import Services
 from bridge.store import StreamState
+from bridge.subscription import Following, Subscription
 from bridge.web import commands
 from bridge.web.commands import Auth, BadFrame, Follow, Ping, Ref, Subscribe, Unsubscribe
 from bridge.web.reader import FrameReader

@@ -1,0 +1,128 @@
+"""What a socket follows, as the hub holds it: a `Subscription` per channel (its cursor, its
+event-type filter, its slow-client policy, its buffer while the backlog is sent), a
+`Following` per glob, and the `Liveness` check of the hub's own Redis subscription."""
+
+from __future__ import annotations
+
+import json
+import time
+from fnmatch import fnmatchcase
+
+import redis
+
+from bridge import cursor
+from bridge.cursor import Cursor
+from bridge.outbox import CLOSE, Outbox, Tag, wire_frame
+
+Pending = tuple[Cursor, str, bytes]  # (id, event type, frame)
+
+
+class Subscription:
+    """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
+
+    __slots__ = ("buffer", "buffered_bytes", "channel", "last", "outbox", "pattern", "policy",
+                 "rejected", "sent")  # fmt: skip
+
+    def __init__(
+        self,
+        channel: str,
+        outbox: Outbox,
+        pattern: str | None,
+        policy: str = CLOSE,
+        rejections: bool = False,
+    ) -> None:
+        self.channel = channel
+        self.outbox = outbox
+        self.pattern = pattern
+        self.policy = policy  # on_slow: what the outbox does when this channel outruns it
+        self.last: Cursor = cursor.ZERO
+        self.sent: Cursor = cursor.ZERO  # the newest event handed to the outbox
+        # With rejections on, the key its queued rejection frame is tagged `latest` with: a
+        # flood of forged deliveries keeps one per channel queued for a lagging admin.
+        self.rejected: object | None = object() if rejections else None
+        self.buffer: list[Pending] | None = []
+        self.buffered_bytes = 0
+
+    def put(self, event_id: Cursor, frame: bytes) -> bool:
+        """Hand an event frame to the outbox, tagged where its policy may drop it later."""
+        tag = None if self.policy == CLOSE else Tag(self, self.policy, event_id, self.sent)
+        if self.outbox.put(frame, tag):
+            self.sent = event_id
+            return True
+        return False
+
+    def offer(self, event_id: Cursor, event_type: str, frame: bytes) -> int:
+        if event_id <= self.last:
+            return 0
+        if self.buffer is not None:
+            outbox = self.outbox
+            if len(self.buffer) >= outbox.limit or (
+                self.buffered_bytes + len(frame) > outbox.max_bytes
+            ):
+                # Live events outran a backlog the client reads slowly: same bounds, same cure.
+                outbox.overflow()
+                return 0
+            self.buffer.append((event_id, event_type, frame))
+            self.buffered_bytes += len(frame)
+            return 0
+        self.last = event_id
+        if self.pattern is None or fnmatchcase(event_type, self.pattern):
+            return 1 if self.put(event_id, frame) else 0
+        return 0
+
+
+class Following:
+    """An admin socket's glob subscription (`*`, `stripe-*`): one Subscription per matching
+    channel, made for the channels there are when it starts and for each one first heard of
+    later (an endpoint created afterwards), so every channel keeps its own cursor."""
+
+    __slots__ = ("children", "glob", "outbox", "pattern", "policy", "rejections", "seen")
+
+    def __init__(
+        self,
+        glob: str,
+        outbox: Outbox,
+        pattern: str | None,
+        policy: str = CLOSE,
+        rejections: bool = False,
+    ) -> None:
+        self.glob = glob
+        self.outbox = outbox
+        self.pattern = pattern
+        self.policy = policy
+        self.rejections = rejections
+        self.children: dict[str, Subscription] = {}
+        self.seen: set[str] = set()  # channels already matched against the glob, or not
+
+    def child(self, channel: str) -> Subscription:
+        return Subscription(channel, self.outbox, self.pattern, self.policy, self.rejections)
+
+    def announce_new(self, channel: str) -> None:
+        """Tell the client a channel joined, before its first event."""
+        frame = {"type": "subscribed", "channel": channel, "cursor": "0-0", "recovered": True,
+                 "glob": self.glob}  # fmt: skip
+        self.outbox.put(wire_frame(json.dumps(frame, separators=(",", ":"))))
+
+
+class Liveness:
+    """Whether a subscription's Redis is still there. A partition, or a host that vanished,
+    sends no FIN: the connection looks open while nothing arrives (and redis-py's own health
+    check only sends its PING, never minds the missing answer). So after `timeout` seconds
+    of silence the hub pings, and after twice that it takes the connection for dead."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.heard = self.pinged = time.monotonic()
+
+    def check(self, heard: bool) -> bool:
+        """Note what arrived; True when a ping is due. Raises TimeoutError past the deadline."""
+        now = time.monotonic()
+        if heard:
+            self.heard = now
+            return False
+        if now - self.heard > 2 * self.timeout:
+            raise redis.TimeoutError(f"redis silent for {now - self.heard:.1f} s, ping unanswered")
+        if now - self.heard > self.timeout and now - self.pinged > self.timeout:
+            self.pinged = now
+            return True
+        return False
