@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 from playwright.sync_api import (
     Browser,
@@ -30,7 +31,7 @@ from playwright.sync_api import (
 
 from bridge.embedded import EmbeddedRedis
 from bridge.providers import get as provider
-from tests.support import ROOT, BridgeProcess
+from tests.support import ROOT, BridgeProcess, free_port, spread_history
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -438,23 +439,29 @@ def test_recovered_false_shows_the_missed_events_banner(
 
 
 def test_history_loads_recent_events_then_older_ones_on_demand(
-    fresh_bridge: BridgeProcess, page: Page
+    fresh_bridge: BridgeProcess, fresh_redis: EmbeddedRedis, page: Page
 ) -> None:
-    """Events from before the page opened come from history: recent ones, then "load older"."""
+    """Sign-in shows the newest 50 of history, and "load older" walks back to the first event,
+    however far apart the events are (here 90 s, more than any one-minute window)."""
     fresh_bridge.create_endpoint("history")
-    cursors = {post(fresh_bridge, "history", {"n": n})[0] for n in range(260)}
+    with redis.Redis.from_url(fresh_redis.url) as client:
+        cursors = spread_history(fresh_bridge, client, "history", 260, gap_ms=90_000)
     open_dashboard(page, fresh_bridge)
     expect(rows(page, "history")).to_have_count(50)  # a few endpoints: recent history at sign-in
+    assert shown_cursors(page, "history") == cursors[::-1][:50]
     load = page.get_by_role("button", name="Load older from history")
     load.click()
     expect(rows(page, "history")).to_have_count(250)
     load.click()
     expect(rows(page, "history")).to_have_count(260)
-    load.click()
     expect(page.get_by_role("button", name="No older events in history")).to_be_disabled()
-    shown = rows(page, "history").evaluate_all("els => els.map(e => e.dataset.cursor)")
-    assert sorted(shown) == sorted(cursors)
-    assert shown == sorted(shown, key=lambda c: tuple(map(int, c.split("-"))), reverse=True)
+    assert shown_cursors(page, "history") == cursors[::-1]
+
+
+def shown_cursors(page: Page, endpoint: str) -> list[str]:
+    """The cursors of the rows on the page, top to bottom."""
+    found: list[str] = rows(page, endpoint).evaluate_all("els => els.map(e => e.dataset.cursor)")
+    return found
 
 
 def test_ten_thousand_events_keep_the_page_capped_and_usable(
@@ -503,9 +510,18 @@ def test_ten_thousand_events_keep_the_page_capped_and_usable(
 
 
 @pytest.fixture
-def fresh_bridge(tmp_path: Path) -> Iterator[BridgeProcess]:
-    """A bridge with its own embedded Redis: no endpoints but the ones a test makes."""
-    process = BridgeProcess(tmp_path / "fresh-bridge", None).start()
+def fresh_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis of this test's own, so its bridge holds no endpoint but the ones the test makes."""
+    server = EmbeddedRedis(tmp_path / "fresh-redis", port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_bridge(fresh_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProcess]:
+    """A bridge on its own Redis: no endpoints but the ones a test makes."""
+    process = BridgeProcess(tmp_path / "fresh-bridge", fresh_redis.url).start()
     yield process
     process.stop()
 

@@ -43,7 +43,7 @@ export class EventList {
     this.total = 0;
     this.selectedKey = null;
     this.canLoadHistory = false;
-    this.loadHistory = null; // async () => number of events added
+    this.loadHistory = null; // async (filter) => {added: events added, done: no older ones left}
     this.loading = false;
     this.emptyText = "Waiting for events.";
     this.list.addEventListener("keydown", (e) => this.keydown(e), { signal });
@@ -232,11 +232,12 @@ export class EventList {
     this.renderSummary();
     let added = 0;
     try {
-      added = await this.loadHistory(this.filter);
+      const loaded = await this.loadHistory(this.filter);
+      added = loaded.added;
+      this.historyDone = added === 0 || loaded.done;
     } finally {
       this.loading = false;
     }
-    this.historyDone = added === 0;
     // Stay on the page that shows what was just loaded.
     const before = this.offset;
     this.render();
