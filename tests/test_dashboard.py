@@ -236,6 +236,34 @@ def test_signed_webhook_appears_live_and_its_detail_shows_headers_and_body(
     assert fixture["body"] == {"greeting": f"hello-{uid}"}
 
 
+def test_gitlab_events_are_flagged_token_not_verified(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """A GitLab event (a token compared, no signature) shows a "token" badge that says the body
+    is not signed, where a signed GitHub event shows "verified"."""
+    gitlab, secret = f"{uid}-gl", "gitlab-secret-token-789"
+    bridge.create_endpoint(gitlab, "gitlab", secret=secret)
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    body = b'{"object_kind": "push"}'
+    answer = bridge.post_signed(gitlab, body, provider_name="gitlab", secret=secret)
+    assert answer.status_code == 202, answer.text
+    post(bridge, uid, {"signed": True})
+
+    token = rows(page, gitlab).locator(".badge").first
+    expect(token).to_have_text("token")
+    expect(token).to_have_attribute(
+        "title", re.compile("the sender proved it knows the secret; the body is not signed")
+    )
+    expect(rows(page, uid).locator(".badge").first).to_have_text("verified")
+    rows(page, gitlab).click()
+    detail = page.locator("#detail")
+    expect(detail.locator(".flags .badge")).to_have_text(["token"])
+    detail.get_by_role("tab", name="Verification").click()
+    expect(detail).to_contain_text("the body is not signed")
+    expect(page.locator("#how")).to_contain_text("no signature: a token matched")
+
+
 def test_replay_from_the_detail_shows_a_marked_copy_live(
     page: Page, bridge: BridgeProcess, uid: str
 ) -> None:

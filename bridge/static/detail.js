@@ -2,7 +2,7 @@
 // verification; copy as curl, download as a fixture, replay; and "how it works".
 
 import { clock, copyButton, download, duration, fill, h } from "./dom.js";
-import { badges } from "./list.js";
+import { badges, TOKEN_ONLY, tokenOnly } from "./list.js";
 
 const TREE_LIMIT = 3000; // nodes; bigger bodies are shown as indented text
 const TEXT_LIMIT = 1000000; // characters shown in a <pre>; the download has everything
@@ -199,9 +199,14 @@ function webhookLeg(item) {
     ),
     dl([
       ["received", event.received_at ? `${clock(item.receivedMs)} (${event.received_at})` : "unknown"],
-      ["signature", event.verified ? `verified (${(event.verification || {}).scheme || event.provider})` : "not checked (unverified endpoint)"],
+      ["signature", signatureLine(event)],
     ]),
   );
+}
+
+function signatureLine(event) {
+  if (tokenOnly(event)) return "no signature: a token matched (the body is not signed)";
+  return event.verified ? `verified (${(event.verification || {}).scheme || event.provider})` : "not checked (unverified endpoint)";
 }
 
 function socketLeg(item, socket) {
@@ -254,7 +259,7 @@ function headersTable(headers) {
 function verification(event) {
   const v = event.verification || {};
   return dl([
-    ["result", event.verified ? "verified: the signature matched one of the endpoint's secrets" : "UNVERIFIED: this endpoint checks no signature"],
+    ["result", verificationResult(event)],
     ["scheme", v.scheme || "n/a"],
     ["secret id", v.secret_id || "n/a"],
     ["provider", event.provider || "n/a"],
@@ -264,6 +269,11 @@ function verification(event) {
     ["received at", event.received_at || "n/a"],
     ["replay of", event.replay_of || "no"],
   ]);
+}
+
+function verificationResult(event) {
+  if (tokenOnly(event)) return TOKEN_ONLY;
+  return event.verified ? "verified: the signature matched one of the endpoint's secrets" : "UNVERIFIED: this endpoint checks no signature";
 }
 
 function body(event) {

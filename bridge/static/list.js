@@ -6,10 +6,22 @@ import { Filter } from "./events.js";
 
 export const PAGE = 500;
 
+// A token scheme (GitLab's X-Gitlab-Token) compares a shared secret sent as is: it proves who
+// sent the request, not what the body said, so it must not look like a signature.
+export const TOKEN_ONLY =
+  "token: the sender proved it knows the secret; the body is not signed, so a changed body would pass";
+
+export function tokenOnly(event) {
+  return Boolean(event.verified && event.verification && event.verification.scheme === "token");
+}
+
 export function badges(item) {
   const { event } = item;
   const out = [];
-  if (event.verified) {
+  if (tokenOnly(event)) {
+    const secret = event.verification.secret_id ? ` (secret ${event.verification.secret_id})` : "";
+    out.push(h("span", { class: "badge token", title: TOKEN_ONLY + secret }, "token"));
+  } else if (event.verified) {
     out.push(h("span", { class: "badge ok", title: verificationTitle(event) }, "verified"));
   } else {
     out.push(
