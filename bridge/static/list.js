@@ -3,6 +3,7 @@
 
 import { clock, fill, h, plural } from "./dom.js";
 import { Filter } from "./events.js";
+import { isolated } from "./text.js";
 
 export const PAGE = 500;
 
@@ -152,7 +153,7 @@ export class EventList {
       cell("c-time", clock(item.receivedMs), event.received_at),
       cell("c-endpoint", item.endpoint),
       cell("c-provider", event.provider || ""),
-      cell("c-type", event.event_type || "(no type)"),
+      h("span", { class: "c-type" }, isolated(event.event_type || "(no type)")),
       h("span", { class: "c-flags" }, badges(item)),
     );
     const li = document.createElement("li");
