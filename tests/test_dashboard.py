@@ -32,7 +32,7 @@ from playwright.sync_api import (
 
 from bridge.embedded import EmbeddedRedis
 from bridge.providers import get as provider
-from tests.support import ROOT, BridgeProcess, free_port, spread_history
+from tests.support import ROOT, BridgeProcess, spread_history
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -537,12 +537,12 @@ def test_recovered_false_shows_the_missed_events_banner(
 
 
 def test_history_loads_recent_events_then_older_ones_on_demand(
-    fresh_bridge: BridgeProcess, fresh_redis: EmbeddedRedis, page: Page
+    fresh_bridge: BridgeProcess, own_redis: EmbeddedRedis, page: Page
 ) -> None:
     """Sign-in shows the newest 50 of history, and "load older" walks back to the first event,
     however far apart the events are (here 90 s, more than any one-minute window)."""
     fresh_bridge.create_endpoint("history")
-    with redis.Redis.from_url(fresh_redis.url) as client:
+    with redis.Redis.from_url(own_redis.url) as client:
         cursors = spread_history(fresh_bridge, client, "history", 260, gap_ms=90_000)
     open_dashboard(page, fresh_bridge)
     expect(rows(page, "history")).to_have_count(50)  # a few endpoints: recent history at sign-in
@@ -608,18 +608,9 @@ def test_ten_thousand_events_keep_the_page_capped_and_usable(
 
 
 @pytest.fixture
-def fresh_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A Redis of this test's own, so its bridge holds no endpoint but the ones the test makes."""
-    server = EmbeddedRedis(tmp_path / "fresh-redis", port=free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fresh_bridge(fresh_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProcess]:
-    """A bridge on its own Redis: no endpoints but the ones a test makes."""
-    process = BridgeProcess(tmp_path / "fresh-bridge", fresh_redis.url).start()
+def fresh_bridge(own_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProcess]:
+    """A bridge on a Redis of the test's own: no endpoints but the ones the test makes."""
+    process = BridgeProcess(tmp_path / "fresh-bridge", own_redis.url).start()
     yield process
     process.stop()
 

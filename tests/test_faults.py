@@ -27,15 +27,6 @@ from tests.support import BridgeProcess, Connect, burst, free_port, wait_until
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A Redis this test may kill: same port and data dir across restarts."""
-    server = EmbeddedRedis(tmp_path / "redis", port=free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def own_bridge(own_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProcess]:
     process = BridgeProcess(tmp_path / "bridge", own_redis.url).start()
     yield process
