@@ -221,6 +221,23 @@ class Store:
             raise unavailable("history", exc) from exc
         return [_stored(entry_id, fields) for entry_id, fields in rows]
 
+    def history_before(
+        self, channel: str, before: Cursor, limit: int, since: Cursor = cursor.ZERO
+    ) -> list[StoredEvent]:
+        """The newest `limit` events before `before` (and after `since`), oldest first."""
+        if before <= since:
+            return []  # nothing lies between (and Redis refuses an exclusive end of 0-0)
+        try:
+            rows: list[tuple[bytes, dict[bytes, bytes]]] = self.client.xrevrange(  # type: ignore[assignment]
+                keys.stream(channel),
+                max="(" + cursor.text(before),
+                min="(" + cursor.text(since),
+                count=limit,
+            )
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("history", exc) from exc
+        return [_stored(entry_id, fields) for entry_id, fields in reversed(rows)]
+
     def event(self, channel: str, event_id: Cursor) -> StoredEvent | None:
         """The one event with this id, or None when it never existed or was trimmed."""
         entry = cursor.text(event_id)

@@ -430,3 +430,28 @@ class RawSocket:
 
 
 MASK = b"\x11\x22\x33\x44"
+
+
+def spread_history(
+    bridge: BridgeProcess, client: redis.Redis, endpoint: str, count: int, gap_ms: int
+) -> list[str]:
+    """`count` real deliveries to `endpoint`, whose stream ids are then rewritten to lie
+    `gap_ms` apart, ending a minute ago (the stream is rewritten before anyone subscribes).
+    Returns the new cursors, oldest first."""
+    from bridge import keys
+
+    for n in range(count):
+        body = json.dumps({"n": n}).encode()
+        answer = bridge.post_signed(endpoint, body, event_id=f"spread-{n}")
+        assert answer.status_code == 202, answer.text
+    key = keys.stream(endpoint)
+    entries = stream_entries(client, key)
+    assert len(entries) == count
+    start = int(time.time() * 1000) - 60_000 - count * gap_ms
+    cursors = [f"{start + n * gap_ms}-0" for n in range(count)]
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(key)
+        for cursor, (_, fields) in zip(cursors, entries, strict=True):
+            pipe.xadd(key, fields, id=cursor)  # type: ignore[arg-type]
+        pipe.execute()
+    return cursors

@@ -14,10 +14,12 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 from playwright.sync_api import (
     Browser,
@@ -30,7 +32,7 @@ from playwright.sync_api import (
 
 from bridge.embedded import EmbeddedRedis
 from bridge.providers import get as provider
-from tests.support import ROOT, BridgeProcess
+from tests.support import ROOT, BridgeProcess, spread_history
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -237,6 +239,34 @@ def test_signed_webhook_appears_live_and_its_detail_shows_headers_and_body(
     assert fixture["body"] == {"greeting": f"hello-{uid}"}
 
 
+def test_gitlab_events_are_flagged_token_not_verified(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """A GitLab event (a token compared, no signature) shows a "token" badge that says the body
+    is not signed, where a signed GitHub event shows "verified"."""
+    gitlab, secret = f"{uid}-gl", "gitlab-secret-token-789"
+    bridge.create_endpoint(gitlab, "gitlab", secret=secret)
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    body = b'{"object_kind": "push"}'
+    answer = bridge.post_signed(gitlab, body, provider_name="gitlab", secret=secret)
+    assert answer.status_code == 202, answer.text
+    post(bridge, uid, {"signed": True})
+
+    token = rows(page, gitlab).locator(".badge").first
+    expect(token).to_have_text("token")
+    expect(token).to_have_attribute(
+        "title", re.compile("the sender proved it knows the secret; the body is not signed")
+    )
+    expect(rows(page, uid).locator(".badge").first).to_have_text("verified")
+    rows(page, gitlab).click()
+    detail = page.locator("#detail")
+    expect(detail.locator(".flags .badge")).to_have_text(["token"])
+    detail.get_by_role("tab", name="Verification").click()
+    expect(detail).to_contain_text("the body is not signed")
+    expect(page.locator("#how")).to_contain_text("no signature: a token matched")
+
+
 def test_replay_from_the_detail_shows_a_marked_copy_live(
     page: Page, bridge: BridgeProcess, uid: str
 ) -> None:
@@ -296,6 +326,75 @@ def test_hostile_payload_is_shown_as_inert_text(
     assert page.locator("img").count() == 0
     assert page.locator("body script").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+# Where each character of `text` (in one text node of `el`) is drawn: left edges, in order.
+CHAR_LEFTS = """(el, text) => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const at = node.data.indexOf(text);
+        if (at < 0) continue;
+        return [...text].map((_, i) => {
+            const range = document.createRange();
+            range.setStart(node, at + i);
+            range.setEnd(node, at + i + 1);
+            return range.getBoundingClientRect().left;
+        });
+    }
+    return null;
+}"""
+
+
+def assert_drawn_in_order(element: Any, text: str) -> None:
+    """`text` is drawn left to right as written: not reversed by a bidi override before it."""
+    lefts = element.evaluate(CHAR_LEFTS, text)
+    assert lefts is not None, f"{text!r} is not in one text node of {element}"
+    assert all(a < b for a, b in pairwise(lefts)), lefts
+
+
+def test_bidi_and_control_characters_show_as_escapes_and_reorder_nothing(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """A U+202E, a C0 and a C1 character in a payload show as visible escapes (list row, tree,
+    raw view), and the text after the U+202E is drawn in the order it was written."""
+    secret = "typeform-secret-123456"
+    bridge.create_endpoint(uid, "typeform", secret=secret)
+    open_dashboard(page, bridge)
+    payload = {
+        "event_id": uuid.uuid4().hex,
+        "event_type": "form\u202eyb.exe",
+        "file": "a\u202eevil.exe",
+        "bell": "x\u0007y",
+        "next_line": "p\u0085q",
+    }
+    answer = bridge.post_signed(
+        uid, json.dumps(payload).encode(), provider_name="typeform", secret=secret
+    )
+    assert answer.status_code == 202, answer.text
+    hidden = ["\u202e", "\u0007", "\u0085"]
+
+    row = rows(page, uid)
+    expect(row.locator(".c-type")).to_have_text("form\\u202Eyb.exe")
+    expect(row.locator(".c-type .ctl")).to_have_text("\\u202E")
+    assert_drawn_in_order(row.locator(".c-type"), "yb.exe")
+    row.click()
+    tree = page.locator("#detail .json")
+    leaf = tree.locator(".j-leaf", has_text='"file"').locator(".j-string")
+    expect(leaf).to_have_text('"a\\u202Eevil.exe"')
+    assert_drawn_in_order(leaf, "evil.exe")
+    expect(tree.locator(".ctl")).to_have_text(["\\u202E", "\\u202E", "\\u0007", "\\u0085"])
+    ctl = leaf.locator(".ctl")
+    style = "el => [getComputedStyle(el).color, getComputedStyle(el.closest('.j-string')).color]"
+    mark_colour, text_colour = ctl.evaluate(style)
+    assert mark_colour != text_colour
+    assert not any(c in tree.inner_text() for c in hidden)
+
+    page.locator("#detail").get_by_role("tab", name="Raw").click()
+    raw = page.locator("#detail pre.code")
+    expect(raw).to_contain_text('"file": "a\\u202Eevil.exe"')
+    expect(raw.locator(".ctl")).to_have_text(["\\u202E"] * 3 + ["\\u0007", "\\u0085"])
+    assert_drawn_in_order(raw, "evil.exe")
+    assert not any(c in raw.inner_text() for c in hidden)
 
 
 def post_rejected(
@@ -440,23 +539,29 @@ def test_recovered_false_shows_the_missed_events_banner(
 
 
 def test_history_loads_recent_events_then_older_ones_on_demand(
-    fresh_bridge: BridgeProcess, page: Page
+    fresh_bridge: BridgeProcess, own_redis: EmbeddedRedis, page: Page
 ) -> None:
-    """Events from before the page opened come from history: recent ones, then "load older"."""
+    """Sign-in shows the newest 50 of history, and "load older" walks back to the first event,
+    however far apart the events are (here 90 s, more than any one-minute window)."""
     fresh_bridge.create_endpoint("history")
-    cursors = {post(fresh_bridge, "history", {"n": n})[0] for n in range(260)}
+    with redis.Redis.from_url(own_redis.url) as client:
+        cursors = spread_history(fresh_bridge, client, "history", 260, gap_ms=90_000)
     open_dashboard(page, fresh_bridge)
     expect(rows(page, "history")).to_have_count(50)  # a few endpoints: recent history at sign-in
+    assert shown_cursors(page, "history") == cursors[::-1][:50]
     load = page.get_by_role("button", name="Load older from history")
     load.click()
     expect(rows(page, "history")).to_have_count(250)
     load.click()
     expect(rows(page, "history")).to_have_count(260)
-    load.click()
     expect(page.get_by_role("button", name="No older events in history")).to_be_disabled()
-    shown = rows(page, "history").evaluate_all("els => els.map(e => e.dataset.cursor)")
-    assert sorted(shown) == sorted(cursors)
-    assert shown == sorted(shown, key=lambda c: tuple(map(int, c.split("-"))), reverse=True)
+    assert shown_cursors(page, "history") == cursors[::-1]
+
+
+def shown_cursors(page: Page, endpoint: str) -> list[str]:
+    """The cursors of the rows on the page, top to bottom."""
+    found: list[str] = rows(page, endpoint).evaluate_all("els => els.map(e => e.dataset.cursor)")
+    return found
 
 
 def test_ten_thousand_events_keep_the_page_capped_and_usable(
@@ -505,9 +610,9 @@ def test_ten_thousand_events_keep_the_page_capped_and_usable(
 
 
 @pytest.fixture
-def fresh_bridge(tmp_path: Path) -> Iterator[BridgeProcess]:
-    """A bridge with its own embedded Redis: no endpoints but the ones a test makes."""
-    process = BridgeProcess(tmp_path / "fresh-bridge", None).start()
+def fresh_bridge(own_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProcess]:
+    """A bridge on a Redis of the test's own: no endpoints but the ones the test makes."""
+    process = BridgeProcess(tmp_path / "fresh-bridge", own_redis.url).start()
     yield process
     process.stop()
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
+import pytest
+import redis
 from flask.testing import FlaskClient
 
 from bridge.providers import REGISTRY
 from bridge.providers import get as provider
-from tests.support import BridgeProcess, Connect
+from tests.support import BridgeProcess, Connect, spread_history
 
 SECRET = "events-api-secret-123"
 
@@ -104,3 +107,65 @@ def test_provider_list_says_who_picks_the_secret(client: FlaskClient, auth: dict
     assert listed["github"]["generates_secret"] is True
     assert "legacy_sha1" in listed["github"]["options"]
     assert client.get("/api/providers").status_code == 401
+
+
+def test_before_pages_back_from_the_newest_to_the_first_event(
+    bridge: BridgeProcess, redis_client: redis.Redis, uid: str
+) -> None:
+    """`before` walks history backwards page by page, each page oldest first, `next` chaining."""
+    bridge.create_endpoint(uid)
+    cursors = spread_history(bridge, redis_client, uid, 7, gap_ms=90_000)
+    pages: list[list[str]] = []
+    before = "9999999999999999999"  # the largest cursor there is
+    while before is not None and len(pages) < 10:
+        answer = bridge.api("GET", f"/api/endpoints/{uid}/events?before={before}&limit=3")
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        pages.append([e["id"] for e in page["events"]])
+        before = page["next"]
+        assert before is None or before == pages[-1][0]
+    assert pages == [cursors[4:7], cursors[1:4], cursors[0:1]]
+    newest = bridge.api("GET", f"/api/endpoints/{uid}/events?before={cursors[3]}&limit=2").json()
+    assert [e["id"] for e in newest["events"]] == cursors[1:3]
+    assert [e["body"]["n"] for e in newest["events"]] == [1, 2]
+
+
+def test_before_with_since_pages_within_the_window_between_them(
+    bridge: BridgeProcess, redis_client: redis.Redis, uid: str
+) -> None:
+    """`since` and `before` together give the newest events strictly between the two."""
+    bridge.create_endpoint(uid)
+    cursors = spread_history(bridge, redis_client, uid, 6, gap_ms=90_000)
+
+    def ids(query: str) -> tuple[list[str], str | None]:
+        answer = bridge.api("GET", f"/api/endpoints/{uid}/events?{query}")
+        assert answer.status_code == 200, answer.text
+        return [e["id"] for e in answer.json()["events"]], answer.json()["next"]
+
+    assert ids(f"since={cursors[0]}&before={cursors[5]}&limit=2") == (cursors[3:5], cursors[3])
+    assert ids(f"since={cursors[0]}&before={cursors[3]}&limit=2") == (cursors[1:3], None)
+    assert ids(f"since={cursors[3]}&before={cursors[3]}") == ([], None)
+    assert ids(f"since={cursors[4]}&before={cursors[1]}") == ([], None)
+    assert ids("before=0-0") == ([], None)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        *(f"before={quote(bad)}" for bad in ["abc", "-1", "1-2-3", "1-", "x-0", "1.5", " ", ""]),
+        "before=1-0%0A",
+        "before=18446744073709551616-0",
+        "before=1-18446744073709551616",
+        "since=5-0&before=nope",
+    ],
+)
+def test_events_with_a_bad_before_is_400_naming_it(
+    bridge: BridgeProcess, uid: str, query: str
+) -> None:
+    """A `before` that is no cursor (or one Redis would refuse: past 64 bits) is a 400
+    naming `before`, exactly as `since` is checked."""
+    bridge.create_endpoint(uid)
+    answer = bridge.api("GET", f"/api/endpoints/{uid}/events?{query}")
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_request"
+    assert answer.json()["field"] == "before"

@@ -1,4 +1,5 @@
-"""Provider handshakes and answers through the HTTP layer (real Redis, Flask test client)."""
+"""Provider handshakes and answers through the HTTP layer (real Redis; the Flask test client,
+and a real bridge where the stored envelope is the point)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import time
 from typing import Any
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask.testing import FlaskClient
 
 from bridge.providers import get as provider
-from tests.support import ADMIN_TOKEN, MakeApp
+from tests.support import ADMIN_TOKEN, BridgeProcess, MakeApp
 
 
 def create(client: FlaskClient, auth: dict[str, str], uid: str, name: str, secret: str) -> None:
@@ -92,6 +94,31 @@ def test_gitlab_token_is_masked_in_stored_events(
     (event,) = history(client, auth, uid)
     assert event["headers"]["x-gitlab-token"] == "***"
     assert secret not in json.dumps(event)
+
+
+def test_gitlab_envelope_says_a_token_was_checked_not_a_signature(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A GitLab delivery, even with a body changed after the token was set, is stored with
+    `verification.scheme` "token", unlike a signed delivery ("sha256" for GitHub)."""
+    secret = "gitlab-secret-token-456"
+    bridge.create_endpoint(uid, "gitlab", secret=secret)
+    headers = provider("gitlab").sign(b'{"amount": 1}', secret, now=time.time())
+    headers["Content-Type"] = "application/json"
+    tampered = requests.post(
+        f"{bridge.url}/hooks/{uid}", data=b'{"amount": 1000}', headers=headers, timeout=10
+    )
+    assert tampered.status_code == 202, tampered.text
+    signed = f"{uid}-signed"
+    bridge.create_endpoint(signed)
+    assert bridge.post_signed(signed, b'{"amount": 1}').status_code == 202
+
+    (token_only,) = bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
+    assert token_only["body"] == {"amount": 1000}
+    assert token_only["verified"] is True
+    assert token_only["verification"] == {"scheme": "token", "secret_id": "s1"}
+    (github,) = bridge.api("GET", f"/api/endpoints/{signed}/events").json()["events"]
+    assert github["verification"]["scheme"] == "sha256"
 
 
 def test_gitlab_rejection_does_not_describe_the_secret(

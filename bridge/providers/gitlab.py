@@ -4,6 +4,10 @@
   signature, so the body is not covered (use HTTPS).
 - Check: the token equals one of the endpoint's secrets, compared in constant time (as
   SHA-256 digests, so the comparison time does not depend on the length either).
+- What it proves: that the sender knows the secret, not what the body said. A body changed on
+  the way, with the token intact, is accepted; so the envelope says `"verified": true` with
+  `"verification": {"scheme": "token", ...}`, and the dashboard flags such events `token`,
+  never `verified` (which it keeps for signatures over the body).
 - Replay window: none; dedup by the event id stops replays.
 - Event id: the `Idempotency-Key` header (GitLab 17.4+, the same on every retry), falling
   back to `X-Gitlab-Event-UUID`. Event type: the `X-Gitlab-Event` header (e.g. `Push Hook`,

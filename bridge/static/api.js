@@ -107,8 +107,9 @@ export class Api {
     return this.call("POST", `/api/endpoints/${enc(id)}/secrets`, secret ? { secret } : {});
   }
 
-  events(id, since, limit = 1000) {
-    return this.call("GET", `/api/endpoints/${enc(id)}/events?since=${enc(since)}&limit=${limit}`);
+  /** The newest `limit` events strictly before `cursor`, oldest first; `next` when older remain. */
+  eventsBefore(id, cursor, limit = 200) {
+    return this.call("GET", `/api/endpoints/${enc(id)}/events?before=${enc(cursor)}&limit=${limit}`);
   }
 
   /** The signature debugger: recently rejected deliveries, each with a diagnosis. */

@@ -269,9 +269,15 @@ export class Dashboard {
 
   // -- history ---------------------------------------------------------------------------
 
+  /** "Load older": the next 200 of each endpoint shown; `done` once all reached their first event. */
   async loadHistory(filter) {
     const names = filter.endpoint ? [filter.endpoint] : this.channels;
-    return this.fetchOlder(names, 200);
+    const added = await this.fetchOlder(names, 200);
+    const done = names.every((name) => {
+      const bound = this.store.bound(name);
+      return bound && bound.exhausted;
+    });
+    return { added, done };
   }
 
   async fetchOlder(names, want) {

@@ -2,7 +2,8 @@
 // verification; copy as curl, download as a fixture, replay; and "how it works".
 
 import { clock, copyButton, download, duration, fill, h } from "./dom.js";
-import { badges } from "./list.js";
+import { badges, TOKEN_ONLY, tokenOnly } from "./list.js";
+import { isolated, jsonText, visible } from "./text.js";
 
 const TREE_LIMIT = 3000; // nodes; bigger bodies are shown as indented text
 const TEXT_LIMIT = 1000000; // characters shown in a <pre>; the download has everything
@@ -70,7 +71,7 @@ export class Detail {
       h(
         "div",
         { class: "detail-head" },
-        h("h3", { class: "detail-title" }, event.event_type || "(no type)"),
+        h("h3", { class: "detail-title" }, isolated(event.event_type || "(no type)")),
         h("div", { class: "detail-meta" }, h("code", {}, item.endpoint), " · ", event.provider || "", " · ", h("code", {}, item.id)),
         h("div", { class: "flags" }, badges(item)),
       ),
@@ -96,7 +97,7 @@ export class Detail {
 
   panel(event) {
     if (this.tab === "headers") return headersTable(event.headers || {});
-    if (this.tab === "raw") return pre(JSON.stringify(event, null, 2));
+    if (this.tab === "raw") return pre(JSON.stringify(event, null, 2), jsonText);
     if (this.tab === "verification") return verification(event);
     return body(event);
   }
@@ -192,16 +193,21 @@ function webhookLeg(item) {
       "pre",
       { class: "wire" },
       `POST /hooks/${item.endpoint} HTTP/1.1\n`,
-      type ? `Content-Type: ${type}\n` : "",
-      agent ? `User-Agent: ${agent}\n` : "",
+      type ? ["Content-Type: ", visible(type), "\n"] : "",
+      agent ? ["User-Agent: ", visible(agent), "\n"] : "",
       `… ${Object.keys(headers).length} headers, signed body\n\n`,
       "HTTP/1.1 202 Accepted  (after it was stored)",
     ),
     dl([
       ["received", event.received_at ? `${clock(item.receivedMs)} (${event.received_at})` : "unknown"],
-      ["signature", event.verified ? `verified (${(event.verification || {}).scheme || event.provider})` : "not checked (unverified endpoint)"],
+      ["signature", signatureLine(event)],
     ]),
   );
+}
+
+function signatureLine(event) {
+  if (tokenOnly(event)) return "no signature: a token matched (the body is not signed)";
+  return event.verified ? `verified (${(event.verification || {}).scheme || event.provider})` : "not checked (unverified endpoint)";
 }
 
 function socketLeg(item, socket) {
@@ -235,9 +241,10 @@ function dl(rows) {
   );
 }
 
-function pre(text) {
-  const shown = text.length > TEXT_LIMIT ? `${text.slice(0, TEXT_LIMIT)}\n… (truncated: download the fixture for all of it)` : text;
-  return h("pre", { class: "code" }, shown);
+/** A long text (JSON with `jsonText`, anything else with `visible`), truncated past TEXT_LIMIT. */
+function pre(text, nodes = visible) {
+  const long = text.length > TEXT_LIMIT;
+  return h("pre", { class: "code" }, nodes(long ? text.slice(0, TEXT_LIMIT) : text), long ? "\n… (truncated: download the fixture for all of it)" : "");
 }
 
 function headersTable(headers) {
@@ -247,23 +254,28 @@ function headersTable(headers) {
     "table",
     { class: "headers" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Header"), h("th", { scope: "col" }, "Value"))),
-    h("tbody", {}, names.map((name) => h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, String(headers[name]))))),
+    h("tbody", {}, names.map((name) => h("tr", {}, h("th", { scope: "row" }, isolated(name)), h("td", {}, isolated(headers[name]))))),
   );
 }
 
 function verification(event) {
   const v = event.verification || {};
   return dl([
-    ["result", event.verified ? "verified: the signature matched one of the endpoint's secrets" : "UNVERIFIED: this endpoint checks no signature"],
+    ["result", verificationResult(event)],
     ["scheme", v.scheme || "n/a"],
     ["secret id", v.secret_id || "n/a"],
     ["provider", event.provider || "n/a"],
-    ["event id", event.event_id || "n/a"],
-    ["event type", event.event_type || "n/a"],
+    ["event id", isolated(event.event_id || "n/a")],
+    ["event type", isolated(event.event_type || "n/a")],
     ["cursor", event.id],
     ["received at", event.received_at || "n/a"],
     ["replay of", event.replay_of || "no"],
   ]);
+}
+
+function verificationResult(event) {
+  if (tokenOnly(event)) return TOKEN_ONLY;
+  return event.verified ? "verified: the signature matched one of the endpoint's secrets" : "UNVERIFIED: this endpoint checks no signature";
 }
 
 function body(event) {
@@ -274,14 +286,14 @@ function body(event) {
   if (event.body === null || event.body === undefined) return h("p", { class: "muted" }, "Empty body.");
   const budget = { left: TREE_LIMIT };
   const tree = jsonNode(null, event.body, budget, 0);
-  if (budget.left < 0) return pre(JSON.stringify(event.body, null, 2));
+  if (budget.left < 0) return pre(JSON.stringify(event.body, null, 2), jsonText);
   return h("div", { class: "json" }, tree);
 }
 
 /** A collapsible tree made of <details>; every key and value goes in as text. */
 function jsonNode(key, value, budget, depth) {
   budget.left -= 1;
-  const label = key === null ? null : h("span", { class: "j-key" }, `${JSON.stringify(key)}: `);
+  const label = key === null ? null : h("span", { class: "j-key" }, jsonText(JSON.stringify(key)), ": ");
   if (value !== null && typeof value === "object") {
     const isArray = Array.isArray(value);
     const entries = isArray ? value.map((v, i) => [i, v]) : Object.entries(value);
@@ -301,7 +313,7 @@ function jsonNode(key, value, budget, depth) {
     );
   }
   const kind = value === null ? "null" : typeof value;
-  return h("div", { class: "j-leaf" }, label, h("span", { class: `j-${kind}` }, JSON.stringify(value)));
+  return h("div", { class: "j-leaf" }, label, h("span", { class: `j-${kind}` }, jsonText(JSON.stringify(value))));
 }
 
 export function shellQuote(text) {

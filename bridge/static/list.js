@@ -3,13 +3,26 @@
 
 import { clock, fill, h, plural } from "./dom.js";
 import { Filter } from "./events.js";
+import { isolated } from "./text.js";
 
 export const PAGE = 500;
+
+// A token scheme (GitLab's X-Gitlab-Token) compares a shared secret sent as is: it proves who
+// sent the request, not what the body said, so it must not look like a signature.
+export const TOKEN_ONLY =
+  "token: the sender proved it knows the secret; the body is not signed, so a changed body would pass";
+
+export function tokenOnly(event) {
+  return Boolean(event.verified && event.verification && event.verification.scheme === "token");
+}
 
 export function badges(item) {
   const { event } = item;
   const out = [];
-  if (event.verified) {
+  if (tokenOnly(event)) {
+    const secret = event.verification.secret_id ? ` (secret ${event.verification.secret_id})` : "";
+    out.push(h("span", { class: "badge token", title: TOKEN_ONLY + secret }, "token"));
+  } else if (event.verified) {
     out.push(h("span", { class: "badge ok", title: verificationTitle(event) }, "verified"));
   } else {
     out.push(
@@ -43,7 +56,7 @@ export class EventList {
     this.total = 0;
     this.selectedKey = null;
     this.canLoadHistory = false;
-    this.loadHistory = null; // async () => number of events added
+    this.loadHistory = null; // async (filter) => {added: events added, done: no older ones left}
     this.loading = false;
     this.emptyText = "Waiting for events.";
     this.list.addEventListener("keydown", (e) => this.keydown(e), { signal });
@@ -140,7 +153,7 @@ export class EventList {
       cell("c-time", clock(item.receivedMs), event.received_at),
       cell("c-endpoint", item.endpoint),
       cell("c-provider", event.provider || ""),
-      cell("c-type", event.event_type || "(no type)"),
+      h("span", { class: "c-type" }, isolated(event.event_type || "(no type)")),
       h("span", { class: "c-flags" }, badges(item)),
     );
     const li = document.createElement("li");
@@ -232,11 +245,12 @@ export class EventList {
     this.renderSummary();
     let added = 0;
     try {
-      added = await this.loadHistory(this.filter);
+      const loaded = await this.loadHistory(this.filter);
+      added = loaded.added;
+      this.historyDone = added === 0 || loaded.done;
     } finally {
       this.loading = false;
     }
-    this.historyDone = added === 0;
     // Stay on the page that shows what was just loaded.
     const before = this.offset;
     this.render();

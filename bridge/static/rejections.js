@@ -4,6 +4,7 @@
 // names a sender chose): all of it goes in as text, through dom.js.
 
 import { clock, fill, h, plural } from "./dom.js";
+import { visible } from "./text.js";
 
 export const EMPTY_TEXT = "No rejected deliveries (the bridge keeps the last 50 for a week)";
 
@@ -200,6 +201,6 @@ function bodyPreview(entry) {
   const label = Number.isFinite(total) && total > shown ? `Body preview (the start of ${plural(total, "byte")})` : "Body";
   return [
     h("div", { class: "kv-label" }, label),
-    preview ? h("pre", { class: "code rej-body", tabindex: "0", "aria-label": label }, preview) : h("p", { class: "hint" }, "(empty body)"),
+    preview ? h("pre", { class: "code rej-body", tabindex: "0", "aria-label": label }, visible(preview)) : h("p", { class: "hint" }, "(empty body)"),
   ];
 }

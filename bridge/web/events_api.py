@@ -22,9 +22,12 @@ RAW_FALLBACK = "application/octet-stream"
 
 @bp.get("/events")
 def events(endpoint_id: str) -> Response:
+    """History, oldest first: after `since` going forwards, or, with `before`, the newest
+    page before it going backwards; `next` is where the following page starts, either way."""
     found = services()
     found.endpoints.get(endpoint_id)
     since = cursor.parse(request.args.get("since", "0-0"))
+    before = request.args.get("before")
     try:
         limit = int(request.args.get("limit", "100"))
     except ValueError:
@@ -32,12 +35,20 @@ def events(endpoint_id: str) -> Response:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
     # One more than asked: `next` is set only when there really is a next page.
-    stored = found.store.history(endpoint_id, since, limit + 1)
-    page = stored[:limit]
+    if before is None:
+        stored = found.store.history(endpoint_id, since, limit + 1)
+        page = stored[:limit]
+        following = page[-1].id if len(stored) > limit else None
+    else:
+        stored = found.store.history_before(
+            endpoint_id, cursor.parse(before, "before"), limit + 1, since
+        )
+        page = stored[-limit:]
+        following = page[0].id if len(stored) > limit else None
     return jsonify(
         {
             "events": [json.loads(e.envelope_json()) for e in page],
-            "next": page[-1].id if len(stored) > limit else None,
+            "next": following,
             "recovered": found.store.state(endpoint_id).recovers(since),
         }
     )

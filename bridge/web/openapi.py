@@ -252,6 +252,13 @@ PATHS: dict[str, Any] = {
                 _ID,
                 {"name": "since", "in": "query", "schema": _CURSOR},
                 {
+                    "name": "before",
+                    "in": "query",
+                    "description": "The newest `limit` events before this cursor (exclusive), "
+                    "still oldest first; `next` is then the `before` of the next older page",
+                    "schema": _CURSOR,
+                },
+                {
                     "name": "limit",
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
