@@ -235,7 +235,7 @@ class Store:
                 count=limit,
             )
         except REDIS_ERRORS as exc:
-            raise StoreUnavailable("history", exc) from exc
+            raise unavailable("history", exc) from exc
         return [_stored(entry_id, fields) for entry_id, fields in reversed(rows)]
 
     def event(self, channel: str, event_id: Cursor) -> StoredEvent | None:

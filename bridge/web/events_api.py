@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from bridge import cursor
 from bridge.errors import InvalidInput, NotFound
 from bridge.ingest import republish
+from bridge.search import SCAN_BUDGET, Search
 from bridge.services import services
-from bridge.store import StoredEvent
+from bridge.store import Store, StoredEvent
 from bridge.web.api import require_admin
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/endpoints/<endpoint_id>")
 bp.before_request(require_admin)
 
 MAX_PAGE = 1000
+SCAN_BATCH = 500  # entries read per round trip while searching
 RAW_FALLBACK = "application/octet-stream"
 
 
@@ -34,24 +37,66 @@ def events(endpoint_id: str) -> Response:
         raise InvalidInput("limit", "expected a whole number") from None
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
-    # One more than asked: `next` is set only when there really is a next page.
-    if before is None:
-        stored = found.store.history(endpoint_id, since, limit + 1)
-        page = stored[:limit]
-        following = page[-1].id if len(stored) > limit else None
-    else:
-        stored = found.store.history_before(
-            endpoint_id, cursor.parse(before, "before"), limit + 1, since
-        )
+    search = Search.from_args(request.args)
+    end = None if before is None else cursor.parse(before, "before")
+    page, following, scanned = _page(found.store, endpoint_id, since, end, limit, search)
+    answer: dict[str, Any] = {
+        "events": [json.loads(e.envelope_json()) for e in page],
+        "next": following,
+        "recovered": found.store.state(endpoint_id).recovers(since),
+    }
+    if search.active:
+        answer["scanned"] = scanned
+    return jsonify(answer)
+
+
+def _page(
+    store: Store,
+    endpoint_id: str,
+    since: cursor.Cursor,
+    before: cursor.Cursor | None,
+    limit: int,
+    search: Search,
+) -> tuple[list[StoredEvent], str | None, int]:
+    """Up to `limit` events, oldest first: forwards after `since`, or the newest before
+    `before`; with `next`, where the following page starts (None: nothing is left), and how
+    many entries were looked at."""
+    if not search.active:  # one more than asked: `next` only when there really is more
+        if before is None:
+            stored = store.history(endpoint_id, since, limit + 1)
+            page = stored[:limit]
+            return page, page[-1].id if len(stored) > limit else None, len(page)
+        stored = store.history_before(endpoint_id, before, limit + 1, since)
         page = stored[-limit:]
-        following = page[0].id if len(stored) > limit else None
-    return jsonify(
-        {
-            "events": [json.loads(e.envelope_json()) for e in page],
-            "next": following,
-            "recovered": found.store.state(endpoint_id).recovers(since),
-        }
-    )
+        return page, page[0].id if len(stored) > limit else None, len(page)
+    # A search reads batches until the page is full, the stream ends, or SCAN_BUDGET entries
+    # were looked at; then `next` is where it stopped, so a sparse match costs bounded time.
+    backwards = before is not None
+    found: list[StoredEvent] = []
+    scanned, stopped_at = 0, None
+    while scanned < SCAN_BUDGET:
+        if before is None:
+            rows = store.history(endpoint_id, since, SCAN_BATCH)
+        else:
+            rows = store.history_before(endpoint_id, before, SCAN_BATCH, since)[::-1]
+        for event in rows:
+            scanned += 1
+            if search.matches(event):
+                found.append(event)
+                if len(found) == limit:
+                    return _oldest_first(found, backwards), event.id, scanned
+        if len(rows) < SCAN_BATCH:
+            return _oldest_first(found, backwards), None, scanned
+        stopped_at = rows[-1].id
+        if before is None:
+            since = cursor.parse(stopped_at)
+        else:
+            before = cursor.parse(stopped_at)
+    return _oldest_first(found, backwards), stopped_at, scanned
+
+
+def _oldest_first(events: list[StoredEvent], backwards: bool) -> list[StoredEvent]:
+    return events[::-1] if backwards else events
 
 
 def _one(endpoint_id: str, event_id: str) -> StoredEvent:

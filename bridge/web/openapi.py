@@ -20,6 +20,7 @@ from bridge.endpoints import (
 from bridge.identifiers import ENDPOINT_ID_PATTERN
 from bridge.providers.base import COMMON_OPTIONS, MAX_TOLERANCE, Provider
 from bridge.providers.generic_hmac import ALGORITHMS, ENCODINGS
+from bridge.search import CONTROL_CLASS, MAX_TERM
 from bridge.web.events_api import MAX_PAGE
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -41,6 +42,12 @@ _ID_SCHEMA = {"type": "string", "pattern": f"^{ENDPOINT_ID_PATTERN}$"}
 _ID = {"name": "endpoint_id", "in": "path", "required": True, "schema": _ID_SCHEMA}
 _CURSOR = {"type": "string", "pattern": f"^{cursor.PATTERN}$"}
 _EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": _CURSOR}
+_SEARCH_TERM = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_TERM,
+    "pattern": f"^[^{CONTROL_CLASS}]+$",  # what bridge/search.py refuses
+}
 _OBJ = {"type": "object"}
 
 
@@ -262,6 +269,23 @@ PATHS: dict[str, Any] = {
                     "name": "limit",
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                },
+                {
+                    "name": "event_type",
+                    "in": "query",
+                    "description": "Only events whose type matches this glob (payment.*)",
+                    "schema": _SEARCH_TERM,
+                },
+                {
+                    "name": "q",
+                    "in": "query",
+                    "description": "Only events whose (masked) body holds this text, any case",
+                    "schema": _SEARCH_TERM,
+                },
+                {
+                    "name": "verified",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["true", "false"]},
                 },
             ],
             "responses": {

@@ -1,0 +1,75 @@
+"""History search: which stored events match `event_type` (a glob), `q` (text in the body,
+case-insensitive) and `verified`. A pure filter over stored events; the events API pages it.
+
+The body searched is the envelope's, as every reader sees it: masked values are `***` there,
+so a search cannot tell whether a masked value was some given text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from bridge.errors import InvalidInput
+from bridge.store import StoredEvent
+
+MAX_TERM = 200  # characters of an event_type glob or a q text
+# Entries one request may look at: a search that matches little stops there and answers
+# `next`, so one request costs bounded time whatever the stream holds.
+SCAN_BUDGET = 5_000
+# C0, DEL and C1: what a search term may not hold (the OpenAPI document says the same).
+CONTROL_CLASS = r"\x00-\x1f\x7f-\x9f"
+CONTROL = re.compile(f"[{CONTROL_CLASS}]")
+
+
+@dataclass(frozen=True)
+class Search:
+    event_type: str | None = None
+    q: str | None = None
+    verified: bool | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.event_type is not None or self.q is not None or self.verified is not None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> Search:
+        verified = args.get("verified")
+        if verified not in {None, "true", "false"}:
+            raise InvalidInput("verified", "expected true or false")
+        return cls(
+            event_type=_term(args, "event_type"),
+            q=_term(args, "q"),
+            verified=None if verified is None else verified == "true",
+        )
+
+    def matches(self, event: StoredEvent) -> bool:
+        if self.event_type is not None and not fnmatchcase(event.event_type, self.event_type):
+            return False
+        if self.q is None and self.verified is None:
+            return True
+        envelope: dict[str, Any] = json.loads(event.envelope_tail)
+        if self.verified is not None and envelope.get("verified") is not self.verified:
+            return False
+        return self.q is None or self.q.casefold() in _text(envelope).casefold()
+
+
+def _term(args: Mapping[str, str], name: str) -> str | None:
+    value = args.get(name)
+    if value is None:
+        return None
+    if not 0 < len(value) <= MAX_TERM or CONTROL.search(value):
+        raise InvalidInput(name, f"expected 1 to {MAX_TERM} characters, none a control one")
+    return value
+
+
+def _text(envelope: Mapping[str, Any]) -> str:
+    """The body as text: as received when it is text, its JSON (unescaped) otherwise."""
+    body = envelope.get("body")
+    if isinstance(body, str):
+        return body
+    return json.dumps(body, ensure_ascii=False)
