@@ -51,10 +51,10 @@ def load(data_dir: Path) -> list[Hook]:
         raise CliError(f"cannot read {path} ({exc}): fix or delete it") from None
 
 
-def save(data_dir: Path, hooks: list[Hook]) -> None:
-    path = _path(data_dir)
+def replace_file(path: Path, document: Any) -> None:
+    """Write `document` as JSON to `path`, whole or not at all (also the backfill cursor)."""
     temp = path.with_name(path.name + ".tmp")
-    data = json.dumps({"format": FORMAT, "hooks": [asdict(h) for h in hooks]}, indent=2) + "\n"
+    data = json.dumps(document, indent=2) + "\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -66,6 +66,10 @@ def save(data_dir: Path, hooks: list[Hook]) -> None:
         os.replace(temp, path)
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def save(data_dir: Path, hooks: list[Hook]) -> None:
+    replace_file(_path(data_dir), {"format": FORMAT, "hooks": [asdict(h) for h in hooks]})
 
 
 def add(data_dir: Path, hook: Hook) -> None:
