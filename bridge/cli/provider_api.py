@@ -212,34 +212,32 @@ def create_stripe_endpoint(
     return data
 
 
-def delete_stripe_endpoint(base: str, key: str, endpoint_id: str) -> bool:
-    """Delete the webhook endpoint; False when Stripe had no such endpoint (any more)."""
+def _stripe_endpoint_call(
+    method: str, base: str, key: str, endpoint_id: str, doing: str
+) -> requests.Response | None:
+    """One call on a webhook endpoint; None when Stripe has no such endpoint (any more)."""
     response = _request(
         "Stripe",
-        "DELETE",
-        f"{base.rstrip('/')}/v1/webhook_endpoints/{quote(endpoint_id, safe='')}",
-        headers=_stripe(key),
-    )
-    if response.status_code == 404:
-        return False
-    if response.status_code != 200:
-        raise _stripe_refusal(response, f"delete {endpoint_id}")
-    return True
-
-
-def stripe_endpoint(base: str, key: str, endpoint_id: str) -> dict[str, Any] | None:
-    """The webhook endpoint, or None when Stripe no longer has it."""
-    response = _request(
-        "Stripe",
-        "GET",
+        method,
         f"{base.rstrip('/')}/v1/webhook_endpoints/{quote(endpoint_id, safe='')}",
         headers=_stripe(key),
     )
     if response.status_code == 404:
         return None
     if response.status_code != 200:
-        raise _stripe_refusal(response, f"show {endpoint_id}")
-    return _json("Stripe", response)
+        raise _stripe_refusal(response, f"{doing} {endpoint_id}")
+    return response
+
+
+def delete_stripe_endpoint(base: str, key: str, endpoint_id: str) -> bool:
+    """Delete the webhook endpoint; False when Stripe had no such endpoint (any more)."""
+    return _stripe_endpoint_call("DELETE", base, key, endpoint_id, "delete") is not None
+
+
+def stripe_endpoint(base: str, key: str, endpoint_id: str) -> dict[str, Any] | None:
+    """The webhook endpoint, or None when Stripe no longer has it."""
+    response = _stripe_endpoint_call("GET", base, key, endpoint_id, "show")
+    return None if response is None else _json("Stripe", response)
 
 
 def stripe_events(
