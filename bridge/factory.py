@@ -16,7 +16,7 @@ from bridge.hub import Hub
 from bridge.redis_client import Client, connect
 from bridge.services import Services
 from bridge.store import Store
-from bridge.web import api, dashboard, events_api, health, hooks, responses, ws
+from bridge.web import api, backfill_api, dashboard, events_api, health, hooks, responses, ws
 from bridge.web.reader import NoThread
 
 
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         if (request.content_length or 0) > settings.max_body_bytes:
             raise RequestEntityTooLarge()
 
-    for blueprint in (hooks.bp, api.bp, events_api.bp, ws.bp, health.bp, dashboard.bp):
+    blueprints = (hooks.bp, api.bp, events_api.bp, backfill_api.bp, ws.bp, health.bp, dashboard.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

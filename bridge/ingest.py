@@ -17,7 +17,7 @@ from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
 from bridge.errors import StoreUnavailable, VerificationError
 from bridge.masking import mask_body
-from bridge.providers import Identity, Verdict, WebhookRequest
+from bridge.providers import WebhookRequest
 from bridge.store import Appended, Store, StoredEvent
 from bridge.timefmt import iso
 
@@ -81,9 +81,22 @@ def receive(
         return Outcome(handshake=handshake)
     identity = provider.identify(request)
     event_id = identity.event_id or body_hash(body)
-    tail = envelope_tail(endpoint, request, verdict, identity, event_id, trace)
-    dedup_id = f"{endpoint.generation}:{event_id}"
-    appended = store.append(endpoint.id, dedup_id, identity.event_type, tail, body)
+    tail = envelope_tail(
+        endpoint,
+        Arrival(
+            event_id=event_id,
+            event_type=identity.event_type,
+            received_at=request.now,
+            headers=request.headers,
+            body=body,
+            trace=trace,
+        ),
+        verified=verdict.verified,
+        verification={"scheme": verdict.scheme, "secret_id": verdict.secret_id},
+    )
+    appended = store.append(
+        endpoint.id, dedup_id(endpoint, event_id), identity.event_type, tail, body
+    )
     if appended.duplicate:
         metrics.DUPLICATES.labels(endpoint.id).inc()
         metrics.WEBHOOKS.labels(endpoint.id, "duplicate").inc()
@@ -142,13 +155,30 @@ def body_hash(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+def dedup_id(endpoint: Endpoint, event_id: str) -> str:
+    """The dedup key of a provider event id: scoped to this creation of the endpoint."""
+    return f"{endpoint.generation}:{event_id}"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One event as it reached the bridge: live (a webhook) or fetched (a backfill)."""
+
+    event_id: str
+    event_type: str | None
+    received_at: float
+    headers: Mapping[str, str]  # names in lower case
+    body: bytes
+    trace: str
+    source: str = "webhook"  # or "backfill": fetched from the provider's API afterwards
+
+
 def envelope_tail(
     endpoint: Endpoint,
-    request: WebhookRequest,
-    verdict: Verdict,
-    identity: Identity,
-    event_id: str,
-    trace: str,
+    arrival: Arrival,
+    *,
+    verified: bool,
+    verification: Mapping[str, Any],
 ) -> str:
     """The envelope as JSON without its `id` (the stream assigns that when it stores it).
 
@@ -156,15 +186,16 @@ def envelope_tail(
     envelope: dict[str, Any] = {
         "endpoint": endpoint.id,
         "provider": endpoint.provider,
-        "event_id": event_id,
-        "event_type": identity.event_type,
-        "received_at": iso(request.now, millis=True),
-        "verified": verdict.verified,
-        "verification": {"scheme": verdict.scheme, "secret_id": verdict.secret_id},
-        "headers": _masked(request.headers),
-        "trace": trace,
+        "event_id": arrival.event_id,
+        "event_type": arrival.event_type,
+        "received_at": iso(arrival.received_at, millis=True),
+        "verified": verified,
+        "verification": dict(verification),
+        "source": arrival.source,
+        "headers": _masked(arrival.headers),
+        "trace": arrival.trace,
     }
-    envelope.update(decode_body(request.body))
+    envelope.update(decode_body(arrival.body))
     mask_body(envelope["body"], endpoint.options.get("mask", ()))
     envelope["replay_of"] = None
     return json.dumps(envelope, separators=(",", ":"))

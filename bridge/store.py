@@ -198,6 +198,19 @@ class Store:
             raise unavailable("append", exc) from exc
         return Appended(id=event_id.decode(), duplicate=not created)
 
+    def seen(self, channel: str, dedup_ids: list[str]) -> list[str | None]:
+        """The cursor each dedup id was first stored under, or None: what `append` would
+        answer as a duplicate, without storing (one round trip; the keys share a slot)."""
+        if not dedup_ids:
+            return []
+        try:
+            found: list[bytes | None] = self.client.mget(  # type: ignore[assignment]
+                [keys.dedup(channel, d) for d in dedup_ids]
+            )
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable("seen", exc) from exc
+        return [None if value is None else _text(value) for value in found]
+
     def state(self, channel: str) -> StreamState:
         try:
             info = self.client.xinfo_stream(keys.stream(channel))

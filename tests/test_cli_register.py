@@ -38,6 +38,14 @@ class Provider:
     deleted: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     stripe_secret: str | None = None  # None: a fresh whsec_ per endpoint, as Stripe does
+    # For `bridge backfill`: the account's events (any order) and each hook's deliveries
+    # (newest first, as GitHub lists them), and scripted failures: path prefix -> status,
+    # answered to the n-th request onwards (`fail_after` requests to it pass first).
+    stripe_events: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    fail_after: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
 
 
 def github_error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
@@ -141,6 +149,101 @@ def stand_in(state: Provider) -> Flask:
         state.deleted.append(endpoint_id)
         return jsonify({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}), 200
 
+    @app.before_request
+    def scripted_failure() -> tuple[Response, int] | None:
+        for prefix, status in state.failures.items():
+            if request.path.startswith(prefix):
+                state.seen[prefix] = state.seen.get(prefix, 0) + 1
+                if state.seen[prefix] > state.fail_after:
+                    if prefix.startswith("/v1/"):
+                        return stripe_error(status, "Something went wrong on Stripe's end.")
+                    return github_error(status, "Server Error")
+        return None
+
+    def find_hook(owner: str, repo: str, hook_id: str) -> dict[str, Any] | None:
+        hooks = state.hooks.get(f"{owner}/{repo}", [])
+        return next((h for h in hooks if str(h["id"]) == hook_id), None)
+
+    @app.get("/repos/<owner>/<repo>/hooks/<hook_id>")
+    def show_hook(owner: str, repo: str, hook_id: str) -> tuple[Response, int]:
+        if request.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
+            return github_error(401, "Bad credentials")
+        hook = find_hook(owner, repo, hook_id)
+        if hook is None:
+            return github_error(404, "Not Found")
+        return jsonify({**hook, "config": {**hook["config"], "secret": "********"}}), 200
+
+    @app.delete("/repos/<owner>/<repo>/hooks/<hook_id>")
+    def delete_hook(owner: str, repo: str, hook_id: str) -> tuple[Response | str, int]:
+        if request.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
+            return github_error(401, "Bad credentials")
+        hook = find_hook(owner, repo, hook_id)
+        if hook is None:
+            return github_error(404, "Not Found")
+        state.hooks[f"{owner}/{repo}"].remove(hook)
+        state.deleted.append(hook_id)
+        return "", 204
+
+    @app.get("/repos/<owner>/<repo>/hooks/<hook_id>/deliveries")
+    def list_deliveries(owner: str, repo: str, hook_id: str) -> tuple[Response, int]:
+        state.requests.append({"path": request.path, "args": request.args.to_dict()})
+        if request.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
+            return github_error(401, "Bad credentials")
+        if find_hook(owner, repo, hook_id) is None:
+            return github_error(404, "Not Found")
+        listed = state.deliveries.get(hook_id, [])
+        start = int(request.args.get("cursor") or 0)
+        size = min(int(request.args.get("per_page") or 30), 100)
+        page = [
+            {k: v for k, v in d.items() if k != "request"} for d in listed[start : start + size]
+        ]
+        answer = jsonify(page)
+        if start + size < len(listed):
+            following = f"{request.base_url}?per_page={size}&cursor={start + size}"
+            answer.headers["Link"] = f'<{following}>; rel="next"'
+        return answer, 200
+
+    @app.get("/repos/<owner>/<repo>/hooks/<hook_id>/deliveries/<delivery_id>")
+    def show_delivery(
+        owner: str, repo: str, hook_id: str, delivery_id: str
+    ) -> tuple[Response, int]:
+        if request.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
+            return github_error(401, "Bad credentials")
+        found = [d for d in state.deliveries.get(hook_id, []) if str(d["id"]) == delivery_id]
+        if not found:
+            return github_error(404, "Not Found")
+        return jsonify(found[0]), 200
+
+    @app.get("/v1/webhook_endpoints/<endpoint_id>")
+    def show_endpoint(endpoint_id: str) -> tuple[Response, int]:
+        if stripe_key() != STRIPE_KEY:
+            return stripe_error(401, "Invalid API Key provided")
+        made = state.stripe_endpoints.get(endpoint_id)
+        if made is None:
+            return stripe_error(404, f"No such webhook endpoint: '{endpoint_id}'")
+        return jsonify({k: v for k, v in made.items() if k != "secret"}), 200
+
+    @app.get("/v1/events")
+    def list_events() -> tuple[Response, int]:
+        state.requests.append({"path": request.path, "args": request.args.to_dict()})
+        if stripe_key() != STRIPE_KEY:
+            return stripe_error(401, f"Invalid API Key provided: {str(stripe_key())[:8]}****")
+        gte = int(request.args.get("created[gte]", 0))
+        lte = int(request.args.get("created[lte]", 2**62))
+        listed = sorted(state.stripe_events, key=lambda e: -e["created"])
+        listed = [e for e in listed if gte <= e["created"] <= lte]
+        after = request.args.get("starting_after")
+        if after:
+            ids = [e["id"] for e in listed]
+            if after not in ids:
+                return stripe_error(400, f"No such event: '{after}'")
+            listed = listed[ids.index(after) + 1 :]
+        limit = int(request.args.get("limit", 10))
+        page = listed[:limit]
+        answer = {"object": "list", "url": "/v1/events", "has_more": len(listed) > limit,
+                  "data": page}  # fmt: skip
+        return jsonify(answer), 200
+
     return app
 
 
@@ -153,6 +256,10 @@ class StandIn:
 @pytest.fixture
 def provider_api() -> Iterator[StandIn]:
     """GitHub's and Stripe's APIs, as documented, on a free loopback port, in a thread."""
+    yield from serve_stand_in()
+
+
+def serve_stand_in() -> Iterator[StandIn]:
     state = Provider()
     server = make_server("127.0.0.1", 0, stand_in(state), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

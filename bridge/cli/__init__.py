@@ -1,12 +1,13 @@
 """The `bridge` command (also `python -m bridge`); docs/cli.md is its manual.
 
-One module per command group (serve, endpoints, send, listen, replay, register, tokens: the
-`token` command, named so as not to shadow the stdlib's `token`), each with an
+One module per command group (serve, endpoints, send, listen, replay, backfill, register,
+tokens: the `token` command, named so as not to shadow the stdlib's `token`), each with an
 `add(commands, parents)` that declares its parser; bridge/cli/shared.py holds what they share.
 Behind them: connection.py and feed.py (the WebSocket), lanes.py (listen's thread per
 endpoint), forward.py (sending to a local app), checkpoint.py, progress.py, provider_api.py
-(GitHub's and Stripe's REST APIs). The commands call the bridge's HTTP API (bridge/client.py)
-and its WebSocket, never Redis.
+(GitHub's and Stripe's REST APIs), sources.py (what backfill reads from them) and
+registrations.py (the hooks `register` made). The commands call the bridge's HTTP API
+(bridge/client.py) and its WebSocket, never Redis.
 
 Exit codes: 0 on success; 1 with one line on stderr (`bridge: <what went wrong>`) otherwise;
 2 for a usage error (argparse, or options that do not fit together); 130 on Ctrl-C (but
@@ -22,6 +23,7 @@ import sys
 
 from bridge import __version__
 from bridge.cli import (
+    backfill,
     endpoints,
     listen,
     register,
@@ -35,7 +37,7 @@ from bridge.cli import (
 from bridge.config import ClientSettings
 from bridge.errors import BridgeError
 
-GROUPS = (serve, endpoints, send, listen, replay, register, rejections, tokens)
+GROUPS = (serve, endpoints, send, listen, replay, backfill, register, rejections, tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:

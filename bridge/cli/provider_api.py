@@ -1,12 +1,16 @@
-"""The providers' own REST APIs, as far as `bridge register` needs them: create (and, to undo,
-delete) the webhook on the provider's side. Plain requests; the base URL is configurable so
-tests talk to a local stand-in of the documented shapes.
+"""The providers' own REST APIs, as far as `bridge register` and `bridge backfill` need them:
+create, show and delete the webhook on the provider's side, and list what it sent. Plain
+requests; the base URL is configurable so tests talk to a local stand-in of the documented
+shapes.
 
     GitHub  POST {base}/repos/{owner}/{repo}/hooks   JSON, Authorization: Bearer $GITHUB_TOKEN
             https://docs.github.com/en/rest/repos/webhooks#create-a-repository-webhook
     Stripe  POST {base}/v1/webhook_endpoints         form, Authorization: Bearer $STRIPE_API_KEY
             DELETE {base}/v1/webhook_endpoints/{id}
             https://docs.stripe.com/api/webhook_endpoints/create (the answer carries `secret`)
+    GitHub  GET/DELETE {base}/repos/{owner}/{repo}/hooks/{id}
+            GET {base}/repos/{owner}/{repo}/hooks/{id}/deliveries[/{delivery_id}]
+    Stripe  GET {base}/v1/webhook_endpoints/{id}, GET {base}/v1/events
 
 A refusal becomes a CliError with the provider's own message on one line.
 """
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
@@ -61,21 +65,44 @@ def _json(name: str, response: requests.Response) -> dict[str, Any]:
     return data
 
 
+def _github(token: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": GITHUB_API_VERSION,
+    }
+
+
+def _hooks_url(base: str, repo: str, tail: str = "") -> str:
+    owner, _, name = repo.partition("/")
+    return f"{base.rstrip('/')}/repos/{quote(owner, safe='')}/{quote(name, safe='')}/hooks{tail}"
+
+
+def _github_refusal(response: requests.Response, doing: str) -> CliError:
+    data = _json("GitHub", response)
+    message = str(data.get("message") or "no message")
+    details = [
+        str(e.get("message") or f"{e.get('field')} {e.get('code')}")
+        for e in data.get("errors") or []
+        if isinstance(e, dict)
+    ]
+    text = ": ".join([message, *details])
+    hint = _GITHUB_HINTS.get(response.status_code)
+    return CliError(
+        f"GitHub refused to {doing} (HTTP {response.status_code}): {text}"
+        + (f" ({hint})" if hint else "")
+    )
+
+
 def create_github_hook(
     base: str, token: str, repo: str, url: str, secret: str, events: Sequence[str]
 ) -> dict[str, Any]:
     """Create a repository webhook delivering JSON to `url`, signed with `secret`."""
-    owner, _, name = repo.partition("/")
-    endpoint = f"{base.rstrip('/')}/repos/{quote(owner, safe='')}/{quote(name, safe='')}/hooks"
     response = _request(
         "GitHub",
         "POST",
-        endpoint,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": GITHUB_API_VERSION,
-        },
+        _hooks_url(base, repo),
+        headers=_github(token),
         json={
             "name": "web",
             "active": True,
@@ -85,19 +112,69 @@ def create_github_hook(
     )
     data = _json("GitHub", response)
     if response.status_code != 201:
-        message = str(data.get("message") or "no message")
-        details = [
-            str(e.get("message") or f"{e.get('field')} {e.get('code')}")
-            for e in data.get("errors") or []
-            if isinstance(e, dict)
-        ]
-        text = ": ".join([message, *details])
-        hint = _GITHUB_HINTS.get(response.status_code)
-        raise CliError(
-            f"GitHub refused to create the webhook on {repo} (HTTP {response.status_code}): "
-            f"{text}" + (f" ({hint})" if hint else "")
-        )
+        raise _github_refusal(response, f"create the webhook on {repo}")
     return data
+
+
+def github_hook(base: str, token: str, repo: str, hook_id: str) -> dict[str, Any] | None:
+    """The hook, or None when GitHub no longer has it."""
+    response = _request(
+        "GitHub", "GET", _hooks_url(base, repo, f"/{quote(hook_id, safe='')}"),
+        headers=_github(token),
+    )  # fmt: skip
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise _github_refusal(response, f"show webhook {hook_id} of {repo}")
+    return _json("GitHub", response)
+
+
+def delete_github_hook(base: str, token: str, repo: str, hook_id: str) -> bool:
+    """Delete the hook; False when GitHub had no such hook (any more)."""
+    response = _request(
+        "GitHub", "DELETE", _hooks_url(base, repo, f"/{quote(hook_id, safe='')}"),
+        headers=_github(token),
+    )  # fmt: skip
+    if response.status_code == 404:
+        return False
+    if response.status_code != 204:
+        raise _github_refusal(response, f"delete webhook {hook_id} of {repo}")
+    return True
+
+
+def github_deliveries(
+    base: str, token: str, repo: str, hook_id: str, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the hook's deliveries, newest first, and the cursor of the next page
+    (from the `Link: <...>; rel="next"` header), None on the last page.
+    https://docs.github.com/en/rest/repos/webhooks#list-deliveries-for-a-repository-webhook"""
+    params = {"per_page": "100", **({"cursor": cursor} if cursor else {})}
+    response = _request(
+        "GitHub", "GET", _hooks_url(base, repo, f"/{quote(hook_id, safe='')}/deliveries"),
+        headers=_github(token), params=params,
+    )  # fmt: skip
+    if response.status_code != 200:
+        raise _github_refusal(response, f"list the deliveries of webhook {hook_id} on {repo}")
+    try:
+        page = response.json()
+    except ValueError:
+        page = None
+    if not isinstance(page, list) or not all(isinstance(d, dict) for d in page):
+        raise CliError(f"GitHub's list of deliveries is not a JSON list ({response.url})")
+    following = response.links.get("next", {}).get("url")
+    after = parse_qs(urlsplit(following).query).get("cursor", [None])[0] if following else None
+    return page, after
+
+
+def github_delivery(
+    base: str, token: str, repo: str, hook_id: str, delivery_id: str
+) -> dict[str, Any]:
+    """One delivery with its `request.headers` and `request.payload`."""
+    tail = f"/{quote(hook_id, safe='')}/deliveries/{quote(delivery_id, safe='')}"
+    response = _request("GitHub", "GET", _hooks_url(base, repo, tail), headers=_github(token))
+    if response.status_code != 200:
+        raise _github_refusal(response, f"show delivery {delivery_id} of webhook {hook_id}")
+    return _json("GitHub", response)
 
 
 def _stripe_refusal(response: requests.Response, doing: str) -> CliError:
@@ -110,6 +187,10 @@ def _stripe_refusal(response: requests.Response, doing: str) -> CliError:
     )
 
 
+def _stripe(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 def create_stripe_endpoint(
     base: str, key: str, url: str, events: Sequence[str], description: str
 ) -> dict[str, Any]:
@@ -120,7 +201,7 @@ def create_stripe_endpoint(
         "Stripe",
         "POST",
         f"{base.rstrip('/')}/v1/webhook_endpoints",
-        headers={"Authorization": f"Bearer {key}"},
+        headers=_stripe(key),
         data=form,
     )
     if response.status_code != 200:
@@ -131,12 +212,51 @@ def create_stripe_endpoint(
     return data
 
 
-def delete_stripe_endpoint(base: str, key: str, endpoint_id: str) -> None:
+def _stripe_endpoint_call(
+    method: str, base: str, key: str, endpoint_id: str, doing: str
+) -> requests.Response | None:
+    """One call on a webhook endpoint; None when Stripe has no such endpoint (any more)."""
     response = _request(
         "Stripe",
-        "DELETE",
+        method,
         f"{base.rstrip('/')}/v1/webhook_endpoints/{quote(endpoint_id, safe='')}",
-        headers={"Authorization": f"Bearer {key}"},
+        headers=_stripe(key),
+    )
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise _stripe_refusal(response, f"{doing} {endpoint_id}")
+    return response
+
+
+def delete_stripe_endpoint(base: str, key: str, endpoint_id: str) -> bool:
+    """Delete the webhook endpoint; False when Stripe had no such endpoint (any more)."""
+    return _stripe_endpoint_call("DELETE", base, key, endpoint_id, "delete") is not None
+
+
+def stripe_endpoint(base: str, key: str, endpoint_id: str) -> dict[str, Any] | None:
+    """The webhook endpoint, or None when Stripe no longer has it."""
+    response = _stripe_endpoint_call("GET", base, key, endpoint_id, "show")
+    return None if response is None else _json("Stripe", response)
+
+
+def stripe_events(
+    base: str, key: str, since: int, until: int | None, starting_after: str | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of the account's events created in [since, until], newest first, and
+    `has_more`. https://docs.stripe.com/api/events/list"""
+    params = {"created[gte]": str(since), "limit": "100"}
+    if until is not None:
+        params["created[lte]"] = str(until)
+    if starting_after:
+        params["starting_after"] = starting_after
+    response = _request(
+        "Stripe", "GET", f"{base.rstrip('/')}/v1/events", headers=_stripe(key), params=params
     )
     if response.status_code != 200:
-        raise _stripe_refusal(response, f"delete {endpoint_id}")
+        raise _stripe_refusal(response, "list events")
+    page = _json("Stripe", response)
+    data = page.get("data")
+    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+        raise CliError(f"Stripe's list of events has no `data` list ({response.url})")
+    return data, page.get("has_more") is True

@@ -32,7 +32,7 @@ def require_admin() -> Response | None:
     return None
 
 
-def _body(*, optional: bool = False) -> dict[str, Any]:
+def json_body(*, optional: bool = False) -> dict[str, Any]:
     """The request's JSON object; `optional` lets an empty body stand for `{}`."""
     raw = request.get_data(cache=True)
     if optional and not raw.strip():
@@ -82,7 +82,7 @@ def _endpoint(endpoint: Endpoint, events: int | None = None) -> dict[str, Any]:
 
 @bp.post("/endpoints")
 def create_endpoint() -> tuple[Response, int]:
-    data = _body()
+    data = json_body()
     endpoint = services().endpoints.create(
         data.get("id"),
         data.get("provider"),
@@ -114,7 +114,7 @@ def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
 
 @bp.post("/endpoints/<endpoint_id>/secrets")
 def add_secret(endpoint_id: str) -> tuple[Response, int]:
-    data = _body(optional=True)  # no body: the bridge generates the new secret
+    data = json_body(optional=True)  # no body: the bridge generates the new secret
     endpoint, added = services().endpoints.add_secret(endpoint_id, data.get("secret"))
     return jsonify({"endpoint": _endpoint(endpoint), "secret": _secret(added)}), 201
 
@@ -154,7 +154,7 @@ def list_providers() -> Response:
 
 @bp.post("/tokens")
 def mint_token() -> tuple[Response, int]:
-    data = _body()
+    data = json_body()
     channels = data.get("channels")
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
         raise InvalidInput("channels", "expected a list of endpoint ids")

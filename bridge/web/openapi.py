@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge import __version__, cursor, masking, providers
+from bridge import __version__, backfill, cursor, masking, providers
 from bridge.auth import MAX_TTL
 from bridge.endpoints import (
     MAX_DESCRIPTION,
@@ -49,6 +49,7 @@ _SEARCH_TERM = {
     "pattern": f"^[^{CONTROL_CLASS}]+$",  # what bridge/search.py refuses
 }
 _OBJ = {"type": "object"}
+_BACKFILL_ID = {"type": "string", "pattern": f"^{backfill.ID_PATTERN}$"}
 
 
 _ADMIN: list[dict[str, list[str]]] = [{"admin": []}]
@@ -312,6 +313,47 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/endpoints/{endpoint_id}/backfill": {
+        "post": {
+            "summary": "Store events fetched from the provider's own API (bridge backfill), "
+            "deduplicated as live deliveries; each body at most BRIDGE_MAX_BODY_BYTES",
+            "security": _ADMIN,
+            "parameters": [_ID],
+            "requestBody": _body({"$ref": "#/components/schemas/Backfill"}),
+            "responses": {
+                "200": _ok("Per event: its cursor and whether it was there already", _OBJ),
+                "400": _err("invalid_request"),
+                "404": _err("unknown_endpoint"),
+                "413": _err("payload_too_large"),
+                "503": _err("unavailable (Retry-After); the events answered before are stored"),
+            },
+        }
+    },
+    "/api/endpoints/{endpoint_id}/backfill/check": {
+        "post": {
+            "summary": "Which of these provider event ids the endpoint has (stores nothing)",
+            "security": _ADMIN,
+            "parameters": [_ID],
+            "requestBody": _body(
+                {
+                    "type": "object",
+                    "required": ["event_ids"],
+                    "properties": {
+                        "event_ids": {
+                            "type": "array",
+                            "maxItems": backfill.MAX_EVENTS,
+                            "items": _BACKFILL_ID,
+                        }
+                    },
+                }
+            ),
+            "responses": {
+                "200": _ok("Per event id: its cursor (null when absent) and duplicate", _OBJ),
+                "400": _err("invalid_request"),
+                "404": _err("unknown_endpoint"),
+            },
+        }
+    },
     "/api/providers": {
         "get": {
             "summary": "Every provider, who picks its secret, and its endpoint options",
@@ -362,6 +404,45 @@ PATHS: dict[str, Any] = {
 }
 
 SCHEMAS: dict[str, Any] = {
+    "Backfill": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "maxItems": backfill.MAX_EVENTS,
+                "items": {"$ref": "#/components/schemas/BackfillEvent"},
+            }
+        },
+    },
+    "BackfillEvent": {
+        "type": "object",
+        "required": ["event_id"],
+        "properties": {
+            "event_id": _BACKFILL_ID,
+            "event_type": {**_BACKFILL_ID, "nullable": True},
+            "received_at": {"type": "number", "minimum": 0, "maximum": backfill.MAX_TIME},
+            "headers": {
+                "type": "array",
+                "nullable": True,
+                "maxItems": backfill.MAX_HEADERS,
+                "items": {
+                    "type": "object",
+                    "required": ["name", "value"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": f"^{backfill.HEADER_NAME_PATTERN}$"},
+                        "value": {
+                            "type": "string",
+                            "pattern": f"^{backfill.HEADER_VALUE_PATTERN}$",
+                        },
+                    },
+                },
+            },
+            "body": {"type": "string"},
+            "body_base64": {"type": "string", "pattern": f"^{backfill.BASE64_PATTERN}$"},
+        },
+        "oneOf": [{"required": ["body"]}, {"required": ["body_base64"]}],
+    },
     "Error": {
         "type": "object",
         "required": ["error"],

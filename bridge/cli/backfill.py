@@ -1,0 +1,333 @@
+"""`bridge backfill <endpoint> --since <time> [--until <time>] [--dry-run]`: after the bridge (or
+its Redis) was down, ask the provider's own API what it sent in that window and store what the
+bridge is missing, deduplicated by event id exactly like live deliveries.
+
+Page by page (bridge/cli/sources.py): list a page, ask the bridge which of its event ids it
+has (`POST .../backfill/check`), fetch and store the others (`POST .../backfill`), then save
+the next page's cursor in `<data dir>/backfill-<endpoint>.json`. Interrupted (Ctrl-C, a
+provider error, a crash), the same command line continues from the last saved page; what
+was stored before is answered as present, never stored twice. The file is removed when the
+window is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bridge.backfill import MAX_EVENTS
+from bridge.cli import registrations, shared
+from bridge.cli.progress import Progress
+from bridge.cli.register import github_token, repo_arg, stripe_key
+from bridge.cli.sources import GitHub, Listed, Source, Stripe, Window
+from bridge.client import Api, CliError
+from bridge.config import ClientSettings
+from bridge.timefmt import iso
+
+# Most JSON per request to the bridge, below its default 25 MiB body limit with room to
+# spare; a single larger event is sent alone.
+BATCH_BYTES = 8 * 1024 * 1024
+RELATIVE = re.compile(r"([1-9][0-9]{0,5})([smhdw])")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Moment:
+    text: str  # as given: a resumed run is the same command line
+    at: float
+
+
+def time_arg(raw: str) -> Moment:
+    """ISO 8601 (UTC when it names no offset) or a duration back from now: 30m, 2h, 1d."""
+    text = raw.strip()
+    relative = RELATIVE.fullmatch(text)
+    if relative:
+        span = timedelta(**{UNITS[relative[2]]: int(relative[1])})
+        return Moment(text, time.time() - span.total_seconds())
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a time like 2026-11-26T03:00:00Z or a duration back from now like "
+            f"30m, 2h, 1d; got {raw!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return Moment(text, moment.timestamp())
+
+
+@dataclass
+class Cursor:
+    """The resumable position: which window, and the next page to read."""
+
+    path: Path
+    document: dict[str, Any]
+    resumed: bool = False
+
+    @classmethod
+    def open(cls, args: argparse.Namespace, settings: ClientSettings, server: str) -> Cursor:
+        path = settings.data_dir / f"backfill-{args.endpoint}.json"
+        asked = {
+            "format": FORMAT,
+            "server": server,
+            "endpoint": args.endpoint,
+            "since_arg": args.since.text,
+            "until_arg": args.until.text if args.until else None,
+        }
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            saved = None
+        if isinstance(saved, dict) and all(saved.get(k) == v for k, v in asked.items()):
+            return cls(path, saved, resumed=True)
+        until = args.until.at if args.until else None
+        window = {"since": args.since.at, "until": until, "next": None, "added": 0}
+        return cls(path, {**asked, **window})
+
+    @property
+    def window(self) -> Window:
+        return Window(float(self.document["since"]), self.document["until"])
+
+    def save(self, following: str | None, added: int) -> None:
+        self.document = {**self.document, "next": following, "added": added}
+        registrations.replace_file(self.path, self.document)
+
+    def finish(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class Tally:
+    listed: int = 0
+    added: int = 0
+    present: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _source(
+    args: argparse.Namespace, settings: ClientSettings, provider: str, server: str, w: Window
+) -> Source:
+    hooks = registrations.for_endpoint(settings.data_dir, server, args.endpoint, provider)
+    if provider == "stripe":
+        base = args.api_base or (hooks[-1].api_base if hooks else settings.stripe_api_base)
+        types = hooks[-1].events if hooks else []
+        return Stripe(base, stripe_key(settings), w, types)
+    if provider != "github":
+        raise CliError(
+            f"endpoint {args.endpoint} is a {provider} endpoint: backfill reads GitHub's and "
+            "Stripe's APIs only"
+        )
+    if args.hook_id:
+        hook = next((h for h in hooks if h.id == args.hook_id), None)
+        repo = args.repo or (hook.repo if hook else None)
+        if not repo:
+            raise CliError(f"give --repo with --hook-id {args.hook_id}")
+        base = args.api_base or (hook.api_base if hook else settings.github_api_url)
+        return GitHub(base, github_token(settings), repo, args.hook_id, w)
+    if args.repo:
+        hooks = [h for h in hooks if h.repo == args.repo]
+    if len(hooks) != 1:
+        which = "no hook made by `bridge register` is" if not hooks else "several hooks are"
+        raise CliError(
+            f"{which} recorded for {args.endpoint} on {server}: give --repo OWNER/NAME and "
+            "--hook-id ID (the number in the hook's settings URL on GitHub)"
+        )
+    hook = hooks[0]
+    base = args.api_base or hook.api_base
+    return GitHub(base, github_token(settings), hook.repo or "", hook.id, w)
+
+
+def _chunks(items: list[Listed], size: int) -> Iterator[list[Listed]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Run:
+    def __init__(self, api: Api, endpoint: str, source: Source, bar: Progress) -> None:
+        self.api, self.endpoint, self.source, self.bar = api, endpoint, source, bar
+        self.tally = Tally()
+
+    def present(self, items: list[Listed]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(items, MAX_EVENTS):
+            answer = self.api.call(
+                "POST",
+                self.api.endpoint_path(self.endpoint, "/backfill/check"),
+                {"event_ids": [i.event_id for i in chunk]},
+            )
+            found.update(str(r["event_id"]) for r in answer["events"] if r["duplicate"])
+        return found
+
+    def page(self, items: list[Listed], dry_run: bool) -> None:
+        self.bar.total += len(items)
+        self.tally.listed += len(items)
+        present = self.present(items)
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for item in items:
+            there = item.event_id in present
+            if dry_run:
+                self.tally.rows.append(
+                    {
+                        "event_id": item.event_id,
+                        "event_type": item.event_type,
+                        "at": iso(item.at),
+                        "present": there,
+                    }
+                )
+            if there:
+                self.tally.present += 1
+                self.bar.advance()
+                continue
+            if dry_run:
+                self.tally.added += 1
+                self.bar.advance()
+                continue
+            event = self.source.fetch(item)
+            encoded = len(json.dumps(event))
+            if batch and (len(batch) == MAX_EVENTS or size + encoded > BATCH_BYTES):
+                self.store(batch)
+                batch, size = [], 0
+            batch.append(event)
+            size += encoded
+        if batch:
+            self.store(batch)
+
+    def store(self, batch: list[dict[str, Any]]) -> None:
+        answer = self.api.call(
+            "POST", self.api.endpoint_path(self.endpoint, "/backfill"), {"events": batch}
+        )
+        for result in answer["events"]:
+            if result["duplicate"]:  # arrived live (or from another backfill) meanwhile
+                self.tally.present += 1
+            else:
+                self.tally.added += 1
+            self.bar.advance()
+
+
+def backfill(args: argparse.Namespace, settings: ClientSettings) -> int:
+    if args.since.at > time.time():
+        raise shared.UsageError(f"--since {args.since.text} is in the future")
+    if args.until is not None and args.until.at < args.since.at:
+        raise shared.UsageError(f"--until {args.until.text} is before --since {args.since.text}")
+    api = shared.api(args, settings)
+    provider = str(api.call("GET", api.endpoint_path(args.endpoint)).get("provider"))
+    position = Cursor.open(args, settings, api.server)
+    source = _source(args, settings, provider, api.server, position.window)
+    # A dry run lists the whole window; a real run continues where the last one stopped.
+    following = position.document["next"] if position.resumed and not args.dry_run else None
+    if position.resumed and not args.dry_run:
+        shared.notice(
+            f"resuming the interrupted backfill of {args.endpoint} from its saved page "
+            f"(delete {position.path} to start over)"
+        )
+    bar = Progress(0, f"backfill {args.endpoint}")
+    run = Run(api, args.endpoint, source, bar)
+    added_before = int(position.document.get("added") or 0) if position.resumed else 0
+    try:
+        while True:
+            page = source.page(following)
+            run.page(page.items, args.dry_run)
+            following = page.next
+            if following is None:
+                break
+            if not args.dry_run:
+                position.save(following, added_before + run.tally.added)
+    except CliError as exc:
+        bar.close()
+        if run.tally.added and not args.dry_run:
+            raise CliError(
+                f"{exc.message} ({run.tally.added} events were stored before this; run the "
+                "same command again to resume)"
+            ) from None
+        raise
+    bar.close()
+    if not args.dry_run:
+        position.finish()
+    _summary(args, source, run.tally, position.window)
+    return 0
+
+
+def _summary(args: argparse.Namespace, source: Source, tally: Tally, window: Window) -> None:
+    span = f"since {iso(window.since)}" + (
+        f" until {iso(window.until)}" if window.until is not None else ""
+    )
+    if args.json:
+        answer: dict[str, Any] = {
+            "endpoint": args.endpoint,
+            "provider": source.name.lower(),
+            "since": iso(window.since),
+            "until": None if window.until is None else iso(window.until),
+            "dry_run": args.dry_run,
+            "listed": tally.listed,
+            "added": tally.added,
+            "present": tally.present,
+        }
+        if args.dry_run:
+            answer["events"] = tally.rows
+        shared.print_json(answer)
+        return
+    if args.dry_run:
+        for row in tally.rows:
+            state = "present" if row["present"] else "would add"
+            print(f"{row['event_id']}  {row['event_type'] or '-'}  {row['at']}  {state}")
+        print(
+            f"Would add {tally.added} of the {tally.listed} events {source.name} lists for "
+            f"{args.endpoint} {span} ({tally.present} already present); nothing was stored.",
+            flush=True,
+        )
+        return
+    print(
+        f"Backfilled {args.endpoint} from {source.name} {span}: {tally.added} added, "
+        f"{tally.present} already present, of {tally.listed} listed.",
+        flush=True,
+    )
+
+
+def add(commands: Any, parents: shared.Parents) -> None:
+    sub = shared.command(
+        commands,
+        "backfill",
+        backfill,
+        parents=parents.both,
+        help="fetch what GitHub or Stripe sent while the bridge was down",
+        description="Ask the provider's own API (Stripe: /v1/events; GitHub: the hook's "
+        "deliveries) what it sent in the window and store what the endpoint is missing, "
+        "deduplicated by event id like live deliveries and marked source: backfill. The hook "
+        "is the one `bridge register` recorded for the endpoint, else --repo and --hook-id. "
+        "Interrupted, the same command resumes from its last page.",
+        examples=[
+            "STRIPE_API_KEY=sk_... bridge backfill stripe --since 2h",
+            "GITHUB_TOKEN=ghp_... bridge backfill gh-octo-hello --since 2026-11-26T01:00:00Z "
+            "--until 2026-11-26T03:00:00Z --dry-run",
+        ],
+    )
+    sub.add_argument("endpoint", type=shared.endpoint_arg, help="endpoint id")
+    sub.add_argument(
+        "--since",
+        required=True,
+        type=time_arg,
+        metavar="TIME",
+        help="from this time: ISO 8601 (UTC unless it says otherwise) or 30m, 2h, 1d back",
+    )
+    sub.add_argument("--until", type=time_arg, metavar="TIME", help="up to this time")
+    sub.add_argument(
+        "--dry-run", action="store_true", help="list what would be added; store nothing"
+    )
+    sub.add_argument("--repo", type=repo_arg, metavar="OWNER/NAME", help="GitHub: the repository")
+    sub.add_argument("--hook-id", metavar="ID", help="GitHub: the repository hook's id")
+    sub.add_argument(
+        "--api-base",
+        type=shared.url_arg,
+        metavar="URL",
+        help="the provider's API (default: the one the hook was registered with, else "
+        "$GITHUB_API_URL / $STRIPE_API_BASE)",
+    )
