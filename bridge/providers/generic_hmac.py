@@ -36,7 +36,8 @@ from bridge.providers.schemes import hmac_match, hmac_text
 
 ALGORITHMS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
-SEPARATORS = re.compile(r"[,\s]+")
+# Commas and OWS only: \s would also split on NEL, NBSP and the C0 separators.
+SEPARATORS = re.compile(r"[, \t]+")
 
 
 @dataclass(frozen=True)
