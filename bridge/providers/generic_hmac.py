@@ -10,7 +10,7 @@ Endpoint options (all optional):
 - `type_field` (default `type`): the body JSON field with the event type; dots walk into
   nested objects (`meta.event_name`).
 
-- Signed bytes: the raw body. Several signatures, comma- or whitespace-separated, are
+- Signed bytes: the raw body. Several signatures, separated by commas, spaces or tabs, are
   accepted; any one match is enough.
 - Replay window: none; dedup by the event id (when `id_header` is set) stops replays.
 """
@@ -65,7 +65,7 @@ class Settings:
             raise InvalidInput("options.algorithm", f"must be one of {', '.join(ALGORITHMS)}")
         if settings.encoding not in ENCODINGS:
             raise InvalidInput("options.encoding", f"must be one of {', '.join(ENCODINGS)}")
-        if SEPARATORS.search(settings.prefix):
+        if re.search(r"[,\s]", settings.prefix):
             raise InvalidInput("options.prefix", "must not contain commas or whitespace")
         return settings
 
