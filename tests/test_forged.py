@@ -4,8 +4,9 @@ timestamps, case, whitespace, latin-1 and control characters, truncation) and ch
 verdict against an oracle written from the providers' specs.
 
 A mutated request must be refused with VerificationError, and only that, unless the mutation
-provably left the request meaning the same; each such class is named in `equivalent`, with
-why it is valid, and asserted to be accepted. Then a bounded, derandomised sample of forged
+provably left the request meaning the same; those classes are in `same_meaning`,
+`body_equivalent` and `header_equivalent`, each with why it is valid, and such a request is
+asserted to be accepted. Then a bounded, derandomised sample of forged
 requests goes through real HTTP to one real bridge: 401 each, nothing stored, no traceback.
 """
 
