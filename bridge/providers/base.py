@@ -371,19 +371,34 @@ def encode_signature(digest: bytes, encoding: str) -> str:
     return digest.hex()
 
 
+# HTTP's optional whitespace (RFC 9110 5.6.3): the only whitespace a signature header may
+# carry around its parts. str.strip() and bytes.fromhex() would also skip NEL, NBSP, the
+# C0 separators or a newline inside a digest, which no sender writes and no spec allows.
+OWS = " \t"
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def decode_signature(text: str, encoding: str) -> bytes:
     """A candidate signature's bytes; b"" (which matches no digest) when it does not decode.
 
-    Surrounding whitespace is ignored; hex is case-insensitive; base64 is the standard
-    alphabet, padding optional.
+    Surrounding OWS (space, tab) is ignored; hex is case-insensitive, digits only; base64
+    is the standard alphabet, padding optional.
     """
-    text = text.strip()
+    text = text.strip(OWS)
     try:
         if encoding == "base64":
             return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        if not HEX_DIGITS.issuperset(text):
+            return b""
         return bytes.fromhex(text)
     except (ValueError, binascii.Error):  # also non-ASCII text
         return b""
+
+
+def decode_key(text: str, encoding: str) -> bytes:
+    """A key pasted by a user (hex or base64) as bytes, b"" when it does not decode; unlike a
+    received signature, any surrounding whitespace (a copied newline) is ignored."""
+    return decode_signature(text.strip(), encoding)
 
 
 def parse_pairs(header: str, sep: str = ",") -> list[tuple[str, str]]:
@@ -391,7 +406,7 @@ def parse_pairs(header: str, sep: str = ",") -> list[tuple[str, str]]:
     pairs = []
     for item in header.split(sep):
         key, eq, value = item.partition("=")
-        pairs.append((key.strip(), value.strip()) if eq else ("", item.strip()))
+        pairs.append((key.strip(OWS), value.strip(OWS)) if eq else ("", item.strip(OWS)))
     return pairs
 
 

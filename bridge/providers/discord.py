@@ -32,6 +32,7 @@ from bridge.providers.base import (
     SignRequest,
     Verdict,
     WebhookRequest,
+    decode_key,
     decode_signature,
     first_valid,
     json_str,
@@ -60,7 +61,7 @@ TYPES = {
 
 def public_key_hex(private_hex: str) -> str | None:
     """The public key (hex) of an Ed25519 private key given in hex, or None."""
-    key = asymmetric.ed25519_private(decode_signature(private_hex, "hex"))
+    key = asymmetric.ed25519_private(decode_key(private_hex, "hex"))
     return None if key is None else asymmetric.ed25519_public_bytes(key).hex()
 
 
@@ -86,7 +87,7 @@ class Discord(Provider):
         self.check_timestamp(request, raw_ts)
         signed = to_bytes(raw_ts) + request.body
         show_work(signed, [header], secrets, None)
-        keys = {s.id: asymmetric.ed25519_public(decode_signature(s.value, "hex")) for s in secrets}
+        keys = {s.id: asymmetric.ed25519_public(decode_key(s.value, "hex")) for s in secrets}
         return first_valid(
             self,
             secrets,
@@ -117,7 +118,7 @@ class Discord(Provider):
         return DEFERRED.get(kind) if isinstance(kind, int) and not isinstance(kind, bool) else None
 
     def check_secret(self, secret: str) -> None:
-        if asymmetric.ed25519_public(decode_signature(secret, "hex")) is None:
+        if asymmetric.ed25519_public(decode_key(secret, "hex")) is None:
             raise InvalidInput("secret", "expected the application's Public Key: 64 hex digits")
 
     def new_secret(self) -> str:
@@ -126,7 +127,7 @@ class Discord(Provider):
 
     def headers_for(self, req: SignRequest) -> dict[str, str]:
         """Sign with an Ed25519 private key in hex: for tests and `bridge send`."""
-        key = asymmetric.ed25519_private(decode_signature(req.secret, "hex"))
+        key = asymmetric.ed25519_private(decode_key(req.secret, "hex"))
         if key is None:
             raise InvalidInput("secret", "discord signs with an Ed25519 private key in hex")
         ts = str(int(req.now))

@@ -10,7 +10,7 @@ Endpoint options (all optional):
 - `type_field` (default `type`): the body JSON field with the event type; dots walk into
   nested objects (`meta.event_name`).
 
-- Signed bytes: the raw body. Several signatures, comma- or whitespace-separated, are
+- Signed bytes: the raw body. Several signatures, separated by commas, spaces or tabs, are
   accepted; any one match is enough.
 - Replay window: none; dedup by the event id (when `id_header` is set) stops replays.
 """
@@ -36,7 +36,8 @@ from bridge.providers.schemes import hmac_match, hmac_text
 
 ALGORITHMS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
-SEPARATORS = re.compile(r"[,\s]+")
+# Commas and OWS only: \s would also split on NEL, NBSP and the C0 separators.
+SEPARATORS = re.compile(r"[, \t]+")
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Settings:
             raise InvalidInput("options.algorithm", f"must be one of {', '.join(ALGORITHMS)}")
         if settings.encoding not in ENCODINGS:
             raise InvalidInput("options.encoding", f"must be one of {', '.join(ENCODINGS)}")
-        if SEPARATORS.search(settings.prefix):
+        if re.search(r"[,\s]", settings.prefix):
             raise InvalidInput("options.prefix", "must not contain commas or whitespace")
         return settings
 

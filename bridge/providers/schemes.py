@@ -24,6 +24,7 @@ from typing import ClassVar
 
 from bridge.errors import VerificationError
 from bridge.providers.base import (
+    OWS,
     Provider,
     Secret,
     SignRequest,
@@ -77,7 +78,7 @@ def labelled(provider: Provider, value: str, label: str) -> str:
     """The signature in `<label>=<signature>`; without `=`, or with another label (spaces
     around it allowed), there is no signature of a known kind."""
     kind, eq, signature = value.partition("=")
-    if not eq or kind.strip() != label:
+    if not eq or kind.strip(OWS) != label:
         raise provider.fail(VerificationError.MISSING, f"no {label}= signature")
     return signature
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 import secrets as _random
 from collections.abc import Sequence
 from typing import ClassVar
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from bridge.errors import InvalidInput
 from bridge.providers import asymmetric
 from bridge.providers.base import (
+    OWS,
     Identity,
     Provider,
     Secret,
@@ -36,6 +38,7 @@ from bridge.providers.base import (
     Verdict,
     WebhookRequest,
     any_digest,
+    decode_key,
     decode_signature,
     encode_signature,
     first_valid,
@@ -52,19 +55,19 @@ PRIVATE_PREFIX = "whsk_"
 
 def public_key(secret: str) -> Ed25519PublicKey | None:
     """The Ed25519 key of a `whpk_` secret, or None."""
-    return asymmetric.ed25519_public(decode_signature(secret.removeprefix(PUBLIC_PREFIX), "base64"))
+    return asymmetric.ed25519_public(decode_key(secret.removeprefix(PUBLIC_PREFIX), "base64"))
 
 
 def private_key(secret: str) -> Ed25519PrivateKey | None:
     """The Ed25519 key of a `whsk_` secret (32-byte seed or 64 bytes seed + public), or None."""
-    raw = decode_signature(secret.removeprefix(PRIVATE_PREFIX), "base64")
+    raw = decode_key(secret.removeprefix(PRIVATE_PREFIX), "base64")
     return asymmetric.ed25519_private(raw)
 
 
 def signing_key(secret: str) -> bytes:
     """The HMAC key: the base64-decoded secret; a secret that is not base64 is used as UTF-8."""
     raw = secret.removeprefix(PREFIX)
-    return decode_signature(raw, "base64") or to_bytes(secret)
+    return decode_key(raw, "base64") or to_bytes(secret)
 
 
 class StandardWebhooks(Provider):
@@ -90,7 +93,8 @@ class StandardWebhooks(Provider):
         header = self.require(request, h + "signature")
         msg_id = self.require(request, h + "id")
         raw_ts = self.require(request, h + "timestamp")
-        entries = [entry.partition(",") for entry in header.split()]
+        # Space-separated entries (the spec); runs of OWS count as one separator.
+        entries = [entry.partition(",") for entry in re.split(f"[{OWS}]+", header)]
         v1 = [decode_signature(sig, "base64") for version, _, sig in entries if version == "v1"]
         v1a = [decode_signature(sig, "base64") for version, _, sig in entries if version == "v1a"]
         public = {s.id: public_key(s.value) for s in secrets if s.value.startswith(PUBLIC_PREFIX)}
@@ -165,7 +169,7 @@ class StandardWebhooks(Provider):
             if public_key(secret) is None:
                 raise InvalidInput("secret", "whpk_ must be followed by a base64 Ed25519 key")
             return
-        if not decode_signature(secret.removeprefix(PREFIX), "base64"):
+        if not decode_key(secret.removeprefix(PREFIX), "base64"):
             raise InvalidInput(
                 "secret", "expected whsec_ followed by base64, as the sender shows it"
             )
