@@ -61,18 +61,26 @@ def read_through(client: Client, last: str) -> list[dict[str, Any]]:
     return frames
 
 
+def fall_behind(
+    bridge: BridgeProcess, uid: str, on_slow: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """150 events posted to a new endpoint while its subscriber reads nothing, then read:
+    the cursors posted, and every frame the subscriber got."""
+    bridge.create_endpoint(uid)
+    client = slow_client(bridge, uid, on_slow)
+    try:
+        posted = post_many(bridge, uid, 150)
+        return posted, read_through(client, posted[-1])
+    finally:
+        client.close()
+
+
 def test_drop_oldest_keeps_the_socket_and_the_gap_is_in_history(
     small_queue: BridgeProcess, uid: str
 ) -> None:
     """A drop_oldest socket that fell behind stays open, gets `dropped` frames, and what each
     counts is exactly what history holds between its `after` and the next event received."""
-    small_queue.create_endpoint(uid)
-    client = slow_client(small_queue, uid, "drop_oldest")
-    try:
-        posted = post_many(small_queue, uid, 150)
-        frames = read_through(client, posted[-1])
-    finally:
-        client.close()
+    posted, frames = fall_behind(small_queue, uid, "drop_oldest")
     kinds = {f["type"] for f in frames}
     assert kinds == {"event", "dropped"}, kinds
     received = [f["event"]["id"] for f in frames if f["type"] == "event"]
@@ -96,13 +104,7 @@ def test_latest_gets_the_newest_event_and_no_dropped_frame(
     small_queue: BridgeProcess, uid: str
 ) -> None:
     """A latest socket that fell behind stays open and ends on the newest event, in order."""
-    small_queue.create_endpoint(uid)
-    client = slow_client(small_queue, uid, "latest")
-    try:
-        posted = post_many(small_queue, uid, 150)
-        frames = read_through(client, posted[-1])
-    finally:
-        client.close()
+    posted, frames = fall_behind(small_queue, uid, "latest")
     assert {f["type"] for f in frames} == {"event"}
     received = [f["event"]["id"] for f in frames]
     assert received[-1] == posted[-1]
