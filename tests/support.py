@@ -131,12 +131,21 @@ class BridgeProcess:
         except requests.RequestException:  # not listening yet, or busy booting
             return False
 
-    def worker_pids(self) -> list[int]:
+    def children(self) -> list[tuple[Any, str]]:
+        """(psutil.Process, name) of each live child: gunicorn's workers, the embedded
+        valkey-server. A child listed a moment ago may be gone by its name() (one a test
+        just killed): it is left out."""
         import psutil
 
         assert self.process is not None
-        return [c.pid for c in psutil.Process(self.process.pid).children()
-                if "valkey" not in c.name()]  # fmt: skip
+        found = []
+        for child in psutil.Process(self.process.pid).children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                found.append((child, child.name()))
+        return found
+
+    def worker_pids(self) -> list[int]:
+        return [child.pid for child, name in self.children() if "valkey" not in name]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         process, self.process = self.process, None

@@ -18,8 +18,7 @@ from tests.support import ROOT, BridgeProcess, Connect, wait_until
 
 
 def valkey_children(bridge: BridgeProcess) -> list[psutil.Process]:
-    assert bridge.process is not None
-    return [p for p in psutil.Process(bridge.process.pid).children() if "valkey" in p.name()]
+    return [child for child, name in bridge.children() if "valkey" in name]
 
 
 @pytest.fixture
