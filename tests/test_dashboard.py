@@ -617,6 +617,39 @@ def fresh_bridge(own_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgePro
     process.stop()
 
 
+def test_one_glob_subscription_follows_250_endpoints_and_those_created_later(
+    page: Page, fresh_bridge: BridgeProcess
+) -> None:
+    """With 250 endpoints the page opens one socket with one subscribe to "*", shows the 250th's
+    event live, and shows live the event of an endpoint created after it loaded."""
+    bridge = fresh_bridge
+    names = [f"many-{n:03d}" for n in range(250)]
+    for name in names:
+        bridge.create_endpoint(name)
+    sent: list[dict[str, Any]] = []
+    sockets: list[str] = []
+
+    def watch(ws: Any) -> None:
+        sockets.append(ws.url)
+        ws.on("framesent", lambda payload: sent.append(json.loads(payload)))
+
+    page.on("websocket", watch)
+    open_dashboard(page, bridge)
+    expect(page.locator("#conn-text")).to_have_text("Live · 250 channels")
+    post(bridge, names[-1], {"n": 250})
+    expect(rows(page, names[-1])).to_have_count(1)
+
+    bridge.create_endpoint("late-comer")
+    post(bridge, "late-comer", {"n": "late"})
+    expect(rows(page, "late-comer")).to_have_count(1)
+    expect(page.locator('details.ep[data-endpoint="late-comer"]')).to_have_count(1)
+    subscribes = [frame for frame in sent if frame.get("type") == "subscribe"]
+    assert len(sockets) == 1
+    assert [(f["channel"], f["on_slow"], f["rejections"]) for f in subscribes] == [
+        ("*", "drop_oldest", True)
+    ]
+
+
 def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_path: Path) -> None:
     """The main views render (written to docs/ when DASHBOARD_SCREENSHOTS is set)."""
     bridge = fresh_bridge
