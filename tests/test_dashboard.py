@@ -32,7 +32,7 @@ from playwright.sync_api import (
 
 from bridge.embedded import EmbeddedRedis
 from bridge.providers import get as provider
-from tests.support import ROOT, BridgeProcess, spread_history
+from tests.support import ROOT, BridgeProcess, metric, spread_history
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -648,6 +648,85 @@ def test_one_glob_subscription_follows_250_endpoints_and_those_created_later(
     assert [(f["channel"], f["on_slow"], f["rejections"]) for f in subscribes] == [
         ("*", "drop_oldest", True)
     ]
+
+
+@pytest.fixture
+def lagging_bridge(own_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProcess]:
+    """A bridge whose sockets queue at most 8 frames: a reader that stalls gets `dropped`
+    frames soon (nothing else cuts it: long send timeout, queue age and ping interval)."""
+    process = BridgeProcess(
+        tmp_path / "lagging-bridge",
+        own_redis.url,
+        BRIDGE_WS_QUEUE_SIZE="8",
+        BRIDGE_WS_SEND_BUFFER="4096",
+        BRIDGE_WS_SEND_TIMEOUT="600",
+        BRIDGE_WS_QUEUE_AGE="600",
+        BRIDGE_WS_PING_INTERVAL="600",
+    ).start()
+    yield process
+    process.stop()
+
+
+def our_renderers() -> list[int]:
+    """The pids of the Chromium renderer processes this test process started (not another's)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    ours, found = {os.getpid()}, True
+    while found:
+        found = False
+        for pid, parent in parents.items():
+            if parent in ours and pid not in ours:
+                ours.add(pid)
+                found = True
+    renderers = []
+    for pid in ours:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"--type=renderer" in cmdline:
+            renderers.append(pid)
+    return renderers
+
+
+def test_events_dropped_while_the_page_stalls_are_fetched_and_shown_exactly_once(
+    page: Page, lagging_bridge: BridgeProcess
+) -> None:
+    """While the page's renderer is stopped, the bridge drops queued events (`dropped`); once it
+    runs again the page fetches that gap from the history and lists every event exactly once."""
+    bridge = lagging_bridge
+    bridge.create_endpoint("busy")
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    open_dashboard(page, bridge)
+    cursors = [post(bridge, "busy", {"n": 0})[0]]
+    expect(rows(page, "busy")).to_have_count(1)
+    renderers = our_renderers()
+    assert renderers
+    filler = "x" * 12_000
+    for pid in renderers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        # Count, don't time: post until the bridge has dropped events for this socket.
+        for n in range(1, 2001):
+            cursors.append(post(bridge, "busy", {"n": n, "filler": filler})[0])
+            if n % 20 == 0 and metric(bridge, "bridge_events_dropped_total") >= 20:
+                break
+        assert metric(bridge, "bridge_events_dropped_total") >= 20
+    finally:
+        for pid in renderers:
+            os.kill(pid, signal.SIGCONT)
+    cursors.append(post(bridge, "busy", {"n": "after"})[0])
+    expect(rows(page, "busy")).to_have_count(len(cursors))
+    assert shown_cursors(page, "busy") == cursors[::-1]
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    assert len(sockets) == 1  # the gap was filled from the history, not by a reconnect
 
 
 def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_path: Path) -> None:
