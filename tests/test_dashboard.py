@@ -267,6 +267,31 @@ def test_gitlab_events_are_flagged_token_not_verified(
     expect(page.locator("#how")).to_contain_text("no signature: a token matched")
 
 
+def test_detail_shows_the_trace_id_and_how_it_works_times_both_legs(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """The detail names the event's trace id, the one of the X-Bridge-Trace answer header, and
+    "how it works" shows when the bridge received it and when the frame reached the page."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    answer = bridge.post_signed(uid, b'{"n": 1}', event_id=uuid.uuid4().hex)
+    assert answer.status_code == 202, answer.text
+    trace = answer.headers["X-Bridge-Trace"]
+    rows(page, uid).click()
+    line = page.locator("#detail .detail-trace")
+    expect(line.locator(".trace-id")).to_have_text(trace)
+    expect(line).to_contain_text("X-Bridge-Trace header")
+    expect(line).to_contain_text("access-log line")
+    webhook = page.get_by_role("region", name="Leg 1: the webhook")
+    expect(webhook).to_contain_text(f"X-Bridge-Trace: {trace}")
+    push = page.get_by_role("region", name="Leg 2: the WebSocket push")
+    expect(push).to_contain_text("when the frame reached this page")
+    at = r"\d\d:\d\d:\d\d\.\d{3}"
+    path = f"received {at} → stored → pushed → in this browser {at}"
+    expect(push).to_contain_text(re.compile(path))
+    expect(push).to_contain_text(re.compile(r"latency\s*\d"))
+
+
 def test_replay_from_the_detail_shows_a_marked_copy_live(
     page: Page, bridge: BridgeProcess, uid: str
 ) -> None:
