@@ -476,6 +476,44 @@ def test_rejected_deliveries_show_the_diagnosis_and_payloads_as_inert_text(
     assert page.evaluate("window.__pwned") is None
 
 
+def test_rejections_appear_live_with_the_debuggers_work_and_first_difference(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """A delivery refused while the card is open appears at once, without Refresh, with the
+    first difference and the debugger's work (template, signed string, 8-character starts)."""
+    secret = "known-secret-0123456789"
+    bridge.create_endpoint(uid, secret=secret)
+    open_dashboard(page, bridge)
+    card = page.locator(f'details.ep[data-endpoint="{uid}"]')
+    card.locator("summary").click()
+    section = card.get_by_role("region", name="Rejected deliveries")
+    expect(section).to_contain_text("No rejected deliveries")
+    hostile = b'{"title": "<img src=x onerror=\\"window.__pwned=1\\">"}'
+    post_rejected(bridge, uid, hostile + b"\n", hostile, secret)
+    entries = section.locator("li.rejection")
+    expect(entries).to_have_count(1)  # pushed: nobody clicked Refresh
+    record = bridge.api("GET", f"/api/endpoints/{uid}/rejections").json()["rejections"][0]
+    diagnosis = record["diagnosis"]
+    first = diagnosis["first_difference"]
+    expect(entries.locator(".rej-first-kind")).to_have_text(first["kind"])
+    expect(entries.locator(".rej-first-detail")).to_have_text(first["detail"])
+    entries.get_by_role("button", name=re.compile("^Details of the rejection")).click()
+    done = diagnosis["work"]
+    expect(entries.locator(".rej-template")).to_have_text(done["template"])
+    expect(entries.locator(".rej-signed")).to_have_text(done["signed"])
+    [(secret_id, start)] = done["expected"].items()
+    assert len(start) == 8
+    expect(entries.locator(".rej-expected")).to_have_text(f"{secret_id}: {start}")
+    expect(entries.locator(".rej-received")).to_have_text(", ".join(done["received"]))
+    expect(entries.locator("pre.rej-body")).to_have_text(hostile.decode())
+
+    post_rejected(bridge, uid, b"{}", b"{}", "not-the-endpoint-secret")
+    expect(entries).to_have_count(2)
+    expect(entries.nth(0).locator(".rej-first-kind")).to_have_text("signature")
+    assert page.locator("img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
 def test_pause_holds_new_events_without_dropping_them(
     page: Page, bridge: BridgeProcess, uid: str
 ) -> None:
