@@ -177,6 +177,43 @@ def test_create_form_lists_the_bridges_providers_with_their_secret_rules(
     expect(page.locator("#ep-secret-hint")).to_contain_text("leave it empty")
 
 
+def test_new_endpoint_form_proposes_the_providers_mask_and_the_detail_shows_it_masked(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """Picking Stripe proposes its `mask_defaults`; the endpoint made with them lists its mask
+    paths, and a signed Stripe event's `data.object.receipt_email` shows as `***`."""
+    open_dashboard(page, bridge)
+    open_create_form(page)
+    page.get_by_label("Endpoint id", exact=True).fill(uid)
+    page.get_by_label("Provider").select_option("stripe")
+    defaults = list(provider("stripe").mask_defaults)
+    mask = page.get_by_label("Mask")
+    expect(mask).to_have_value("\n".join(defaults))
+    secret = "whsec_masking0123456789"
+    page.locator("#ep-secret").fill(secret)
+    page.get_by_role("button", name="Create endpoint").click()
+    card = page.locator(f'details.ep[data-endpoint="{uid}"]')
+    paths = card.get_by_role("list", name=f"Masked paths of {uid}").get_by_role("listitem")
+    expect(paths).to_have_text(defaults)
+    record = bridge.api("GET", f"/api/endpoints/{uid}").json()
+    assert record["options"]["mask"] == defaults
+
+    body = {
+        "id": "evt_mask",
+        "type": "charge.succeeded",
+        "data": {"object": {"id": "ch_1", "amount": 1200, "receipt_email": "buyer@example.com"}},
+    }
+    answer = bridge.post_signed(
+        uid, json.dumps(body).encode(), provider_name="stripe", secret=secret,
+        event_id="evt_mask", event_type="charge.succeeded",
+    )  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    rows(page, uid).click()
+    tree = page.locator("#detail .json")
+    expect(tree).to_contain_text('"receipt_email": "***"')
+    expect(tree).not_to_contain_text("buyer@example.com")
+
+
 def test_create_form_shows_the_api_error_message(page: Page, bridge: BridgeProcess) -> None:
     """A 4xx from the API shows its field and message next to the form."""
     open_dashboard(page, bridge)

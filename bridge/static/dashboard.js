@@ -82,6 +82,8 @@ export class Dashboard {
           secretHint: $("#ep-secret-hint"),
           secretReq: $("#ep-secret-req"),
           description: $("#ep-description"),
+          mask: $("#ep-mask"),
+          maskHint: $("#ep-mask-hint"),
           error: $("#create-error"),
           preview: $("#ep-url-preview"),
           list: $("#endpoint-list"),
