@@ -329,6 +329,36 @@ def test_detail_shows_the_trace_id_and_how_it_works_times_both_legs(
     expect(push).to_contain_text(re.compile(r"latency\s*\d"))
 
 
+def test_webhook_vs_websocket_view_follows_the_selected_event_through_both_legs(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """The "Webhook vs WebSocket" view shows, for the selected event, each leg's facts (ids,
+    times, proof, size) side by side and names the doc that tells the story."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    view = page.get_by_role("region", name="Webhook vs WebSocket")
+    expect(view).to_contain_text("Select an event")
+    expect(view).to_contain_text("docs/webhooks-vs-websockets.md")
+    body = b'{"n": 1}'
+    answer = bridge.post_signed(uid, body, event_id=uuid.uuid4().hex)
+    assert answer.status_code == 202, answer.text
+    rows(page, uid).click()
+    table = view.get_by_role("table")
+    expect(table.locator(".versus-trace")).to_have_text(answer.json()["trace"])
+    expect(table.locator(".versus-cursor")).to_have_text(answer.json()["id"])
+
+    def row(label: str) -> Any:
+        return table.get_by_role("row", name=re.compile(f"^{label}"))
+
+    expect(row("the connection")).to_contain_text(f"one POST /hooks/{uid}, closed after its 202")
+    expect(row("the connection")).to_contain_text("pushed without being asked for")
+    expect(row("proof")).to_contain_text("matched by secret s1")
+    expect(row("size")).to_contain_text(f"{len(body)} bytes of body")
+    expect(row("size")).to_contain_text(re.compile(r"\d+ characters of JSON in one frame"))
+    expect(row("when")).to_contain_text(re.compile(r"received \d\d:\d\d:\d\d\.\d{3}"))
+    expect(row("when")).to_contain_text(re.compile(r"arrived \d\d:\d\d:\d\d\.\d{3}, .+ later"))
+
+
 def test_replay_from_the_detail_shows_a_marked_copy_live(
     page: Page, bridge: BridgeProcess, uid: str
 ) -> None:
@@ -868,7 +898,7 @@ def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_
 
     rows(page, stripe).click()
     page.get_by_role("tab", name=re.compile("Headers")).click()
-    page.locator(".side").evaluate("el => el.scrollTo(0, el.scrollHeight)")
+    page.locator("#how-title").evaluate("el => el.scrollIntoView({block: 'start'})")
     page.locator(f'details.ep[data-endpoint="{stripe}"] summary').click()
     open_create_form(page)
     page.get_by_label("Endpoint id", exact=True).fill("shop-orders")
@@ -877,3 +907,9 @@ def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_
         f"Webhook URL: {bridge.url}/hooks/shop-orders"
     )
     page.screenshot(path=str(target / "how-it-works.png"))
+
+    rows(page, github).first.click()
+    versus = page.get_by_role("region", name="Webhook vs WebSocket")
+    expect(versus.locator(".versus-trace")).to_have_count(1)
+    page.locator("#versus-title").evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(target / "webhook-vs-websocket.png"))

@@ -39,7 +39,7 @@ export class Dashboard {
     this.list.canLoadHistory = mode === "admin";
     this.list.loadHistory = (filter) => this.loadHistory(filter);
     this.detail = new Detail(
-      { root: $("#detail"), how: $("#how") },
+      { root: $("#detail"), how: $("#how"), versus: $("#versus") },
       { api: this.api, webhookUrl: (ep) => this.webhookUrl(ep), socket: null },
     );
     const handlers = {

@@ -4,6 +4,7 @@
 import { clock, copyButton, download, duration, fill, h } from "./dom.js";
 import { badges, TOKEN_ONLY, tokenOnly } from "./list.js";
 import { isolated, jsonText, visible } from "./text.js";
+import { versus } from "./versus.js";
 
 const TREE_LIMIT = 3000; // nodes; bigger bodies are shown as indented text
 const TEXT_LIMIT = 1000000; // characters shown in a <pre>; the download has everything
@@ -18,6 +19,7 @@ export class Detail {
   constructor(elements, context) {
     this.root = elements.root;
     this.how = elements.how;
+    this.versus = elements.versus;
     this.context = context; // {api, webhookUrl(endpoint), socket, setBanner}
     this.item = null;
     this.tab = "body";
@@ -177,6 +179,7 @@ export class Detail {
       parts.push(h("div", { class: "legs" }, webhookLeg(item), socketLeg(item, this.context.socket)));
     }
     fill(this.how, parts);
+    if (this.versus) fill(this.versus, versus(item, this.context.socket));
   }
 }
 
