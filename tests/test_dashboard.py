@@ -501,11 +501,8 @@ def post_rejected(
     assert answer.status_code == 401, answer.text
 
 
-def test_rejected_deliveries_show_the_diagnosis_and_payloads_as_inert_text(
-    page: Page, bridge: BridgeProcess, uid: str
-) -> None:
-    """An endpoint's rejected deliveries show newest first with the debugger's hints, as text."""
-    secret = "known-secret-0123456789"
+def open_rejections(page: Page, bridge: BridgeProcess, uid: str, secret: str) -> Any:
+    """Create a GitHub endpoint, open the dashboard, unfold its card: its (empty) rejections."""
     bridge.create_endpoint(uid, secret=secret)
     open_dashboard(page, bridge)
     card = page.locator(f'details.ep[data-endpoint="{uid}"]')
@@ -514,6 +511,15 @@ def test_rejected_deliveries_show_the_diagnosis_and_payloads_as_inert_text(
     expect(section).to_contain_text(
         "No rejected deliveries (the bridge keeps the last 50 for a week)"
     )
+    return section
+
+
+def test_rejected_deliveries_show_the_diagnosis_and_payloads_as_inert_text(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """An endpoint's rejected deliveries show newest first with the debugger's hints, as text."""
+    secret = "known-secret-0123456789"
+    section = open_rejections(page, bridge, uid, secret)
 
     post_rejected(bridge, uid, b'{"a": 1}\n', b'{"a": 1}', secret)
     img = '<img src=x onerror="window.__pwned=1">'
@@ -549,12 +555,7 @@ def test_rejections_appear_live_with_the_debuggers_work_and_first_difference(
     """A delivery refused while the card is open appears at once, without Refresh, with the
     first difference and the debugger's work (template, signed string, 8-character starts)."""
     secret = "known-secret-0123456789"
-    bridge.create_endpoint(uid, secret=secret)
-    open_dashboard(page, bridge)
-    card = page.locator(f'details.ep[data-endpoint="{uid}"]')
-    card.locator("summary").click()
-    section = card.get_by_role("region", name="Rejected deliveries")
-    expect(section).to_contain_text("No rejected deliveries")
+    section = open_rejections(page, bridge, uid, secret)
     hostile = b'{"title": "<img src=x onerror=\\"window.__pwned=1\\">"}'
     post_rejected(bridge, uid, hostile + b"\n", hostile, secret)
     entries = section.locator("li.rejection")

@@ -19,6 +19,7 @@ export class Rejections {
     this.views = new Map(); // endpoint id -> the elements of its (latest rendered) section
     this.requests = new Map(); // endpoint id -> sequence number of the newest request
     this.expanded = new Set(); // rejection ids whose details are shown
+    this.loading = new Set(); // endpoint ids whose list a live rejection is fetching
   }
 
   /** The section for an endpoint's card; shows what was last fetched, if anything. */
@@ -82,17 +83,21 @@ export class Rejections {
   live(endpointId, rejection) {
     if (!rejection || typeof rejection !== "object") return;
     const cached = this.cache.get(endpointId);
+    const view = this.views.get(endpointId);
     if (!cached) {
-      // Never fetched: an open section fetches the list (this one included); a folded one
-      // fetches it when unfolded.
-      if (this.views.has(endpointId)) this.load(endpointId);
+      // Never fetched: an unfolded card fetches the list (this one included), once at a time,
+      // so a flood of forgeries costs one request in flight; a folded one fetches on unfolding.
+      const card = view && view.root.closest("details");
+      if (card && card.open && !this.loading.has(endpointId)) {
+        this.loading.add(endpointId);
+        this.load(endpointId).finally(() => this.loading.delete(endpointId));
+      }
       return;
     }
     const key = rejection.id;
     const entries = [rejection, ...cached.entries.filter((e) => key === undefined || e.id !== key)].slice(0, KEPT);
     const next = { entries, at: Date.now() };
     this.cache.set(endpointId, next);
-    const view = this.views.get(endpointId);
     if (view && view.root.isConnected) this.renderEntries(view, next);
   }
 
