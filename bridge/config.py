@@ -68,8 +68,8 @@ class Settings:
     ws_max_message_bytes: int = 64 * 1024
     ws_auth_timeout: float = 10.0
     # Client frames per second per socket (a token bucket holding `ws_burst`). A dashboard
-    # sends a few a minute, but on (re)connect one subscribe per endpoint, all at once: the
-    # burst covers the 100 subscriptions a socket may hold, twice over.
+    # sends a few a minute (one glob subscribe covers every endpoint); a client subscribing
+    # channel by channel may send its 100 subscribes at once: the burst covers them twice.
     ws_rate: float = 20.0
     ws_burst: int = 200
     retry_after: int = 5

@@ -1,9 +1,9 @@
 """A socket's inbound rate limit: a token bucket, and what to do with a client past it.
 
-A dashboard sends a handful of frames a minute (the odd ping), and on (re)connect an auth
-and one subscribe per endpoint at once, so the defaults (20 frames/s, bursts of 200: twice
-the 100 subscriptions a socket may hold) are never reached by one; a client that floods is told
-once (`rate_limited`), its excess frames are dropped unread, and if it keeps on for another
+A dashboard sends a handful of frames a minute (the odd ping; on (re)connect an auth and one
+glob subscribe), and a client subscribing channel by channel at most 100 at once, so the
+defaults (20 frames/s, bursts of 200: twice those 100) are never reached by one; a client
+that floods is told once (`rate_limited`), its excess frames are dropped unread, and if it keeps on for another
 burst's worth while still over, the socket is closed. Without this one socket could keep a
 worker answering pings at whatever rate it liked, at the cost of every other socket there.
 

@@ -32,7 +32,7 @@ from playwright.sync_api import (
 
 from bridge.embedded import EmbeddedRedis
 from bridge.providers import get as provider
-from tests.support import ROOT, BridgeProcess, spread_history
+from tests.support import ROOT, BridgeProcess, metric, spread_history
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -177,6 +177,43 @@ def test_create_form_lists_the_bridges_providers_with_their_secret_rules(
     expect(page.locator("#ep-secret-hint")).to_contain_text("leave it empty")
 
 
+def test_new_endpoint_form_proposes_the_providers_mask_and_the_detail_shows_it_masked(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """Picking Stripe proposes its `mask_defaults`; the endpoint made with them lists its mask
+    paths, and a signed Stripe event's `data.object.receipt_email` shows as `***`."""
+    open_dashboard(page, bridge)
+    open_create_form(page)
+    page.get_by_label("Endpoint id", exact=True).fill(uid)
+    page.get_by_label("Provider").select_option("stripe")
+    defaults = list(provider("stripe").mask_defaults)
+    mask = page.get_by_label("Mask")
+    expect(mask).to_have_value("\n".join(defaults))
+    secret = "whsec_masking0123456789"
+    page.locator("#ep-secret").fill(secret)
+    page.get_by_role("button", name="Create endpoint").click()
+    card = page.locator(f'details.ep[data-endpoint="{uid}"]')
+    paths = card.get_by_role("list", name=f"Masked paths of {uid}").get_by_role("listitem")
+    expect(paths).to_have_text(defaults)
+    record = bridge.api("GET", f"/api/endpoints/{uid}").json()
+    assert record["options"]["mask"] == defaults
+
+    body = {
+        "id": "evt_mask",
+        "type": "charge.succeeded",
+        "data": {"object": {"id": "ch_1", "amount": 1200, "receipt_email": "buyer@example.com"}},
+    }
+    answer = bridge.post_signed(
+        uid, json.dumps(body).encode(), provider_name="stripe", secret=secret,
+        event_id="evt_mask", event_type="charge.succeeded",
+    )  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    rows(page, uid).click()
+    tree = page.locator("#detail .json")
+    expect(tree).to_contain_text('"receipt_email": "***"')
+    expect(tree).not_to_contain_text("buyer@example.com")
+
+
 def test_create_form_shows_the_api_error_message(page: Page, bridge: BridgeProcess) -> None:
     """A 4xx from the API shows its field and message next to the form."""
     open_dashboard(page, bridge)
@@ -265,6 +302,61 @@ def test_gitlab_events_are_flagged_token_not_verified(
     detail.get_by_role("tab", name="Verification").click()
     expect(detail).to_contain_text("the body is not signed")
     expect(page.locator("#how")).to_contain_text("no signature: a token matched")
+
+
+def test_detail_shows_the_trace_id_and_how_it_works_times_both_legs(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """The detail names the event's trace id, the one of the X-Bridge-Trace answer header, and
+    "how it works" shows when the bridge received it and when the frame reached the page."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    answer = bridge.post_signed(uid, b'{"n": 1}', event_id=uuid.uuid4().hex)
+    assert answer.status_code == 202, answer.text
+    trace = answer.headers["X-Bridge-Trace"]
+    rows(page, uid).click()
+    line = page.locator("#detail .detail-trace")
+    expect(line.locator(".trace-id")).to_have_text(trace)
+    expect(line).to_contain_text("X-Bridge-Trace header")
+    expect(line).to_contain_text("access-log line")
+    webhook = page.get_by_role("region", name="Leg 1: the webhook")
+    expect(webhook).to_contain_text(f"X-Bridge-Trace: {trace}")
+    push = page.get_by_role("region", name="Leg 2: the WebSocket push")
+    expect(push).to_contain_text("when the frame reached this page")
+    at = r"\d\d:\d\d:\d\d\.\d{3}"
+    path = f"received {at} → stored → pushed → in this browser {at}"
+    expect(push).to_contain_text(re.compile(path))
+    expect(push).to_contain_text(re.compile(r"latency\s*\d"))
+
+
+def test_webhook_vs_websocket_view_follows_the_selected_event_through_both_legs(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """The "Webhook vs WebSocket" view shows, for the selected event, each leg's facts (ids,
+    times, proof, size) side by side and names the doc that tells the story."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    view = page.get_by_role("region", name="Webhook vs WebSocket")
+    expect(view).to_contain_text("Select an event")
+    expect(view).to_contain_text("docs/webhooks-vs-websockets.md")
+    body = b'{"n": 1}'
+    answer = bridge.post_signed(uid, body, event_id=uuid.uuid4().hex)
+    assert answer.status_code == 202, answer.text
+    rows(page, uid).click()
+    table = view.get_by_role("table")
+    expect(table.locator(".versus-trace")).to_have_text(answer.json()["trace"])
+    expect(table.locator(".versus-cursor")).to_have_text(answer.json()["id"])
+
+    def row(label: str) -> Any:
+        return table.get_by_role("row", name=re.compile(f"^{label}"))
+
+    expect(row("the connection")).to_contain_text(f"one POST /hooks/{uid}, closed after its 202")
+    expect(row("the connection")).to_contain_text("pushed without being asked for")
+    expect(row("proof")).to_contain_text("matched by secret s1")
+    expect(row("size")).to_contain_text(f"{len(body)} bytes of body")
+    expect(row("size")).to_contain_text(re.compile(r"\d+ characters of JSON in one frame"))
+    expect(row("when")).to_contain_text(re.compile(r"received \d\d:\d\d:\d\d\.\d{3}"))
+    expect(row("when")).to_contain_text(re.compile(r"arrived \d\d:\d\d:\d\d\.\d{3}, .+ later"))
 
 
 def test_replay_from_the_detail_shows_a_marked_copy_live(
@@ -409,11 +501,8 @@ def post_rejected(
     assert answer.status_code == 401, answer.text
 
 
-def test_rejected_deliveries_show_the_diagnosis_and_payloads_as_inert_text(
-    page: Page, bridge: BridgeProcess, uid: str
-) -> None:
-    """An endpoint's rejected deliveries show newest first with the debugger's hints, as text."""
-    secret = "known-secret-0123456789"
+def open_rejections(page: Page, bridge: BridgeProcess, uid: str, secret: str) -> Any:
+    """Create a GitHub endpoint, open the dashboard, unfold its card: its (empty) rejections."""
     bridge.create_endpoint(uid, secret=secret)
     open_dashboard(page, bridge)
     card = page.locator(f'details.ep[data-endpoint="{uid}"]')
@@ -422,6 +511,15 @@ def test_rejected_deliveries_show_the_diagnosis_and_payloads_as_inert_text(
     expect(section).to_contain_text(
         "No rejected deliveries (the bridge keeps the last 50 for a week)"
     )
+    return section
+
+
+def test_rejected_deliveries_show_the_diagnosis_and_payloads_as_inert_text(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """An endpoint's rejected deliveries show newest first with the debugger's hints, as text."""
+    secret = "known-secret-0123456789"
+    section = open_rejections(page, bridge, uid, secret)
 
     post_rejected(bridge, uid, b'{"a": 1}\n', b'{"a": 1}', secret)
     img = '<img src=x onerror="window.__pwned=1">'
@@ -447,6 +545,39 @@ def test_rejected_deliveries_show_the_diagnosis_and_payloads_as_inert_text(
     shapes = newest.get_by_role("row", name=re.compile("^x-hub-signature-256 "))
     expect(shapes.get_by_role("cell")).to_have_text(["prefix 'sha256=', hex (32 bytes)"] * 2)
     expect(newest.locator("pre.rej-body")).to_have_text(hostile.decode())
+    assert page.locator("img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_rejections_appear_live_with_the_debuggers_work_and_first_difference(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """A delivery refused while the card is open appears at once, without Refresh, with the
+    first difference and the debugger's work (template, signed string, 8-character starts)."""
+    secret = "known-secret-0123456789"
+    section = open_rejections(page, bridge, uid, secret)
+    hostile = b'{"title": "<img src=x onerror=\\"window.__pwned=1\\">"}'
+    post_rejected(bridge, uid, hostile + b"\n", hostile, secret)
+    entries = section.locator("li.rejection")
+    expect(entries).to_have_count(1)  # pushed: nobody clicked Refresh
+    record = bridge.api("GET", f"/api/endpoints/{uid}/rejections").json()["rejections"][0]
+    diagnosis = record["diagnosis"]
+    first = diagnosis["first_difference"]
+    expect(entries.locator(".rej-first-kind")).to_have_text(first["kind"])
+    expect(entries.locator(".rej-first-detail")).to_have_text(first["detail"])
+    entries.get_by_role("button", name=re.compile("^Details of the rejection")).click()
+    done = diagnosis["work"]
+    expect(entries.locator(".rej-template")).to_have_text(done["template"])
+    expect(entries.locator(".rej-signed")).to_have_text(done["signed"])
+    [(secret_id, start)] = done["expected"].items()
+    assert len(start) == 8
+    expect(entries.locator(".rej-expected")).to_have_text(f"{secret_id}: {start}")
+    expect(entries.locator(".rej-received")).to_have_text(", ".join(done["received"]))
+    expect(entries.locator("pre.rej-body")).to_have_text(hostile.decode())
+
+    post_rejected(bridge, uid, b"{}", b"{}", "not-the-endpoint-secret")
+    expect(entries).to_have_count(2)
+    expect(entries.nth(0).locator(".rej-first-kind")).to_have_text("signature")
     assert page.locator("img").count() == 0
     assert page.evaluate("window.__pwned") is None
 
@@ -617,6 +748,118 @@ def fresh_bridge(own_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgePro
     process.stop()
 
 
+def test_one_glob_subscription_follows_250_endpoints_and_those_created_later(
+    page: Page, fresh_bridge: BridgeProcess
+) -> None:
+    """With 250 endpoints the page opens one socket with one subscribe to "*", shows the 250th's
+    event live, and shows live the event of an endpoint created after it loaded."""
+    bridge = fresh_bridge
+    names = [f"many-{n:03d}" for n in range(250)]
+    for name in names:
+        bridge.create_endpoint(name)
+    sent: list[dict[str, Any]] = []
+    sockets: list[str] = []
+
+    def watch(ws: Any) -> None:
+        sockets.append(ws.url)
+        ws.on("framesent", lambda payload: sent.append(json.loads(payload)))
+
+    page.on("websocket", watch)
+    open_dashboard(page, bridge)
+    expect(page.locator("#conn-text")).to_have_text("Live · 250 channels")
+    post(bridge, names[-1], {"n": 250})
+    expect(rows(page, names[-1])).to_have_count(1)
+
+    bridge.create_endpoint("late-comer")
+    post(bridge, "late-comer", {"n": "late"})
+    expect(rows(page, "late-comer")).to_have_count(1)
+    expect(page.locator('details.ep[data-endpoint="late-comer"]')).to_have_count(1)
+    subscribes = [frame for frame in sent if frame.get("type") == "subscribe"]
+    assert len(sockets) == 1
+    assert [(f["channel"], f["on_slow"], f["rejections"]) for f in subscribes] == [
+        ("*", "drop_oldest", True)
+    ]
+
+
+@pytest.fixture
+def lagging_bridge(own_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgeProcess]:
+    """A bridge whose sockets queue at most 8 frames: a reader that stalls gets `dropped`
+    frames soon (nothing else cuts it: long send timeout, queue age and ping interval)."""
+    process = BridgeProcess(
+        tmp_path / "lagging-bridge",
+        own_redis.url,
+        BRIDGE_WS_QUEUE_SIZE="8",
+        BRIDGE_WS_SEND_BUFFER="4096",
+        BRIDGE_WS_SEND_TIMEOUT="600",
+        BRIDGE_WS_QUEUE_AGE="600",
+        BRIDGE_WS_PING_INTERVAL="600",
+    ).start()
+    yield process
+    process.stop()
+
+
+def our_renderers() -> list[int]:
+    """The pids of the Chromium renderer processes this test process started (not another's)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    ours, found = {os.getpid()}, True
+    while found:
+        found = False
+        for pid, parent in parents.items():
+            if parent in ours and pid not in ours:
+                ours.add(pid)
+                found = True
+    renderers = []
+    for pid in ours:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"--type=renderer" in cmdline:
+            renderers.append(pid)
+    return renderers
+
+
+def test_events_dropped_while_the_page_stalls_are_fetched_and_shown_exactly_once(
+    page: Page, lagging_bridge: BridgeProcess
+) -> None:
+    """While the page's renderer is stopped, the bridge drops queued events (`dropped`); once it
+    runs again the page fetches that gap from the history and lists every event exactly once."""
+    bridge = lagging_bridge
+    bridge.create_endpoint("busy")
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    open_dashboard(page, bridge)
+    cursors = [post(bridge, "busy", {"n": 0})[0]]
+    expect(rows(page, "busy")).to_have_count(1)
+    renderers = our_renderers()
+    assert renderers
+    filler = "x" * 12_000
+    for pid in renderers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        # Count, don't time: post until the bridge has dropped events for this socket.
+        for n in range(1, 2001):
+            cursors.append(post(bridge, "busy", {"n": n, "filler": filler})[0])
+            if n % 20 == 0 and metric(bridge, "bridge_events_dropped_total") >= 20:
+                break
+        assert metric(bridge, "bridge_events_dropped_total") >= 20
+    finally:
+        for pid in renderers:
+            os.kill(pid, signal.SIGCONT)
+    cursors.append(post(bridge, "busy", {"n": "after"})[0])
+    expect(rows(page, "busy")).to_have_count(len(cursors))
+    assert shown_cursors(page, "busy") == cursors[::-1]
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    assert len(sockets) == 1  # the gap was filled from the history, not by a reconnect
+
+
 def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_path: Path) -> None:
     """The main views render (written to docs/ when DASHBOARD_SCREENSHOTS is set)."""
     bridge = fresh_bridge
@@ -656,7 +899,7 @@ def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_
 
     rows(page, stripe).click()
     page.get_by_role("tab", name=re.compile("Headers")).click()
-    page.locator(".side").evaluate("el => el.scrollTo(0, el.scrollHeight)")
+    page.locator("#how-title").evaluate("el => el.scrollIntoView({block: 'start'})")
     page.locator(f'details.ep[data-endpoint="{stripe}"] summary').click()
     open_create_form(page)
     page.get_by_label("Endpoint id", exact=True).fill("shop-orders")
@@ -665,3 +908,9 @@ def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_
         f"Webhook URL: {bridge.url}/hooks/shop-orders"
     )
     page.screenshot(path=str(target / "how-it-works.png"))
+
+    rows(page, github).first.click()
+    versus = page.get_by_role("region", name="Webhook vs WebSocket")
+    expect(versus.locator(".versus-trace")).to_have_count(1)
+    page.locator("#versus-title").evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(target / "webhook-vs-websocket.png"))

@@ -112,6 +112,11 @@ export class Api {
     return this.call("GET", `/api/endpoints/${enc(id)}/events?before=${enc(cursor)}&limit=${limit}`);
   }
 
+  /** Events strictly after `cursor`, oldest first; `next` when more follow (ask again from it). */
+  eventsSince(id, cursor, limit = 1000) {
+    return this.call("GET", `/api/endpoints/${enc(id)}/events?since=${enc(cursor)}&limit=${limit}`);
+  }
+
   /** The signature debugger: recently rejected deliveries, each with a diagnosis. */
   async rejections(id) {
     const data = await this.call("GET", `/api/endpoints/${enc(id)}/rejections`);

@@ -7,9 +7,10 @@ import { Detail } from "./detail.js";
 import { $, fill, h, plural } from "./dom.js";
 import { EndpointsPanel } from "./endpoints.js";
 import { EventStore, Filter } from "./events.js";
+import { GapFiller } from "./gaps.js";
 import { eachLimited, loadOlder } from "./history.js";
 import { EventList } from "./list.js";
-import { SocketPool } from "./socket.js";
+import { LiveSocket, SocketPool } from "./socket.js";
 
 const AUTO_HISTORY_MAX = 20; // load recent history at sign-in when there are this few endpoints
 const FLUSH_MS = 40;
@@ -38,16 +39,26 @@ export class Dashboard {
     this.list.canLoadHistory = mode === "admin";
     this.list.loadHistory = (filter) => this.loadHistory(filter);
     this.detail = new Detail(
-      { root: $("#detail"), how: $("#how") },
+      { root: $("#detail"), how: $("#how"), versus: $("#versus") },
       { api: this.api, webhookUrl: (ep) => this.webhookUrl(ep), socket: null },
     );
-    this.socket = new SocketPool(token, {
+    const handlers = {
       status: (s) => this.status(s),
       event: (channel, envelope, bytes) => this.received(envelope, bytes),
       subscribed: (frame, since) => this.subscribed(frame, since),
       problem: (channel, code, message) => this.problem(channel, code, message),
       fatal: (message) => onRefused(`The bridge refused this token (${message}). Sign in again.`),
-    });
+      dropped: (frame) => this.gaps.dropped(frame),
+      rejected: (frame) => this.rejected(frame),
+    };
+    // The admin token follows every endpoint with one glob subscription; a subscriber token
+    // may not use a glob, so it subscribes to each of its channels (one socket per 100).
+    this.socket = mode === "admin" ? new LiveSocket(token, handlers, { glob: "*" }) : new SocketPool(token, handlers);
+    this.gaps = new GapFiller(
+      this.api,
+      (event) => this.gapEvent(event),
+      (channel, count, err) => this.gapFilled(channel, count, err),
+    );
     this.detail.context.socket = this.socket;
     this.endpoints = null;
   }
@@ -71,6 +82,8 @@ export class Dashboard {
           secretHint: $("#ep-secret-hint"),
           secretReq: $("#ep-secret-req"),
           description: $("#ep-description"),
+          mask: $("#ep-mask"),
+          maskHint: $("#ep-mask-hint"),
           error: $("#create-error"),
           preview: $("#ep-url-preview"),
           list: $("#endpoint-list"),
@@ -187,6 +200,11 @@ export class Dashboard {
   }
 
   subscribed(frame, since) {
+    if (frame.glob && !this.channels.includes(frame.channel)) {
+      // An endpoint created after the page loaded (here or elsewhere): list it and its card.
+      this.setChannels([...this.channels, frame.channel]);
+      if (this.endpoints) this.endpoints.refresh();
+    }
     if (since === null) {
       this.store.setBound(frame.channel, frame.cursor, true);
       if (this.mode === "admin" && this.channels.length <= AUTO_HISTORY_MAX && !this.autoHistory.has(frame.channel)) {
@@ -203,6 +221,31 @@ export class Dashboard {
           "The list goes on from the oldest event it still has.",
       );
     }
+  }
+
+  /** An event of a `dropped` gap, fetched from the history: into the list in cursor order. */
+  gapEvent(event) {
+    const item = this.store.add(event, { via: "history" });
+    if (item) this.gapItems = (this.gapItems || 0) + 1;
+  }
+
+  gapFilled(channel, count, err) {
+    if (err) {
+      this.banner(`gap:${channel}`, "warn", `The page fell behind on ${channel} and could not fetch the ${plural(count, "event")} it missed: ${err.message}`);
+      return;
+    }
+    if (this.gapItems) {
+      this.gapItems = 0;
+      this.store.trim();
+      this.list.render();
+      if (this.endpoints) this.endpoints.updateCounts();
+      this.drawRate(true);
+    }
+  }
+
+  /** A delivery refused live (`rejected` frame): into its endpoint's rejected deliveries. */
+  rejected(frame) {
+    if (this.endpoints) this.endpoints.rejections.live(frame.channel, frame.rejection);
   }
 
   problem(channel, code, message) {

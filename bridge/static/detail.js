@@ -4,6 +4,7 @@
 import { clock, copyButton, download, duration, fill, h } from "./dom.js";
 import { badges, TOKEN_ONLY, tokenOnly } from "./list.js";
 import { isolated, jsonText, visible } from "./text.js";
+import { versus } from "./versus.js";
 
 const TREE_LIMIT = 3000; // nodes; bigger bodies are shown as indented text
 const TEXT_LIMIT = 1000000; // characters shown in a <pre>; the download has everything
@@ -18,6 +19,7 @@ export class Detail {
   constructor(elements, context) {
     this.root = elements.root;
     this.how = elements.how;
+    this.versus = elements.versus;
     this.context = context; // {api, webhookUrl(endpoint), socket, setBanner}
     this.item = null;
     this.tab = "body";
@@ -74,6 +76,7 @@ export class Detail {
         h("h3", { class: "detail-title" }, isolated(event.event_type || "(no type)")),
         h("div", { class: "detail-meta" }, h("code", {}, item.endpoint), " · ", event.provider || "", " · ", h("code", {}, item.id)),
         h("div", { class: "flags" }, badges(item)),
+        traceLine(event),
       ),
       h("div", { class: "actions" }, this.actions(item)),
       tabList,
@@ -176,7 +179,16 @@ export class Detail {
       parts.push(h("div", { class: "legs" }, webhookLeg(item), socketLeg(item, this.context.socket)));
     }
     fill(this.how, parts);
+    if (this.versus) fill(this.versus, versus(item, this.context.socket));
   }
+}
+
+/** The delivery's trace id, and where else it appears: how to find this event's log line. */
+export const TRACE_NOTE = "the same id as the X-Bridge-Trace header of the bridge's answer to the sender and the trace= of its access-log line";
+
+function traceLine(event) {
+  if (typeof event.trace !== "string" || !event.trace) return null;
+  return h("p", { class: "detail-trace" }, "trace ", h("code", { class: "trace-id" }, visible(event.trace)), h("span", { class: "muted" }, `: ${TRACE_NOTE}`));
 }
 
 function webhookLeg(item) {
@@ -197,6 +209,7 @@ function webhookLeg(item) {
       agent ? ["User-Agent: ", visible(agent), "\n"] : "",
       `… ${Object.keys(headers).length} headers, signed body\n\n`,
       "HTTP/1.1 202 Accepted  (after it was stored)",
+      typeof event.trace === "string" ? ["\nX-Bridge-Trace: ", visible(event.trace)] : "",
     ),
     dl([
       ["received", event.received_at ? `${clock(item.receivedMs)} (${event.received_at})` : "unknown"],
@@ -215,7 +228,8 @@ function socketLeg(item, socket) {
   const latency = item.arrivedAt - item.receivedMs;
   const rows = pushed
     ? [
-        ["arrived", clock(item.arrivedAt)],
+        ["arrived", `${clock(item.arrivedAt)} (when the frame reached this page, by this browser's clock)`],
+        ["path", `received ${clock(item.receivedMs)} → stored → pushed → in this browser ${clock(item.arrivedAt)}`],
         ["latency", `${duration(latency)}${latency > 5000 ? " (delivered on resume, after a reconnect)" : ""}`],
         ["frame", `${item.frameBytes.toLocaleString()} characters of JSON`],
       ]
@@ -268,6 +282,7 @@ function verification(event) {
     ["event id", isolated(event.event_id || "n/a")],
     ["event type", isolated(event.event_type || "n/a")],
     ["cursor", event.id],
+    ["trace", typeof event.trace === "string" ? [h("code", {}, visible(event.trace)), ` (${TRACE_NOTE})`] : "n/a"],
     ["received at", event.received_at || "n/a"],
     ["replay of", event.replay_of || "no"],
   ]);

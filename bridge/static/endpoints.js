@@ -51,8 +51,23 @@ export class EndpointsPanel {
     return this.providers.find((p) => p.name === name) || { name, generates_secret: true };
   }
 
+  /** Propose the provider's `mask_defaults`: editable, sent as `options.mask`. */
+  proposeMask(p) {
+    const { mask, maskHint } = this.el;
+    const takes = !Array.isArray(p.options) || p.options.includes("mask");
+    const defaults = Array.isArray(p.mask_defaults) ? p.mask_defaults.map(String) : [];
+    mask.disabled = !takes;
+    mask.value = defaults.join("\n");
+    maskHint.textContent = !takes
+      ? `${p.label || p.name} endpoints take no mask.`
+      : defaults.length
+        ? `Proposed for ${p.label || p.name}, whose payloads carry personal data: values at these paths are stored as "***" (edit or empty the list; the raw bytes stay as sent, so replays still verify).`
+        : 'Values at these paths (data.object.email, *.card.last4, items[*].email) are stored as "***"; empty: nothing is masked.';
+  }
+
   describeProvider() {
     const p = this.provider(this.el.provider.value);
+    this.proposeMask(p);
     const { secret, secretHint, secretReq } = this.el;
     if (p.requires_secret === false) {
       secret.disabled = true;
@@ -149,6 +164,7 @@ export class EndpointsPanel {
         h("div", { class: "copy-row" }, h("code", { class: "url" }, endpoint.url), copyButton("Copy", endpoint.url, { "aria-label": `Copy the webhook URL of ${endpoint.id}` })),
         h("div", { class: "kv-label" }, `Secrets (${(endpoint.secrets || []).length})`),
         h("ul", { class: "secrets" }, (endpoint.secrets || []).map((s) => secretRow(endpoint, s))),
+        maskList(endpoint),
         this.rotateForm(endpoint, provider),
         endpoint.setup && endpoint.setup.length
           ? [h("div", { class: "kv-label" }, `Set up on ${provider.label || endpoint.provider}`), h("ol", { class: "steps" }, endpoint.setup.map((step) => h("li", {}, step)))]
@@ -225,6 +241,8 @@ export class EndpointsPanel {
     const body = { id: id.value.trim(), provider: provider.value };
     if (secret.value.trim()) body.secret = secret.value.trim();
     if (description.value.trim()) body.description = description.value.trim();
+    const mask = this.el.mask.disabled ? [] : this.el.mask.value.split("\n").map((line) => line.trim()).filter(Boolean);
+    if (mask.length) body.options = { mask };
     if (!body.id) {
       error.textContent = "id: give the endpoint an id, such as stripe-prod";
       id.focus();
@@ -279,6 +297,17 @@ function secretRow(endpoint, secret) {
     value,
     h("span", { class: "secret-actions" }, reveal, copyButton("Copy", secret.value, { "aria-label": `Copy secret ${secret.id} of ${endpoint.id}` })),
   );
+}
+
+/** The mask paths in force: what every reader of this endpoint's events sees as "***". */
+function maskList(endpoint) {
+  const paths = endpoint.options && Array.isArray(endpoint.options.mask) ? endpoint.options.mask.map(String) : [];
+  return [
+    h("div", { class: "kv-label" }, `Masked (${paths.length})`),
+    paths.length
+      ? h("ul", { class: "mask-paths", "aria-label": `Masked paths of ${endpoint.id}` }, paths.map((path) => h("li", {}, h("code", {}, path))))
+      : h("p", { class: "hint" }, "Nothing: bodies are shown as received."),
+  ];
 }
 
 function mask(value) {

@@ -6,6 +6,8 @@
 import { clock, fill, h, plural } from "./dom.js";
 import { visible } from "./text.js";
 
+const KEPT = 50; // as many as the bridge keeps per endpoint
+
 export const EMPTY_TEXT = "No rejected deliveries (the bridge keeps the last 50 for a week)";
 
 let serial = 0; // unique element ids for aria-controls / aria-labelledby
@@ -17,6 +19,7 @@ export class Rejections {
     this.views = new Map(); // endpoint id -> the elements of its (latest rendered) section
     this.requests = new Map(); // endpoint id -> sequence number of the newest request
     this.expanded = new Set(); // rejection ids whose details are shown
+    this.loading = new Set(); // endpoint ids whose list a live rejection is fetching
   }
 
   /** The section for an endpoint's card; shows what was last fetched, if anything. */
@@ -76,6 +79,28 @@ export class Rejections {
     if (view) this.renderEntries(view, cached);
   }
 
+  /** A `rejected` frame: the delivery refused this instant goes on top of what is shown. */
+  live(endpointId, rejection) {
+    if (!rejection || typeof rejection !== "object") return;
+    const cached = this.cache.get(endpointId);
+    const view = this.views.get(endpointId);
+    if (!cached) {
+      // Never fetched: an unfolded card fetches the list (this one included), once at a time,
+      // so a flood of forgeries costs one request in flight; a folded one fetches on unfolding.
+      const card = view && view.root.closest("details");
+      if (card && card.open && !this.loading.has(endpointId)) {
+        this.loading.add(endpointId);
+        this.load(endpointId).finally(() => this.loading.delete(endpointId));
+      }
+      return;
+    }
+    const key = rejection.id;
+    const entries = [rejection, ...cached.entries.filter((e) => key === undefined || e.id !== key)].slice(0, KEPT);
+    const next = { entries, at: Date.now() };
+    this.cache.set(endpointId, next);
+    if (view && view.root.isConnected) this.renderEntries(view, next);
+  }
+
   renderEntries(view, { entries, at }) {
     view.list.removeAttribute("aria-busy");
     view.status.textContent = entries.length
@@ -93,7 +118,7 @@ export class Rejections {
     const moreId = `rejection-more-${++serial}`;
     const key = String(entry.id || `${when}|${reason}|${entry.body_bytes}`);
     const open = this.expanded.has(key);
-    const more = h("div", { class: "rej-more", id: moreId, hidden: !open }, signatureTable(diagnosis), bodyPreview(entry));
+    const more = h("div", { class: "rej-more", id: moreId, hidden: !open }, signatureTable(diagnosis), work(diagnosis.work), bodyPreview(entry));
     const toggle = h(
       "button",
       { type: "button", class: "btn small", "aria-expanded": String(open), "aria-controls": moreId, "aria-label": `Details of the rejection at ${stamp(when)}` },
@@ -124,6 +149,7 @@ export class Rejections {
         h("dt", {}, "Secrets tried"),
         h("dd", { class: "rej-secrets" }, tried.length ? tried.join(", ") : "none"),
       ),
+      firstDifference(diagnosis.first_difference),
       hints.length ? h("ul", { class: "rej-hints", "aria-label": "Hints" }, hints.map((hint) => h("li", {}, hint))) : null,
       toggle,
       more,
@@ -191,6 +217,48 @@ function signatureTable(diagnosis) {
         )
       : h("p", { class: "hint" }, "No signature header to compare."),
     missing.length ? h("p", { class: "hint" }, `Missing: ${missing.join(", ")}`) : null,
+  ];
+}
+
+/** The debugger's verdict: the most specific difference between what came and what was expected. */
+function firstDifference(found) {
+  if (!found || typeof found !== "object") return null;
+  return h(
+    "p",
+    { class: "rej-first" },
+    h("span", { class: "kv-label" }, "First difference: "),
+    h("code", { class: "rej-first-kind" }, String(found.kind || "unknown")),
+    " ",
+    h("span", { class: "rej-first-detail" }, visible(String(found.detail || ""))),
+  );
+}
+
+/** The debugger's work: what the provider signs, this request's signed string, and the first
+ * 8 characters of each signature expected (per live secret) next to those received. */
+function work(done) {
+  if (!done || typeof done !== "object") return null;
+  const expected = done.expected && typeof done.expected === "object" ? Object.entries(done.expected) : [];
+  const received = Array.isArray(done.received) ? done.received.map(String) : [];
+  return [
+    h("div", { class: "kv-label" }, "The debugger's work"),
+    h(
+      "dl",
+      { class: "facts rej-work" },
+      h("dt", {}, "Signs"),
+      h("dd", {}, h("code", { class: "rej-template" }, visible(String(done.template || "")))),
+      h("dt", {}, "This request"),
+      h("dd", {}, h("code", { class: "rej-signed" }, visible(String(done.signed || "")))),
+      h("dt", {}, "Expected"),
+      h(
+        "dd",
+        { class: "rej-expected" },
+        expected.length
+          ? expected.map(([secret, start], i) => [i ? ", " : "", `${secret}: `, h("code", {}, visible(String(start)))])
+          : "none: only the sender can sign (a private key)",
+      ),
+      h("dt", {}, "Received"),
+      h("dd", { class: "rej-received" }, received.length ? received.map((start, i) => [i ? ", " : "", h("code", {}, visible(start))]) : "none"),
+    ),
   ];
 }
 

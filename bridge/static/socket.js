@@ -1,6 +1,8 @@
 // The live connection (CONTRACT §5): one WebSocket to /ws, first-frame auth (browsers
-// cannot set headers on the upgrade), one subscription per channel, and resume with
-// `since` = the last cursor seen for each channel after any drop or server restart.
+// cannot set headers on the upgrade), and resume with `since` = the last cursor seen for
+// each channel after any drop or server restart. With the admin token one glob subscription
+// (`*`) follows every endpoint, those created later too: one frame however many endpoints,
+// where one subscribe each would trip the inbound rate limit and the 100-subscription cap.
 
 import { compareIds } from "./events.js";
 
@@ -13,11 +15,14 @@ const UNAUTHORIZED = 4001;
 export class LiveSocket {
   /**
    * handlers: status({state, retryAt, code, reason}), event(channel, envelope, frameBytes),
-   * subscribed(frame, since), problem(channel, code, message), fatal(message)
+   * subscribed(frame, since), problem(channel, code, message), fatal(message),
+   * dropped(frame), rejected(frame) (the last two only with `glob`).
+   * glob: follow every endpoint it matches with one subscription (admin token only).
    */
-  constructor(token, handlers) {
+  constructor(token, handlers, { glob = null } = {}) {
     this.token = token;
     this.on = handlers;
+    this.glob = glob;
     this.channels = new Map(); // channel -> {cursor: string|null, active: bool}
     this.ws = null;
     this.authed = false;
@@ -63,6 +68,7 @@ export class LiveSocket {
 
   /** Make the subscriptions match `names`: subscribe new ones, unsubscribe dropped ones. */
   setChannels(names) {
+    if (this.glob) return; // the glob's own `subscribed` frames name its channels
     const wanted = new Set(names);
     for (const name of wanted) {
       if (!this.channels.has(name)) {
@@ -142,12 +148,21 @@ export class LiveSocket {
         this.frames = 0;
         this.startPinging();
         // "Live" once every channel is subscribed: from then on no event can slip past.
-        this.pending = new Set(this.channels.keys());
-        for (const name of this.channels.keys()) this.subscribe(name);
+        if (this.glob) {
+          this.pending = new Set([this.glob]);
+          this.subscribe(this.glob);
+        } else {
+          this.pending = new Set(this.channels.keys());
+          for (const name of this.channels.keys()) this.subscribe(name);
+        }
         this.settled(null);
         break;
       case "subscribed": {
-        const info = this.channels.get(frame.channel);
+        if (this.glob && frame.channel === this.glob) {
+          this.settled(this.glob); // every matching channel has announced itself before this
+          break;
+        }
+        const info = this.known(frame.channel);
         if (!info) break;
         const since = info.cursor;
         info.active = true;
@@ -159,19 +174,32 @@ export class LiveSocket {
         break;
       }
       case "event": {
-        const info = this.channels.get(frame.channel);
+        const info = this.known(frame.channel);
         const envelope = frame.event;
         if (!info || !envelope || typeof envelope.id !== "string") break;
         if (!info.cursor || compareIds(envelope.id, info.cursor) > 0) info.cursor = envelope.id;
         this.on.event(frame.channel, envelope, data.length);
         break;
       }
+      case "dropped":
+        if (this.glob && typeof frame.channel === "string" && typeof frame.after === "string") this.on.dropped(frame);
+        break;
+      case "rejected":
+        if (this.glob && typeof frame.channel === "string" && frame.rejection) this.on.rejected(frame);
+        break;
       case "error":
         this.problem(frame);
         break;
       default:
         break; // pong, unsubscribed
     }
+  }
+
+  /** The channel's state; a glob subscription learns its channels from the frames. */
+  known(channel) {
+    if (typeof channel !== "string") return null;
+    if (this.glob && !this.channels.has(channel)) this.channels.set(channel, { cursor: null, active: false });
+    return this.channels.get(channel) || null;
   }
 
   /** A subscription was answered; go live when none is outstanding. */
@@ -191,7 +219,7 @@ export class LiveSocket {
     if (channel && frame.code === "unavailable") {
       // Redis is briefly away: ask again shortly, with the same cursor.
       setTimeout(() => {
-        if (this.authed && this.channels.has(channel)) this.subscribe(channel);
+        if (this.authed && (this.channels.has(channel) || channel === this.glob)) this.subscribe(channel);
       }, 2000);
     } else if (channel && frame.code !== "already_subscribed") {
       this.channels.delete(channel);
@@ -200,9 +228,19 @@ export class LiveSocket {
   }
 
   subscribe(name) {
-    const info = this.channels.get(name);
     const frame = { type: "subscribe", channel: name, ref: `sub:${name}` };
-    if (info && info.cursor) frame.since = info.cursor;
+    if (this.glob && name === this.glob) {
+      // A page that falls behind loses queued events, not its socket: it fetches each
+      // `dropped` gap from the history instead of reconnecting in a loop.
+      frame.on_slow = "drop_oldest";
+      frame.rejections = true;
+      const since = {};
+      for (const [channel, info] of this.channels) if (info.cursor) since[channel] = info.cursor;
+      if (Object.keys(since).length) frame.since = since;
+    } else {
+      const info = this.channels.get(name);
+      if (info && info.cursor) frame.since = info.cursor;
+    }
     this.send(frame);
   }
 
