@@ -3,9 +3,10 @@
 A dashboard sends a handful of frames a minute (the odd ping; on (re)connect an auth and one
 glob subscribe), and a client subscribing channel by channel at most 100 at once, so the
 defaults (20 frames/s, bursts of 200: twice those 100) are never reached by one; a client
-that floods is told once (`rate_limited`), its excess frames are dropped unread, and if it keeps on for another
-burst's worth while still over, the socket is closed. Without this one socket could keep a
-worker answering pings at whatever rate it liked, at the cost of every other socket there.
+that floods is told once (`rate_limited`), its excess frames are dropped unread, and if it
+keeps on for another burst's worth while still over, the socket is closed. Without this one
+socket could keep a worker answering pings at whatever rate it liked, at the cost of every
+other socket there.
 
 The clock is injected, so the tests move time by hand instead of sleeping.
 """
