@@ -690,6 +690,33 @@ def test_slack_sdk_signature_verifies_with_ours() -> None:
     assert get("slack").verify(make_request(BODY, headers), [Secret("s", secret)]).verified
 
 
+@pytest.mark.parametrize(
+    "ts",
+    ["+{now}", "{now}_0", "\uff11{now}", "\u0661{now}", "\u00a0{now}", "{now}\u2028", "-0", "0x1f"],
+)
+def test_timestamp_must_be_ascii_digits(ts: str) -> None:
+    """A correctly signed Slack request whose timestamp is not plain ASCII digits (a sign,
+    an underscore, fullwidth or Arabic-Indic digits, Unicode spaces) is rejected as bad."""
+    secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    stamp = ts.format(now=int(NOW))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=BODY)
+    assert signature is not None
+    headers = {"x-slack-request-timestamp": stamp, "x-slack-signature": signature}
+    with pytest.raises(VerificationError) as caught:
+        get("slack").verify(make_request(BODY, headers), [Secret("s", secret)])
+    assert caught.value.reason == BAD
+
+
+def test_timestamp_may_carry_http_whitespace() -> None:
+    """Spaces and tabs around a Slack timestamp are HTTP whitespace, ignored as before."""
+    secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    stamp = f" {int(NOW)}\t"
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=BODY)
+    assert signature is not None
+    headers = {"x-slack-request-timestamp": stamp, "x-slack-signature": signature}
+    assert get("slack").verify(make_request(BODY, headers), [Secret("s", secret)]).verified
+
+
 def test_our_slack_signature_verifies_with_sdk() -> None:
     """Our Slack signature verifies with slack_sdk, and a tampered body fails there too."""
     secret = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import math
+import re
 import secrets as _random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -232,11 +233,12 @@ class Provider(ABC):
     ) -> int:
         """Parse Unix seconds and check them against now, within `tolerance` (default the
         request's) both ways."""
-        try:
-            ts = int(raw.strip())
-            float(ts)  # OverflowError for absurdly large integers
-        except (ValueError, OverflowError):
-            raise self.fail(VerificationError.BAD, "timestamp is not a whole number") from None
+        # int() alone would also take "+1", "1_0", fullwidth or Arabic-Indic digits and any
+        # Unicode space: a provider sends ASCII digits, and anything else is not its header.
+        text = raw.strip(OWS)
+        if not UNIX_SECONDS.fullmatch(text):
+            raise self.fail(VerificationError.BAD, "timestamp is not a whole number")
+        ts = int(text)
         self.check_skew(request, ts, request.tolerance if tolerance is None else tolerance)
         return ts
 
@@ -375,6 +377,8 @@ def encode_signature(digest: bytes, encoding: str) -> str:
 # carry around its parts. str.strip() and bytes.fromhex() would also skip NEL, NBSP, the
 # C0 separators or a newline inside a digest, which no sender writes and no spec allows.
 OWS = " \t"
+# Unix seconds as providers write them: ASCII digits, at most 19 (an int64).
+UNIX_SECONDS = re.compile(r"[0-9]{1,19}")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
