@@ -115,8 +115,15 @@ def _body(item: Mapping[str, Any], field: str, max_body: int) -> bytes:
     return body
 
 
-def arrivals(data: Mapping[str, Any], max_body: int, now: float | None = None) -> list[Arrival]:
-    """`{"events": [...]}`, every item checked before any is stored."""
+def arrivals(
+    data: Mapping[str, Any], max_body: int, dedup_ttl: int, now: float | None = None
+) -> list[Arrival]:
+    """`{"events": [...]}`, every item checked before any is stored.
+
+    An event older than the dedup window is refused: its live delivery's key may have
+    expired while the event itself is still in the stream, and storing it again would hand
+    subscribers a second copy they cannot tell from a new payment."""
+    now = time.time() if now is None else now
     found = []
     for n, item in enumerate(_list(data, "events")):
         field = f"events[{n}]"
@@ -125,13 +132,20 @@ def arrivals(data: Mapping[str, Any], max_body: int, now: float | None = None) -
         event_type = item.get("event_type")  # absent or null: the provider names none
         if event_type is not None:
             event_type = _text(event_type, f"{field}.event_type", ID_PATTERN)
-        received_at = item.get("received_at", time.time() if now is None else now)
+        received_at = item.get("received_at", now)
         if (
             not isinstance(received_at, int | float)
             or isinstance(received_at, bool)
             or not 0 <= received_at <= MAX_TIME
         ):
             raise InvalidInput(f"{field}.received_at", f"must be unix seconds, 0 to {MAX_TIME}")
+        if received_at < now - dedup_ttl:
+            raise InvalidInput(
+                f"{field}.received_at",
+                f"older than BRIDGE_DEDUP_TTL ({dedup_ttl} s): the bridge no longer remembers "
+                "event ids that old and cannot tell whether it has this one; backfill a shorter "
+                "window",
+            )
         found.append(
             Arrival(
                 event_id=_text(item.get("event_id"), f"{field}.event_id", ID_PATTERN),

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from bridge.config import Settings
 from bridge.providers import get as provider
 from tests.cli_support import cli_env, events, one_error_line, run
 from tests.support import BridgeProcess
@@ -22,6 +24,7 @@ from tests.test_cli_register import GITHUB_TOKEN, REPO, STRIPE_KEY, StandIn, ser
 
 STRIPE_SECRET = "whsec_backfill_test_0123456789"
 COUNT = 130  # more than one page of 100
+RECENT = int(time.time()) - 3600  # inside the dedup window
 
 
 @pytest.fixture
@@ -340,6 +343,29 @@ def test_register_list_shows_stripe_state(
 # -- the route, through the test client -------------------------------------------------------
 
 
+def test_backfill_route_refuses_events_older_than_the_dedup_window(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """An event older than BRIDGE_DEDUP_TTL (whose live copy's dedup key may be gone) is a
+    400 naming the setting, and nothing is stored."""
+    created = client.post(
+        "/api/endpoints",
+        headers=auth,
+        json={"id": uid, "provider": "stripe", "secret": STRIPE_SECRET},
+    )
+    assert created.status_code == 201
+    old = time.time() - Settings().dedup_ttl - 60
+    item = {"event_id": "evt_old", "body": "{}", "received_at": old}
+    answer = client.post(f"/api/endpoints/{uid}/backfill", headers=auth, json={"events": [item]})
+    assert answer.status_code == 400, answer.text
+    assert answer.json is not None
+    assert answer.json["field"] == "events[0].received_at"
+    assert "BRIDGE_DEDUP_TTL" in answer.json["message"]
+    history = client.get(f"/api/endpoints/{uid}/events", headers=auth)
+    assert history.json is not None
+    assert history.json["events"] == []
+
+
 @pytest.mark.parametrize(
     ("events_json", "field"),
     [
@@ -399,7 +425,7 @@ def test_backfill_route_stores_once_and_check_reports_it(
         "event_id": "evt_1",
         "event_type": "invoice.paid",
         "body_base64": "/w==",
-        "received_at": 1732590000,
+        "received_at": RECENT,
         "headers": [{"name": "Authorization", "value": "x"}],
     }
     answer = client.post(
@@ -417,6 +443,8 @@ def test_backfill_route_stores_once_and_check_reports_it(
     history = client.get(f"/api/endpoints/{uid}/events", headers=auth)
     assert history.json is not None
     (stored,) = history.json["events"]
-    assert stored["received_at"] == "2024-11-26T03:00:00.000Z"
+    assert stored["received_at"] == datetime.fromtimestamp(RECENT, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z"
+    )
     assert stored["body_base64"] == "/w=="
     assert stored["headers"] == {"authorization": "***"}

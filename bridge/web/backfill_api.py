@@ -19,7 +19,8 @@ def store_events(endpoint_id: str) -> Response:
     found = services()
     endpoint = found.endpoints.get(endpoint_id)
     # Every item is checked before the first is stored: a bad one stores nothing.
-    items = backfill.arrivals(json_body(), found.settings.max_body_bytes)
+    settings = found.settings
+    items = backfill.arrivals(json_body(), settings.max_body_bytes, settings.dedup_ttl)
     results = backfill.store_all(found.store, endpoint, items)
     return jsonify({"events": [r.as_json() for r in results]})
 

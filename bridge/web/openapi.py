@@ -421,7 +421,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "event_id": _BACKFILL_ID,
             "event_type": {**_BACKFILL_ID, "nullable": True},
-            "received_at": {"type": "number", "minimum": 0, "maximum": backfill.MAX_TIME},
+            "received_at": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": backfill.MAX_TIME,
+                "description": "unix seconds; 400 when older than now - BRIDGE_DEDUP_TTL",
+            },
             "headers": {
                 "type": "array",
                 "nullable": True,
