@@ -31,7 +31,7 @@ from typing import Any
 from bridge import jsontext
 from bridge.errors import VerificationError
 from bridge.providers import Provider, Secret, WebhookRequest
-from bridge.providers.base import recording_work
+from bridge.providers.work import recording_work
 
 # Variants are verified with HMACs over the whole body: cap the work a bad request can cause.
 MAX_VARIANT_BODY = 256 * 1024

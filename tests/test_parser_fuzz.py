@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bridge.errors import InvalidInput, VerificationError
 from bridge.providers import asymmetric, get
-from bridge.providers.base import decode_signature, parse_pairs
+from bridge.providers.headers import decode_signature, parse_pairs
 from bridge.providers.schemes import labelled
 from tests.provider_cases import PROPERTY, make_request
 

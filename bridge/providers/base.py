@@ -9,27 +9,24 @@ Rules every implementation follows:
 - Accept when any one of several signatures (in the header) matches any one secret.
 - Timestamped schemes reject both stale and future timestamps beyond `tolerance`.
 - Raise only `VerificationError` for a bad request, whatever bytes the headers hold.
+
+Beside it: headers.py parses the header values (never raising), matching.py compares
+signatures in constant time, work.py records what was signed for the debugger.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import math
-import re
 import secrets as _random
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from bridge import jsontext, masking
 from bridge.errors import InvalidInput, VerificationError
+from bridge.providers.headers import OWS, UNIX_SECONDS
 
 
 @dataclass(frozen=True)
@@ -255,178 +252,3 @@ class Provider(ABC):
         if abs(skew) > tolerance:
             direction = "old" if skew > 0 else "in the future"
             raise self.fail(VerificationError.STALE, f"timestamp {abs(int(skew))} s {direction}")
-
-
-@dataclass(frozen=True)
-class Work:
-    """What one verification signed, for the signature debugger: the message, each live
-    secret's signature of it (as the sender writes it), and the signatures received."""
-
-    message: bytes
-    expected: Mapping[str, str]
-    received: tuple[str, ...]
-
-
-# Set only while the debugger re-runs a rejected verification: the live path records nothing.
-_WORK: ContextVar[list[Work] | None] = ContextVar("bridge_verification_work", default=None)
-
-
-@contextmanager
-def recording_work() -> Iterator[list[Work]]:
-    """Collect the `Work` of the verifications run inside (the debugger's `with`)."""
-    shown: list[Work] = []
-    token = _WORK.set(shown)
-    try:
-        yield shown
-    finally:
-        _WORK.reset(token)
-
-
-def show_work(
-    message: bytes,
-    received: Iterable[str],
-    secrets: Sequence[Secret],
-    expected_for: Callable[[Secret], str] | None,
-) -> None:
-    """Record a verification's work when the debugger asks; `expected_for` is None where a
-    signature cannot be recomputed (a public key verifies, only the sender can sign)."""
-    shown = _WORK.get()
-    if shown is not None:
-        expected = {s.id: expected_for(s) for s in secrets} if expected_for else {}
-        shown.append(Work(message, expected, tuple(received)))
-
-
-def hmac_digest(key: bytes, message: bytes, algorithm: str = "sha256") -> bytes:
-    return hmac.new(key, message, getattr(hashlib, algorithm)).digest()
-
-
-def first_match(
-    provider: Provider,
-    secrets: Sequence[Secret],
-    candidates: Sequence[bytes],
-    expected_for: Any,
-    scheme: str,
-) -> Verdict:
-    """Compare every candidate signature with every secret's expected digest, in constant time.
-
-    `expected_for(secret) -> bytes` computes the digest for one secret. All comparisons run
-    even after a match so timing does not reveal which secret or position matched.
-    """
-    if not candidates:
-        raise provider.fail(VerificationError.MISSING, "no signature of a known version")
-    matched: str | None = None
-    for secret in secrets:
-        expected = expected_for(secret)
-        for candidate in candidates:
-            if hmac.compare_digest(expected, candidate) and matched is None:
-                matched = secret.id
-    if matched is None:
-        raise provider.fail(VerificationError.BAD, "no signature matches any secret")
-    return Verdict(verified=True, secret_id=matched, scheme=scheme)
-
-
-def first_valid(
-    provider: Provider,
-    secrets: Sequence[Secret],
-    candidates: Sequence[bytes],
-    accepts: Callable[[Secret, bytes], bool],
-    scheme: str,
-) -> Verdict:
-    """Like `first_match`, where a digest cannot simply be recomputed and compared.
-
-    `accepts(secret, candidate)` checks one candidate: a public-key signature (Ed25519, ECDSA)
-    or a set of digests compared in constant time (Twilio's URL variants). It must not raise.
-    Every pair is checked, even after a match.
-    """
-    if not candidates:
-        raise provider.fail(VerificationError.MISSING, "no signature of a known version")
-    matched: str | None = None
-    for secret in secrets:
-        for candidate in candidates:
-            if accepts(secret, candidate) and matched is None:
-                matched = secret.id
-    if matched is None:
-        raise provider.fail(VerificationError.BAD, "no signature matches any secret")
-    return Verdict(verified=True, secret_id=matched, scheme=scheme)
-
-
-def any_digest(expected: Sequence[bytes], candidate: bytes) -> bool:
-    """True when `candidate` equals any of `expected`; compares with every one of them."""
-    found = False
-    for digest in expected:
-        found |= hmac.compare_digest(digest, candidate)
-    return found
-
-
-# Helpers for parsing attacker-controlled header values: none of them raises.
-
-
-def to_bytes(text: str) -> bytes:
-    """Header text as the bytes a sender signed (UTF-8); lone surrogates pass rather than raise."""
-    return text.encode("utf-8", "surrogatepass")
-
-
-def encode_signature(digest: bytes, encoding: str) -> str:
-    """`digest` as lower-case hex or standard padded base64."""
-    if encoding == "base64":
-        return base64.b64encode(digest).decode("ascii")
-    return digest.hex()
-
-
-# HTTP's optional whitespace (RFC 9110 5.6.3): the only whitespace a signature header may
-# carry around its parts. str.strip() and bytes.fromhex() would also skip NEL, NBSP, the
-# C0 separators or a newline inside a digest, which no sender writes and no spec allows.
-OWS = " \t"
-# Unix seconds as providers write them: ASCII digits, at most 19 (an int64).
-UNIX_SECONDS = re.compile(r"[0-9]{1,19}")
-HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
-def decode_signature(text: str, encoding: str) -> bytes:
-    """A candidate signature's bytes; b"" (which matches no digest) when it does not decode.
-
-    Surrounding OWS (space, tab) is ignored; hex is case-insensitive, digits only; base64
-    is the standard alphabet, padding optional.
-    """
-    text = text.strip(OWS)
-    try:
-        if encoding == "base64":
-            return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-        if not HEX_DIGITS.issuperset(text):
-            return b""
-        return bytes.fromhex(text)
-    except (ValueError, binascii.Error):  # also non-ASCII text
-        return b""
-
-
-def decode_key(text: str, encoding: str) -> bytes:
-    """A key pasted by a user (hex or base64) as bytes, b"" when it does not decode; unlike a
-    received signature, any surrounding whitespace (a copied newline) is ignored."""
-    return decode_signature(text.strip(), encoding)
-
-
-def parse_pairs(header: str, sep: str = ",") -> list[tuple[str, str]]:
-    """`k=v<sep>k=v` as (key, value) pairs in order, keys repeated as sent; junk gives ("", x)."""
-    pairs = []
-    for item in header.split(sep):
-        key, eq, value = item.partition("=")
-        pairs.append((key.strip(OWS), value.strip(OWS)) if eq else ("", item.strip(OWS)))
-    return pairs
-
-
-def json_value(data: Any, *path: str) -> Any:
-    """The value at `path` inside parsed JSON objects, or None where any step is missing."""
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def json_str(data: Any, *path: str) -> str | None:
-    """The string at `path` inside parsed JSON objects, or None where any step is missing."""
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data if isinstance(data, str) else None

@@ -25,21 +25,10 @@ from typing import Any, ClassVar
 
 from bridge.errors import InvalidInput
 from bridge.providers import asymmetric
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    decode_key,
-    decode_signature,
-    first_valid,
-    json_str,
-    json_value,
-    show_work,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import decode_key, decode_signature, json_str, json_value, to_bytes
+from bridge.providers.matching import first_valid
+from bridge.providers.work import show_work
 
 PING = 1
 # Interaction type -> the deferred response Discord accepts within its 3 s limit: the bot

@@ -17,15 +17,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    json_str,
-)
+from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import json_str
 from bridge.providers.schemes import hmac_match, hmac_text, labelled
 
 

@@ -21,17 +21,9 @@ import uuid
 from collections.abc import Sequence
 from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    first_match,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import json_str, to_bytes
+from bridge.providers.matching import first_match
 
 
 def _digest(text: str) -> bytes:

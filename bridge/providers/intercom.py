@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from bridge.providers.base import Identity, WebhookRequest, json_str
+from bridge.providers.base import Identity, WebhookRequest
+from bridge.providers.headers import json_str
 from bridge.providers.schemes import BodyHmac
 
 

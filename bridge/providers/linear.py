@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from bridge import jsontext
-from bridge.providers.base import Identity, Secret, Verdict, WebhookRequest, json_str, json_value
+from bridge.providers.base import Identity, Secret, Verdict, WebhookRequest
+from bridge.providers.headers import json_str, json_value
 from bridge.providers.schemes import BodyHmac
 
 WINDOW = 60

@@ -27,16 +27,8 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode
 
 from bridge import jsontext
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import json_str, to_bytes
 from bridge.providers.schemes import hmac_match, hmac_text
 
 WINDOW = 900

@@ -23,21 +23,10 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from bridge.errors import VerificationError
-from bridge.providers.base import (
-    OWS,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    encode_signature,
-    first_match,
-    hmac_digest,
-    parse_pairs,
-    show_work,
-    to_bytes,
-)
+from bridge.providers.base import Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import OWS, decode_signature, encode_signature, parse_pairs, to_bytes
+from bridge.providers.matching import first_match, hmac_digest
+from bridge.providers.work import show_work
 
 
 def hmac_text(secret: str, message: bytes, algorithm: str = "sha256", encoding: str = "hex") -> str:

@@ -24,19 +24,10 @@ from typing import Any, ClassVar
 
 from bridge.errors import InvalidInput
 from bridge.providers import asymmetric
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    decode_signature,
-    encode_signature,
-    first_valid,
-    show_work,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import decode_signature, encode_signature, to_bytes
+from bridge.providers.matching import first_valid
+from bridge.providers.work import show_work
 
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"

@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from bridge import jsontext
-from bridge.providers.base import Identity, Secret, WebhookRequest, json_str
+from bridge.providers.base import Identity, Secret, WebhookRequest
+from bridge.providers.headers import json_str
 from bridge.providers.schemes import V0Hmac
 
 

@@ -17,16 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from bridge.errors import InvalidInput
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    json_str,
-    to_bytes,
-)
+from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import json_str, to_bytes
 from bridge.providers.schemes import hmac_match, hmac_text
 
 

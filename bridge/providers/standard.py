@@ -29,24 +29,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from bridge.errors import InvalidInput
 from bridge.providers import asymmetric
-from bridge.providers.base import (
+from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import (
     OWS,
-    Identity,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    any_digest,
     decode_key,
     decode_signature,
     encode_signature,
-    first_valid,
-    hmac_digest,
     json_str,
-    show_work,
     to_bytes,
 )
+from bridge.providers.matching import any_digest, first_valid, hmac_digest
+from bridge.providers.work import show_work
 
 PREFIX = "whsec_"
 PUBLIC_PREFIX = "whpk_"

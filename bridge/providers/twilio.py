@@ -27,24 +27,17 @@ from typing import ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from bridge.errors import InvalidInput
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    any_digest,
+from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import (
     decode_signature,
     encode_signature,
-    first_valid,
-    hmac_digest,
     json_str,
     parse_pairs,
-    show_work,
     to_bytes,
 )
+from bridge.providers.matching import any_digest, first_valid, hmac_digest
 from bridge.providers.schemes import hmac_text
+from bridge.providers.work import show_work
 
 ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
 DEFAULT_PORTS = {"https": 443, "http": 80}

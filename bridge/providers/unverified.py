@@ -11,15 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from bridge.providers.base import (
-    Identity,
-    Provider,
-    Secret,
-    SignRequest,
-    Verdict,
-    WebhookRequest,
-    json_str,
-)
+from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.headers import json_str
 
 
 class Unverified(Provider):

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from bridge.providers.base import Identity, Secret, WebhookRequest, json_str, json_value
+from bridge.providers.base import Identity, Secret, WebhookRequest
+from bridge.providers.headers import json_str, json_value
 from bridge.providers.schemes import BodyHmac
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from bridge.providers.base import Identity, Secret, WebhookRequest, json_str, to_bytes
+from bridge.providers.base import Identity, Secret, WebhookRequest
+from bridge.providers.headers import json_str, to_bytes
 from bridge.providers.schemes import V0Hmac, hmac_text
 
 VALIDATION = "endpoint.url_validation"
