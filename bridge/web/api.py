@@ -15,8 +15,7 @@ from bridge.identifiers import ENDPOINT_ID_SCHEMA
 from bridge.providers.base import COMMON_OPTIONS
 from bridge.services import services
 from bridge.timefmt import iso
-from bridge.web.operation import OBJECT, documented, err, ok, query
-from bridge.web.operation import json_body as body_of
+from bridge.web.operation import OBJECT, documented, err, ok, query, request_body
 from bridge.web.responses import error
 from bridge.web.schemas import ref, secret
 
@@ -87,7 +86,7 @@ def _endpoint(endpoint: Endpoint, events: int | None = None) -> dict[str, Any]:
 @bp.post("/endpoints")
 @documented(
     {"201": ok("Created", ref("Endpoint")), "400": err("invalid_request"), "409": err("conflict")},
-    body=body_of(ref("NewEndpoint")),
+    body=request_body(ref("NewEndpoint")),
 )
 def create_endpoint() -> tuple[Response, int]:
     """Create an endpoint"""
@@ -130,7 +129,7 @@ def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
 @bp.post("/endpoints/<endpoint_id>/secrets")
 @documented(
     {"201": ok("Added", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
-    body=body_of({"type": "object", "properties": {"secret": secret(None)}}, required=False),
+    body=request_body({"type": "object", "properties": {"secret": secret(None)}}, required=False),
 )
 def add_secret(endpoint_id: str) -> tuple[Response, int]:
     """Add a secret (rotation); old secrets stay valid"""
@@ -187,7 +186,7 @@ def list_providers() -> Response:
 @bp.post("/tokens")
 @documented(
     {"201": ok("Token", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
-    body=body_of(
+    body=request_body(
         {
             "type": "object",
             "required": ["channels"],

@@ -9,8 +9,7 @@ from flask import Blueprint, Response, jsonify
 from bridge import backfill
 from bridge.services import services
 from bridge.web.api import json_body, require_admin
-from bridge.web.operation import OBJECT, documented, err, ok
-from bridge.web.operation import json_body as body_of
+from bridge.web.operation import OBJECT, documented, err, ok, request_body
 from bridge.web.schemas import ref
 
 bp = Blueprint("backfill_api", __name__, url_prefix="/api/endpoints/<endpoint_id>/backfill")
@@ -26,7 +25,7 @@ bp.before_request(require_admin)
         "413": err("payload_too_large"),
         "503": err("unavailable (Retry-After); the events answered before are stored"),
     },
-    body=body_of(ref("Backfill")),
+    body=request_body(ref("Backfill")),
 )
 def store_events(endpoint_id: str) -> Response:
     """Store events fetched from the provider's own API (bridge backfill), deduplicated as
@@ -47,7 +46,7 @@ def store_events(endpoint_id: str) -> Response:
         "400": err("invalid_request"),
         "404": err("unknown_endpoint"),
     },
-    body=body_of(backfill.CHECK_SCHEMA),
+    body=request_body(backfill.CHECK_SCHEMA),
 )
 def check_events(endpoint_id: str) -> Response:
     """Which of these provider event ids the endpoint has (stores nothing)"""

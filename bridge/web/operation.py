@@ -67,7 +67,7 @@ def err(description: str) -> Schema:
     return ok(description, ERROR)
 
 
-def json_body(schema: Schema, *, required: bool = True) -> Schema:
+def request_body(schema: Schema, *, required: bool = True) -> Schema:
     body: Schema = {"content": {"application/json": {"schema": schema}}}
     if required:
         body["required"] = True
