@@ -5,10 +5,12 @@ named, and the versions it was checked against are the ones pinned and installed
 from __future__ import annotations
 
 import base64
+import gc
 import os
 import re
 import socket
 import struct
+import weakref
 from collections.abc import Iterator
 from importlib.metadata import version
 
@@ -56,13 +58,17 @@ def test_every_internal_the_adapter_uses_is_there_after_a_real_upgrade(
     upgraded: Upgraded,
 ) -> None:
     """check() passes on a real upgraded socket, and adopt() leaves wsproto's public
-    Connection in place of the handshake wrapper and hands over its frame decoder."""
+    Connection in place of the handshake wrapper (which is then freed, with its HTTP parser
+    and the upgrade request) and hands over its frame decoder."""
     ws, _ = upgraded
     wsadapter.check(ws)
     wsadapter.check_gevent()
+    handshake = weakref.ref(ws.ws.handshake)
     decoder = wsadapter.adopt(ws)
     assert isinstance(decoder, FrameDecoder)
     assert isinstance(ws.ws, Connection)
+    gc.collect()
+    assert handshake() is None
     wsadapter.check(ws)  # still true of the adopted socket
 
 

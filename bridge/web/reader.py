@@ -11,10 +11,10 @@ size), send pings on schedule, and close the socket when a pong is overdue. Ever
 those libraries that this needs is reached through bridge/web/wsadapter.py.
 
 Two limits simple-websocket does not keep, kept here from wsproto's frame decoder
-(`wsadapter.adopt` hands it over, and fails naming the attribute if an upgrade moved it):
-a frame whose header declares more than the message limit is refused
-with 1009 as soon as the header is read, not after the payload (a header can announce 2^63
-bytes and then send nothing); and a frame, or a fragmented message, that is not complete
+(`wsadapter.adopt` hands it over, and fails naming the attribute if an upgrade moved it): a
+frame whose header declares more than the message limit is refused with 1009 as soon as the
+header is read, not after the payload (a header can announce 2^63 bytes and then send
+nothing); and a frame, or a fragmented message, that is not complete
 within one ping interval of its start is dropped with 1008, since a peer that stalls inside a
 frame cannot answer pings but one that stalls between fragments could, forever.
 """
