@@ -42,6 +42,55 @@ HEADER_VALUE_PATTERN = f"[\\t -~]{{0,{MAX_HEADER_VALUE}}}"
 # Exactly what base64.b64decode(validate=True) accepts.
 BASE64_PATTERN = "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
 
+# What arrivals() and event_ids() take, for the OpenAPI document.
+_ID_SCHEMA = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
+EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["event_id"],
+    "properties": {
+        "event_id": _ID_SCHEMA,
+        "event_type": {**_ID_SCHEMA, "nullable": True},
+        "received_at": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": MAX_TIME,
+            "description": "unix seconds; 400 when older than now - BRIDGE_DEDUP_TTL",
+        },
+        "headers": {
+            "type": "array",
+            "nullable": True,
+            "maxItems": MAX_HEADERS,
+            "items": {
+                "type": "object",
+                "required": ["name", "value"],
+                "properties": {
+                    "name": {"type": "string", "pattern": f"^{HEADER_NAME_PATTERN}$"},
+                    "value": {"type": "string", "pattern": f"^{HEADER_VALUE_PATTERN}$"},
+                },
+            },
+        },
+        "body": {"type": "string"},
+        "body_base64": {"type": "string", "pattern": f"^{BASE64_PATTERN}$"},
+    },
+    "oneOf": [{"required": ["body"]}, {"required": ["body_base64"]}],
+}
+REQUEST_SCHEMA = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {
+            "type": "array",
+            "maxItems": MAX_EVENTS,
+            "items": {"$ref": "#/components/schemas/BackfillEvent"},
+        }
+    },
+}
+CHECK_SCHEMA = {
+    "type": "object",
+    "required": ["event_ids"],
+    "properties": {"event_ids": {"type": "array", "maxItems": MAX_EVENTS, "items": _ID_SCHEMA}},
+}
+
 
 @dataclass(frozen=True)
 class Result:

@@ -10,6 +10,7 @@ from bridge.errors import InvalidInput
 # two unsigned 64-bit numbers, and 19 digits always fit, where 20 may overflow.
 PATTERN = "([0-9]{1,19})(?:-([0-9]{1,19}))?"
 _CURSOR = re.compile(PATTERN + r"\Z")
+SCHEMA = {"type": "string", "pattern": f"^{PATTERN}$"}  # what parse() takes, for OpenAPI
 
 Cursor = tuple[int, int]
 ZERO: Cursor = (0, 0)

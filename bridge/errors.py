@@ -7,7 +7,8 @@
     │   └── StoreFull(operation, cause)              Redis is at maxmemory and refused a write
     ├── NotFound(kind, key)                          an endpoint (or other record) that is absent
     ├── Conflict(kind, key)                          creating something that already exists
-    └── InvalidInput(field, problem)                 a request that names a bad field
+    ├── InvalidInput(field, problem)                 a request that names a bad field
+    └── LibraryChanged(attribute)                    an upgrade moved an internal the bridge uses
 
 Only the HTTP layer (bridge/web/) maps these to status codes.
 """
@@ -75,3 +76,12 @@ class InvalidInput(BridgeError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class LibraryChanged(BridgeError):
+    """simple-websocket, wsproto or gevent no longer has an internal that
+    bridge/web/wsadapter.py relies on: the pinned versions were upgraded without checking it."""
+
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+        super().__init__(f"{attribute} is gone: see bridge/web/wsadapter.py")

@@ -17,7 +17,7 @@ from bridge.redis_client import Client, connect
 from bridge.services import Services
 from bridge.store import Store
 from bridge.web import api, backfill_api, dashboard, events_api, health, hooks, responses, ws
-from bridge.web.reader import NoThread
+from bridge.web.wsadapter import NoThread
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -17,7 +17,6 @@ import contextlib
 import functools
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +25,7 @@ from fnmatch import fnmatchcase
 import redis
 
 from bridge import cursor, keys, metrics, redis_client
+from bridge.backoff import Backoff
 from bridge.cursor import Cursor
 from bridge.errors import StoreUnavailable
 from bridge.outbox import LATEST, Tag, wire_frame
@@ -37,9 +37,6 @@ log = logging.getLogger(__name__)
 
 CHANGES = keys.CHANGES_CHANNEL.encode()
 REJECTED = keys.REJECTIONS_CHANNEL.encode()
-# Our own generator: drawing jitter from the module-level one would move the process-wide
-# random state under whoever else relies on it (seeded simulations, hypothesis).
-_JITTER = random.Random()  # noqa: S311 - jitter, not crypto
 HELD_RETRY = 1.0  # seconds between backfill attempts for a channel whose stream is unreadable
 
 
@@ -218,7 +215,8 @@ class Hub:
     # -- the listener --------------------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = 0.05
+        # Full jitter: workers that lost Redis together must not return in lock-step.
+        backoff = Backoff(0.05, 5.0, least=0.0)
         attempt = 0
         client = self._client_factory()
         while not self._stop.is_set():
@@ -232,7 +230,7 @@ class Hub:
                 metrics.HUB_CONNECTED.set(1)
                 self._held.clear()
                 self._backfill()
-                backoff = 0.05
+                backoff.reset()
                 retry_held_at = time.monotonic() + HELD_RETRY
                 liveness = Liveness(self._peer_timeout)
                 while not self._stop.is_set():
@@ -262,9 +260,7 @@ class Hub:
                 metrics.HUB_CONNECTED.set(0)
                 if pubsub is not None:
                     _close_quietly(pubsub)
-            # Full jitter: workers that lost Redis together must not return in lock-step.
-            self._stop.wait(_JITTER.uniform(0, backoff))
-            backoff = min(backoff * 2, 5.0)
+            self._stop.wait(backoff.next())
 
     def _await_subscribed(self, pubsub: redis.client.PubSub, channels: int) -> None:
         deadline = time.monotonic() + self._peer_timeout

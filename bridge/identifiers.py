@@ -12,6 +12,8 @@ from typing import TypeGuard
 # Contract §2: an endpoint id, which is also its channel name.
 ENDPOINT_ID_PATTERN = "[a-z0-9][a-z0-9_-]{0,62}"
 ENDPOINT_ID = re.compile(ENDPOINT_ID_PATTERN)
+# The same, for the OpenAPI document (path parameters, channels, new endpoints).
+ENDPOINT_ID_SCHEMA = {"type": "string", "pattern": f"^{ENDPOINT_ID_PATTERN}$"}
 
 
 def is_endpoint_id(value: object) -> TypeGuard[str]:

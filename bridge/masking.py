@@ -35,6 +35,11 @@ _INDEX = r"\*|[0-9]{1,9}"
 # indexes and `.key`s.
 PATH_PATTERN = rf"(?:\[(?:{_INDEX})\]|{_KEY})(?:\[(?:{_INDEX})\]|\.{_KEY})*"
 _PATH = re.compile(PATH_PATTERN)
+# What validate() takes, for the OpenAPI document's `options.mask`.
+SCHEMA = {
+    "maxItems": MAX_PATHS,
+    "items": {"type": "string", "pattern": f"^{PATH_PATTERN}$", "maxLength": MAX_PATH_LENGTH},
+}
 _TOKEN = re.compile(rf"\[({_INDEX})\]|(?:^|\.)({_KEY})")
 
 

@@ -21,9 +21,16 @@ MAX_TERM = 200  # characters of an event_type glob or a q text
 # Entries one request may look at: a search that matches little stops there and answers
 # `next`, so one request costs bounded time whatever the stream holds.
 SCAN_BUDGET = 5_000
-# C0, DEL and C1: what a search term may not hold (the OpenAPI document says the same).
+# C0, DEL and C1: what a search term may not hold.
 CONTROL_CLASS = r"\x00-\x1f\x7f-\x9f"
 CONTROL = re.compile(f"[{CONTROL_CLASS}]")
+# What _term() takes, for the OpenAPI document.
+TERM_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_TERM,
+    "pattern": f"^[^{CONTROL_CLASS}]+$",
+}
 
 
 @dataclass(frozen=True)

@@ -28,19 +28,18 @@ channels (docs/protocol.md), kept alive forever.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from bridge.backoff import Backoff
 from bridge.cli.connection import CLOSE_UNAUTHORIZED, Connection, Dropped, subscribe_answered
 from bridge.client import AdminToken, Unreachable
 
 # Reconnect backoff: first wait, doubling up to the cap.
 BACKOFF_FIRST = 0.5
 BACKOFF_CAP = 10.0
-_JITTER = random.Random()  # noqa: S311 - jitter, not crypto; not the process-wide generator
 # Default for `--stall-after`: seconds without events before saying idle or stalled.
 STALL_AFTER = 30.0
 # How often a paused channel's sink is asked whether it has room again.
@@ -95,12 +94,11 @@ class Feed:
 
     def run(self, sink: Sink) -> None:
         connected_once = False
-        delay = BACKOFF_FIRST
+        backoff = Backoff(BACKOFF_FIRST, BACKOFF_CAP, least=0.8)
         while not self._stopped.is_set():
-            if connected_once:  # wait before every reconnect, so a flapping bridge is not hammered
-                if self._stopped.wait(delay * _JITTER.uniform(0.8, 1.0)):
-                    return
-                delay = min(delay * 2, BACKOFF_CAP)
+            # Wait before every reconnect, so a flapping bridge is not hammered.
+            if connected_once and self._stopped.wait(backoff.next()):
+                return
             try:
                 current = Connection(self.server, self.token, self.resume)
             except Unreachable:
@@ -110,7 +108,7 @@ class Feed:
             try:
                 self._announce(current, connected_once)
                 connected_once = True
-                delay = BACKOFF_FIRST
+                backoff.reset()
                 self._pump(current, sink)
             except Dropped as dropped:
                 if dropped.code == CLOSE_UNAUTHORIZED:

@@ -19,6 +19,7 @@ from typing import Any
 import requests
 from urllib3.util import SKIP_HEADER
 
+from bridge.backoff import Backoff
 from bridge.client import Api, AuthRefused, CliError, Gone
 
 HOP_BY_HOP = frozenset(
@@ -183,7 +184,7 @@ class Forwarder:
             answered()
             return None
         headers = headers_for(endpoint_id, event, self.secrets)
-        delay = RETRY_FIRST
+        backoff = Backoff(RETRY_FIRST, RETRY_CAP)
         attempt = 1
         while True:
             result = post(url, body, headers, self.timeout)
@@ -191,15 +192,15 @@ class Forwarder:
                 answered()
                 return result
             what = result.label if result.status is None else f"HTTP {result.status}"
+            delay = backoff.next()
             self.notice(
                 f"forward {event_id} to {url} failed: {what}; retry {attempt} in {delay:.1f} s"
             )
             time.sleep(delay)
-            delay = min(delay * 2, RETRY_CAP)
             attempt += 1
 
     def _raw(self, endpoint_id: str, event_id: str) -> bytes | None:
-        delay = RETRY_FIRST
+        backoff = Backoff(RETRY_FIRST, RETRY_CAP)
         while True:
             try:
                 return self.api.raw(endpoint_id, event_id)[0]
@@ -209,6 +210,6 @@ class Forwarder:
                 self.notice(f"{event_id} is no longer held by the bridge: not forwarded")
                 return None
             except CliError as exc:  # the bridge restarting, or its Redis away: wait for it
+                delay = backoff.next()
                 self.notice(f"cannot fetch {event_id}: {exc}; retrying in {delay:.1f} s")
-            time.sleep(delay)
-            delay = min(delay * 2, RETRY_CAP)
+                time.sleep(delay)

@@ -94,6 +94,12 @@ class Identity:
 # paths, the URL the bridge sees is not the one registered), and the JSON paths to mask.
 COMMON_OPTIONS: Mapping[str, type] = {"tolerance": int, "public_url": str, "mask": list}
 MAX_TOLERANCE = 86400
+# What validate_options checks beyond the type, for the OpenAPI document.
+COMMON_OPTION_RULES: Mapping[str, Mapping[str, Any]] = {
+    "tolerance": {"minimum": 1, "maximum": MAX_TOLERANCE},
+    "public_url": {"pattern": r"^https?://[^/?#\s]+[^?\s]*$"},
+    "mask": masking.SCHEMA,
+}
 
 
 class Provider(ABC):
@@ -113,6 +119,8 @@ class Provider(ABC):
     key_format: ClassVar[str] = ""
     # Endpoint options this provider accepts beyond the common ones, with their types.
     option_types: ClassVar[Mapping[str, type]] = {}
+    # What its validate_options checks of them beyond the type, as JSON Schema (OpenAPI).
+    option_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     # What the signature covers, for the debugger: `{body}` is the raw body, `{name}` a
     # header's value (or a field of the signature header, as Stripe's `t`).
     signed_template: ClassVar[str] = "{body}"

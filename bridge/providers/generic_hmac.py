@@ -82,6 +82,12 @@ class GenericHmac(Provider):
         "id_header": str,
         "type_field": str,
     }
+    # Settings.of's checks; "" stands for the default.
+    option_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "algorithm": {"enum": ["", *ALGORITHMS]},
+        "encoding": {"enum": ["", *ENCODINGS]},
+        "prefix": {"pattern": r"^[^,\s]*$"},
+    }
 
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         clean = super().validate_options(options)

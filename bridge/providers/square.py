@@ -39,6 +39,9 @@ class Square(Provider):
     )
     generates_secret: ClassVar[bool] = False
     option_types: ClassVar[Mapping[str, type]] = {"notification_url": str}
+    option_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "notification_url": {"pattern": "^https?://"}
+    }
 
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         clean = super().validate_options(options)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from bridge import jsontext, providers
-from bridge.auth import bearer
-from bridge.endpoints import Endpoint, StoredSecret
+from bridge.auth import MAX_TTL, bearer
+from bridge.endpoints import MAX_GRACE, Endpoint, StoredSecret
 from bridge.errors import InvalidInput
+from bridge.identifiers import ENDPOINT_ID_SCHEMA
 from bridge.providers.base import COMMON_OPTIONS
 from bridge.services import services
 from bridge.timefmt import iso
+from bridge.web.operation import OBJECT, documented, err, ok, query, request_body
 from bridge.web.responses import error
+from bridge.web.schemas import ref, secret
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 # Enough digits for any grace up to MAX_GRACE; longer ones are refused by its range check
@@ -81,7 +84,12 @@ def _endpoint(endpoint: Endpoint, events: int | None = None) -> dict[str, Any]:
 
 
 @bp.post("/endpoints")
+@documented(
+    {"201": ok("Created", ref("Endpoint")), "400": err("invalid_request"), "409": err("conflict")},
+    body=request_body(ref("NewEndpoint")),
+)
 def create_endpoint() -> tuple[Response, int]:
+    """Create an endpoint"""
     data = json_body()
     endpoint = services().endpoints.create(
         data.get("id"),
@@ -94,7 +102,9 @@ def create_endpoint() -> tuple[Response, int]:
 
 
 @bp.get("/endpoints")
+@documented({"200": ok("Endpoints", OBJECT)})
 def list_endpoints() -> Response:
+    """List endpoints"""
     found = services()
     listed = found.endpoints.list()
     counts = found.store.counts([e.id for e in listed])
@@ -102,25 +112,43 @@ def list_endpoints() -> Response:
 
 
 @bp.get("/endpoints/<endpoint_id>")
+@documented({"200": ok("Endpoint", ref("Endpoint")), "404": err("unknown_endpoint")})
 def show_endpoint(endpoint_id: str) -> Response:
+    """Show an endpoint"""
     return jsonify(_endpoint(services().endpoints.get(endpoint_id)))
 
 
 @bp.delete("/endpoints/<endpoint_id>")
+@documented({"204": {"description": "Deleted"}, "404": err("unknown_endpoint")})
 def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
+    """Delete an endpoint and its events"""
     services().endpoints.delete(endpoint_id)
     return "", 204
 
 
 @bp.post("/endpoints/<endpoint_id>/secrets")
+@documented(
+    {"201": ok("Added", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
+    body=request_body({"type": "object", "properties": {"secret": secret(None)}}, required=False),
+)
 def add_secret(endpoint_id: str) -> tuple[Response, int]:
+    """Add a secret (rotation); old secrets stay valid"""
     data = json_body(optional=True)  # no body: the bridge generates the new secret
     endpoint, added = services().endpoints.add_secret(endpoint_id, data.get("secret"))
     return jsonify({"endpoint": _endpoint(endpoint), "secret": _secret(added)}), 201
 
 
 @bp.delete("/endpoints/<endpoint_id>/secrets/<secret_id>")
+@documented(
+    {
+        "200": ok("The endpoint", ref("Endpoint")),
+        "400": err("invalid_request (the last live secret)"),
+        "404": err("unknown_endpoint / unknown_secret"),
+    },
+    query=(query("grace_seconds", {"type": "integer", "minimum": 0, "maximum": MAX_GRACE}),),
+)
 def remove_secret(endpoint_id: str, secret_id: str) -> Response:
+    """Remove a secret, at once or after grace_seconds"""
     raw = request.args.get("grace_seconds", "0")
     # ASCII digits only: str.isdigit() also takes "²", which int() then refuses (a 500).
     if not GRACE.fullmatch(raw):
@@ -130,8 +158,11 @@ def remove_secret(endpoint_id: str, secret_id: str) -> Response:
 
 
 @bp.get("/providers")
+@documented({"200": ok("Providers", OBJECT)})
 def list_providers() -> Response:
-    """What the dashboard's create form offers: every provider and who picks its secret."""
+    """Every provider, who picks its secret, and its endpoint options
+
+    What the dashboard's create form offers."""
     found = services()
     return jsonify(
         {
@@ -153,7 +184,21 @@ def list_providers() -> Response:
 
 
 @bp.post("/tokens")
+@documented(
+    {"201": ok("Token", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
+    body=request_body(
+        {
+            "type": "object",
+            "required": ["channels"],
+            "properties": {
+                "channels": {"type": "array", "minItems": 1, "items": ENDPOINT_ID_SCHEMA},
+                "ttl": {"type": "integer", "minimum": 1, "maximum": MAX_TTL},
+            },
+        }
+    ),
+)
 def mint_token() -> tuple[Response, int]:
+    """Mint a subscriber token limited to some channels"""
     data = json_body()
     channels = data.get("channels")
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
@@ -175,8 +220,11 @@ def mint_token() -> tuple[Response, int]:
 
 
 @bp.get("/openapi.json")
+@documented({"200": ok("OpenAPI 3", OBJECT)})
 def openapi() -> Response:
-    # Imported here: the document reads limits from events_api, which imports this module.
+    """This document"""
+    # Imported here: the document reads require_admin from this module.
     from bridge.web.openapi import document
 
-    return jsonify(document(public_base(), allow_unverified=services().settings.allow_unverified))
+    allow_unverified = services().settings.allow_unverified
+    return jsonify(document(current_app, public_base(), allow_unverified=allow_unverified))

@@ -9,13 +9,27 @@ from flask import Blueprint, Response, jsonify
 from bridge import backfill
 from bridge.services import services
 from bridge.web.api import json_body, require_admin
+from bridge.web.operation import OBJECT, documented, err, ok, request_body
+from bridge.web.schemas import ref
 
 bp = Blueprint("backfill_api", __name__, url_prefix="/api/endpoints/<endpoint_id>/backfill")
 bp.before_request(require_admin)
 
 
 @bp.post("")
+@documented(
+    {
+        "200": ok("Per event: its cursor and whether it was there already", OBJECT),
+        "400": err("invalid_request"),
+        "404": err("unknown_endpoint"),
+        "413": err("payload_too_large"),
+        "503": err("unavailable (Retry-After); the events answered before are stored"),
+    },
+    body=request_body(ref("Backfill")),
+)
 def store_events(endpoint_id: str) -> Response:
+    """Store events fetched from the provider's own API (bridge backfill), deduplicated as
+    live deliveries; each body at most BRIDGE_MAX_BODY_BYTES"""
     found = services()
     endpoint = found.endpoints.get(endpoint_id)
     # Every item is checked before the first is stored: a bad one stores nothing.
@@ -26,7 +40,16 @@ def store_events(endpoint_id: str) -> Response:
 
 
 @bp.post("/check")
+@documented(
+    {
+        "200": ok("Per event id: its cursor (null when absent) and duplicate", OBJECT),
+        "400": err("invalid_request"),
+        "404": err("unknown_endpoint"),
+    },
+    body=request_body(backfill.CHECK_SCHEMA),
+)
 def check_events(endpoint_id: str) -> Response:
+    """Which of these provider event ids the endpoint has (stores nothing)"""
     found = services()
     endpoint = found.endpoints.get(endpoint_id)
     results = backfill.check(found.store, endpoint, backfill.event_ids(json_body()))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, send_from_directory
 
+from bridge.web.operation import documented, ok, undocumented
+
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 bp = Blueprint("dashboard", __name__)
@@ -19,11 +21,14 @@ CSP = (
 
 
 @bp.get("/")
+@documented({"200": ok("The dashboard page", {"type": "string"}, media="text/html")})
 def index() -> Response:
+    """The live dashboard (HTML; log in with a token)"""
     return _static("index.html")
 
 
 @bp.get("/static/<path:name>")
+@undocumented  # the page's own files
 def static(name: str) -> Response:
     return _static(name)
 

@@ -10,10 +10,11 @@ from flask import Blueprint, Response, jsonify, request
 from bridge import cursor
 from bridge.errors import InvalidInput, NotFound
 from bridge.ingest import republish
-from bridge.search import SCAN_BUDGET, Search
+from bridge.search import SCAN_BUDGET, TERM_SCHEMA, Search
 from bridge.services import services
 from bridge.store import Store, StoredEvent
 from bridge.web.api import require_admin
+from bridge.web.operation import OBJECT, documented, err, ok, query
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/endpoints/<endpoint_id>")
 bp.before_request(require_admin)
@@ -24,9 +25,27 @@ RAW_FALLBACK = "application/octet-stream"
 
 
 @bp.get("/events")
+@documented(
+    {"200": ok("Events", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
+    query=(
+        query("since", cursor.SCHEMA),
+        query(
+            "before",
+            cursor.SCHEMA,
+            "The newest `limit` events before this cursor (exclusive), still oldest first; "
+            "`next` is then the `before` of the next older page",
+        ),
+        query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+        query("event_type", TERM_SCHEMA, "Only events whose type matches this glob (payment.*)"),
+        query("q", TERM_SCHEMA, "Only events whose (masked) body holds this text, any case"),
+        query("verified", {"type": "string", "enum": ["true", "false"]}),
+    ),
+)
 def events(endpoint_id: str) -> Response:
-    """History, oldest first: after `since` going forwards, or, with `before`, the newest
-    page before it going backwards; `next` is where the following page starts, either way."""
+    """Event history, oldest first
+
+    After `since` going forwards, or, with `before`, the newest page before it going
+    backwards; `next` is where the following page starts, either way."""
     found = services()
     found.endpoints.get(endpoint_id)
     since = cursor.parse(request.args.get("since", "0-0"))
@@ -109,9 +128,23 @@ def _one(endpoint_id: str, event_id: str) -> StoredEvent:
 
 
 @bp.get("/events/<event_id>/raw")
+@documented(
+    {
+        "200": ok(
+            "The raw body (application/octet-stream when the delivery had no Content-Type)",
+            {"type": "string", "format": "binary"},
+            media="*/*",
+        ),
+        "400": err("invalid_request (a malformed event id)"),
+        "404": err("unknown_endpoint / unknown_event"),
+    }
+)
 def raw_event(endpoint_id: str, event_id: str) -> Response:
-    """The body exactly as the provider sent it, for forwarding: the envelope's `body` is
-    parsed JSON, and re-serialising it would break the provider's signature."""
+    """One event's body, byte for byte as received, with its original Content-Type (for
+    forwarding; the headers are in the event's envelope)
+
+    The envelope's `body` is parsed JSON, and re-serialising it would break the provider's
+    signature."""
     stored = _one(endpoint_id, event_id)
     headers = json.loads(stored.envelope_tail).get("headers") or {}
     response = Response(stored.raw, content_type=headers.get("content-type") or RAW_FALLBACK)
@@ -123,6 +156,13 @@ def raw_event(endpoint_id: str, event_id: str) -> Response:
 
 
 @bp.post("/events/<event_id>/replay")
+@documented(
+    {
+        "201": ok("The replay's cursor", OBJECT),
+        "400": err("invalid_request"),
+        "404": err("unknown_endpoint / unknown_event"),
+    }
+)
 def replay(endpoint_id: str, event_id: str) -> tuple[Response, int]:
     """Publish a stored event again, as a new event marked `replay_of` the original."""
     original = _one(endpoint_id, event_id)
@@ -131,7 +171,9 @@ def replay(endpoint_id: str, event_id: str) -> tuple[Response, int]:
 
 
 @bp.get("/rejections")
+@documented({"200": ok("Rejections", OBJECT), "404": err("unknown_endpoint")})
 def rejections(endpoint_id: str) -> Response:
+    """Recently rejected deliveries, newest first, with a diagnosis of each"""
     found = services()
     found.endpoints.get(endpoint_id)
     entries = [json.loads(e) for e in found.store.rejections(endpoint_id)]

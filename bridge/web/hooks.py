@@ -7,7 +7,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.ingest import new_trace, receive
 from bridge.services import services
+from bridge.web.operation import OBJECT, documented, err, ok
 from bridge.web.responses import error
+from bridge.web.schemas import ref
 
 bp = Blueprint("hooks", __name__)
 
@@ -22,7 +24,19 @@ def tell_trace(response: Response) -> Response:
 
 
 @bp.post("/hooks/<endpoint_id>")
+@documented(
+    {
+        "202": ok("Stored and published", ref("Accepted")),
+        "200": ok("Duplicate delivery, or a provider handshake answer", OBJECT),
+        "401": err("invalid_signature, with reason"),
+        "404": err("unknown_endpoint"),
+        "413": err("payload_too_large"),
+        "503": err("unavailable (Retry-After)"),
+    },
+    body={"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+)
 def ingest(endpoint_id: str) -> Response:
+    """Receive a webhook from a provider (signature checked on the raw bytes)"""
     g.trace = trace = new_trace()
     found = services()
     # The hub's subscription is what keeps this worker's endpoint-record cache exact.

@@ -3,17 +3,18 @@
 simple-websocket starts a reader thread per socket (`Base._thread`) that parses frames into a
 buffer for `receive()`. Under gevent that is one more blocked greenlet per idle socket, about
 11 KB with its thread object and selector, while the request greenlet only sits waiting for
-that buffer. `NoThread` (passed as simple-websocket's `thread_class`) keeps the thread from
-starting, and `FrameReader.receive()` does its work on demand in the caller: wait for the
-socket to be readable, parse with the connection's own wsproto state and event handling
-(`_handle_events`: answers pings and close frames, enforces the message size), send pings on
-schedule, and close the socket when a pong is overdue.
+that buffer. `wsadapter.NoThread` (passed as simple-websocket's `thread_class`) keeps the
+thread from starting, and `FrameReader.receive()` does its work on demand in the caller: wait
+for the socket to be readable, parse with the connection's own wsproto state and
+simple-websocket's event handling (answers pings and close frames, enforces the message
+size), send pings on schedule, and close the socket when a pong is overdue. Every internal of
+those libraries that this needs is reached through bridge/web/wsadapter.py.
 
-Two limits simple-websocket does not keep, kept here from wsproto's frame decoder (the one
-place the bridge reads wsproto's internals; `FrameReader.__init__` fails on any socket if an
-upgrade moves them): a frame whose header declares more than the message limit is refused
-with 1009 as soon as the header is read, not after the payload (a header can announce 2^63
-bytes and then send nothing); and a frame, or a fragmented message, that is not complete
+Two limits simple-websocket does not keep, kept here from wsproto's frame decoder
+(`wsadapter.adopt` hands it over, and fails naming the attribute if an upgrade moved it): a
+frame whose header declares more than the message limit is refused with 1009 as soon as the
+header is read, not after the payload (a header can announce 2^63 bytes and then send
+nothing); and a frame, or a fragmented message, that is not complete
 within one ping interval of its start is dropped with 1008, since a peer that stalls inside a
 frame cannot answer pings but one that stalls between fragments could, forever.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 from gevent.socket import wait_read
@@ -31,34 +31,20 @@ from wsproto.events import Ping
 from wsproto.frame_protocol import CloseReason, FrameDecoder
 from wsproto.utilities import ProtocolError
 
+from bridge.web import wsadapter
+
 # Raised by every timed-out wait: gevent would otherwise make an exception object for each
 # wait up front and keep it, with the wait, for as long as the socket sits idle.
 _WAITED = TimeoutError("no client frame yet")
 
 
-class NoThread:
-    """A thread class for simple-websocket that never starts: FrameReader does the reading."""
-
-    def __init__(self, target: Callable[[], None]) -> None:
-        self.name = "(_thread)"  # simple-websocket renames its thread
-
-    def start(self) -> None:
-        pass
-
-
 class FrameReader:
     def __init__(self, ws: Any, ping_interval: float | None) -> None:
         self.ws = ws
-        # The upgrade is done: wsproto uses its HTTP/1.1 parser, the upgrade request and the
-        # handshake's event queue only before it, yet keeps them for the life of the socket
-        # (~3 KB per idle socket). An empty tuple reads as an empty queue to events().
-        handshake = ws.ws.handshake
-        handshake._h11_connection = None
-        handshake._initiating_request = None
-        handshake._events = ()
+        # The upgrade is done: from here on wsproto's connection without its handshake.
+        self._decoder: FrameDecoder = wsadapter.adopt(ws)
         self.ping_interval = ping_interval or math.inf
         self.next_ping = time.monotonic() + self.ping_interval
-        self._decoder: FrameDecoder = ws.ws.connection._proto._frame_decoder
         self.partial_deadline = math.inf  # a frame or message under way must end by then
 
     def receive(self, timeout: float | None = None) -> str | bytes | None:
@@ -101,7 +87,7 @@ class FrameReader:
             if not data:
                 raise ConnectionResetError
             ws.ws.receive_data(data)
-            ws.connected = ws._handle_events()
+            ws.connected = wsadapter.handle_events(ws)
         except (OSError, ProtocolError):
             ws.connected = False
 

@@ -9,6 +9,8 @@ import threading
 import time
 from typing import Any
 
+from bridge.web import wsadapter
+
 
 class WriterSocket:
     """Wraps the raw socket so every write is whole (`sendall`), serialised, and timed.
@@ -40,9 +42,7 @@ class WriterSocket:
         if not self._lock.acquire(blocking=False):
             return 0
         try:
-            # The OS socket with MSG_DONTWAIT: gevent's own send() would wait for room.
-            raw = getattr(self._sock, "_sock", self._sock)
-            return int(raw.send(data, socket.MSG_DONTWAIT))
+            return wsadapter.send_nowait(self._sock, data)
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError:

@@ -18,6 +18,7 @@ from flask_sock import Sock
 from bridge import metrics
 from bridge.auth import bearer
 from bridge.services import services
+from bridge.web.operation import undocumented
 from bridge.web.responses import error
 from bridge.web.session import SHUTTING_DOWN, UNAUTHORIZED, Session
 
@@ -114,6 +115,7 @@ def guard() -> Response | None:
 
 
 @sock.route("/ws", bp=bp)  # type: ignore[untyped-decorator]
+@undocumented  # a WebSocket, not an HTTP operation: docs/protocol.md
 def websocket(ws: Any) -> None:
     session = Session(ws, services(), g.get("principal"))
     SESSIONS.add(session)
