@@ -6,6 +6,7 @@ Set `DASHBOARD_SCREENSHOTS=docs/screenshots` to write the documentation screensh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,10 +26,12 @@ from playwright.sync_api import (
     Browser,
     Page,
     Playwright,
+    Route,
     WebSocketRoute,
     expect,
     sync_playwright,
 )
+from playwright.sync_api import Error as PlaywrightError
 
 from bridge.embedded import EmbeddedRedis
 from bridge.providers import get as provider
@@ -397,6 +400,169 @@ def test_filter_by_event_type_glob_and_body_text(
     page.get_by_label("Event type").fill("")
     page.get_by_label("Text in body").fill("")
     expect(rows(page, uid)).to_have_count(3)
+
+
+# Events and terms where a browser's own matching could part from bridge/search.py's: case,
+# glob brackets and metacharacters, escapes inside JSON strings, Python's JSON spacing and
+# floats, full case folding (ß/ẞ, ﬁ, dotless i), a text body.
+AGREEMENT_EVENTS: list[tuple[str, Any]] = [
+    ("push", {"city": "Straße", "n": 1}),
+    ("Push", {"note": 'say "hi"\n', "path": "C:\\temp"}),
+    ("issue_comment", {"a": 1, "small": 0.00001, "ratio": 1.5, "list": [1, "x"]}),
+    ("pull_request", {"file": "ﬁle", "tr": "\u0131"}),
+    ("weird[x]*?", b"form=1&q=%20STRASSE"),
+]
+AGREEMENT_TERMS = [
+    *(
+        ("event_type", glob)
+        for glob in [
+            "push", "Push", "PUSH", "p*", "*[!a-m]*", "[pP]u?h", "weird[[]x]*", "weird[x]*",
+            "weird[x][*][?]", "[z-a]*", "issue?comment", "*_*", "[!]*", "[]-]*", "we[!-]*",
+        ]
+    ),
+    *(
+        ("q", text)
+        for text in [
+            "strasse", "STRAẞE", "straße", '\\"hi\\"', '"hi"', "\\n", "C:\\\\temp", "C:\\temp",
+            '"a": 1', '"a":1', "1e-05", '[1, "x"]', "FILE", "%20", "\u0131", "I", "null",
+        ]
+    ),
+]  # fmt: skip
+
+
+def test_filters_pick_exactly_the_events_the_history_search_returns(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """For type globs and body texts where a browser could match otherwise than the bridge,
+    the dashboard's filter picks exactly the events the history search answers."""
+    bridge.create_endpoint(uid)
+    for event_type, body in AGREEMENT_EVENTS:
+        raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+        answer = bridge.post_signed(uid, raw, event_id=uuid.uuid4().hex, event_type=event_type)
+        assert answer.status_code == 202, answer.text
+    envelopes = bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
+    server = []
+    for field, term in AGREEMENT_TERMS:
+        found = bridge.api("GET", f"/api/endpoints/{uid}/events", params={field: term}).json()
+        server.append([event["id"] for event in found["events"]])
+    page.goto(bridge.url + "/")
+    picked = page.evaluate(
+        """async ([envelopes, terms]) => {
+            const { Filter } = await import("/static/events.js");
+            return terms.map(([field, term]) => {
+                const filter = new Filter(field === "q" ? { text: term } : { type: term });
+                const items = envelopes.map((event) => ({ endpoint: event.endpoint, event }));
+                return items.filter((item) => filter.matches(item)).map((item) => item.event.id);
+            });
+        }""",
+        [envelopes, AGREEMENT_TERMS],
+    )
+    assert dict(zip(map(tuple, AGREEMENT_TERMS), picked, strict=True)) == dict(
+        zip(map(tuple, AGREEMENT_TERMS), server, strict=True)
+    )
+    assert {len(ids) for ids in server} >= {0, 1, 2}  # the terms tell the events apart
+
+
+def search_status(page: Page) -> Any:
+    return page.get_by_role("status", name="History search")
+
+
+def test_filter_finds_a_matching_event_older_than_the_loaded_page(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """A filter searches the bridge's history: a matching event older than every event the page
+    loaded shows up once, and the status says what was searched, back to the first event."""
+    bridge.create_endpoint(uid)
+    needle, _ = post(bridge, uid, {"note": f"needle-{uid}"}, "release")
+    for n in range(60):  # more than the 50 the page loads at sign-in
+        post(bridge, uid, {"n": n, "note": "hay"}, "push")
+    open_dashboard(page, bridge)
+    page.get_by_label("Endpoint", exact=True).select_option(uid)
+    expect(page.locator(f'button.row[data-cursor="{needle}"]')).to_have_count(0)
+    page.get_by_label("Event type").fill("rel*se")
+    page.get_by_label("Text in body").fill(f"NEEDLE-{uid.upper()}")
+    expect(rows(page, uid)).to_have_count(1)
+    expect(rows(page, uid)).to_have_attribute("data-cursor", needle)
+    expect(search_status(page)).to_contain_text(
+        re.compile(rf"1 older match in \d+ older events of {uid}, back to the first event")
+    )
+    page.get_by_label("Text in body").fill("")
+    page.get_by_label("Event type").fill("")
+    expect(search_status(page)).to_be_hidden()
+    expect(page.locator(f'button.row[data-cursor="{needle}"]')).to_have_count(1)
+
+
+def test_search_says_where_the_bridges_scan_budget_stopped_and_goes_on_from_there(
+    page: Page, fresh_bridge: BridgeProcess, own_redis: EmbeddedRedis
+) -> None:
+    """A search the bridge's scan budget stops says "searched 5,000 older events in <endpoint>;
+    more…", and "more…" goes on from the cursor it answered, to the match behind them."""
+    from bridge import keys
+    from bridge.search import SCAN_BUDGET
+
+    bridge = fresh_bridge
+    bridge.create_endpoint("budget")
+    needle, _ = post(bridge, "budget", {"note": "needle"}, "push")
+    post(bridge, "budget", {"note": "hay"}, "push")
+    with redis.Redis.from_url(own_redis.url) as client:
+        (_, hay), *_ = client.xrevrange(keys.stream("budget"), count=1)
+        with client.pipeline(transaction=False) as pipe:
+            for _ in range(SCAN_BUDGET + 100):  # copies of the real "hay" entry, newer ids
+                pipe.xadd(keys.stream("budget"), hay)
+            pipe.execute()
+    open_dashboard(page, bridge)
+    expect(rows(page, "budget")).to_have_count(50)  # the newest 50, at sign-in
+    page.get_by_label("Text in body").fill("needle")
+    status = search_status(page)
+    expect(status).to_contain_text(f"searched {SCAN_BUDGET:,} older events in budget; more…")
+    expect(status).to_contain_text(f"0 older matches in {SCAN_BUDGET:,} older events of budget.")
+    expect(rows(page, "budget")).to_have_count(0)
+    status.get_by_role("button", name="Search more of budget").click()
+    expect(rows(page, "budget")).to_have_count(1)
+    expect(rows(page, "budget")).to_have_attribute("data-cursor", needle)
+    older = SCAN_BUDGET + 100 + 2 - 50  # all but the 50 the page holds
+    expect(status).to_contain_text(
+        f"1 older match in {older:,} older events of budget, back to the first event"
+    )
+
+
+def test_a_newer_query_wins_over_a_slow_older_one(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """While the search for a first query is still unanswered, a second query replaces it:
+    the page cancels the first, shows the second's match and never merges the first's."""
+    bridge.create_endpoint(uid)
+    first, _ = post(bridge, uid, {"word": f"first-{uid}"})
+    second, _ = post(bridge, uid, {"word": f"second-{uid}"})
+    for n in range(60):
+        post(bridge, uid, {"n": n})
+    held: list[Route] = []
+    failed: list[str] = []
+
+    def hold_first(route: Route) -> None:
+        if f"first-{uid}" in route.request.url:
+            held.append(route)  # answered only after the second query (or never)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/endpoints/[^/]+/events\?"), hold_first)
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    open_dashboard(page, bridge)
+    page.get_by_label("Endpoint", exact=True).select_option(uid)
+    text = page.get_by_label("Text in body")
+    with page.expect_request(lambda request: f"first-{uid}" in request.url):
+        text.fill(f"first-{uid}")
+    expect(search_status(page)).to_contain_text(f"searching {uid}…")
+    text.fill(f"second-{uid}")
+    expect(rows(page, uid)).to_have_count(1)
+    expect(rows(page, uid)).to_have_attribute("data-cursor", second)
+    expect(search_status(page)).to_contain_text("1 older match in")
+    assert [url for url in failed if f"first-{uid}" in url]  # cancelled by the page
+    with contextlib.suppress(PlaywrightError):
+        held[0].continue_()  # too late: the page already dropped that request
+    text.fill("")
+    expect(page.locator(f'button.row[data-cursor="{second}"]')).to_have_count(1)
+    expect(page.locator(f'button.row[data-cursor="{first}"]')).to_have_count(0)
 
 
 def test_hostile_payload_is_shown_as_inert_text(
