@@ -565,6 +565,65 @@ def test_a_newer_query_wins_over_a_slow_older_one(
     expect(page.locator(f'button.row[data-cursor="{first}"]')).to_have_count(0)
 
 
+def test_latency_histogram_counts_the_deliveries_made_while_the_panel_is_open(
+    page: Page, fresh_bridge: BridgeProcess
+) -> None:
+    """With the page's socket open, webhooks sent show in "How it works" as that many
+    deliveries in the latency histogram read from /metrics, in all and per endpoint."""
+    bridge = fresh_bridge
+    bridge.create_endpoint("lat-a")
+    bridge.create_endpoint("lat-b")
+    open_dashboard(page, bridge)
+    text = page.locator("#latency-text")
+    expect(text).to_contain_text("0 deliveries to all endpoints since")  # the baseline poll
+    for n in range(7):
+        post(bridge, "lat-a", {"n": n})
+    for n in range(3):
+        post(bridge, "lat-b", {"n": n})
+    expect(rows(page, "lat-a")).to_have_count(7)
+    expect(rows(page, "lat-b")).to_have_count(3)
+    expect(text).to_contain_text(re.compile(r"^10 deliveries to all endpoints since .*: p50 ≈ "))
+    page.get_by_label("Endpoint", exact=True).select_option("lat-a")
+    expect(text).to_contain_text("7 deliveries to lat-a since")
+    page.locator("#latency summary", has_text="Per bucket").click()
+    counts = page.locator("#latency-table td").all_inner_texts()
+    assert sum(int(count) for count in counts) == 7
+    assert metric(bridge, 'bridge_delivery_seconds_count{endpoint="lat-a"}') == 7
+
+
+EXPOSITION = r"""# HELP bridge_delivery_seconds_bucket a comment, not a sample: x{le="1"} 9
+# TYPE bridge_delivery_seconds histogram
+bridge_delivery_seconds_bucket{endpoint="a\"b\\c\nd",le="0.001"} 2.0
+bridge_delivery_seconds_bucket{le="+Inf",endpoint="a\"b\\c\nd"} 5.0 1733170000000
+  bridge_delivery_seconds_bucket{endpoint="x,y}z",le="1e-05"} 1e+00
+bridge_delivery_seconds_bucket{endpoint="broken,le="1"} 7
+bridge_delivery_seconds_bucket{endpoint="nan",le="+Inf"} NaN
+bridge_delivery_seconds_count{endpoint="a"} 5.0
+"""
+
+
+def test_latency_panel_reads_the_prometheus_text_format_with_its_escapes(
+    page: Page, bridge: BridgeProcess
+) -> None:
+    """The dashboard's Prometheus parser unescapes label values, reads +Inf, exponents and NaN,
+    ignores timestamps, comments and other metrics, and skips a broken line alone."""
+    page.goto(bridge.url + "/")
+    parsed = page.evaluate(
+        """async (text) => {
+            const { samples } = await import("/static/prom.js");
+            return samples(text, "bridge_delivery_seconds_bucket")
+                .map(({ labels, value }) => [labels.endpoint, labels.le, String(value)]);
+        }""",
+        EXPOSITION,
+    )
+    assert parsed == [
+        ['a"b\\c\nd', "0.001", "2"],
+        ['a"b\\c\nd', "+Inf", "5"],
+        ["x,y}z", "1e-05", "1"],
+        ["nan", "+Inf", "NaN"],
+    ]
+
+
 def test_hostile_payload_is_shown_as_inert_text(
     page: Page, bridge: BridgeProcess, uid: str
 ) -> None:

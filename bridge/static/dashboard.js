@@ -9,6 +9,7 @@ import { EndpointsPanel } from "./endpoints.js";
 import { EventStore, Filter } from "./events.js";
 import { GapFiller } from "./gaps.js";
 import { eachLimited, loadOlder } from "./history.js";
+import { LatencyPanel } from "./latency.js";
 import { EventList } from "./list.js";
 import { HistorySearch } from "./search.js";
 import { LiveSocket, SocketPool } from "./socket.js";
@@ -40,6 +41,11 @@ export class Dashboard {
     this.list.canLoadHistory = mode === "admin";
     this.list.loadHistory = (filter) => this.loadHistory(filter);
     this.search = new HistorySearch(this.api, this.store, $("#search-status"), (events) => this.addHistory(events));
+    this.latency = new LatencyPanel(
+      { root: $("#latency"), canvas: $("#latency-chart"), text: $("#latency-text"), table: $("#latency-table") },
+      () => $("#f-endpoint").value,
+      mode === "admin" ? null : channels,
+    );
     this.detail = new Detail(
       { root: $("#detail"), how: $("#how"), versus: $("#versus") },
       { api: this.api, webhookUrl: (ep) => this.webhookUrl(ep), socket: null },
@@ -109,6 +115,7 @@ export class Dashboard {
       this.setChannels(this.fixedChannels);
     }
     this.socket.start();
+    this.latency.start(this.listeners.signal);
     this.ticker = setInterval(() => this.tick(), 1000);
     this.drawRate(true);
   }
@@ -116,6 +123,7 @@ export class Dashboard {
   stop() {
     this.stopped = true;
     this.search.stop();
+    this.latency.stop();
     this.socket.stop();
     clearInterval(this.refresher);
     clearInterval(this.ticker);
@@ -141,6 +149,7 @@ export class Dashboard {
       this.filterKey = key;
       this.list.setFilter(next);
       this.search.set(next, next.endpoint ? [next.endpoint] : this.channels);
+      this.latency.render();
     };
     const onFilter = () => {
       clearTimeout(debounce);
