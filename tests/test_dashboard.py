@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import signal
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -461,6 +463,64 @@ def test_filters_pick_exactly_the_events_the_history_search_returns(
         zip(map(tuple, AGREEMENT_TERMS), server, strict=True)
     )
     assert {len(ids) for ids in server} >= {0, 1, 2}  # the terms tell the events apart
+
+
+def random_json(rng: random.Random, text: Any, depth: int = 0) -> Any:
+    kind = rng.randrange(7 if depth < 3 else 5)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randint(-(10**15), 10**15)
+    if kind == 2:  # floats as JSON.parse gives them back: not integral
+        return rng.choice([0.5, 1.5e-5, -2.25e-7, 123.456, 0.0001, 3.14159e-10, 12345.678])
+    if kind in (3, 4):
+        return text()
+    if kind == 5:
+        return [random_json(rng, text, depth + 1) for _ in range(rng.randrange(4))]
+    return {"k" + text(): random_json(rng, text, depth + 1) for _ in range(rng.randrange(4))}
+
+
+def test_page_matching_agrees_with_python_on_random_globs_bodies_and_cases(
+    page: Page, bridge: BridgeProcess
+) -> None:
+    """On seeded random globs, type names, JSON bodies and strings, match.js gives what the
+    bridge's search computes with Python: fnmatchcase, json.dumps(ensure_ascii=False) and
+    casefold (a lone surrogate, U+2028, DEL, ß/ẞ, Cherokee and dotless i among the characters)."""
+    rng = random.Random(20261202)
+    glob_chars = [*"*?[]!-^\\ab.z|&~(){}$+/", "é", "\U0001f600", "\n"]
+    globs = ["".join(rng.choices(glob_chars, k=rng.randint(1, 8))) for _ in range(1000)]
+    names = ["".join(rng.choices([*"ab.z-^]![\\*?é\n"], k=rng.randint(0, 5))) for _ in range(30)]
+    points = [*range(0x80), 0xDF, 0x1E9E, 0xFB01, 0x131, 0x130, 0x3A3, 0x3C2, 0x13A0, 0xAB70]
+    letters = [chr(c) for c in [*points, 0x2028, 0x85, 0xC9, 0x1F600, 0xD800]]
+
+    def text() -> str:
+        return "".join(rng.choices(letters, k=rng.randint(0, 6)))
+
+    values = [random_json(rng, text) for _ in range(500)]
+    strings = [text() * 2 for _ in range(1000)]
+    encoded = [json.dumps(value) for value in values]  # as the page receives envelopes
+    page.goto(bridge.url + "/")
+    # JSON both ways, ASCII-escaped, so lone surrogates cross between Python and the page intact.
+    answer = page.evaluate(
+        """async (input) => {
+            const m = await import("/static/match.js");
+            const { globs, names, values, strings } = JSON.parse(input);
+            return JSON.stringify({
+                globs: globs.map((g) => {
+                    const re = m.globToRegExp(g);
+                    return names.map((n) => re.test(m.storedType(n)));
+                }),
+                values: values.map((v) => m.pythonJson(JSON.parse(v))),
+                strings: strings.map((s) => m.casefold(s)),
+            });
+        }""",
+        json.dumps({"globs": globs, "names": names, "strings": strings, "values": encoded}),
+    )
+    found = json.loads(answer)
+    flat = [name.replace("\n", " ") for name in names]
+    assert found["globs"] == [[fnmatchcase(n, g) for n in flat] for g in globs]
+    assert found["values"] == [json.dumps(v, ensure_ascii=False) for v in values]
+    assert found["strings"] == [s.casefold() for s in strings]
 
 
 def search_status(page: Page) -> Any:
@@ -1125,6 +1185,7 @@ def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_
 
     rows(page, stripe).click()
     page.get_by_role("tab", name=re.compile("Headers")).click()
+    expect(page.locator("#latency-text")).to_contain_text("6 deliveries to all endpoints")
     page.locator("#how-title").evaluate("el => el.scrollIntoView({block: 'start'})")
     page.locator(f'details.ep[data-endpoint="{stripe}"] summary').click()
     open_create_form(page)

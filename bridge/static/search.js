@@ -51,6 +51,8 @@ export class HistorySearch {
   /** Search `rows` on from where each stopped. */
   async more(rows) {
     const run = this.run;
+    // A button of a search already replaced (still shown while the next one waits to start).
+    if (!run || !rows.every((row) => run.rows.includes(row))) return;
     for (const row of rows) {
       row.busy = true;
       row.error = null;
@@ -112,7 +114,7 @@ export class HistorySearch {
   line(row) {
     if (row.busy) return h("li", {}, `searching ${row.name}…`);
     if (row.error) return h("li", { class: "error" }, `could not search ${row.name}: ${row.error}`);
-    // `next` without a full page: the bridge's scan budget stopped it, not the matches.
+    // `next`: the bridge stopped at its scan budget or at a full page; the rest lies before it.
     return h(
       "li",
       {},
