@@ -552,6 +552,25 @@ def test_filter_finds_a_matching_event_older_than_the_loaded_page(
     expect(page.locator(f'button.row[data-cursor="{needle}"]')).to_have_count(1)
 
 
+def test_a_term_the_bridge_refuses_shows_its_reason_and_the_list_still_filters(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """A text over the bridge's 200 characters gets the history search's 400 message on the
+    status line, with a way to try again, while the page still filters what it holds."""
+    bridge.create_endpoint(uid)
+    long_text = "x" * 201
+    for n in range(60):  # older ones than the page loads, so there is history to search
+        post(bridge, uid, {"n": n})
+    open_dashboard(page, bridge)
+    page.get_by_label("Endpoint", exact=True).select_option(uid)
+    held, _ = post(bridge, uid, {"note": long_text})  # live: held whatever history was loaded
+    expect(page.locator(f'button.row[data-cursor="{held}"]')).to_have_count(1)
+    page.get_by_label("Text in body").fill(long_text)
+    expect(search_status(page)).to_contain_text(f"could not search {uid}: expected 1 to 200")
+    expect(search_status(page).get_by_role("button", name=f"Search {uid} again")).to_be_visible()
+    expect(rows(page, uid)).to_have_count(1)
+
+
 def test_search_says_where_the_bridges_scan_budget_stopped_and_goes_on_from_there(
     page: Page, fresh_bridge: BridgeProcess, own_redis: EmbeddedRedis
 ) -> None:

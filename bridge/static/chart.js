@@ -1,4 +1,5 @@
-// Events per minute as bars on a canvas (no styles or markup from data: just rectangles).
+// Bars on a canvas, events per minute and deliveries per latency bucket (no styles or
+// markup from data: just rectangles).
 // Size and colours are read once and on resize, never per draw: reading layout or computed
 // style right after the list changed would force a synchronous layout of the whole page.
 
@@ -27,6 +28,8 @@ function measure(canvas) {
   return info;
 }
 
+const LABEL_HEIGHT = 14;
+
 /** The canvas sized to its box, cleared, with a base line: {ctx, info, width, plot}, or null. */
 function prepare(canvas) {
   const ctx = canvas.getContext("2d");
@@ -49,8 +52,6 @@ function prepare(canvas) {
   ctx.stroke();
   return { ctx, info, width, height, plot };
 }
-
-const LABEL_HEIGHT = 14;
 
 /** One bar per count, the `marked` one in the strong colour; labels left and right below. */
 function bars(canvas, counts, marked, left, right) {
@@ -79,5 +80,6 @@ export function drawRate(canvas, buckets) {
 
 /** Deliveries per latency bucket (`labels[i]` its upper bound), the p50 bucket marked. */
 export function drawHistogram(canvas, counts, labels, marked) {
-  bars(canvas, counts, marked, `≤ ${labels[0]}`, () => `${labels[labels.length - 1]}`);
+  if (!counts.length) return bars(canvas, [0], -1, "no deliveries yet", () => "");
+  return bars(canvas, counts, marked, `≤ ${labels[0]}`, () => labels[labels.length - 1]);
 }

@@ -55,8 +55,9 @@ export class LatencyPanel {
 
   add(snapshot) {
     const last = this.snapshots[this.snapshots.length - 1];
-    // A count that went down: the bridge restarted (its metrics start again from zero).
-    if (last && fell(last.series, snapshot.series)) this.snapshots = [];
+    // A count that went down: the bridge restarted (its metrics start again from zero). A
+    // long pause (the panel folded, the tab hidden): the window would span more than it says.
+    if (last && (fell(last.series, snapshot.series) || snapshot.at - last.at > 3 * POLL_MS)) this.snapshots = [];
     this.snapshots.push(snapshot);
     // Keep one snapshot at or before the window's start: the baseline its deltas start from.
     const start = snapshot.at - WINDOW_MS;

@@ -113,7 +113,14 @@ export class HistorySearch {
 
   line(row) {
     if (row.busy) return h("li", {}, `searching ${row.name}…`);
-    if (row.error) return h("li", { class: "error" }, `could not search ${row.name}: ${row.error}`);
+    if (row.error) {
+      return h(
+        "li",
+        { class: "error" },
+        `could not search ${row.name}: ${row.error}; `,
+        h("button", { type: "button", class: "btn small", "aria-label": `Search ${row.name} again`, onclick: () => this.more([row]) }, "again"),
+      );
+    }
     // `next`: the bridge stopped at its scan budget or at a full page; the rest lies before it.
     return h(
       "li",
