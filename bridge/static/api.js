@@ -18,9 +18,9 @@ export class Api {
     this.paths = null; // from /api/openapi.json: which optional routes this bridge has
   }
 
-  async call(method, path, body) {
+  async call(method, path, body, signal) {
     const headers = { Authorization: `Bearer ${this.token}`, Accept: "application/json" };
-    const init = { method, headers, cache: "no-store" };
+    const init = { method, headers, cache: "no-store", signal };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -110,6 +110,19 @@ export class Api {
   /** The newest `limit` events strictly before `cursor`, oldest first; `next` when older remain. */
   eventsBefore(id, cursor, limit = 200) {
     return this.call("GET", `/api/endpoints/${enc(id)}/events?before=${enc(cursor)}&limit=${limit}`);
+  }
+
+  /**
+   * The history search (docs/api.md): up to `limit` events strictly before `cursor` whose
+   * type matches the glob `type` and whose body holds the text `q`, oldest first; `scanned`
+   * entries were looked at, and `next` is where to go on (the page was full or the bridge's
+   * scan budget ran out), null once the first retained event was reached.
+   */
+  searchBefore(id, cursor, { type, q }, limit, signal) {
+    const query = new URLSearchParams({ before: cursor, limit: String(limit) });
+    if (type) query.set("event_type", type);
+    if (q) query.set("q", q);
+    return this.call("GET", `/api/endpoints/${enc(id)}/events?${query}`, undefined, signal);
   }
 
   /** Events strictly after `cursor`, oldest first; `next` when more follow (ask again from it). */

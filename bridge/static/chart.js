@@ -1,4 +1,5 @@
-// Events per minute as bars on a canvas (no styles or markup from data: just rectangles).
+// Bars on a canvas, events per minute and deliveries per latency bucket (no styles or
+// markup from data: just rectangles).
 // Size and colours are read once and on resize, never per draw: reading layout or computed
 // style right after the list changed would force a synchronous layout of the whole page.
 
@@ -27,12 +28,15 @@ function measure(canvas) {
   return info;
 }
 
-export function drawRate(canvas, buckets) {
+const LABEL_HEIGHT = 14;
+
+/** The canvas sized to its box, cleared, with a base line: {ctx, info, width, plot}, or null. */
+function prepare(canvas) {
   const ctx = canvas.getContext("2d");
-  if (!ctx) return;
+  if (!ctx) return null;
   const info = measure(canvas);
   const { width, height } = info;
-  if (!width || !height) return;
+  if (!width || !height) return null;
   const ratio = window.devicePixelRatio || 1;
   if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
     canvas.width = Math.round(width * ratio);
@@ -40,25 +44,42 @@ export function drawRate(canvas, buckets) {
   }
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, width, height);
-  const top = Math.max(1, ...buckets);
-  const labelHeight = 14;
-  const plot = height - labelHeight;
+  const plot = height - LABEL_HEIGHT;
   ctx.strokeStyle = info.grid;
   ctx.beginPath();
   ctx.moveTo(0, plot + 0.5);
   ctx.lineTo(width, plot + 0.5);
   ctx.stroke();
-  const slot = width / buckets.length;
-  buckets.forEach((count, i) => {
+  return { ctx, info, width, height, plot };
+}
+
+/** One bar per count, the `marked` one in the strong colour; labels left and right below. */
+function bars(canvas, counts, marked, left, right) {
+  const drawn = prepare(canvas);
+  if (!drawn) return;
+  const { ctx, info, width, height, plot } = drawn;
+  const top = Math.max(1, ...counts);
+  const slot = width / counts.length;
+  counts.forEach((count, i) => {
     const barHeight = count ? Math.max(2, (count / top) * (plot - 4)) : 0;
-    ctx.fillStyle = i === buckets.length - 1 ? info.now : info.bar;
+    ctx.fillStyle = i === marked ? info.now : info.bar;
     ctx.fillRect(i * slot + 1, plot - barHeight, Math.max(1, slot - 2), barHeight);
   });
   ctx.fillStyle = info.text;
   ctx.font = "11px system-ui, sans-serif";
   ctx.textBaseline = "bottom";
   ctx.textAlign = "left";
-  ctx.fillText(`-${buckets.length} min`, 0, height);
+  ctx.fillText(left, 0, height);
   ctx.textAlign = "right";
-  ctx.fillText(`now · peak ${top}/min`, width, height);
+  ctx.fillText(right(top), width, height);
+}
+
+export function drawRate(canvas, buckets) {
+  bars(canvas, buckets, buckets.length - 1, `-${buckets.length} min`, (top) => `now · peak ${top}/min`);
+}
+
+/** Deliveries per latency bucket (`labels[i]` its upper bound), the p50 bucket marked. */
+export function drawHistogram(canvas, counts, labels, marked) {
+  if (!counts.length) return bars(canvas, [0], -1, "no deliveries yet", () => "");
+  return bars(canvas, counts, marked, `≤ ${labels[0]}`, () => labels[labels.length - 1]);
 }

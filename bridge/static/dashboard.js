@@ -9,7 +9,9 @@ import { EndpointsPanel } from "./endpoints.js";
 import { EventStore, Filter } from "./events.js";
 import { GapFiller } from "./gaps.js";
 import { eachLimited, loadOlder } from "./history.js";
+import { LatencyPanel } from "./latency.js";
 import { EventList } from "./list.js";
+import { HistorySearch } from "./search.js";
 import { LiveSocket, SocketPool } from "./socket.js";
 
 const AUTO_HISTORY_MAX = 20; // load recent history at sign-in when there are this few endpoints
@@ -38,6 +40,12 @@ export class Dashboard {
     );
     this.list.canLoadHistory = mode === "admin";
     this.list.loadHistory = (filter) => this.loadHistory(filter);
+    this.search = new HistorySearch(this.api, this.store, $("#search-status"), (events) => this.addHistory(events));
+    this.latency = new LatencyPanel(
+      { root: $("#latency"), canvas: $("#latency-chart"), text: $("#latency-text"), table: $("#latency-table") },
+      () => $("#f-endpoint").value,
+      mode === "admin" ? null : channels,
+    );
     this.detail = new Detail(
       { root: $("#detail"), how: $("#how"), versus: $("#versus") },
       { api: this.api, webhookUrl: (ep) => this.webhookUrl(ep), socket: null },
@@ -107,12 +115,15 @@ export class Dashboard {
       this.setChannels(this.fixedChannels);
     }
     this.socket.start();
+    this.latency.start(this.listeners.signal);
     this.ticker = setInterval(() => this.tick(), 1000);
     this.drawRate(true);
   }
 
   stop() {
     this.stopped = true;
+    this.search.stop();
+    this.latency.stop();
     this.socket.stop();
     clearInterval(this.refresher);
     clearInterval(this.ticker);
@@ -137,6 +148,8 @@ export class Dashboard {
       if (key === this.filterKey) return; // "change" on blur repeats an "input" already applied
       this.filterKey = key;
       this.list.setFilter(next);
+      this.search.set(next, next.endpoint ? [next.endpoint] : this.channels);
+      this.latency.render();
     };
     const onFilter = () => {
       clearTimeout(debounce);
@@ -324,22 +337,22 @@ export class Dashboard {
   }
 
   async fetchOlder(names, want) {
-    let added = 0;
-    const fresh = [];
+    const found = [];
     await eachLimited(names, 4, async (name) => {
       try {
-        for (const event of await loadOlder(this.api, this.store, name, want)) {
-          const item = this.store.add(event, { via: "history" });
-          if (item) {
-            added += 1;
-            fresh.push(item);
-          }
-        }
+        found.push(...(await loadOlder(this.api, this.store, name, want)));
       } catch (err) {
         this.banner(`history:${name}`, "warn", `Could not load history of ${name}: ${err.message}`);
       }
     });
-    if (fresh.length) {
+    return this.addHistory(found);
+  }
+
+  /** Events fetched from history into the store and the list; returns how many were new. */
+  addHistory(events) {
+    let added = 0;
+    for (const event of events) if (this.store.add(event, { via: "history" })) added += 1;
+    if (added) {
       this.store.trim();
       this.list.render();
       if (this.endpoints) this.endpoints.updateCounts();

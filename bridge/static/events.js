@@ -1,5 +1,7 @@
 // Events kept in memory: sorted by cursor, deduplicated, capped, filterable.
 
+import { bodyText, casefold, globToRegExp, storedType } from "./match.js";
+
 export const MEMORY_CAP = 20000;
 
 /** Cursors are Redis stream ids "<ms>-<seq>"; compare them as numbers, not strings. */
@@ -20,17 +22,12 @@ function compareEvents(a, b) {
   return a.ms - b.ms || a.seq - b.seq || (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0);
 }
 
-/** A glob as event types use it: `*` any run, `?` one character, case-insensitive. */
-export function globToRegExp(glob) {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`, "i");
-}
-
 export class Filter {
   constructor({ endpoint = "", type = "", text = "" } = {}) {
     this.endpoint = endpoint;
-    this.type = type.trim();
-    this.text = text.trim().toLowerCase();
+    this.type = type.trim(); // the terms as the history search is asked for them
+    this.q = text.trim();
+    this.text = casefold(this.q);
     this.typeRe = this.type ? globToRegExp(this.type) : null;
   }
 
@@ -38,24 +35,26 @@ export class Filter {
     return !this.endpoint && !this.typeRe && !this.text;
   }
 
+  /** Whether the history search has something to look for (an endpoint alone is "load older"). */
+  get searches() {
+    return Boolean(this.type || this.q);
+  }
+
   matches(item) {
     if (this.endpoint && item.endpoint !== this.endpoint) return false;
-    if (this.typeRe && !this.typeRe.test(item.event.event_type || "")) return false;
+    if (this.typeRe && !this.typeRe.test(storedType(item.event.event_type))) return false;
     if (this.text && !searchText(item).includes(this.text)) return false;
     return true;
   }
 }
 
-const SEARCH_LIMIT = 200000;
+const CACHED_TEXT = 200000; // characters: a longer body is folded again at each search, not kept twice
 
 function searchText(item) {
-  if (item.search === undefined) {
-    const { body, body_base64: b64 } = item.event;
-    let text = typeof body === "string" ? body : body === undefined || body === null ? "" : JSON.stringify(body);
-    if (!text && b64) text = b64;
-    item.search = text.slice(0, SEARCH_LIMIT).toLowerCase();
-  }
-  return item.search;
+  if (item.search !== undefined) return item.search;
+  const text = casefold(bodyText(item.event));
+  if (text.length <= CACHED_TEXT) item.search = text;
+  return text;
 }
 
 /**
@@ -130,7 +129,11 @@ export class EventStore {
     for (const item of dropped) {
       this.keys.delete(item.key);
       this.perEndpoint.set(item.endpoint, this.perEndpoint.get(item.endpoint) - 1);
-      this.bounds.set(item.endpoint, { id: item.id, inclusive: true, exhausted: false });
+      // A search's match older than the bound is not part of the unbroken run the bound
+      // starts: dropping it must not move the bound past the events between them.
+      if (!this.bounds.has(item.endpoint) || !this.before(item.endpoint, item.id)) {
+        this.bounds.set(item.endpoint, { id: item.id, inclusive: true, exhausted: false });
+      }
     }
     this.version += 1;
     return excess;

@@ -4,13 +4,19 @@
 
 import { parseId } from "./events.js";
 
-export async function loadOlder(api, store, endpoint, want = 200) {
+/** The `before` cursor of the history the page does not hold for `endpoint`; null: none is left. */
+export function olderThan(store, endpoint) {
   const bound = store.bound(endpoint);
-  if (!bound || bound.exhausted) return [];
+  if (!bound || bound.exhausted) return null;
   // `before` is exclusive: an inclusive bound (an event the page does not hold yet) moves
   // one sequence number up so that event comes too.
   const [ms, seq] = parseId(bound.id);
-  const before = bound.inclusive ? `${ms}-${seq + 1}` : bound.id;
+  return bound.inclusive ? `${ms}-${seq + 1}` : bound.id;
+}
+
+export async function loadOlder(api, store, endpoint, want = 200) {
+  const before = olderThan(store, endpoint);
+  if (before === null) return [];
   const answer = await api.eventsBefore(endpoint, before, want);
   const found = answer.events.filter((event) => store.before(endpoint, event.id));
   if (found.length) store.lowerBound(endpoint, found[0].id);
