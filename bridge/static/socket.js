@@ -4,13 +4,13 @@
 // (`*`) follows every endpoint, those created later too: one frame however many endpoints,
 // where one subscribe each would trip the inbound rate limit and the 100-subscription cap.
 
+import { CLOSE_CODES } from "/close-codes.js";
 import { compareIds } from "./events.js";
 
 const BASE_DELAY = 500;
 const MAX_DELAY = 10000;
 const PING_EVERY = 20000;
 const SILENCE_LIMIT = 45000; // no frame at all for this long: the connection is dead
-const UNAUTHORIZED = 4001;
 
 export class LiveSocket {
   /**
@@ -112,7 +112,9 @@ export class LiveSocket {
       clearInterval(this.pinger);
       for (const info of this.channels.values()) info.active = false;
       if (this.stopped) return;
-      if (closed.code === UNAUTHORIZED) {
+      const entry = CLOSE_CODES[closed.code];
+      if (entry && entry.reconnect !== "resume") {
+        // No other token to try, and a retry of anything else repeats the cause (the catalogue).
         this.stopped = true;
         this.setState("unauthorized", { code: closed.code, reason: closed.reason });
         this.on.fatal(closed.reason || "the bridge refused this token");
