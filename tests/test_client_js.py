@@ -40,10 +40,10 @@ def test_client_module_and_types_are_served_for_cross_origin_import(client: Flas
     assert b'from "./close-codes.js"' in client.get("/client.js", buffered=True).get_data()
 
 
-def post(bridge: BridgeProcess, endpoint: str, n: int) -> str:
+def post(bridge: BridgeProcess, endpoint: str, n: int, event_type: str = "push") -> str:
     """Deliver one signed webhook; return its cursor."""
     body = json.dumps({"n": n, "amount": 100 * n, "currency": "eur"}).encode()
-    answer = bridge.post_signed(endpoint, body, event_id=uuid.uuid4().hex)
+    answer = bridge.post_signed(endpoint, body, event_id=uuid.uuid4().hex, event_type=event_type)
     assert answer.status_code == 202, answer.text
     cursor: str = answer.json()["id"]
     return cursor
@@ -199,7 +199,7 @@ def test_embed_example_refreshes_its_token_before_it_expires(
 
 # Semantics the example does not show, on a blank page of the bridge's own origin.
 
-OPEN_FEED = """async ([token, withGetToken, channel, since]) => {
+OPEN_FEED = """async ([token, withGetToken, channel, since, filter]) => {
   const { connect } = await import("/client.js");
   window.seen = []; window.gaps = []; window.states = []; window.asked = 0;
   const getToken = withGetToken ? async () => { window.asked += 1; return withGetToken; } : null;
@@ -208,6 +208,7 @@ OPEN_FEED = """async ([token, withGetToken, channel, since]) => {
   feed.on("state", (s) => window.states.push(s));
   feed.subscribe(channel, {
     since: since || undefined,
+    filter: filter || undefined,
     onEvent: (e) => window.seen.push(e.id),
     onGap: (g) => window.gaps.push(g),
   });
@@ -216,12 +217,13 @@ OPEN_FEED = """async ([token, withGetToken, channel, since]) => {
 
 def open_feed(
     page: Page, bridge: BridgeProcess, token: str, channel: str, *, get_token: str = "",
-    since: str = "",
+    since: str = "", event_type: str = "",
 ) -> None:  # fmt: skip
     """Open a feed on `channel` in the page (loaded from the bridge's own origin first)."""
     if not page.url.startswith(bridge.url):
         page.goto(bridge.url + "/healthz")
-    page.evaluate(OPEN_FEED, [token, get_token, channel, since])
+    where = {"event_type": event_type} if event_type else None
+    page.evaluate(OPEN_FEED, [token, get_token, channel, since, where])
 
 
 def feed_state(page: Page) -> Any:
@@ -288,3 +290,21 @@ def test_recovered_false_is_reported_to_on_gap(
     assert gap["recovered"] is False
     assert gap["since"] == cursors[0]
     assert page.evaluate("window.seen") == cursors[-5:]
+
+
+@needs_chromium
+def test_the_filter_goes_to_the_bridge_and_only_matching_events_arrive(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """`filter: {event_type}` is the subscribe frame's filter: other event types never arrive."""
+    bridge.create_endpoint(uid)
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda f: frames.append(str(f))))
+    open_feed(page, bridge, bridge.token, uid, event_type="release*")
+    page.wait_for_function("feed.state === 'live'")
+    post(bridge, uid, 1, event_type="push")
+    wanted = post(bridge, uid, 2, event_type="release")
+    page.wait_for_function("window.seen.length >= 1")
+    assert page.evaluate("window.seen") == [wanted]
+    subscribes = [json.loads(f) for f in frames if '"subscribe"' in f]
+    assert [f["filter"] for f in subscribes] == [{"event_type": "release*"}]

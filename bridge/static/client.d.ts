@@ -37,6 +37,8 @@ export interface Subscribed {
   cursor: string;
   /** false: `since` was older than the bridge's history, and events were missed. */
   recovered: boolean;
+  /** With a glob subscription: the glob that matched `channel`. */
+  glob?: string;
 }
 
 export interface Dropped {

@@ -363,6 +363,7 @@ export class Feed {
       this.remember(frame.channel, frame.cursor);
     }
     const answer = { channel: frame.channel, since, cursor: frame.cursor, recovered: frame.recovered !== false };
+    if (globSub) answer.glob = globSub.name; // a channel the glob found, maybe one created since
     if (sub.options.onSubscribed) sub.options.onSubscribed(answer);
     if (!answer.recovered) {
       // `since` was older than the history the bridge keeps: events were missed, and the
