@@ -92,6 +92,8 @@ export class Feed {
     this.everLive = false;
     this.timers = new Set();
     this.closed = false;
+    this.fatal = false; // offline for good: a close the catalogue says not to retry
+    this.opening = false; // waiting on getToken() before a socket exists
     this.state = "connecting";
     this.lastClose = null; // {code, reason} of the last close, for the state listeners
     this.openedAt = 0; // when the current socket was authenticated (diagnostics)
@@ -140,7 +142,7 @@ export class Feed {
 
   /** Retry at once (a "reconnect now" button; the browser coming back online). */
   reconnectNow() {
-    if (this.closed || this.ws || this.fatal) return;
+    if (this.closed || this.ws || this.opening || this.fatal) return;
     this.clearTimers();
     this.open();
   }
@@ -155,12 +157,15 @@ export class Feed {
     this.clearTimers();
     this.setState(this.everLive ? "resyncing" : "connecting");
     if (this.getToken && (!this.token || this.expiresSoon())) {
+      this.opening = true;
       try {
         this.token = await this.getToken();
       } catch (error) {
         this.emit("error", { code: "token_refresh_failed", message: String(error) });
         this.retryLater(null, "could not get a token");
         return;
+      } finally {
+        this.opening = false;
       }
       if (this.closed) return;
     }
