@@ -16,7 +16,17 @@ from bridge.hub import Hub
 from bridge.redis_client import Client, connect
 from bridge.services import Services
 from bridge.store import Store
-from bridge.web import api, backfill_api, dashboard, events_api, health, hooks, responses, ws
+from bridge.web import (
+    api,
+    backfill_api,
+    dashboard,
+    events_api,
+    health,
+    hooks,
+    library,
+    responses,
+    ws,
+)
 from bridge.web.wsadapter import NoThread
 
 
@@ -88,7 +98,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         if (request.content_length or 0) > settings.max_body_bytes:
             raise RequestEntityTooLarge()
 
-    blueprints = (hooks.bp, api.bp, events_api.bp, backfill_api.bp, ws.bp, health.bp, dashboard.bp)
+    blueprints = [hooks.bp, api.bp, events_api.bp, backfill_api.bp, ws.bp, health.bp]
+    blueprints += [dashboard.bp, library.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

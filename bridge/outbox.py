@@ -33,11 +33,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from bridge import cursor, metrics
+from bridge import closecodes, cursor, metrics
 from bridge.cursor import Cursor
 
-# The close code for a socket whose client does not keep up (docs/protocol.md).
-SLOW_CONSUMER = 4008
+SLOW_CONSUMER = closecodes.SLOW_CONSUMER.code
 # Slow-client policies (`on_slow`); `close` is the default and queues untagged frames.
 CLOSE, DROP_OLDEST, LATEST = "close", "drop_oldest", "latest"
 POLICIES = (CLOSE, DROP_OLDEST, LATEST)

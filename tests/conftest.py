@@ -17,6 +17,9 @@ from bridge.embedded import EmbeddedRedis
 from bridge.factory import create_app
 from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, MakeApp, free_port
 
+# Browser fixtures (playwright, browser, page) for the tests that drive Chromium.
+pytest_plugins = ["tests.browser"]
+
 # The shared provider table asserts in its helpers; let pytest explain those failures too.
 pytest.register_assert_rewrite("tests.provider_cases")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import simple_websocket
 
+from bridge import closecodes
 from bridge.client import AdminToken, Refused, Unreachable
 
 # A WebSocket connect plus upgrade that takes longer than this counts as unreachable.
@@ -23,16 +24,6 @@ WS_CONNECT_TIMEOUT = 10.0
 # simple-websocket pings this often; no pong by the next ping means the connection is dead
 # (a bridge host that vanished sends no FIN, and we would otherwise wait forever).
 WS_PING_INTERVAL = 20.0
-CLOSE_UNAUTHORIZED = 4001
-CLOSE_REASONS = {
-    1000: "closed by the bridge",
-    1001: "the bridge went away",
-    1005: "connection dropped",
-    1006: "connection dropped",
-    1008: "ping timeout",
-    4008: "too slow reading: the bridge dropped this connection",
-    4011: "the bridge is shutting down",
-}
 _SUBSCRIBE = "sub:"  # ref prefix of our subscribe frames: "sub:<channel>"
 _KEEPALIVE = "keepalive"
 
@@ -207,7 +198,7 @@ class Connection:
             raw = self.ws.receive(timeout=timeout)
         except simple_websocket.ConnectionClosed as closed:
             code = int(closed.reason) if closed.reason else None
-            reason = CLOSE_REASONS.get(code or 1005, f"closed with code {code}")
+            reason = closecodes.meaning(code)
             raise Dropped(code, reason) from None
         if raw is None:
             return None

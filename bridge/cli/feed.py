@@ -33,8 +33,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from bridge import closecodes
 from bridge.backoff import Backoff
-from bridge.cli.connection import CLOSE_UNAUTHORIZED, Connection, Dropped, subscribe_answered
+from bridge.cli.connection import Connection, Dropped, subscribe_answered
 from bridge.client import AdminToken, Unreachable
 
 # Reconnect backoff: first wait, doubling up to the cap.
@@ -111,7 +112,7 @@ class Feed:
                 backoff.reset()
                 self._pump(current, sink)
             except Dropped as dropped:
-                if dropped.code == CLOSE_UNAUTHORIZED:
+                if closecodes.wants_new_token(dropped.code):
                     raise self.token.refused(self.server, "WebSocket closed with 4001") from None
                 self.notice(
                     f"away: lost {self.server} ({dropped.reason}); reconnecting, will resume "

@@ -150,17 +150,5 @@ export class Api {
   }
 }
 
-/** Subscriber tokens are `wbs1.<base64url JSON {"c": channels, "e": expiry}>.<mac>`. */
-export function subscriberClaims(token) {
-  const parts = token.split(".");
-  if (parts.length !== 3 || parts[0] !== "wbs1") return null;
-  try {
-    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
-    const text = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-    const claims = JSON.parse(text);
-    const channels = Array.isArray(claims.c) ? claims.c.map(String) : [];
-    return { channels, expiresAt: Number(claims.e) * 1000 };
-  } catch {
-    return null;
-  }
-}
+// Subscriber tokens' claims (channels, expiry), as the client library reads them.
+export { tokenClaims as subscriberClaims } from "/client.js";

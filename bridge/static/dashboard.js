@@ -1,6 +1,7 @@
 // The signed-in dashboard: wires the socket pool, the event store and list, the endpoints
 // panel, the detail and "how it works" panels, banners and the events-per-minute chart.
 
+import { CLOSE_CODES } from "/close-codes.js";
 import { Api } from "./api.js";
 import { drawRate } from "./chart.js";
 import { Detail } from "./detail.js";
@@ -17,6 +18,7 @@ import { LiveSocket, SocketPool } from "./socket.js";
 const AUTO_HISTORY_MAX = 20; // load recent history at sign-in when there are this few endpoints
 const FLUSH_MS = 40;
 const CHART_MINUTES = 30;
+const WHY_AWAY = { shutting_down: "bridge restarting", slow_consumer: "fell behind" }; // by catalogue name
 
 export class Dashboard {
   constructor(token, mode, channels, onRefused) {
@@ -285,7 +287,7 @@ export class Dashboard {
     else if (state === "unauthorized") text = "Token refused";
     else if (state === "reconnecting") {
       const seconds = Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000));
-      const why = this.lastCode === 4011 ? "bridge restarting" : this.lastCode === 4008 ? "fell behind" : "connection lost";
+      const why = WHY_AWAY[(CLOSE_CODES[this.lastCode] || {}).name] || "connection lost";
       text = `Reconnecting in ${seconds}s (${why})`;
     }
     const el = $("#conn-text");

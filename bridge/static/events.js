@@ -4,18 +4,10 @@ import { bodyText, casefold, globToRegExp, storedType } from "./match.js";
 
 export const MEMORY_CAP = 20000;
 
-/** Cursors are Redis stream ids "<ms>-<seq>"; compare them as numbers, not strings. */
-export function parseId(id) {
-  const dash = id.indexOf("-");
-  if (dash < 0) return [Number(id), 0];
-  return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
-}
+// Cursors are Redis stream ids "<ms>-<seq>", compared as numbers: the client library's.
+import { compareCursors as compareIds, parseCursor as parseId } from "/client.js";
 
-export function compareIds(a, b) {
-  const [am, as] = parseId(a);
-  const [bm, bs] = parseId(b);
-  return am - bm || as - bs;
-}
+export { compareIds, parseId };
 
 /** Order across endpoints: by cursor time, then sequence, then endpoint name. */
 function compareEvents(a, b) {

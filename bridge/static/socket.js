@@ -1,16 +1,10 @@
-// The live connection (CONTRACT §5): one WebSocket to /ws, first-frame auth (browsers
-// cannot set headers on the upgrade), and resume with `since` = the last cursor seen for
-// each channel after any drop or server restart. With the admin token one glob subscription
-// (`*`) follows every endpoint, those created later too: one frame however many endpoints,
-// where one subscribe each would trip the inbound rate limit and the 100-subscription cap.
+// The dashboard's live connection: the bridge's own client library (/client.js, the one
+// every user's page gets) behind the interface the dashboard was written against. With the
+// admin token one glob subscription (`*`) follows every endpoint, those created later too:
+// one frame however many endpoints, where one subscribe each would trip the inbound rate
+// limit and the 100-subscription cap.
 
-import { compareIds } from "./events.js";
-
-const BASE_DELAY = 500;
-const MAX_DELAY = 10000;
-const PING_EVERY = 20000;
-const SILENCE_LIMIT = 45000; // no frame at all for this long: the connection is dead
-const UNAUTHORIZED = 4001;
+import { CLOSE_CODES, connect } from "/client.js";
 
 export class LiveSocket {
   /**
@@ -23,241 +17,78 @@ export class LiveSocket {
     this.token = token;
     this.on = handlers;
     this.glob = glob;
-    this.channels = new Map(); // channel -> {cursor: string|null, active: bool}
-    this.ws = null;
-    this.authed = false;
-    this.attempt = 0;
-    this.timer = null;
-    this.pinger = null;
-    this.stopped = true;
-    this.lastFrameAt = 0;
-    this.openedAt = 0;
-    this.frames = 0;
+    this.names = new Set(); // the exact channels wanted, without a glob
+    this.feed = null;
     this.state = "idle";
+    this.retryAt = 0;
+    this.lastCode = undefined;
   }
 
   start() {
-    this.stopped = false;
-    this.connect();
-    window.addEventListener("online", this.onOnline);
+    this.feed = connect({ token: this.token });
+    this.feed.on("state", (change) => this.changed(change));
+    this.feed.on("error", ({ channel, code, message }) => this.on.problem(channel, code, message));
+    if (this.glob) {
+      // A page that falls behind loses queued events, not its socket: it fetches each
+      // `dropped` gap from the history instead of reconnecting in a loop.
+      this.follow(this.glob, { onSlow: "drop_oldest", rejections: true });
+    } else {
+      for (const name of this.names) this.follow(name);
+    }
   }
 
   stop() {
-    this.stopped = true;
-    this.authed = false;
-    this.pending = null;
-    window.removeEventListener("online", this.onOnline);
-    clearTimeout(this.timer);
-    clearInterval(this.pinger);
-    if (this.ws) {
-      this.ws.onclose = null;
-      this.ws.close(1000, "bye");
-      this.ws = null;
-    }
+    const feed = this.feed;
+    this.feed = null; // first: the feed's last state change (closed) is no refusal
+    if (feed) feed.close();
     this.setState("idle");
   }
 
-  onOnline = () => this.reconnectNow();
-
-  /** Retry at once (the "reconnect now" button, the browser coming back online). */
+  /** Retry at once (the "reconnect now" button). */
   reconnectNow() {
-    if (this.stopped || this.state === "live" || this.state === "connecting") return;
-    clearTimeout(this.timer);
-    this.connect();
+    if (this.feed) this.feed.reconnectNow();
   }
 
   /** Make the subscriptions match `names`: subscribe new ones, unsubscribe dropped ones. */
   setChannels(names) {
     if (this.glob) return; // the glob's own `subscribed` frames name its channels
     const wanted = new Set(names);
-    for (const name of wanted) {
-      if (!this.channels.has(name)) {
-        this.channels.set(name, { cursor: null, active: false });
-        if (this.authed) this.subscribe(name);
-      }
-    }
-    for (const [name, info] of this.channels) {
-      if (!wanted.has(name)) {
-        if (this.pending) this.settled(name);
-        if (info.active && this.authed) {
-          this.send({ type: "unsubscribe", channel: name, ref: `unsub:${name}` });
-        }
-        this.channels.delete(name);
-      }
-    }
+    for (const name of wanted) if (!this.names.has(name) && this.feed) this.follow(name);
+    for (const name of this.names) if (!wanted.has(name) && this.feed) this.feed.unsubscribe(name);
+    this.names = wanted;
   }
 
-  connect() {
-    clearTimeout(this.timer);
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.setState("connecting");
-    let ws;
-    try {
-      ws = new WebSocket(`${scheme}//${location.host}/ws`);
-    } catch {
-      this.scheduleReconnect(1006, "could not open");
-      return;
-    }
-    this.ws = ws;
-    ws.onopen = () => {
-      this.lastFrameAt = Date.now();
-      ws.send(JSON.stringify({ type: "auth", token: this.token }));
-    };
-    ws.onmessage = (message) => this.receive(message.data);
-    ws.onclose = (closed) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.pending = null;
-      this.authed = false;
-      clearInterval(this.pinger);
-      for (const info of this.channels.values()) info.active = false;
-      if (this.stopped) return;
-      if (closed.code === UNAUTHORIZED) {
-        this.stopped = true;
-        this.setState("unauthorized", { code: closed.code, reason: closed.reason });
-        this.on.fatal(closed.reason || "the bridge refused this token");
-        return;
-      }
-      this.scheduleReconnect(closed.code, closed.reason);
-    };
+  follow(channel, extra = {}) {
+    this.feed.subscribe(channel, {
+      ...extra,
+      onEvent: (envelope, { channel: name, bytes }) => this.on.event(name, envelope, bytes),
+      onSubscribed: (answer) => this.on.subscribed({ type: "subscribed", ...answer }, answer.since),
+      onDropped: (frame) => this.on.dropped(frame),
+      onRejected: (frame) => this.on.rejected(frame),
+    });
   }
 
-  scheduleReconnect(code, reason) {
-    // Exponential backoff with jitter, so a restarted bridge is not hit by every tab at once.
-    const ceiling = Math.min(MAX_DELAY, BASE_DELAY * 2 ** this.attempt);
-    const delay = Math.round(ceiling * (0.5 + Math.random() * 0.5));
-    this.attempt += 1;
-    this.setState("reconnecting", { retryAt: Date.now() + delay, code, reason });
-    this.timer = setTimeout(() => this.connect(), delay);
-  }
-
-  receive(data) {
-    this.lastFrameAt = Date.now();
-    this.frames += 1;
-    let frame;
-    try {
-      frame = JSON.parse(data);
-    } catch {
-      return;
-    }
-    switch (frame.type) {
-      case "authed":
-        this.authed = true;
-        this.attempt = 0;
-        this.openedAt = Date.now();
-        this.frames = 0;
-        this.startPinging();
-        // "Live" once every channel is subscribed: from then on no event can slip past.
-        if (this.glob) {
-          this.pending = new Set([this.glob]);
-          this.subscribe(this.glob);
-        } else {
-          this.pending = new Set(this.channels.keys());
-          for (const name of this.channels.keys()) this.subscribe(name);
-        }
-        this.settled(null);
-        break;
-      case "subscribed": {
-        if (this.glob && frame.channel === this.glob) {
-          this.settled(this.glob); // every matching channel has announced itself before this
-          break;
-        }
-        const info = this.known(frame.channel);
-        if (!info) break;
-        const since = info.cursor;
-        info.active = true;
-        // Without `since`, events after `cursor` come next: a later resume starts there.
-        // A `since` beyond the stream's end means its data was reset: start again from it.
-        if (since === null || compareIds(since, frame.cursor) > 0) info.cursor = frame.cursor;
-        this.on.subscribed(frame, since);
-        this.settled(frame.channel);
-        break;
-      }
-      case "event": {
-        const info = this.known(frame.channel);
-        const envelope = frame.event;
-        if (!info || !envelope || typeof envelope.id !== "string") break;
-        if (!info.cursor || compareIds(envelope.id, info.cursor) > 0) info.cursor = envelope.id;
-        this.on.event(frame.channel, envelope, data.length);
-        break;
-      }
-      case "dropped":
-        if (this.glob && typeof frame.channel === "string" && typeof frame.after === "string") this.on.dropped(frame);
-        break;
-      case "rejected":
-        if (this.glob && typeof frame.channel === "string" && frame.rejection) this.on.rejected(frame);
-        break;
-      case "error":
-        this.problem(frame);
-        break;
-      default:
-        break; // pong, unsubscribed
-    }
-  }
-
-  /** The channel's state; a glob subscription learns its channels from the frames. */
-  known(channel) {
-    if (typeof channel !== "string") return null;
-    if (this.glob && !this.channels.has(channel)) this.channels.set(channel, { cursor: null, active: false });
-    return this.channels.get(channel) || null;
-  }
-
-  /** A subscription was answered; go live when none is outstanding. */
-  settled(channel) {
-    if (!this.pending) return;
-    if (channel !== null) this.pending.delete(channel);
-    if (this.pending.size === 0) {
-      this.pending = null;
-      this.setState("live");
-    }
-  }
-
-  problem(frame) {
-    const ref = typeof frame.ref === "string" ? frame.ref : "";
-    const channel = ref.startsWith("sub:") ? ref.slice(4) : null;
-    if (channel) this.settled(channel);
-    if (channel && frame.code === "unavailable") {
-      // Redis is briefly away: ask again shortly, with the same cursor.
-      setTimeout(() => {
-        if (this.authed && (this.channels.has(channel) || channel === this.glob)) this.subscribe(channel);
-      }, 2000);
-    } else if (channel && frame.code !== "already_subscribed") {
-      this.channels.delete(channel);
-    }
-    this.on.problem(channel, frame.code, frame.message || "");
-  }
-
-  subscribe(name) {
-    const frame = { type: "subscribe", channel: name, ref: `sub:${name}` };
-    if (this.glob && name === this.glob) {
-      // A page that falls behind loses queued events, not its socket: it fetches each
-      // `dropped` gap from the history instead of reconnecting in a loop.
-      frame.on_slow = "drop_oldest";
-      frame.rejections = true;
-      const since = {};
-      for (const [channel, info] of this.channels) if (info.cursor) since[channel] = info.cursor;
-      if (Object.keys(since).length) frame.since = since;
+  /** The feed's states, as the dashboard shows them. */
+  changed({ state, retryAt, code, reason, fatal }) {
+    if (!this.feed) return;
+    if (fatal) {
+      this.setState("unauthorized", { code, reason });
+      const entry = CLOSE_CODES[code];
+      this.on.fatal(reason || (entry ? entry.meaning : "the bridge closed this connection"));
+    } else if (state === "offline") {
+      this.setState("reconnecting", { retryAt, code, reason });
     } else {
-      const info = this.channels.get(name);
-      if (info && info.cursor) frame.since = info.cursor;
+      this.setState(state === "resyncing" ? "connecting" : state, { code, reason });
     }
-    this.send(frame);
   }
 
-  send(frame) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  /** For "how it works": the open socket's age and frame count. */
+  get openedAt() {
+    return this.feed ? this.feed.openedAt : 0;
   }
 
-  startPinging() {
-    clearInterval(this.pinger);
-    this.pinger = setInterval(() => {
-      if (!this.ws) return;
-      if (Date.now() - this.lastFrameAt > SILENCE_LIMIT) {
-        this.ws.close(4000, "no answer to pings");
-        return;
-      }
-      this.send({ type: "ping" });
-    }, PING_EVERY);
+  get frames() {
+    return this.feed ? this.feed.frames : 0;
   }
 
   setState(state, extra = {}) {

@@ -20,7 +20,7 @@ from simple_websocket import ConnectionClosed
 from wsproto.events import CloseConnection
 from wsproto.utilities import LocalProtocolError
 
-from bridge import cursor
+from bridge import closecodes, cursor
 from bridge.auth import Principal
 from bridge.errors import NotFound, StoreUnavailable
 from bridge.outbox import Outbox, wire_frame
@@ -36,10 +36,11 @@ from bridge.web.writer import WriterSocket
 MAX_SUBSCRIPTIONS = 100
 CLOSE_ANSWER_WAIT = 2.0  # seconds a peer has to answer our close frame before it is cut
 
-# Close codes of the bridge's own (docs/protocol.md lists them with the standard ones).
-UNAUTHORIZED = 4001
-SHUTTING_DOWN = 4011
-POLICY_VIOLATION = 1008  # standard: here, a client that kept on flooding past its rate limit
+# The close codes this module sends, from the one catalogue (bridge/closecodes.py).
+UNAUTHORIZED = closecodes.UNAUTHORIZED.code
+SHUTTING_DOWN = closecodes.SHUTTING_DOWN.code
+# Standard 1008; here, a client that kept on flooding past its rate limit.
+POLICY_VIOLATION = closecodes.POLICY_VIOLATION.code
 
 
 class Session:
