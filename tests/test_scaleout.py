@@ -192,7 +192,7 @@ def hub_nodes(cluster: Cluster) -> list[int]:
         if node.process is None:
             continue
         with cluster.node(i) as client:
-            if dict(client.pubsub_numsub(keys.EVENTS_CHANNEL))[keys.EVENTS_CHANNEL.encode()]:
+            if dict(client.pubsub_numsub(keys.CHANGES_CHANNEL))[keys.CHANGES_CHANNEL.encode()]:
                 found.append(i)
     return found
 
