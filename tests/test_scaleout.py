@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import redis
 import requests
-from redis.crc import key_slot
 
 from bridge import keys
 from bridge.embedded import EmbeddedRedis, server_binary
+from tests.cluster import Cluster, replicated
 from tests.support import (
     BridgeProcess,
     Client,
@@ -26,86 +26,6 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.gunicorn
-
-
-def replicated(primary: redis.Redis, key: str) -> bool:
-    """Whether a replica has everything written to `primary` so far (replication is one
-    ordered stream: our own write acknowledged means all before it are; WAIT counts only the
-    writes of the connection that asks)."""
-    primary.set(key, "1")
-    acknowledged: int = primary.wait(1, 5000)
-    return acknowledged >= 1
-
-
-class Cluster:
-    """Three valkey-server primaries joined into one cluster (and `replicas` replicas of each),
-    on free loopback ports."""
-
-    def __init__(self, root: Path, replicas: int = 0) -> None:
-        self.replicas = replicas
-        self.nodes = [
-            EmbeddedRedis(
-                root / f"node{i}",
-                port=free_port(),
-                extra_args=(
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf",
-                    "--cluster-port", str(free_port()),  # not port + 10000, which may be taken
-                    "--cluster-node-timeout", "1000",
-                    # The other nodes keep serving their slots while one is down.
-                    "--cluster-require-full-coverage", "no",
-                ),
-            )
-            for i in range(3 * (1 + replicas))
-        ]  # fmt: skip
-
-    @property
-    def url(self) -> str:
-        seeds = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:2])
-        return f"redis+cluster://{seeds}"
-
-    def start(self) -> Cluster:
-        for node in self.nodes:
-            node.start()
-        cli = Path(server_binary()).with_name("valkey-cli")
-        subprocess.run(
-            [str(cli), "--cluster", "create",
-             *(f"127.0.0.1:{n.port}" for n in self.nodes),
-             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
-            check=True, capture_output=True, timeout=30,
-        )  # fmt: skip
-        wait_until(lambda: all(self._state(n) == "ok" for n in self.nodes), timeout=20)
-        return self
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-    def node(self, i: int) -> redis.Redis:
-        return redis.Redis(port=self.nodes[i].port)
-
-    @staticmethod
-    def _state(node: EmbeddedRedis) -> str:
-        with redis.Redis(port=node.port) as client:
-            info: bytes = client.execute_command("CLUSTER", "INFO")
-        return dict(line.split(":", 1) for line in info.decode().split())["cluster_state"]
-
-    def owner(self, endpoint_id: str) -> int:
-        """Which node serves this endpoint's keys."""
-        slot = key_slot(keys.stream(endpoint_id).encode())
-        alive = next(i for i, n in enumerate(self.nodes) if n.process is not None)
-        with self.node(alive) as client:
-            for start, end, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):
-                if start <= slot <= end:
-                    return next(i for i, n in enumerate(self.nodes) if n.port == primary[1])
-        raise AssertionError(f"slot {slot} is not served")
-
-    def endpoint_on(self, i: int) -> str:
-        """A fresh endpoint id whose keys live on node `i`."""
-        while True:
-            candidate = "t" + uuid.uuid4().hex[:12]
-            if self.owner(candidate) == i:
-                return candidate
 
 
 @pytest.fixture(scope="module")
