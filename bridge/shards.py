@@ -58,6 +58,7 @@ class ShardFeed:
         self.stop = stop
         self._feeds: dict[str, _NodeFeed] = {}
         self._refresh = threading.Event()
+        self.generation = 0  # slot-map refreshes so far
 
     def run(self) -> None:
         """Assign wanted endpoints to nodes until stopped (the supervisor thread's body)."""
@@ -67,7 +68,10 @@ class ShardFeed:
                 if self._refresh.is_set():
                     self._refresh.clear()
                     self._client.nodes_manager.initialize()
-                self._assign()
+                    self._assign()
+                    self.generation += 1
+                else:
+                    self._assign()
                 backoff.reset()
                 wait = POLL
             except REDIS_ERRORS as exc:
@@ -138,12 +142,19 @@ class _NodeFeed(threading.Thread):
     def _serve(self, pubsub: PubSub) -> bool:
         """Read until the connection fails (raises) or this node is no longer needed (True)."""
         requested: set[bytes] = set()
+        # Channels this node gave away, with the slot-map generation then: not asked for here
+        # again (it would answer MOVED) until a refresh has said where they went.
+        moved: dict[bytes, int] = {}
         liveness = Liveness(self._feed.peer_timeout)
         while not self._feed.stop.is_set():
             assigned = self.assigned
             if not assigned and not requested:
                 return True
-            more = [c for c in assigned if c not in requested]
+            more = [
+                c
+                for c in assigned
+                if c not in requested and moved.get(c, -1) != self._feed.generation
+            ]
             fewer = [c for c in requested if c not in assigned]
             if more:
                 pubsub.ssubscribe(*more)
@@ -167,5 +178,6 @@ class _NodeFeed(threading.Thread):
                 if channel in requested:
                     # Not ours: the node gave the slot away. Subscribed again where it went.
                     requested.discard(channel)
+                    moved[channel] = self._feed.generation
                     self._feed.refresh()
         return True
