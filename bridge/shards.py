@@ -156,12 +156,14 @@ class _NodeFeed(threading.Thread):
                 if c not in requested and moved.get(c, -1) != self._feed.generation
             ]
             fewer = [c for c in requested if c not in assigned]
-            if more:
-                pubsub.ssubscribe(*more)
-                requested.update(more)
-            if fewer:
-                pubsub.sunsubscribe(*fewer)  # type: ignore[no-untyped-call]
-                requested.difference_update(fewer)
+            # One channel per command: channels of several slots in one SSUBSCRIBE are
+            # refused (CROSSSLOT), even on the node that owns them all.
+            for channel in more:
+                pubsub.ssubscribe(channel)
+                requested.add(channel)
+            for channel in fewer:
+                pubsub.sunsubscribe(channel)  # type: ignore[no-untyped-call]
+                requested.discard(channel)
             message = pubsub.get_message(timeout=POLL)
             if liveness.check(message is not None) and requested:
                 pubsub.ping()
