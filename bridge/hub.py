@@ -1,8 +1,9 @@
 """The hub: this process's one Redis subscription, fanned out to this process's sockets.
 
 broker (Redis) and hub (local sockets) are separate things: the store publishes every event
-on one Redis channel; each worker process runs one hub that listens there and hands each
-event to the local subscriptions of its endpoint. A subscription only ever `put()`s into its
+on one Redis channel (on a Cluster, on its endpoint's sharded channel, see shards.py); each
+worker process runs one hub that listens there and hands each event to the local
+subscriptions of its endpoint. A subscription only ever `put()`s into its
 socket's bounded outbox, so a socket that stops reading can never block the listener.
 
 Pub/sub drops what is published while a subscriber is disconnected; so each subscription
