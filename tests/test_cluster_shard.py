@@ -27,13 +27,6 @@ pytestmark = pytest.mark.gunicorn
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    started = Cluster(tmp_path_factory.mktemp("cluster")).start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
 def bridges(
     cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[BridgeProcess]]:

@@ -30,13 +30,6 @@ pytestmark = pytest.mark.gunicorn
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    started = Cluster(tmp_path_factory.mktemp("cluster")).start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
 def cluster_bridge(
     cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BridgeProcess]:
