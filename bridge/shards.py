@@ -40,6 +40,8 @@ POLL = 0.2  # seconds: how soon a new socket's channel is subscribed (its backlo
 
 
 class ShardFeed:
+    """The supervisor: which node each wanted endpoint's channel is on, one `_NodeFeed` each."""
+
     def __init__(
         self,
         client: RedisCluster,
@@ -86,10 +88,6 @@ class ShardFeed:
         """The slot map is stale (a node pushed sunsubscribe, answered MOVED or died)."""
         self._refresh.set()
 
-    def nodes(self) -> list[str]:
-        """The nodes this process holds sharded subscriptions on (for tests and metrics)."""
-        return sorted(name for name, feed in self._feeds.items() if feed.subscribed)
-
     def _assign(self) -> None:
         by_node: dict[str, set[bytes]] = {}
         for endpoint in self._wanted():
@@ -113,14 +111,13 @@ class ShardFeed:
 
 class _NodeFeed(threading.Thread):
     """One node's pub/sub connection: SSUBSCRIBEs what it is assigned, reads, and leaves
-    when nothing is assigned and nothing subscribed any more."""
+    when nothing is assigned and nothing requested any more."""
 
     def __init__(self, feed: ShardFeed, client: RedisCluster, node: ClusterNode) -> None:
         super().__init__(name=f"bridge-hub-shard-{node.name}", daemon=True)
         self._feed = feed
         self._redis: redis.Redis = client.get_redis_connection(node)
         self.assigned: frozenset[bytes] = frozenset()  # replaced whole by the feed
-        self.subscribed: set[bytes] = set()
 
     def run(self) -> None:
         backoff = Backoff(0.05, 2.0, least=0.0)
@@ -134,7 +131,6 @@ class _NodeFeed(threading.Thread):
                 log.warning("hub lost a shard (%s); resubscribing", type(exc).__name__)
                 self._feed.refresh()
             finally:
-                self.subscribed.clear()
                 with contextlib.suppress(Exception):
                     pubsub.close()
             self._feed.stop.wait(backoff.next())
@@ -165,7 +161,7 @@ class _NodeFeed(threading.Thread):
                 pubsub.sunsubscribe(channel)  # type: ignore[no-untyped-call]
                 requested.discard(channel)
             message = pubsub.get_message(timeout=POLL)
-            if liveness.check(message is not None) and requested:
+            if liveness.check(message is not None or not requested):
                 pubsub.ping()
             if message is None:
                 continue
@@ -173,13 +169,10 @@ class _NodeFeed(threading.Thread):
             if kind == "smessage":
                 self._feed.on_message(message["data"])
             elif kind == "ssubscribe":
-                self.subscribed.add(channel)
                 self._feed.on_subscribed(keys.shard_endpoint(channel))
-            elif kind == "sunsubscribe":
-                self.subscribed.discard(channel)
-                if channel in requested:
-                    # Not ours: the node gave the slot away. Subscribed again where it went.
-                    requested.discard(channel)
-                    moved[channel] = self._feed.generation
-                    self._feed.refresh()
+            elif kind == "sunsubscribe" and channel in requested:
+                # Not ours: the node gave the slot away. Subscribed again where it went.
+                requested.discard(channel)
+                moved[channel] = self._feed.generation
+                self._feed.refresh()
         return True
