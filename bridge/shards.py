@@ -28,6 +28,7 @@ from collections.abc import Callable
 import redis
 from redis.client import PubSub
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import SlotNotCoveredError
 
 from bridge import keys
 from bridge.backoff import Backoff
@@ -92,7 +93,12 @@ class ShardFeed:
         by_node: dict[str, set[bytes]] = {}
         for endpoint in self._wanted():
             channel = keys.events_shard(endpoint)
-            node = self._client.get_node_from_key(channel)  # type: ignore[no-untyped-call]
+            try:
+                node = self._client.get_node_from_key(channel)  # type: ignore[no-untyped-call]
+            except SlotNotCoveredError:
+                # This slot has no owner for now; the other endpoints' channels go on.
+                self._refresh.set()
+                continue
             by_node.setdefault(node.name, set()).add(channel.encode())
         for name, channels in by_node.items():
             feed = self._feeds.get(name)
