@@ -1,8 +1,9 @@
 """The hub: this process's one Redis subscription, fanned out to this process's sockets.
 
 broker (Redis) and hub (local sockets) are separate things: the store publishes every event
-on one Redis channel; each worker process runs one hub that listens there and hands each
-event to the local subscriptions of its endpoint. A subscription only ever `put()`s into its
+on one Redis channel (on a Cluster, on its endpoint's sharded channel, see shards.py); each
+worker process runs one hub that listens there and hands each event to the local
+subscriptions of its endpoint. A subscription only ever `put()`s into its
 socket's bounded outbox, so a socket that stops reading can never block the listener.
 
 Pub/sub drops what is published while a subscriber is disconnected; so each subscription
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 
 import redis
+from redis.cluster import RedisCluster
 
 from bridge import cursor, keys, metrics, redis_client
 from bridge.backoff import Backoff
@@ -30,6 +32,7 @@ from bridge.cursor import Cursor
 from bridge.errors import StoreUnavailable
 from bridge.outbox import LATEST, Tag, wire_frame
 from bridge.redis_client import Client
+from bridge.shards import ShardFeed
 from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
 from bridge.subscription import Following, Liveness, Subscription
 
@@ -74,8 +77,9 @@ class Hub:
         self._pid = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._held: set[str] = set()  # channels whose backfill failed (touched by _run only)
+        self._held: set[str] = set()  # channels whose backfill failed
         self.connected = threading.Event()
+        self.shards: ShardFeed | None = None  # on a Cluster: the sharded event subscriptions
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -219,12 +223,19 @@ class Hub:
         backoff = Backoff(0.05, 5.0, least=0.0)
         attempt = 0
         client = self._client_factory()
+        # On a Cluster, events come on sharded channels (see shards.py); endpoint changes and
+        # rejections stay on plain channels, which every node relays.
+        plain: tuple[str, ...] = (keys.CHANGES_CHANNEL, keys.REJECTIONS_CHANNEL)
+        if isinstance(client, RedisCluster):
+            self._start_shards(client)
+        else:
+            plain = (keys.EVENTS_CHANNEL, *plain)
         while not self._stop.is_set():
             pubsub = None
             try:
                 pubsub = redis_client.pubsub(client, attempt)
-                pubsub.subscribe(keys.EVENTS_CHANNEL, keys.CHANGES_CHANNEL, keys.REJECTIONS_CHANNEL)
-                self._await_subscribed(pubsub, 3)
+                pubsub.subscribe(*plain)
+                self._await_subscribed(pubsub, len(plain))
                 self._on_change(None)
                 self.connected.set()
                 metrics.HUB_CONNECTED.set(1)
@@ -243,7 +254,12 @@ class Hub:
                     if message is None or message["type"] != "message":
                         continue
                     if message["channel"] == CHANGES:
-                        self._on_change(message["data"].decode())
+                        changed = message["data"].decode()
+                        self._on_change(changed)
+                        if self.shards is not None and self._follows:
+                            # No event of a channel nobody subscribed reaches this process on
+                            # a Cluster: glob follows learn of a new endpoint from its creation.
+                            self._adopt(changed)
                     elif message["channel"] == REJECTED:
                         self._rejected(message["data"])
                     else:
@@ -261,6 +277,21 @@ class Hub:
                 if pubsub is not None:
                     _close_quietly(pubsub)
             self._stop.wait(backoff.next())
+
+    def _start_shards(self, client: RedisCluster) -> None:
+        def wanted() -> set[str]:
+            with self._lock:
+                return set(self._channels)
+
+        self.shards = ShardFeed(
+            client,
+            wanted,
+            self._handle,
+            lambda endpoint: self._backfill(only={endpoint}),
+            peer_timeout=self._peer_timeout,
+            stop=self._stop,
+        )
+        threading.Thread(target=self.shards.run, name="bridge-hub-shards", daemon=True).start()
 
     def _await_subscribed(self, pubsub: redis.client.PubSub, channels: int) -> None:
         deadline = time.monotonic() + self._peer_timeout

@@ -10,9 +10,11 @@ import hashlib
 
 PREFIX = "wb"
 
-# One pub/sub channel for all events: each worker holds a single subscription and the
-# message names its endpoint. See docs/architecture.md for why not one channel per endpoint.
+# On one server or Sentinel, one pub/sub channel for all events: each worker holds a single
+# subscription and the message names its endpoint. On a Cluster each endpoint has its own
+# sharded channel instead (`events_shard`). See docs/architecture.md for why.
 EVENTS_CHANNEL = f"{PREFIX}:events"
+SHARD_PREFIX = f"{PREFIX}:events:"
 ENDPOINT_INDEX = f"{PREFIX}:endpoints"
 # Endpoint ids whose record changed: every worker's hub drops its cached copy.
 CHANGES_CHANNEL = f"{PREFIX}:endpoint-changes"
@@ -37,3 +39,14 @@ def dedup(endpoint_id: str, event_id: str) -> str:
     # Event ids come from senders; hashing bounds the key length whatever they send.
     digest = hashlib.sha256(event_id.encode()).hexdigest()[:32]
     return f"{PREFIX}:dedup:{{{endpoint_id}}}:{digest}"
+
+
+def events_shard(endpoint_id: str) -> str:
+    """The endpoint's sharded channel on a Cluster: in the slot of its stream and dedup keys,
+    so the append script can SPUBLISH on the shard that runs it."""
+    return f"{SHARD_PREFIX}{{{endpoint_id}}}"
+
+
+def shard_endpoint(channel: bytes) -> str:
+    """The endpoint id of a sharded channel name (the inverse of `events_shard`)."""
+    return channel.decode()[len(SHARD_PREFIX) + 1 : -1]

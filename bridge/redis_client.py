@@ -2,8 +2,9 @@
 
 Everything the bridge does is cluster-safe by construction (see keys.py): the Lua script
 touches only one endpoint's keys, which share a hash tag; multi-key reads are pipelines of
-single-key commands; pub/sub uses plain PUBLISH, which a cluster relays to every node, so
-a hub may subscribe on any node.
+single-key commands. Endpoint changes and rejections use plain PUBLISH, which a cluster
+relays to every node, so a hub may subscribe to them on any node; events use sharded
+pub/sub on a Cluster (shards.py).
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ def connect(url: str, max_connections: int, timeout: float) -> Client:
 
 
 def pubsub(client: Client, attempt: int) -> PubSub:
-    """A pub/sub connection. On a Cluster, attempt n goes to node n (mod their number): every
-    node hears every PUBLISH, so a hub whose node died moves on instead of waiting for it."""
+    """A pub/sub connection for plain channels. On a Cluster, attempt n goes to node n (mod
+    their number): every node hears every PUBLISH, so a hub whose node died moves on instead
+    of waiting for it."""
     connection: PubSub
     if isinstance(client, RedisCluster):
         nodes = client.get_nodes()  # type: ignore[no-untyped-call]

@@ -57,7 +57,7 @@ if dropped then
   redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', dropped)
 end
 redis.call('SET', KEYS[2], id, 'EX', ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[8] .. '\\n' .. id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[6])
+redis.call('%PUBLISH%', ARGV[4], ARGV[8] .. '\\n' .. id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[6])
 return {1, id}
 """
 
@@ -154,7 +154,12 @@ class Store:
         self.retention_events = retention_events
         self.retention_ms = retention_seconds * 1000
         self.dedup_ttl = dedup_ttl
-        self._append = client.register_script(_NEWER + _APPEND)
+        # On a Cluster every node relays a plain PUBLISH to every subscriber connection in the
+        # cluster, so pub/sub would not grow with shards: there each endpoint's events go on its
+        # own sharded channel, which only its slot's shard relays (see hub.py, shards.py).
+        self.sharded = isinstance(client, RedisCluster)
+        publish = "SPUBLISH" if self.sharded else "PUBLISH"
+        self._append = client.register_script(_NEWER + _APPEND.replace("%PUBLISH%", publish))
 
     def unready(self) -> str | None:
         """Why a webhook may not be stored now ("unreachable", "full"), or None.
@@ -187,7 +192,7 @@ class Store:
                     self.retention_events,
                     self.retention_ms,
                     self.dedup_ttl,
-                    keys.EVENTS_CHANNEL,
+                    keys.events_shard(channel) if self.sharded else keys.EVENTS_CHANNEL,
                     _one_line(event_type or ""),
                     envelope_tail,
                     raw,

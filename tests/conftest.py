@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from bridge.config import Settings
 from bridge.embedded import EmbeddedRedis
 from bridge.factory import create_app
+from tests.cluster import Cluster
 from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, MakeApp, free_port
 
 # Browser fixtures (playwright, browser, page) for the tests that drive Chromium.
@@ -138,3 +139,11 @@ def connect() -> Iterator[Connect]:
     yield open_client
     for client in opened:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A real three-primary cluster, shared by a module's tests that leave it whole."""
+    started = Cluster(tmp_path_factory.mktemp("cluster")).start()
+    yield started
+    started.stop()

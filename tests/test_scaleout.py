@@ -11,108 +11,22 @@ from pathlib import Path
 import pytest
 import redis
 import requests
-from redis.crc import key_slot
 
 from bridge import keys
 from bridge.embedded import EmbeddedRedis, server_binary
+from tests.cluster import Cluster, replicated
 from tests.support import (
     BridgeProcess,
     Client,
     Connect,
     burst,
     client_per_worker,
+    events_through,
     free_port,
     wait_until,
 )
 
 pytestmark = pytest.mark.gunicorn
-
-
-def replicated(primary: redis.Redis, key: str) -> bool:
-    """Whether a replica has everything written to `primary` so far (replication is one
-    ordered stream: our own write acknowledged means all before it are; WAIT counts only the
-    writes of the connection that asks)."""
-    primary.set(key, "1")
-    acknowledged: int = primary.wait(1, 5000)
-    return acknowledged >= 1
-
-
-class Cluster:
-    """Three valkey-server primaries joined into one cluster (and `replicas` replicas of each),
-    on free loopback ports."""
-
-    def __init__(self, root: Path, replicas: int = 0) -> None:
-        self.replicas = replicas
-        self.nodes = [
-            EmbeddedRedis(
-                root / f"node{i}",
-                port=free_port(),
-                extra_args=(
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf",
-                    "--cluster-port", str(free_port()),  # not port + 10000, which may be taken
-                    "--cluster-node-timeout", "1000",
-                    # The other nodes keep serving their slots while one is down.
-                    "--cluster-require-full-coverage", "no",
-                ),
-            )
-            for i in range(3 * (1 + replicas))
-        ]  # fmt: skip
-
-    @property
-    def url(self) -> str:
-        seeds = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:2])
-        return f"redis+cluster://{seeds}"
-
-    def start(self) -> Cluster:
-        for node in self.nodes:
-            node.start()
-        cli = Path(server_binary()).with_name("valkey-cli")
-        subprocess.run(
-            [str(cli), "--cluster", "create",
-             *(f"127.0.0.1:{n.port}" for n in self.nodes),
-             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
-            check=True, capture_output=True, timeout=30,
-        )  # fmt: skip
-        wait_until(lambda: all(self._state(n) == "ok" for n in self.nodes), timeout=20)
-        return self
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-    def node(self, i: int) -> redis.Redis:
-        return redis.Redis(port=self.nodes[i].port)
-
-    @staticmethod
-    def _state(node: EmbeddedRedis) -> str:
-        with redis.Redis(port=node.port) as client:
-            info: bytes = client.execute_command("CLUSTER", "INFO")
-        return dict(line.split(":", 1) for line in info.decode().split())["cluster_state"]
-
-    def owner(self, endpoint_id: str) -> int:
-        """Which node serves this endpoint's keys."""
-        slot = key_slot(keys.stream(endpoint_id).encode())
-        alive = next(i for i, n in enumerate(self.nodes) if n.process is not None)
-        with self.node(alive) as client:
-            for start, end, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):
-                if start <= slot <= end:
-                    return next(i for i, n in enumerate(self.nodes) if n.port == primary[1])
-        raise AssertionError(f"slot {slot} is not served")
-
-    def endpoint_on(self, i: int) -> str:
-        """A fresh endpoint id whose keys live on node `i`."""
-        while True:
-            candidate = "t" + uuid.uuid4().hex[:12]
-            if self.owner(candidate) == i:
-                return candidate
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    started = Cluster(tmp_path_factory.mktemp("cluster")).start()
-    yield started
-    started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +106,7 @@ def hub_nodes(cluster: Cluster) -> list[int]:
         if node.process is None:
             continue
         with cluster.node(i) as client:
-            if dict(client.pubsub_numsub(keys.EVENTS_CHANNEL))[keys.EVENTS_CHANNEL.encode()]:
+            if dict(client.pubsub_numsub(keys.CHANGES_CHANNEL))[keys.CHANGES_CHANNEL.encode()]:
                 found.append(i)
     return found
 
@@ -371,8 +285,8 @@ def test_a_replica_takes_over_a_dead_primary_and_no_replicated_event_is_lost(
     tmp_path: Path, connect: Connect
 ) -> None:
     """With a replica per primary: a primary is SIGKILLed, its replica is promoted, a webhook
-    for its endpoints retried by its sender is stored once, and the subscriber gets every
-    event once, in order."""
+    for its endpoints retried by its sender is stored once, the hub resubscribes on the
+    promoted replica, and the subscriber gets every event once, in order (0 gaps)."""
     cluster = Cluster(tmp_path / "cluster", replicas=1).start()
     bridge = BridgeProcess(tmp_path / "bridge", cluster.url, BRIDGE_WORKERS="1").start()
     try:
@@ -395,11 +309,15 @@ def test_a_replica_takes_over_a_dead_primary_and_no_replicated_event_is_lost(
         retried = uuid.uuid4().hex
         after = wait_until(lambda: _accepted(bridge, endpoint, retried), timeout=30)
         wait_until(lambda: cluster.owner(endpoint) >= 3, timeout=10)  # as every node sees it
+        promoted = cluster.owner(endpoint)
+        # The hub's sharded subscription followed the slot to the promoted replica.
+        wait_until(lambda: cluster.shard_subscribers(promoted, endpoint) == 1, timeout=20)
+        also = deliver(bridge, endpoint, 1)
 
-        assert [e["id"] for e in client.events(1, timeout=20)] == [after]
+        assert events_through(client, also) == [after, also]
         resumed = connect(bridge)
         assert resumed.subscribe(endpoint, since="0-0")["recovered"] is True
-        assert [e["id"] for e in resumed.events(2)] == [before, after]
+        assert [e["id"] for e in resumed.events(3)] == [before, after, also]
     finally:
         bridge.stop()
         cluster.stop()

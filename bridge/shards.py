@@ -1,0 +1,184 @@
+"""On a Redis Cluster: this process's sharded subscriptions (SSUBSCRIBE) to the event channels
+its sockets need, each on the primary that owns the channel's slot, following slot moves.
+
+A supervisor maps each wanted endpoint to the node that owns its channel's slot and runs
+one `_NodeFeed` thread per such node; each thread owns one pub/sub connection, brings its
+SSUBSCRIBEs in line with what it is assigned, and reads. Slot moves show up three ways,
+all handled the same (refresh the slot map, reassign, resubscribe): the node pushes
+`sunsubscribe` for a channel whose slot it gave away (migration, or a primary demoted by a
+failover), it answers MOVED to an SSUBSCRIBE, or its connection dies (a killed primary).
+
+Pub/sub drops what is published while nobody listens, so every SSUBSCRIBE confirmation
+calls `on_subscribed(endpoint)`: the hub then reads the gap from the endpoint's stream, in
+this same thread, before any later live message of that channel.
+
+redis-py 8.1's ClusterPubSub offers `ssubscribe` and `get_sharded_message` and re-routes
+channels after a slot-map refresh (in a thread pool of its own), but it does not say when a
+channel was resubscribed, so a hub could not know when to read the gap; nor does it refresh
+on a `sunsubscribe` push. Hence this module, built on redis-py's per-node PubSub.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+
+import redis
+from redis.client import PubSub
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import SlotNotCoveredError
+
+from bridge import keys
+from bridge.backoff import Backoff
+from bridge.store import REDIS_ERRORS
+from bridge.subscription import Liveness
+
+log = logging.getLogger(__name__)
+
+POLL = 0.2  # seconds: how soon a new socket's channel is subscribed (its backlog covers it)
+
+
+class ShardFeed:
+    """The supervisor: which node each wanted endpoint's channel is on, one `_NodeFeed` each."""
+
+    def __init__(
+        self,
+        client: RedisCluster,
+        wanted: Callable[[], set[str]],
+        on_message: Callable[[bytes], None],
+        on_subscribed: Callable[[str], None],
+        *,
+        peer_timeout: float,
+        stop: threading.Event,
+    ) -> None:
+        self._client = client
+        self._wanted = wanted
+        self.on_message = on_message
+        self.on_subscribed = on_subscribed
+        self.peer_timeout = peer_timeout
+        self.stop = stop
+        self._feeds: dict[str, _NodeFeed] = {}
+        self._refresh = threading.Event()
+        self.generation = 0  # slot-map refreshes so far
+
+    def run(self) -> None:
+        """Assign wanted endpoints to nodes until stopped (the supervisor thread's body)."""
+        backoff = Backoff(0.05, 2.0, least=0.0)
+        while not self.stop.is_set():
+            try:
+                if self._refresh.is_set():
+                    self._refresh.clear()
+                    self._client.nodes_manager.initialize()
+                    self._assign()
+                    self.generation += 1
+                else:
+                    self._assign()
+                backoff.reset()
+                wait = POLL
+            except REDIS_ERRORS as exc:
+                log.warning("hub cannot read the cluster's slot map (%s)", type(exc).__name__)
+                self._refresh.set()
+                wait = backoff.next()
+            self.stop.wait(wait)
+        for feed in self._feeds.values():
+            feed.assigned = frozenset()
+
+    def refresh(self) -> None:
+        """The slot map is stale (a node pushed sunsubscribe, answered MOVED or died)."""
+        self._refresh.set()
+
+    def _assign(self) -> None:
+        by_node: dict[str, set[bytes]] = {}
+        for endpoint in self._wanted():
+            channel = keys.events_shard(endpoint)
+            try:
+                node = self._client.get_node_from_key(channel)  # type: ignore[no-untyped-call]
+            except SlotNotCoveredError:
+                # This slot has no owner for now; the other endpoints' channels go on.
+                self._refresh.set()
+                continue
+            by_node.setdefault(node.name, set()).add(channel.encode())
+        for name, channels in by_node.items():
+            feed = self._feeds.get(name)
+            if feed is None or not feed.is_alive():
+                node = self._client.get_node(node_name=name)  # type: ignore[no-untyped-call]
+                feed = self._feeds[name] = _NodeFeed(self, self._client, node)
+                feed.assigned = frozenset(channels)
+                feed.start()
+            feed.assigned = frozenset(channels)
+        for name, feed in list(self._feeds.items()):
+            if name not in by_node:
+                feed.assigned = frozenset()
+                if not feed.is_alive():
+                    del self._feeds[name]
+
+
+class _NodeFeed(threading.Thread):
+    """One node's pub/sub connection: SSUBSCRIBEs what it is assigned, reads, and leaves
+    when nothing is assigned and nothing requested any more."""
+
+    def __init__(self, feed: ShardFeed, client: RedisCluster, node: ClusterNode) -> None:
+        super().__init__(name=f"bridge-hub-shard-{node.name}", daemon=True)
+        self._feed = feed
+        self._redis: redis.Redis = client.get_redis_connection(node)
+        self.assigned: frozenset[bytes] = frozenset()  # replaced whole by the feed
+
+    def run(self) -> None:
+        backoff = Backoff(0.05, 2.0, least=0.0)
+        while not self._feed.stop.is_set():
+            pubsub: PubSub = self._redis.pubsub()  # type: ignore[no-untyped-call]
+            try:
+                if self._serve(pubsub):
+                    return
+            except (*REDIS_ERRORS, redis.ResponseError) as exc:
+                # MOVED to an SSUBSCRIBE is a ResponseError: the slot map is stale.
+                log.warning("hub lost a shard (%s); resubscribing", type(exc).__name__)
+                self._feed.refresh()
+            finally:
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+            self._feed.stop.wait(backoff.next())
+
+    def _serve(self, pubsub: PubSub) -> bool:
+        """Read until the connection fails (raises) or this node is no longer needed (True)."""
+        requested: set[bytes] = set()
+        # Channels this node gave away, with the slot-map generation then: not asked for here
+        # again (it would answer MOVED) until a refresh has said where they went.
+        moved: dict[bytes, int] = {}
+        liveness = Liveness(self._feed.peer_timeout)
+        while not self._feed.stop.is_set():
+            assigned = self.assigned
+            if not assigned and not requested:
+                return True
+            more = [
+                c
+                for c in assigned
+                if c not in requested and moved.get(c, -1) != self._feed.generation
+            ]
+            fewer = [c for c in requested if c not in assigned]
+            # One channel per command: channels of several slots in one SSUBSCRIBE are
+            # refused (CROSSSLOT), even on the node that owns them all.
+            for channel in more:
+                pubsub.ssubscribe(channel)
+                requested.add(channel)
+            for channel in fewer:
+                pubsub.sunsubscribe(channel)  # type: ignore[no-untyped-call]
+                requested.discard(channel)
+            message = pubsub.get_message(timeout=POLL)
+            if liveness.check(message is not None or not requested):
+                pubsub.ping()
+            if message is None:
+                continue
+            kind, channel = message["type"], message["channel"]
+            if kind == "smessage":
+                self._feed.on_message(message["data"])
+            elif kind == "ssubscribe":
+                self._feed.on_subscribed(keys.shard_endpoint(channel))
+            elif kind == "sunsubscribe" and channel in requested:
+                # Not ours: the node gave the slot away. Subscribed again where it went.
+                requested.discard(channel)
+                moved[channel] = self._feed.generation
+                self._feed.refresh()
+        return True
