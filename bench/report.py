@@ -46,6 +46,14 @@ def summary(results: dict[str, Any]) -> str:
             f"fanout: {r['subscribers']} subs all in {r['all_ms_median']:.1f} ms"
             f" ({r['deliveries_per_s']:.0f} deliveries/s), lost {r['lost']}"
         )
+    if "storm" in s:
+        t = s["storm"]
+        lines.append(
+            f"storm: {t['back']}/{t['sockets']} sockets back within {t['window_s']:.0f} s, all live"
+            f" after {t['all_live_s']:.1f} s ({t['reconnects_per_s']:.0f} reconnects/s,"
+            f" {t['attempts']} attempts), missing {t['missing']}, duplicates {t['duplicates']},"
+            f" Redis CPU {t['redis_cpu_s']:.2f} s ({100 * t['redis_cpu_share']:.0f}% of a core)"
+        )
     if "idle" in s:
         d = s["idle"]
         lines.append(
