@@ -31,6 +31,8 @@ async def drop_and_return(pool: Any, cmd: dict[str, Any], conn_class: Any) -> di
     from common import cpu_seconds
     from picows import ws_connect
 
+    from bridge.backoff import Backoff
+
     rng = random.Random(cmd.get("seed", 0))
     url, token, window = cmd["url"], cmd["token"], cmd["window"]
     headers = {"Authorization": f"Bearer {token}"}
@@ -46,7 +48,7 @@ async def drop_and_return(pool: Any, cmd: dict[str, Any], conn_class: Any) -> di
     async def come_back(follower: Any, delay: float) -> None:
         nonlocal attempts
         await asyncio.sleep(delay)
-        backoff = 0.2
+        backoff = Backoff(0.2, 5.0, least=0.5)
         while True:
             attempts += 1
             try:
@@ -65,8 +67,7 @@ async def drop_and_return(pool: Any, cmd: dict[str, Any], conn_class: Any) -> di
                 errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
                 if now() > deadline:
                     return
-                await asyncio.sleep(backoff * (1 + rng.random()))
-                backoff = min(backoff * 2, 5.0)
+                await asyncio.sleep(backoff.next())
 
     await asyncio.gather(*(come_back(conn.follower, rng.uniform(0, window)) for conn in conns))
     return {
