@@ -60,6 +60,8 @@ async def drop_and_return(pool: Any, cmd: dict[str, Any], conn_class: Any) -> di
                     read_buffer_init_size=4096,
                     use_aiofastnet=False,
                 )
+                if listener is None:  # picows gives none when the upgrade was refused
+                    raise ConnectionError("upgrade refused")
                 await asyncio.wait_for(listener.ready, 30)  # type: ignore[attr-defined]
                 live_at.append(now() - started)
                 return
