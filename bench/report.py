@@ -46,6 +46,14 @@ def summary(results: dict[str, Any]) -> str:
             f"fanout: {r['subscribers']} subs all in {r['all_ms_median']:.1f} ms"
             f" ({r['deliveries_per_s']:.0f} deliveries/s), lost {r['lost']}"
         )
+    if "storm" in s:
+        t = s["storm"]
+        lines.append(
+            f"storm: {t['back']}/{t['sockets']} sockets back within {t['window_s']:.0f} s, all live"
+            f" after {t['all_live_s']:.1f} s ({t['reconnects_per_s']:.0f} reconnects/s,"
+            f" {t['attempts']} attempts), missing {t['missing']}, duplicates {t['duplicates']},"
+            f" Redis CPU {t['redis_cpu_s']:.2f} s ({100 * t['redis_cpu_share']:.0f}% of a core)"
+        )
     if "idle" in s:
         d = s["idle"]
         lines.append(
@@ -270,6 +278,27 @@ def write(results: dict[str, Any], doc: Path, targets: Any, prototype: Any) -> N
             f" | {d['sockets'] - d['close_codes'].get('4011', 0):,} | {d['clean']} |",
             "",
             f"Per worker: {workers}.",
+            "",
+        ]
+    if "storm" in s:
+        t = s["storm"]
+        out += [
+            "## 6. Reconnect storm",
+            "",
+            f"{t['sockets']:,} sockets follow one channel while {t['webhooks']:,} webhooks flow"
+            " at a steady rate; every socket is reset at the same moment and each comes back"
+            f" after a random delay within {t['window_s']:.0f} s, subscribing with `since` ="
+            " the last cursor it got (`bench/storm.py`). Missing and duplicates are counted"
+            " per client by event number, over every acknowledged webhook.",
+            "",
+            "| sockets | back | all live after | reconnects/s | attempts | missing | duplicates"
+            " | webhooks acked | bridge CPU s | Redis CPU s (share of a core) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            f"| {t['sockets']:,} | {t['back']:,} | {_f(t['all_live_s'])} s"
+            f" | {_f(t['reconnects_per_s'], 0)} | {t['attempts']:,} | {t['missing']}"
+            f" | {t['duplicates']} | {t['webhooks_acked']:,}/{t['webhooks']:,}"
+            f" | {_f(t['bridge_cpu_s'])} | {_f(t['redis_cpu_s'], 2)}"
+            f" ({_f(100 * t['redis_cpu_share'], 0)}%) |",
             "",
         ]
     out += [

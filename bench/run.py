@@ -9,6 +9,8 @@ Scenarios (issue 6), all on loopback, bounded in count and time:
 3. fanout   one event to 1k, 5k, 10k subscribers: time until all have it; deliveries/s.
 4. idle     20k idle sockets: RSS per socket, opening rate, clean shutdown time.
 5. peer     scenario 2 on Flask-SocketIO + Redis message queue (bench/.peer-venv).
+6. storm    every socket dropped at once and back within 10 s with `since` while webhooks
+            flow: reconnect rate, time until all are live, 0 missing, 0 duplicates (storm.py).
 
 Servers, load generator (loadgen.py) and socket clients (wsclients.py) are separate
 processes; clients and load generator report their own CPU time. `--smoke` runs every
@@ -38,6 +40,7 @@ sys.path.insert(0, str(BENCH))
 
 import psutil  # noqa: E402
 import servers  # noqa: E402
+import storm  # noqa: E402
 from common import raise_nofile, webhook_body  # noqa: E402
 from servers import ADMIN_TOKEN, SECRET, Baseline, Bridge, Peer, cpu_of, settle  # noqa: E402
 
@@ -50,6 +53,7 @@ FULL: dict[str, Any] = {
     "fanout": {"sizes": [1000, 5000, 10000], "reps": 5},
     "idle": {"sockets": 20000, "warmup_sockets": 50},
     "peer": {"configs": [(100, 50), (1000, 10), (5000, 2)], "duration": 10.0},
+    "storm": {"sockets": 5000, "rate": 100, "lead": 2.0, "window": 10.0, "tail": 5.0},
 }
 SMOKE: dict[str, Any] = {
     "ingest": {"rounds": 1, "warmup": 0.2, "duration": 0.5, "concurrency": 8},
@@ -57,8 +61,9 @@ SMOKE: dict[str, Any] = {
     "fanout": {"sizes": [20, 50], "reps": 1},
     "idle": {"sockets": 100, "warmup_sockets": 10},
     "peer": {"configs": [(20, 20)], "duration": 0.5},
+    "storm": {"sockets": 30, "rate": 20, "lead": 0.3, "window": 1.0, "tail": 0.5},
 }
-SCENARIOS = ("ingest", "latency", "fanout", "idle", "peer")
+SCENARIOS = ("ingest", "latency", "fanout", "storm", "idle", "peer")
 DOC = servers.ROOT / "docs" / "performance.md"
 S = TypeVar("S", bound=servers.Server)
 
@@ -174,16 +179,19 @@ class Clients:
         self.send(command if isinstance(command, list) else [command] * len(self.procs))
         return self.receive()
 
-    def open(self, url: str, proto: str, total: int, plan: list[tuple[str, int]]) -> dict[str, Any]:
+    def open(
+        self, url: str, proto: str, total: int, plan: list[tuple[str, int]], track: bool = False
+    ) -> dict[str, Any]:
         """Open `total` sockets spread over the processes; socket i subscribes to each
-        channel of `plan` whose bound is above i."""
+        channel of `plan` whose bound is above i (`track`: each keeps its last cursor)."""
         share, extra = divmod(total, len(self.procs))
         commands, offset = [], 0
         for i in range(len(self.procs)):
             count = share + (1 if i < extra else 0)
             commands.append(
                 {"cmd": "open", "url": url, "proto": proto, "token": ADMIN_TOKEN,
-                 "offset": offset, "count": count, "channels": plan, "concurrency": 64}
+                 "offset": offset, "count": count, "channels": plan, "concurrency": 64,
+                 "track": track}
             )  # fmt: skip
             offset += count
         started = time.monotonic()
@@ -647,6 +655,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
             if "fanout" in chosen:
                 scenarios["fanout"] = scenario_fanout(bridge, cfg["fanout"], seq, cap)
+        if "storm" in chosen:
+            assert redis.process is not None
+            scenarios["storm"] = storm.scenario(
+                bridge, redis.process.pid, cfg["storm"], seq, cap,
+                clients=lambda n: Clients(client_count(n)), send_at_rate=send_at_rate,
+                cpu_of=cpu_of, log=log,
+            )  # fmt: skip
         if fresh is not bridge:
             bridge.stop()
         if "idle" in chosen:

@@ -16,7 +16,7 @@ Two protocols over the same client:
   `43N[...]`; events `42["event",{...}]`; server ping `2`, client pong `3`.
 
 Commands are JSON lines on stdin, each answered by one JSON line on stdout:
-`open`, `reset`, `wait`, `report`, `await_closed`, `close`.
+`open`, `reset`, `wait`, `report`, `await_closed`, `close`, `storm` (storm.py).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import uvloop
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import storm
 from common import cpu_seconds, raise_nofile, read_mark
 
 now = time.monotonic
@@ -66,10 +67,13 @@ class Pool:
         seq, sent = mark
         # Events may be stored (and so delivered) in another order than sent, when two sends
         # overlap: a set, not the last seq, tells a duplicate.
-        if seq in conn.seen:
+        follower = conn.follower
+        if follower.track:
+            follower.last = read_id(payload)
+        if seq in follower.seen:
             self.dups += 1
             return
-        conn.seen.add(seq)
+        follower.seen.add(seq)
         self.latencies.append(at - sent)
         entry = self.seqs.get(seq)
         if entry is None:
@@ -79,8 +83,37 @@ class Pool:
             entry[2] = at
 
 
+class Follower:
+    """One client across its connections: the events it has seen (a duplicate after a
+    reconnect counts as one) and, when `track`, the cursor it resumes from (`since`)."""
+
+    __slots__ = ("channels", "last", "seen", "track")
+
+    def __init__(self, channels: list[str], track: bool = False) -> None:
+        self.channels = channels
+        self.seen: set[int] = set()
+        self.last: str | None = None
+        self.track = track
+
+
+def read_id(payload: bytes) -> str | None:
+    """The event's cursor: the envelope's first field (bridge/store.py writes it first)."""
+    at = payload.find(b'"event":{"id":"')
+    if at < 0:
+        return None
+    start = at + 15
+    return payload[start : payload.index(b'"', start)].decode()
+
+
 class Conn(WSListener):
-    def __init__(self, pool: Pool, proto: str, channels: list[str], token: str) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        proto: str,
+        channels: list[str],
+        token: str,
+        follower: Follower | None = None,
+    ) -> None:
         super().__init__()
         self.pool = pool
         self.proto = proto
@@ -88,16 +121,19 @@ class Conn(WSListener):
         self.token = token
         self.pending = len(channels)
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.seen: set[int] = set()
+        self.follower = follower or Follower(channels)
         self.transport: WSTransport | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
         self.pool.conns.add(self)
         if self.proto == "bridge":
+            since = self.follower.last
             for channel in self.channels:
-                frame = json.dumps({"type": "subscribe", "channel": channel})
-                transport.send(WSMsgType.TEXT, frame.encode())
+                subscribe = {"type": "subscribe", "channel": channel}
+                if since is not None:  # the storm's followers follow one channel
+                    subscribe["since"] = since
+                transport.send(WSMsgType.TEXT, json.dumps(subscribe).encode())
             if not self.channels:
                 self._set_ready()
 
@@ -185,6 +221,7 @@ class Process:
         plan = cmd["channels"]  # [[channel, sockets with a global index below this], ...]
         headers = {"Authorization": f"Bearer {token}"} if proto == "bridge" else None
         gate = asyncio.Semaphore(cmd.get("concurrency", 100))
+        track = cmd.get("track", False)
         errors: Counter[str] = Counter()
         opened = 0
 
@@ -194,7 +231,7 @@ class Process:
             async with gate:
                 try:
                     _, listener = await ws_connect(
-                        lambda: Conn(self.pool, proto, channels, token),
+                        lambda: Conn(self.pool, proto, channels, token, Follower(channels, track)),
                         url,
                         extra_headers=headers,
                         websocket_handshake_timeout=60,
@@ -288,6 +325,8 @@ async def main() -> None:
             answer = await process.await_closed(cmd)
         elif name == "close":
             answer = process.close()
+        elif name == "storm":
+            answer = await storm.drop_and_return(process.pool, cmd, Conn)
         else:
             answer = {"error": f"unknown command {name!r}"}
         sys.stdout.write(json.dumps(answer) + "\n")

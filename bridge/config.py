@@ -149,6 +149,8 @@ class Settings:
     # is answered 503; also how long the hub's subscription may stay silent before it pings,
     # and twice this before it is taken for dead and made again.
     redis_timeout: float = _setting("BRIDGE_REDIS_TIMEOUT", 5.0, _float_range(0.1, 60))
+    # Concurrent appends in a worker share a round trip, up to this many (1: one each).
+    append_batch: int = _setting("BRIDGE_APPEND_BATCH", 64, _int_range(1, 1000))
     data_dir: Path = _setting("BRIDGE_DATA_DIR", Path(".bridge"), Path)
     host: str = _setting("BRIDGE_HOST", "127.0.0.1", str)
     port: int = _setting("PORT", 8000, _int_range(1, 65535))

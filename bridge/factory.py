@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         retention_seconds=settings.retention_seconds,
         dedup_ttl=settings.dedup_ttl,
         write_headroom=settings.max_body_bytes,
+        append_batch=settings.append_batch,
     )
     app = Flask(__name__, static_folder=None)
     # One byte over the limit: a chunked body (no Content-Length) is cut at this length

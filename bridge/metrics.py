@@ -31,6 +31,11 @@ INGEST_SECONDS = Histogram(
     "From request to stored-and-published",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+APPEND_BATCH = Histogram(
+    "bridge_append_batch_size",
+    "Appends sent to Redis in one round trip (concurrent webhooks share one: batching.py)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1000),
+)
 DELIVERY_SECONDS = Histogram(
     "bridge_delivery_seconds",
     "From an event's storing (its cursor's time) to its frame handed to a worker's sockets",

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import (
     ClusterError,
+    NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
     SlotNotCoveredError,
@@ -24,6 +26,7 @@ from redis.exceptions import (
 )
 
 from bridge import cursor, keys, metrics
+from bridge.batching import GroupCommit
 from bridge.cursor import Cursor
 from bridge.errors import StoreFull, StoreUnavailable
 from bridge.redis_client import Client
@@ -71,6 +74,10 @@ local function newer(a, b)
 end
 """
 
+# A batch of appends stops growing past this many bytes of events (its first may be larger):
+# a pipeline is built whole in memory before it is sent.
+BATCH_BYTES = 1024 * 1024
+
 # The debugger's list of rejected deliveries per endpoint: short, and gone after a week.
 REJECTIONS_KEPT = 50
 REJECTIONS_TTL = 7 * 86400
@@ -99,6 +106,18 @@ def unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
 
 def _kind(exc: BaseException) -> type[StoreUnavailable]:
     return StoreFull if isinstance(exc, OutOfMemoryError) else StoreUnavailable
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    channel: str
+    dedup_id: str
+    event_type: str | None
+    envelope_tail: str
+    raw: bytes
+
+    def size(self) -> int:
+        return len(self.raw) + len(self.envelope_tail)
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,7 @@ class Store:
         retention_seconds: int,
         dedup_ttl: int,
         write_headroom: int = 0,
+        append_batch: int = 1,
     ) -> None:
         self.client = client
         self.write_headroom = write_headroom
@@ -160,6 +180,15 @@ class Store:
         self.sharded = isinstance(client, RedisCluster)
         publish = "SPUBLISH" if self.sharded else "PUBLISH"
         self._append = client.register_script(_NEWER + _APPEND.replace("%PUBLISH%", publish))
+        # 1: each append its own round trip (tests of one append's failure modes, tools).
+        self._group: GroupCommit[AppendRequest, Appended | Exception] | None = None
+        if append_batch > 1:
+            self._group = GroupCommit(
+                self._append_batch,
+                max_items=append_batch,
+                max_bytes=BATCH_BYTES,
+                size=AppendRequest.size,
+            )
 
     def unready(self) -> str | None:
         """Why a webhook may not be stored now ("unreachable", "full"), or None.
@@ -185,23 +214,76 @@ class Store:
     def append(
         self, channel: str, dedup_id: str, event_type: str | None, envelope_tail: str, raw: bytes
     ) -> Appended:
+        """Store and publish one event (or find it a duplicate); raises StoreUnavailable.
+
+        Concurrent appends in this process share round trips (bridge/batching.py)."""
+        request = AppendRequest(channel, dedup_id, event_type, envelope_tail, raw)
+        if self._group is None:
+            outcome = self._append_batch([request])[0]
+        else:
+            outcome = self._group.submit(request)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _script_input(self, request: AppendRequest) -> tuple[list[str], list[str | int | bytes]]:
+        channel = request.channel
+        return (
+            [keys.stream(channel), keys.dedup(channel, request.dedup_id)],
+            [
+                self.retention_events,
+                self.retention_ms,
+                self.dedup_ttl,
+                keys.events_shard(channel) if self.sharded else keys.EVENTS_CHANNEL,
+                _one_line(request.event_type or ""),
+                request.envelope_tail,
+                request.raw,
+                channel,
+            ],
+        )
+
+    def _append_batch(self, requests: list[AppendRequest]) -> list[Appended | Exception]:
+        """Run the append script for each request, in order, in one round trip (a Cluster
+        pipeline sends each node its own share at once); one outcome per request, so a
+        node that is down or full fails only its own endpoints' appends."""
+        metrics.APPEND_BATCH.observe(len(requests))
         try:
-            created, event_id = self._append(
-                keys=[keys.stream(channel), keys.dedup(channel, dedup_id)],
-                args=[
-                    self.retention_events,
-                    self.retention_ms,
-                    self.dedup_ttl,
-                    keys.events_shard(channel) if self.sharded else keys.EVENTS_CHANNEL,
-                    _one_line(event_type or ""),
-                    envelope_tail,
-                    raw,
-                    channel,
-                ],
-            )
+            if len(requests) == 1:
+                script_keys, args = self._script_input(requests[0])
+                replies: list[Any] = [self._append(keys=script_keys, args=args)]
+            else:
+                replies = self._pipelined(requests)
         except REDIS_ERRORS as exc:
-            raise unavailable("append", exc) from exc
-        return Appended(id=event_id.decode(), duplicate=not created)
+            if len(requests) > 1 and isinstance(self.client, RedisCluster):
+                # A Cluster pipeline fails whole when one node cannot be reached (before it
+                # writes to any): the others' appends go again alone, each to its own node.
+                return [self._append_batch([request])[0] for request in requests]
+            return [unavailable("append", exc) for _ in requests]
+        return [_appended(reply) for reply in replies]
+
+    def _pipelined(self, requests: list[AppendRequest]) -> list[Any]:
+        # EVALSHA itself: a pipeline given the Script object asks SCRIPT EXISTS first,
+        # a second round trip per batch. A server that lost its scripts (restarted) says
+        # NOSCRIPT, not run, so exactly those are loaded and sent again.
+        replies: list[Any] = [None] * len(requests)
+        pending = list(range(len(requests)))
+        for attempt in range(2):
+            with self.client.pipeline(transaction=False) as pipe:
+                for i in pending:
+                    script_keys, args = self._script_input(requests[i])
+                    # By name: a Cluster pipeline refuses `evalsha()`, for scripts whose
+                    # keys could span slots (ours share the endpoint's hash tag).
+                    pipe.execute_command(
+                        "EVALSHA", self._append.sha, len(script_keys), *script_keys, *args
+                    )
+                answers = pipe.execute(raise_on_error=False)
+            for i, answer in zip(pending, answers, strict=True):
+                replies[i] = answer
+            pending = [i for i in pending if isinstance(replies[i], NoScriptError)]
+            if not pending or attempt:
+                break
+            self.client.script_load(self._append.script)
+        return replies
 
     def seen(self, channel: str, dedup_ids: list[str]) -> list[str | None]:
         """The cursor each dedup id was first stored under, or None: what `append` would
@@ -312,6 +394,15 @@ class Store:
             self.client.delete(keys.stream(channel))
         except REDIS_ERRORS as exc:
             raise unavailable("delete", exc) from exc
+
+
+def _appended(reply: Any) -> Appended | Exception:
+    if isinstance(reply, REDIS_ERRORS):
+        return unavailable("append", reply)
+    if isinstance(reply, Exception):
+        return reply  # not Redis being away (a script error): that caller's 500, as before
+    created, event_id = reply
+    return Appended(id=_text(event_id), duplicate=not created)
 
 
 def _stored(entry_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:
