@@ -212,7 +212,12 @@ def test_on_a_cluster_a_full_node_fails_only_its_own_appends_in_a_batch(
         with cluster.node(held) as paused:
             hold_writes(paused)
             pending = Pending(bridge)
-            for owner in owners:  # the first in flight on `held`, the rest queued behind it
+            # The first alone, read before the others are sent: in flight on `held` for
+            # certain (sent together, one for another node could go first, come back at
+            # once, and split the rest into two batches).
+            pending.send(endpoints[owners[0]])
+            wait_until(pending.all_read, timeout=30)
+            for owner in owners[1:]:  # queued behind it
                 pending.send(endpoints[owner])
             wait_until(pending.all_read, timeout=30)
             paused.client_unpause()
