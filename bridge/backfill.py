@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge import metrics
+from bridge import envelope, metrics
 from bridge.endpoints import Endpoint
+from bridge.envelope import Arrival
 from bridge.errors import InvalidInput
-from bridge.ingest import Arrival, dedup_id, envelope_tail, new_trace
+from bridge.ingest import dedup_id, new_trace
 from bridge.store import Store
 
 MAX_EVENTS = 100  # per request: Stripe's and GitHub's largest page
@@ -214,7 +215,7 @@ def store_all(store: Store, endpoint: Endpoint, items: list[Arrival]) -> list[Re
     retry answers them as duplicates)."""
     results = []
     for arrival in items:
-        tail = envelope_tail(
+        tail = envelope.tail(
             endpoint, arrival, verified=True, verification={"scheme": SCHEME, "secret_id": None}
         )
         appended = store.append(

@@ -26,7 +26,7 @@ from fnmatch import fnmatchcase
 import redis
 from redis.cluster import RedisCluster
 
-from bridge import cursor, keys, metrics, redis_client
+from bridge import cursor, envelope, keys, metrics, redis_client
 from bridge.backoff import Backoff
 from bridge.cursor import Cursor
 from bridge.errors import StoreUnavailable
@@ -41,11 +41,6 @@ log = logging.getLogger(__name__)
 CHANGES = keys.CHANGES_CHANNEL.encode()
 REJECTED = keys.REJECTIONS_CHANNEL.encode()
 HELD_RETRY = 1.0  # seconds between backfill attempts for a channel whose stream is unreadable
-
-
-def event_frame(channel_json: str, event: StoredEvent) -> str:
-    """The `event` frame, built by string joining so an event is serialised once per process."""
-    return '{"type":"event","channel":' + channel_json + ',"event":' + event.envelope_json() + "}"
 
 
 class Hub:
@@ -125,7 +120,9 @@ class Hub:
                         continue
                     sub.last = event_id
                 if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
-                    frame = wire_frame(event_frame(channel_json, event))
+                    frame = wire_frame(
+                        envelope.event_frame(channel_json, event.id, event.envelope_tail)
+                    )
                     if not sub.outbox.put_backlog(frame, self._send_timeout):
                         break
                     sub.sent = event_id
@@ -304,24 +301,19 @@ class Hub:
         raise redis.TimeoutError("no subscribe confirmation")
 
     def _handle(self, data: bytes) -> None:
-        head, tail = data.split(b"\n", 1)
-        channel = head.decode()
+        channel, rest = envelope.split_message(data)
         if channel not in self._channels and not (self._follows and self._adopt(channel)):
-            # Every worker hears every event, and most are not ours: checked before the
-            # envelope (which may be megabytes) is decoded.
             return
         if channel in self._held:
             return  # it is in the stream: the held channel's next backfill reads it in order
-        id_text, event_type, tail_text = tail.decode().split("\n", 2)
-        event = StoredEvent(id=id_text, event_type=event_type, envelope_tail=tail_text, raw=b"")
-        frame = wire_frame(event_frame(_json_string(channel), event))
+        id_text, event_type, tail = envelope.event_fields(rest)
+        frame = wire_frame(envelope.event_frame(_json_string(channel), id_text, tail))
         self.deliver(channel, cursor.parse(id_text), event_type, frame)
 
     def _rejected(self, data: bytes) -> None:
         """A rejected delivery, to the subscriptions of its channel that asked for them.
         Not backfilled after a reconnect: the rejections API keeps the last 50."""
-        head, record = data.split(b"\n", 1)
-        channel = head.decode()
+        channel, record = envelope.split_message(data)
         if channel not in self._channels and not (self._follows and self._adopt(channel)):
             return
         frame = wire_frame(
@@ -357,7 +349,9 @@ class Hub:
             channel_json = _json_string(channel)
             try:
                 for event in self._store.replay_after(channel, since):
-                    frame = wire_frame(event_frame(channel_json, event))
+                    frame = wire_frame(
+                        envelope.event_frame(channel_json, event.id, event.envelope_tail)
+                    )
                     self.deliver(channel, cursor.parse(event.id), event.event_type, frame)
             except StoreUnavailable:
                 if channel not in self._held:
@@ -371,6 +365,10 @@ class Hub:
 def _json_string(value: str) -> str:
     # Endpoint ids match [a-z0-9][a-z0-9_-]*, so quoting needs no escaping.
     return '"' + value + '"'
+
+
+def _stored_frame(channel_json: str, event: StoredEvent) -> bytes:
+    return wire_frame(envelope.event_frame(channel_json, event.id, event.envelope_tail))
 
 
 def _close_quietly(pubsub: redis.client.PubSub) -> None:

@@ -25,7 +25,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from bridge import cursor, keys, metrics
+from bridge import cursor, envelope, keys, metrics
 from bridge.batching import GroupCommit
 from bridge.cursor import Cursor
 from bridge.errors import StoreFull, StoreUnavailable
@@ -60,6 +60,7 @@ if dropped then
   redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', dropped)
 end
 redis.call('SET', KEYS[2], id, 'EX', ARGV[3])
+-- the message format of bridge/envelope.py: channel, id, event type, envelope tail
 redis.call('%PUBLISH%', ARGV[4], ARGV[8] .. '\\n' .. id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[6])
 return {1, id}
 """
@@ -149,13 +150,7 @@ class StoredEvent:
     raw: bytes
 
     def envelope_json(self) -> str:
-        return envelope_json(self.id, self.envelope_tail)
-
-
-def envelope_json(event_id: str, tail: str) -> str:
-    """Put the cursor first into a stored envelope, without parsing it again."""
-    # An envelope always has fields after the id, so the tail is never "{}".
-    return '{"id":"' + event_id + '",' + tail[1:]
+        return envelope.with_id(self.id, self.envelope_tail)
 
 
 class Store:
@@ -235,7 +230,7 @@ class Store:
                 self.retention_ms,
                 self.dedup_ttl,
                 keys.events_shard(channel) if self.sharded else keys.EVENTS_CHANNEL,
-                _one_line(request.event_type or ""),
+                envelope.one_line(request.event_type or ""),
                 request.envelope_tail,
                 request.raw,
                 channel,
@@ -416,8 +411,3 @@ def _stored(entry_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _one_line(value: str) -> str:
-    # The pub/sub message is newline-separated; an event type never needs a newline.
-    return value.replace("\n", " ").replace("\r", " ")
