@@ -22,7 +22,7 @@ from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, MakeApp, 
 pytest_plugins = ["tests.browser"]
 
 # The shared provider table asserts in its helpers; let pytest explain those failures too.
-pytest.register_assert_rewrite("tests.provider_cases")
+pytest.register_assert_rewrite("tests.provider_cases", "tests.api_support", "tests.ingest_support")
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +97,24 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def unverified_app(make_app: MakeApp) -> Flask:
+    """An app whose server allows provider `none`."""
+    return make_app(allow_unverified=True)
+
+
+@pytest.fixture
+def small_app(make_app: MakeApp) -> Flask:
+    """An app that accepts bodies of at most 1024 bytes, and allows provider `none`."""
+    return make_app(max_body_bytes=1024, allow_unverified=True)
+
+
+@pytest.fixture
+def dead_app(make_app: MakeApp) -> Flask:
+    """An app whose Redis URL points at a closed port."""
+    return make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0", retry_after=7)
 
 
 @pytest.fixture(scope="session")

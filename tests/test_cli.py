@@ -530,7 +530,7 @@ def test_token_for_an_unknown_channel(bridge: BridgeProcess, uid: str) -> None:
 
 def test_samples_verify_with_the_providers_own_check() -> None:
     """The sample bodies parse as JSON and the provider's own verifier accepts the signature."""
-    from bridge import samples
+    from bridge.cli import samples
     from bridge.providers import Secret, WebhookRequest
 
     for name, secret, _, stored_type in CORE[::2]:

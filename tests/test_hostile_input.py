@@ -18,8 +18,8 @@ from bridge import cursor, jsontext
 from bridge.errors import InvalidInput
 from bridge.identifiers import is_endpoint_id
 from bridge.providers import get as provider
+from tests.ingest_support import create, deliver, history
 from tests.support import BridgeProcess
-from tests.test_ingest import create, deliver, history
 
 DEEP = jsontext.MAX_DEPTH
 

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from bridge import masking
 from bridge.errors import InvalidInput
 from bridge.providers import get as provider
+from tests.ingest_support import create, deliver, history
 from tests.support import BridgeProcess, Connect
-from tests.test_ingest import create, deliver, history
 
 STRIPE_SECRET = "whsec_masking_test_secret"
 CHARGE = {

@@ -1,10 +1,12 @@
-"""A socket's outbox (bridge/outbox.py) bounded by frames, bytes and age, on a hand-moved clock."""
+"""A socket's outbox (bridge/outbox.py): its bounds on a hand-moved clock, the on_slow policies,
+the fast path to the kernel, closing, and frame bytes."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
-from bridge.outbox import DROP_OLDEST, LATEST, SLOW_CONSUMER, Outbox, Tag
+from bridge.outbox import DROP_OLDEST, LATEST, SLOW_CONSUMER, Outbox, Tag, wire_frame
 
 
 class Clock:
@@ -150,3 +152,93 @@ def test_latest_keeps_only_the_newest_event_per_channel() -> None:
     assert outbox.closed is None
     assert notices(frames) == []
     assert [f[-1] for f in frames] == [100, 100]  # ticker's newest, then other's newest
+
+
+# -- the fast path, closing, framing ---------------------------------------------------------
+
+
+def recorder(closes: list[tuple[int, str]]) -> Callable[[int, str], bytes]:
+    """A `close_now` whose kernel takes the whole close frame, noting each close."""
+
+    def close_now(code: int, reason: str) -> bytes:
+        closes.append((code, reason))
+        return b""
+
+    return close_now
+
+
+def test_a_frame_the_kernel_takes_whole_is_not_queued_and_wakes_no_writer() -> None:
+    """With nothing queued, put() hands the frame to `direct`; taken whole, nothing waits."""
+    outbox = Outbox(10)
+    sent: list[bytes] = []
+    wakes: list[None] = []
+
+    def direct(frame: bytes) -> int:
+        sent.append(frame)
+        return len(frame)
+
+    outbox.direct = direct
+    outbox.wake = lambda: wakes.append(None)
+    assert outbox.put(b"hello")
+    assert sent == [b"hello"]
+    assert len(outbox) == 0
+    assert wakes == []
+
+
+def test_the_rest_of_a_partly_written_frame_is_queued_first_for_the_writer() -> None:
+    """A frame the kernel took in part: its rest is queued ahead of later frames, once woken."""
+    outbox = Outbox(10)
+    wakes: list[None] = []
+    outbox.direct = lambda frame: 3
+    outbox.wake = lambda: wakes.append(None)
+    assert outbox.put(b"abcdef")
+    assert outbox.put(b"next")  # something is queued: no second direct write
+    assert outbox.take(timeout=0) == [b"def", b"next"]
+    assert wakes == [None, None]
+
+
+def test_close_with_nothing_queued_sends_the_close_frame_without_a_writer() -> None:
+    """An idle outbox closes through `close_now`; the writer is not woken when it took all."""
+    outbox = Outbox(10)
+    closes: list[tuple[int, str]] = []
+    wakes: list[None] = []
+    outbox.close_now = recorder(closes)
+    outbox.wake = lambda: wakes.append(None)
+    outbox.close(4011, "shutting down")
+    outbox.close(1000, "a second close does not count")
+    assert closes == [(4011, "shutting down")]
+    assert outbox.closed == (4011, "shutting down")
+    assert wakes == []
+    assert not outbox.put(b"late")
+
+
+def test_close_keeps_what_is_queued_ahead_of_the_close_frame() -> None:
+    """Closing (not as a slow consumer) leaves the queued frames for the writer to send first."""
+    outbox, _ = stuck()
+    closes: list[tuple[int, str]] = []
+    outbox.close_now = recorder(closes)
+    assert outbox.put(b"one")
+    assert outbox.put(b"two")
+    outbox.close(4011, "shutting down")
+    assert closes == []  # frames wait: the close frame must not overtake them
+    assert outbox.take(timeout=0) == [b"one", b"two"]
+
+
+def test_a_backlog_frame_past_half_the_bound_waits_then_closes_as_slow() -> None:
+    """put_backlog waits while the outbox is half full; when no room comes, it is a slow close."""
+    outbox, _ = stuck(limit=4)
+    assert outbox.put(b"a")
+    assert outbox.put(b"b")  # half of 4 frames
+    assert not outbox.put_backlog(b"c", timeout=0.01)
+    assert outbox.closed is not None
+    assert outbox.closed[0] == SLOW_CONSUMER
+
+
+def test_wire_frames_use_the_length_header_their_size_needs() -> None:
+    """RFC 6455 5.2: 7-bit length under 126 bytes, 16-bit under 64 KiB, 64-bit beyond."""
+    assert wire_frame("x" * 125)[:2] == bytes((0x81, 125))
+    assert wire_frame("x" * 126)[:4] == bytes((0x81, 126, 0, 126))
+    big = wire_frame("x" * 65536)
+    assert big[:2] == bytes((0x81, 127))
+    assert int.from_bytes(big[2:10], "big") == 65536
+    assert len(big) == 10 + 65536

@@ -28,6 +28,7 @@ from bridge.errors import VerificationError
 from bridge.providers import REGISTRY, asymmetric, get
 from bridge.providers.base import Identity, Secret, WebhookRequest
 from bridge.providers.docs import render
+from bridge.providers.guides import GUIDES, guide
 from bridge.providers.twilio import json_url
 from tests.provider_cases import (
     BAD,
@@ -575,11 +576,16 @@ def test_registry_names_and_secret_policy() -> None:
     assert all(REGISTRY[name].name == name for name in REGISTRY)
 
 
+def test_every_registered_provider_has_a_guide_and_no_other() -> None:
+    """The documentation table (guides.py) names exactly the registry's providers."""
+    assert list(GUIDES) == list(REGISTRY)
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_setup_steps_are_short_and_name_the_url(name: str) -> None:
     """Each provider gives 3 to 6 plain-text setup steps, one of them showing the URL."""
     url = "https://bridge.example.com/hooks/ep-1"
-    steps = get(name).setup_steps(url)
+    steps = guide(name).setup_steps(url)
     assert 3 <= len(steps) <= 6
     assert all(isinstance(s, str) and s and "\n" not in s for s in steps)
     assert any(url in s for s in steps)

@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bridge.search import SCAN_BUDGET
+from tests.ingest_support import create, deliver
 from tests.support import MakeApp
-from tests.test_ingest import create, deliver
 
 Answer = dict[str, Any]
 

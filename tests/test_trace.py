@@ -8,8 +8,8 @@ import re
 import requests
 from flask.testing import FlaskClient
 
+from tests.ingest_support import create, deliver, history
 from tests.support import BridgeProcess, Connect, metric, socket_owner, wait_until
-from tests.test_ingest import create, deliver, history
 
 TRACE = re.compile(r"[0-9a-f]{16}")
 

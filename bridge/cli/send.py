@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bridge import providers, samples
-from bridge.cli import shared
+from bridge import providers
+from bridge.cli import samples, shared
 from bridge.client import CliError, hook_url, post_webhook
 from bridge.config import ClientSettings
 from bridge.errors import InvalidInput

@@ -1,6 +1,7 @@
 """The provider registry: contract names to verifier instances.
 
-Adding a provider is one module with a `Provider` subclass plus its entry here.
+Adding a provider is one module with a `Provider` subclass plus its entry here, and its guide
+(title, table row, setup steps) in guides.py; a test checks the two name the same providers.
 """
 
 from __future__ import annotations

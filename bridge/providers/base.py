@@ -11,7 +11,8 @@ Rules every implementation follows:
 - Raise only `VerificationError` for a bad request, whatever bytes the headers hold.
 
 Beside it: headers.py parses the header values (never raising), matching.py compares
-signatures in constant time, work.py records what was signed for the debugger.
+signatures in constant time, work.py records what was signed for the debugger; guides.py
+holds each provider's documentation (title, table row, setup steps), apart from verification.
 """
 
 from __future__ import annotations
@@ -104,12 +105,8 @@ COMMON_OPTION_RULES: Mapping[str, Mapping[str, Any]] = {
 
 class Provider(ABC):
     name: ClassVar[str]
-    # docs/providers.md: the section title, and the summary table's cells after the name
-    # (signature header, who picks the secret, timestamp window, event id, event type).
-    title: ClassVar[str] = ""
     # The endpoint's "secret" is the provider's public key (it signs with its private key).
     public_key: ClassVar[bool] = False
-    table: ClassVar[tuple[str, str, str, str, str]] = ("", "", "", "", "")
     # True where the receiver picks the secret (the bridge generates one if none is given);
     # False where the provider issues it (Stripe, Slack, Shopify): then it is required.
     generates_secret: ClassVar[bool] = True
@@ -152,10 +149,6 @@ class Provider(ABC):
     @abstractmethod
     def headers_for(self, req: SignRequest) -> dict[str, str]:
         """What `sign` returns; each provider implements this one."""
-
-    @abstractmethod
-    def setup_steps(self, url: str) -> list[str]:
-        """Plain-text steps for registering `url` on the provider's side."""
 
     def handshake(
         self, request: WebhookRequest, secret: Secret | None = None

@@ -21,26 +21,8 @@ from bridge.providers.schemes import PairsHmac
 
 class Calendly(PairsHmac):
     name: ClassVar[str] = "calendly"
-    title: ClassVar[str] = "Calendly"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`Calendly-Webhook-Signature`",
-        "you (generated)",
-        "±300 s",
-        "hash of the body",
-        "body `event`",
-    )
     generates_secret: ClassVar[bool] = True
     signature_header: ClassVar[str] = "Calendly-Webhook-Signature"
 
     def identify(self, request: WebhookRequest) -> Identity:
         return Identity(None, json_str(request.json(), "event"))
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "Calendly webhooks are created through its API (paid plans): POST "
-            "https://api.calendly.com/webhook_subscriptions with a personal access token.",
-            f'Send this URL as "url": {url}',
-            'Send this endpoint\'s secret as "signing_key", with the "events" to send '
-            '(e.g. invitee.created) and the "organization" (and "scope").',
-            "Book a test meeting and check the event arrives here.",
-        ]

@@ -56,15 +56,7 @@ def public_key_hex(private_hex: str) -> str | None:
 
 class Discord(Provider):
     name: ClassVar[str] = "discord"
-    title: ClassVar[str] = "Discord interactions"
     public_key: ClassVar[bool] = True
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Signature-Ed25519` (Ed25519)",
-        "Discord (application Public Key)",
-        "±300 s",
-        "body `id`",
-        "interaction type (+ `.name`)",
-    )
     key_format: ClassVar[str] = "ed25519-public-key-hex"
     signed_template: ClassVar[str] = "{x-signature-timestamp}{body}"
     generates_secret: ClassVar[bool] = False
@@ -124,12 +116,3 @@ class Discord(Provider):
             "X-Signature-Ed25519": key.sign(to_bytes(ts) + req.body).hex(),
             "X-Signature-Timestamp": ts,
         }
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Discord Developer Portal open your application > General Information.",
-            "Copy the Public Key and give it to this bridge endpoint as its secret.",
-            f"Paste this URL as the Interactions Endpoint URL and save: {url}",
-            "Discord checks the URL with a PING (answered with PONG) and with wrongly signed "
-            "requests (answered 401); saving succeeds only when both are right.",
-        ]

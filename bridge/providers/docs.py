@@ -1,4 +1,5 @@
-"""docs/providers.md, generated from the registry: each provider's docstring and setup steps.
+"""docs/providers.md, generated from the registry: each provider's docstring, and its title,
+table row and setup steps from guides.py.
 
     python -m bridge.providers.docs > docs/providers.md
 
@@ -11,6 +12,7 @@ import inspect
 import sys
 
 from bridge.providers import REGISTRY, Provider
+from bridge.providers.guides import guide
 
 EXAMPLE_URL = "https://bridge.example.com/hooks/<endpoint id>"
 
@@ -64,11 +66,9 @@ def _body(provider: Provider) -> str:
 
 
 def section(provider: Provider) -> str:
-    steps = "\n".join(
-        f"{n}. {step}" for n, step in enumerate(provider.setup_steps(EXAMPLE_URL), start=1)
-    )
-    title = provider.title or provider.name
-    return f"## {title} (`{provider.name}`)\n\n{_body(provider)}\n\nSetup:\n\n{steps}\n"
+    doc = guide(provider.name)
+    steps = "\n".join(f"{n}. {step}" for n, step in enumerate(doc.setup_steps(EXAMPLE_URL), 1))
+    return f"## {doc.title} (`{provider.name}`)\n\n{_body(provider)}\n\nSetup:\n\n{steps}\n"
 
 
 def table() -> str:
@@ -76,7 +76,7 @@ def table() -> str:
         "| provider | signature header | who picks the secret | timestamp window | event id "
         "| event type |\n| --- | --- | --- | --- | --- | --- |\n"
     )
-    rows = "".join(f"| `{name}` | " + " | ".join(p.table) + " |\n" for name, p in REGISTRY.items())
+    rows = "".join(f"| `{name}` | {guide(name).table} |\n" for name in REGISTRY)
     return head + rows
 
 

@@ -65,14 +65,6 @@ class Settings:
 
 class GenericHmac(Provider):
     name: ClassVar[str] = "hmac"
-    title: ClassVar[str] = "Generic HMAC"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "option `header`",
-        "you (generated)",
-        "none",
-        "option `id_header`",
-        "option `type_field`",
-    )
     generates_secret: ClassVar[bool] = True
     option_types: ClassVar[Mapping[str, type]] = {
         "header": str,
@@ -119,13 +111,3 @@ class GenericHmac(Provider):
         if cfg.id_header and req.event_id:
             headers[cfg.id_header] = req.event_id
         return headers
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the sender's webhook settings, add a new webhook (endpoint) URL.",
-            f"Paste this URL: {url}",
-            "Paste this endpoint's secret as the signing secret (or give the bridge the "
-            "secret the sender issued).",
-            "Check that this endpoint's options (header, algorithm, encoding, prefix) match "
-            "how the sender signs, then send a test delivery.",
-        ]

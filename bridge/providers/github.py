@@ -24,14 +24,6 @@ from bridge.providers.schemes import hmac_match, hmac_text, labelled
 
 class GitHub(Provider):
     name: ClassVar[str] = "github"
-    title: ClassVar[str] = "GitHub"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Hub-Signature-256`",
-        "you (generated)",
-        "none",
-        "`X-GitHub-Delivery`",
-        "`X-GitHub-Event` + `.action`",
-    )
     generates_secret: ClassVar[bool] = True
     option_types: ClassVar[Mapping[str, type]] = {"legacy_sha1": bool}
 
@@ -63,12 +55,3 @@ class GitHub(Provider):
             "X-Hub-Signature": "sha1=" + hmac_text(req.secret, req.body, "sha1"),
             "User-Agent": "GitHub-Hookshot/bridge",
         }
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "On GitHub open the repository (or organization) Settings > Webhooks > Add webhook.",
-            f"Paste this URL as the Payload URL: {url}",
-            "Set Content type to application/json.",
-            "Paste this endpoint's secret into the Secret field.",
-            "Choose the events to send, save, and check the ping delivery under Recent Deliveries.",
-        ]

@@ -32,15 +32,7 @@ def _digest(text: str) -> bytes:
 
 class GitLab(Provider):
     name: ClassVar[str] = "gitlab"
-    title: ClassVar[str] = "GitLab"
     signed_template: ClassVar[str] = "nothing: X-Gitlab-Token is the secret itself"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Gitlab-Token` (the secret itself)",
-        "you (generated)",
-        "none",
-        "`Idempotency-Key` / `X-Gitlab-Event-UUID`",
-        "`X-Gitlab-Event` / body `object_kind`",
-    )
     generates_secret: ClassVar[bool] = True
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
@@ -60,13 +52,3 @@ class GitLab(Provider):
             "X-Gitlab-Event-UUID": delivery,
             "Idempotency-Key": delivery,
         }
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In GitLab open the project (or group) Settings > Webhooks and choose Add new webhook.",
-            f"Paste this URL as the URL: {url}",
-            "Paste this endpoint's secret into the Secret token field (GitLab sends it back "
-            "as X-Gitlab-Token on every request).",
-            "Choose the triggers, keep SSL verification on, and save.",
-            "Use Test > Push events and check the event arrives here.",
-        ]

@@ -21,14 +21,6 @@ from bridge.providers.schemes import BodyHmac
 
 class Intercom(BodyHmac):
     name: ClassVar[str] = "intercom"
-    title: ClassVar[str] = "Intercom"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Hub-Signature` (`sha1=`)",
-        "Intercom (client secret)",
-        "none",
-        "body `id`",
-        "body `topic`",
-    )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "X-Hub-Signature"
     label: ClassVar[str] = "sha1"
@@ -37,12 +29,3 @@ class Intercom(BodyHmac):
     def identify(self, request: WebhookRequest) -> Identity:
         data = request.json()
         return Identity(json_str(data, "id"), json_str(data, "topic"))
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Intercom Developer Hub open your app > Webhooks.",
-            f"Paste this URL as the endpoint URL: {url}",
-            "Select the topics to send and save (Intercom sends a ping).",
-            "Under Basic information copy the app's client secret and give it to this bridge "
-            "endpoint as its secret; Intercom issues it.",
-        ]

@@ -22,14 +22,6 @@ from bridge.providers.schemes import BodyHmac
 
 class LemonSqueezy(BodyHmac):
     name: ClassVar[str] = "lemonsqueezy"
-    title: ClassVar[str] = "Lemon Squeezy"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Signature`",
-        "you (generated)",
-        "none",
-        "hash of the body",
-        "`X-Event-Name` / body `meta.event_name`",
-    )
     generates_secret: ClassVar[bool] = True
     signature_header: ClassVar[str] = "X-Signature"
 
@@ -44,11 +36,3 @@ class LemonSqueezy(BodyHmac):
         self, *, now: float, event_id: str | None, event_type: str | None
     ) -> dict[str, str]:
         return {"X-Event-Name": event_type or "order_created"}
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In Lemon Squeezy open Settings > Webhooks and add a webhook (the + button).",
-            f"Paste this URL as the Callback URL: {url}",
-            "Paste this endpoint's secret into Signing secret.",
-            "Tick the events to send and save; use a test-mode order to check one arrives here.",
-        ]

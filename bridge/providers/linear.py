@@ -29,14 +29,6 @@ WINDOW = 60
 
 class Linear(BodyHmac):
     name: ClassVar[str] = "linear"
-    title: ClassVar[str] = "Linear"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`Linear-Signature`",
-        "Linear (signing secret)",
-        "±60 s (body `webhookTimestamp`)",
-        "`Linear-Delivery`",
-        "body `type` + `.action`",
-    )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "Linear-Signature"
 
@@ -85,12 +77,3 @@ class Linear(BodyHmac):
             "Linear-Delivery": event_id or str(uuid.uuid4()),
             "Linear-Event": (event_type or "Issue").split(".", 1)[0],
         }
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In Linear open Settings > API > Webhooks (workspace admin) and choose New webhook.",
-            f"Paste this URL as the webhook URL: {url}",
-            "Choose the data change events (Issues, Comments, ...) and the teams, then create it.",
-            "Copy the webhook's signing secret and give it to this bridge endpoint as its secret.",
-            "Change an issue and check the event arrives here.",
-        ]

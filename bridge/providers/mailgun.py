@@ -82,15 +82,7 @@ def _text(value: Any) -> str | None:
 
 class Mailgun(Provider):
     name: ClassVar[str] = "mailgun"
-    title: ClassVar[str] = "Mailgun"
     signed_template: ClassVar[str] = "{signature.timestamp}{signature.token}"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "body `signature` (timestamp + token)",
-        "Mailgun (webhook signing key)",
-        "±15 min",
-        "body `token`",
-        "body `event-data.event`",
-    )
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
@@ -143,14 +135,3 @@ class Mailgun(Provider):
         return {
             "Content-Type": "application/json" if is_json else "application/x-www-form-urlencoded"
         }
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Mailgun control panel open Send > Sending > Webhooks (per domain) and "
-            "choose Add webhook.",
-            f"Pick the event type and paste this URL: {url}",
-            "Copy the HTTP webhook signing key (same page, or Settings > API Security) and "
-            "give it to this bridge endpoint as its secret; Mailgun issues it.",
-            "Routes: use forward() with the same URL; the signature fields arrive in the form.",
-            "Use Test webhook and check the event arrives here.",
-        ]

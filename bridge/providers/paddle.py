@@ -25,14 +25,6 @@ from bridge.providers.schemes import PairsHmac
 
 class Paddle(PairsHmac):
     name: ClassVar[str] = "paddle"
-    title: ClassVar[str] = "Paddle Billing"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`Paddle-Signature`",
-        "Paddle (secret key)",
-        "±300 s",
-        "body `notification_id`",
-        "body `event_type`",
-    )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "Paddle-Signature"
     separator: ClassVar[str] = ";"
@@ -44,14 +36,3 @@ class Paddle(PairsHmac):
         data = request.json()
         event_id = json_str(data, "notification_id") or json_str(data, "event_id")
         return Identity(event_id, json_str(data, "event_type"))
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Paddle dashboard open Developer tools > Notifications and choose "
-            "New destination (type: webhook).",
-            f"Paste this URL as the destination URL: {url}",
-            "Select the events to send and save.",
-            "Copy the destination's secret key (pdl_ntfset_...) and give it to this bridge "
-            "endpoint as its secret; Paddle issues it.",
-            "Use the notification simulator to send a test event and check it arrives here.",
-        ]

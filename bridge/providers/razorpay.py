@@ -21,14 +21,6 @@ from bridge.providers.schemes import BodyHmac
 
 class Razorpay(BodyHmac):
     name: ClassVar[str] = "razorpay"
-    title: ClassVar[str] = "Razorpay"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Razorpay-Signature`",
-        "you (generated)",
-        "none",
-        "`x-razorpay-event-id`",
-        "body `event`",
-    )
     generates_secret: ClassVar[bool] = True
     signature_header: ClassVar[str] = "X-Razorpay-Signature"
 
@@ -39,14 +31,3 @@ class Razorpay(BodyHmac):
         self, *, now: float, event_id: str | None, event_type: str | None
     ) -> dict[str, str]:
         return {"X-Razorpay-Event-Id": event_id or _random.token_urlsafe(10)}
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Razorpay Dashboard open Account & Settings > Webhooks and choose "
-            "Add New Webhook.",
-            f"Paste this URL as the Webhook URL: {url}",
-            "Paste this endpoint's secret into the Secret field.",
-            "Select the active events and create the webhook.",
-            "When you change the secret, add the new one here first and keep the old one for "
-            "24 h: Razorpay retries old events with the old secret.",
-        ]

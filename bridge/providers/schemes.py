@@ -2,9 +2,9 @@
 
 A provider module picks its scheme by subclassing one of these classes and naming its headers
 (and, where they differ, algorithm, encoding, label, keys) in class attributes; it keeps what
-is its own: the docstring docs/providers.md shows, `identify`, `setup_steps`, handshakes and
-its table row. Signatures are checked through `first_match`, so in constant time, and only
-`VerificationError` is raised. The key is always the secret as UTF-8.
+is its own: the docstring docs/providers.md shows, `identify` and handshakes (its title, table
+row and setup steps are in guides.py). Signatures are checked through `first_match`, so in
+constant time, and only `VerificationError` is raised. The key is always the secret as UTF-8.
 
 - `BodyHmac`: HMAC of the raw body in one header, bare or as `<label>=<signature>` (Razorpay,
   Shopify, Xero, Typeform, Lemon Squeezy, Intercom, Linear).

@@ -42,15 +42,7 @@ def batch_type(data: Any) -> str | None:
 
 class SendGrid(Provider):
     name: ClassVar[str] = "sendgrid"
-    title: ClassVar[str] = "SendGrid Event Webhook"
     public_key: ClassVar[bool] = True
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Twilio-Email-Event-Webhook-Signature` (ECDSA)",
-        "SendGrid (verification key)",
-        "none (option `tolerance`)",
-        "hash of the body",
-        "events' `event`",
-    )
     key_format: ClassVar[str] = "p256-public-key"
     signed_template: ClassVar[str] = "{x-twilio-email-event-webhook-timestamp}{body}"
     generates_secret: ClassVar[bool] = False
@@ -101,14 +93,3 @@ class SendGrid(Provider):
             "X-Twilio-Email-Event-Webhook-Signature": encode_signature(signature, "base64"),
             "X-Twilio-Email-Event-Webhook-Timestamp": ts,
         }
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In SendGrid open Settings > Mail Settings > Event Webhooks and create (or edit) "
-            "a webhook.",
-            f"Paste this URL as the Post URL: {url}",
-            "Select the engagement and delivery events to send.",
-            "Turn on Signed Event Webhook, copy the Verification Key and give it to this "
-            "bridge endpoint as its secret (it is a public key; SendGrid keeps the private one).",
-            "Save and use Test Integration to check a delivery arrives here.",
-        ]

@@ -21,14 +21,6 @@ from bridge.providers.schemes import BodyHmac
 
 class Shopify(BodyHmac):
     name: ClassVar[str] = "shopify"
-    title: ClassVar[str] = "Shopify"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Shopify-Hmac-Sha256`",
-        "Shopify (client secret)",
-        "none",
-        "`X-Shopify-Webhook-Id`",
-        "`X-Shopify-Topic`",
-    )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "X-Shopify-Hmac-Sha256"
     # Orders and customers: the buyer's contact details and every address they carry.
@@ -61,14 +53,3 @@ class Shopify(BodyHmac):
             "X-Shopify-Webhook-Id": event_id or str(uuid.uuid4()),
             "X-Shopify-Triggered-At": datetime.fromtimestamp(now, UTC).isoformat(),
         }
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Shopify admin open Settings > Notifications > Webhooks and choose "
-            "Create webhook (apps: add a subscription in shopify.app.toml or via the API).",
-            "Pick the event (topic) and the JSON format.",
-            f"Paste this URL as the webhook URL: {url}",
-            "Copy the signing key shown under the webhooks list (apps: the app's client "
-            "secret) and give it to this bridge endpoint as its secret.",
-            "Use Send test notification to check deliveries arrive.",
-        ]

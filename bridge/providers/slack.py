@@ -38,14 +38,6 @@ def _form_type(body: bytes) -> str | None:
 
 class Slack(V0Hmac):
     name: ClassVar[str] = "slack"
-    title: ClassVar[str] = "Slack"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Slack-Signature`",
-        "Slack (Signing Secret)",
-        "±300 s",
-        "body `event_id`",
-        "inner `event.type`",
-    )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "X-Slack-Signature"
     timestamp_header: ClassVar[str] = "X-Slack-Request-Timestamp"
@@ -66,14 +58,3 @@ class Slack(V0Hmac):
         if json_str(data, "type") == "url_verification":
             return {"challenge": json_str(data, "challenge")}
         return None
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "At api.slack.com/apps open your app; under Basic Information copy the Signing "
-            "Secret and give it to this bridge endpoint as its secret.",
-            f"Events: open Event Subscriptions, turn it on and paste this Request URL: {url} "
-            "(the bridge answers Slack's url_verification challenge).",
-            "Slash commands / interactivity: paste the same URL as the command's or "
-            "Interactivity's Request URL.",
-            "Subscribe to the bot events you need, save, and reinstall the app if asked.",
-        ]

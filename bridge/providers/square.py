@@ -28,15 +28,7 @@ def notification_url(url: str, options: Mapping[str, Any] | None) -> str:
 
 class Square(Provider):
     name: ClassVar[str] = "square"
-    title: ClassVar[str] = "Square"
     signed_template: ClassVar[str] = "{notification_url}{body}"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`x-square-hmacsha256-signature` (over URL + body)",
-        "Square (signature key)",
-        "none",
-        "body `event_id`",
-        "body `type`",
-    )
     generates_secret: ClassVar[bool] = False
     option_types: ClassVar[Mapping[str, type]] = {"notification_url": str}
     option_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {
@@ -69,15 +61,3 @@ class Square(Provider):
             raise InvalidInput("options.url", "square signs the URL: give the URL to post to")
         signature = hmac_text(req.secret, to_bytes(url) + req.body, encoding="base64")
         return {"x-square-hmacsha256-signature": signature}
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Square Developer Console open your application > Webhooks > "
-            "Subscriptions and choose Add subscription.",
-            f"Paste this URL as the notification URL: {url}",
-            "Select the events to send and save.",
-            "Copy the subscription's signature key and give it to this bridge endpoint as its "
-            "secret; if Square has the URL spelt differently from the bridge's public URL, "
-            "set the endpoint option notification_url to Square's spelling.",
-            "Use Send test event and check it arrives here.",
-        ]

@@ -65,14 +65,6 @@ def signing_key(secret: str) -> bytes:
 
 class StandardWebhooks(Provider):
     name: ClassVar[str] = "standard"
-    title: ClassVar[str] = "Standard Webhooks, Svix, Clerk, Resend"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`webhook-signature` (`svix-signature`)",
-        "you (`whsec_…`, generated; or the sender's `whpk_…` key)",
-        "±300 s",
-        "`webhook-id`",
-        "body `type`",
-    )
     key_format: ClassVar[str] = "standard-webhooks-secret"
     signed_template: ClassVar[str] = "{webhook-id}.{webhook-timestamp}.{body}"
     generates_secret: ClassVar[bool] = True
@@ -140,18 +132,6 @@ class StandardWebhooks(Provider):
                 hmac_digest(signing_key(req.secret), signed), "base64"
             )
         return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": signature}
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the sender's dashboard (Svix app portal, Clerk, Resend, ...) open Webhooks "
-            "and choose Add Endpoint.",
-            f"Paste this URL as the endpoint URL: {url}",
-            "Subscribe to the event types you want delivered.",
-            "Copy the endpoint's signing secret (it starts with whsec_; for Ed25519 v1a "
-            "signatures, the whpk_ public key) and add it to this bridge endpoint; where the "
-            "sender lets you choose a secret, use this endpoint's.",
-            "Send a test event from the dashboard and check it arrives here.",
-        ]
 
     def check_secret(self, secret: str) -> None:
         if secret.startswith(PRIVATE_PREFIX):

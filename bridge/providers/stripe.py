@@ -22,14 +22,6 @@ from bridge.providers.schemes import PairsHmac
 
 class Stripe(PairsHmac):
     name: ClassVar[str] = "stripe"
-    title: ClassVar[str] = "Stripe"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`Stripe-Signature`",
-        "Stripe (`whsec_…`)",
-        "±300 s",
-        "body `id`",
-        "body `type`",
-    )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "Stripe-Signature"
     # Customers, charges, payment intents and checkout sessions carry these under data.object.
@@ -47,13 +39,3 @@ class Stripe(PairsHmac):
     def identify(self, request: WebhookRequest) -> Identity:
         data = request.json()
         return Identity(json_str(data, "id"), json_str(data, "type"))
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Stripe Dashboard open Developers > Webhooks and choose Add endpoint.",
-            f"Paste this URL as the endpoint URL: {url}",
-            "Select the events to send and create the endpoint.",
-            "Reveal the endpoint's Signing secret (whsec_...) and give it to this bridge "
-            "endpoint as its secret; Stripe issues it, the bridge cannot choose one.",
-            "Use Send test webhook (or `stripe trigger`) to check deliveries arrive.",
-        ]

@@ -111,15 +111,7 @@ def algorithm_of(request: WebhookRequest) -> str | None:
 
 class Twilio(Provider):
     name: ClassVar[str] = "twilio"
-    title: ClassVar[str] = "Twilio"
     signed_template: ClassVar[str] = "{url}{each form field, sorted: name then value}"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`X-Twilio-Signature` (over the URL)",
-        "Twilio (Auth Token)",
-        "none",
-        "`I-Twilio-Idempotency-Token`",
-        "`call.<CallStatus>` / `message.<MessageStatus>`",
-    )
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
@@ -178,15 +170,3 @@ class Twilio(Provider):
             if is_json
             else "application/x-www-form-urlencoded; charset=UTF-8",
         }
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Twilio Console open the phone number (or Messaging Service, TwiML app) to "
-            "configure.",
-            f"Paste this URL as the webhook (or status callback) URL, method HTTP POST: {url}",
-            "Copy the account's Auth Token (Account > API keys & tokens) and give it to this "
-            "bridge endpoint as its secret; Twilio issues it.",
-            "Behind a proxy, set BRIDGE_PUBLIC_URL so the bridge sees the exact URL Twilio "
-            "called: the signature covers it, query string included.",
-            "Send a test SMS or call and check the request arrives here.",
-        ]

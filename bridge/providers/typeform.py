@@ -20,14 +20,6 @@ from bridge.providers.schemes import BodyHmac
 
 class Typeform(BodyHmac):
     name: ClassVar[str] = "typeform"
-    title: ClassVar[str] = "Typeform"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`Typeform-Signature` (`sha256=`)",
-        "you (generated)",
-        "none",
-        "body `event_id`",
-        "body `event_type`",
-    )
     generates_secret: ClassVar[bool] = True
     signature_header: ClassVar[str] = "Typeform-Signature"
     label: ClassVar[str] = "sha256"
@@ -36,12 +28,3 @@ class Typeform(BodyHmac):
     def identify(self, request: WebhookRequest) -> Identity:
         data = request.json()
         return Identity(json_str(data, "event_id"), json_str(data, "event_type"))
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In Typeform open the form > Connect > Webhooks and choose Add a webhook.",
-            f"Paste this URL as the endpoint: {url}",
-            "Open the webhook's Edit settings, paste this endpoint's secret into Secret and save.",
-            "Turn the webhook on and use View deliveries > Send test request to check it "
-            "arrives here.",
-        ]

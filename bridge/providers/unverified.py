@@ -17,14 +17,6 @@ from bridge.providers.headers import json_str
 
 class Unverified(Provider):
     name: ClassVar[str] = "none"
-    title: ClassVar[str] = "No verification"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "—",
-        "—",
-        "—",
-        "hash of the body",
-        "body `type`",
-    )
     generates_secret: ClassVar[bool] = False
     requires_secret: ClassVar[bool] = False
 
@@ -36,11 +28,3 @@ class Unverified(Provider):
 
     def headers_for(self, req: SignRequest) -> dict[str, str]:
         return {}
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            f"Point the sender at this URL: {url}",
-            "No secret is needed: no signature is checked, so anyone who knows the URL can "
-            "post events, and every event is marked unverified.",
-            "Prefer a verifying provider, or `hmac`, whenever the sender signs its requests.",
-        ]

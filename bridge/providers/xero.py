@@ -24,14 +24,6 @@ from bridge.providers.schemes import BodyHmac
 
 class Xero(BodyHmac):
     name: ClassVar[str] = "xero"
-    title: ClassVar[str] = "Xero"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`x-xero-signature`",
-        "Xero (webhooks key)",
-        "none",
-        "hash of the body",
-        "events' `eventCategory.eventType`",
-    )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "x-xero-signature"
     encoding: ClassVar[str] = "base64"
@@ -52,12 +44,3 @@ class Xero(BodyHmac):
         if isinstance(data, dict) and "events" in data and data["events"] in ([], None):
             return {}
         return None
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Xero developer portal open My Apps > your app > Webhooks.",
-            f"Paste this URL as the Delivery URL and choose the event categories: {url}",
-            "Save, copy the Webhooks key and give it to this bridge endpoint as its secret; "
-            "Xero issues it.",
-            "Press Send 'Intent To Receive': the bridge answers it, and the status turns OK.",
-        ]

@@ -25,14 +25,6 @@ VALIDATION = "endpoint.url_validation"
 
 class Zoom(V0Hmac):
     name: ClassVar[str] = "zoom"
-    title: ClassVar[str] = "Zoom"
-    table: ClassVar[tuple[str, str, str, str, str]] = (
-        "`x-zm-signature`",
-        "Zoom (Secret Token)",
-        "±300 s",
-        "hash of the body",
-        "body `event`",
-    )
     generates_secret: ClassVar[bool] = False
     signature_header: ClassVar[str] = "x-zm-signature"
     timestamp_header: ClassVar[str] = "x-zm-request-timestamp"
@@ -49,13 +41,3 @@ class Zoom(V0Hmac):
         plain = json_str(data, "payload", "plainToken") or ""
         encrypted = hmac_text(secret.value, to_bytes(plain))
         return {"plainToken": plain, "encryptedToken": encrypted}
-
-    def setup_steps(self, url: str) -> list[str]:
-        return [
-            "In the Zoom App Marketplace open your app (Build App) > Features > Access and copy "
-            "the Secret Token; give it to this bridge endpoint as its secret.",
-            "Turn on Event Subscription, add a subscription and choose the events.",
-            f"Paste this URL as the Event notification endpoint URL: {url}",
-            "Press Validate: the bridge answers Zoom's endpoint.url_validation challenge.",
-            "Save, then trigger an event (start a meeting) and check it arrives here.",
-        ]

@@ -13,6 +13,7 @@ from bridge.endpoints import MAX_GRACE, Endpoint, StoredSecret
 from bridge.errors import InvalidInput
 from bridge.identifiers import ENDPOINT_ID_SCHEMA
 from bridge.providers.base import COMMON_OPTIONS
+from bridge.providers.guides import guide
 from bridge.services import services
 from bridge.timefmt import iso
 from bridge.web.operation import OBJECT, documented, err, ok, query, request_body
@@ -78,7 +79,7 @@ def _endpoint(endpoint: Endpoint, events: int | None = None) -> dict[str, Any]:
         "options": dict(endpoint.options),
         "secrets": [_secret(s) for s in endpoint.secrets],
         "created_at": iso(endpoint.created_at),
-        "setup": endpoint.verifier.setup_steps(url),
+        "setup": guide(endpoint.provider).setup_steps(url),
         "events": events,
     }
 
@@ -169,7 +170,7 @@ def list_providers() -> Response:
             "providers": [
                 {
                     "name": p.name,
-                    "label": p.title or p.name,
+                    "label": guide(p.name).title,
                     "public_key": p.public_key,
                     "generates_secret": p.generates_secret,
                     "requires_secret": p.requires_secret,

@@ -1,0 +1,52 @@
+"""Error pages are JSON: unknown routes, wrong methods
+(Flask test client, real Redis)."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.api_support import assert_json_error
+
+
+@pytest.mark.parametrize(
+    "path", ["/nope", "/api/nope", "/hooks", "/hooks/a/b", "/api/endpoints/a/b/c"]
+)
+def test_unknown_route_is_404_json(client: FlaskClient, auth: dict[str, str], path: str) -> None:
+    """A route that does not exist answers 404 JSON, never an HTML page."""
+    assert_json_error(client.get(path, headers=auth), 404, "not_found")
+
+
+WRONG_METHODS = [
+    ("GET", "/hooks/some-endpoint", {"POST"}),
+    ("PUT", "/hooks/some-endpoint", {"POST"}),
+    ("DELETE", "/hooks/some-endpoint", {"POST"}),
+    ("PUT", "/api/endpoints", {"GET", "POST"}),
+    ("PATCH", "/api/endpoints/some-endpoint", {"GET", "DELETE"}),
+    ("GET", "/api/tokens", {"POST"}),
+    ("POST", "/healthz", {"GET"}),
+    ("DELETE", "/metrics", {"GET"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in WRONG_METHODS])
+def test_wrong_method_is_405_json(
+    client: FlaskClient, auth: dict[str, str], method: str, path: str
+) -> None:
+    """A known route called with a method it does not serve answers 405 JSON, never HTML."""
+    answer = client.open(path, method=method, headers=auth)
+    assert_json_error(answer, 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"), WRONG_METHODS, ids=[f"{m} {p}" for m, p, _ in WRONG_METHODS]
+)
+def test_405_names_the_allowed_methods(
+    client: FlaskClient, auth: dict[str, str], method: str, path: str, allowed: set[str]
+) -> None:
+    """A 405 answer carries the Allow header listing the methods the route does serve (RFC 9110)."""
+    answer = client.open(path, method=method, headers=auth)
+    assert answer.status_code == 405
+    listed = {m.strip() for m in answer.headers.get("Allow", "").split(",") if m.strip()}
+    assert allowed <= listed
+    assert method not in listed

@@ -1,0 +1,132 @@
+"""Secret rotation through the admin API: adding, removing, grace periods
+(Flask test client, real Redis)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bridge.errors import VerificationError
+from bridge.ingest import receive
+from bridge.providers import get as provider
+from tests.api_support import OTHER_SECRET, assert_json_error, created
+from tests.ingest_support import SECRET, deliver, history
+
+
+def test_rotation_keeps_the_old_secret_valid_and_records_which_matched(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """After POST /secrets both old and new secrets verify, and each event names its secret id."""
+    created(client, auth, uid, "github", secret=SECRET)
+    answer = client.post(
+        f"/api/endpoints/{uid}/secrets", json={"secret": OTHER_SECRET}, headers=auth
+    )
+    assert answer.status_code == 201
+    body = answer.get_json()
+    assert body["secret"]["id"] == "s2"
+    assert body["secret"]["value"] == OTHER_SECRET
+    assert [s["id"] for s in body["endpoint"]["secrets"]] == ["s1", "s2"]
+    shown = client.get(f"/api/endpoints/{uid}", headers=auth).get_json()
+    assert [s["value"] for s in shown["secrets"]] == [SECRET, OTHER_SECRET]
+
+    old = deliver(client, uid, b'{"n": "old"}', secret=SECRET)
+    new = deliver(client, uid, b'{"n": "new"}', secret=OTHER_SECRET)
+    wrong = deliver(client, uid, b'{"n": "wrong"}', secret="never-configured-secret")
+    assert old.status_code == 202
+    assert new.status_code == 202
+    assert_json_error(wrong, 401, "invalid_signature")
+    events = history(client, auth, uid)
+    assert [(e["body"]["n"], e["verification"]["secret_id"]) for e in events] == [
+        ("old", "s1"),
+        ("new", "s2"),
+    ]
+
+
+def rotated(client: FlaskClient, auth: dict[str, str], uid: str) -> None:
+    created(client, auth, uid, "github", secret=SECRET)
+    answer = client.post(
+        f"/api/endpoints/{uid}/secrets", json={"secret": OTHER_SECRET}, headers=auth
+    )
+    assert answer.status_code == 201
+
+
+def test_removed_secret_stops_verifying_at_once(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """DELETE /secrets/<id> without grace makes the old secret fail while the new one works."""
+    rotated(client, auth, uid)
+    answer = client.delete(f"/api/endpoints/{uid}/secrets/s1", headers=auth)
+    assert answer.status_code == 200
+    assert [s["id"] for s in answer.get_json()["secrets"]] == ["s2"]
+    assert deliver(client, uid, b'{"n": "old"}', secret=SECRET).status_code == 401
+    assert deliver(client, uid, b'{"n": "new"}', secret=OTHER_SECRET).status_code == 202
+
+
+def test_removed_secret_verifies_until_its_grace_ends(
+    app: Flask, client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A secret removed with grace_seconds keeps verifying until then, and not after."""
+    rotated(client, auth, uid)
+    answer = client.delete(f"/api/endpoints/{uid}/secrets/s1?grace_seconds=3600", headers=auth)
+    assert answer.status_code == 200
+    old = next(s for s in answer.get_json()["secrets"] if s["id"] == "s1")
+    assert old["expires_at"] is not None
+    assert deliver(client, uid, b'{"n": "grace"}', secret=SECRET).status_code == 202
+
+    services = app.extensions["bridge"]
+    endpoint = services.endpoints.get(uid)
+    later = time.time() + 3601
+    body = b'{"n": "late"}'
+    headers = provider("github").sign(body, SECRET, now=later, event_id="late")
+    with pytest.raises(VerificationError):
+        receive(services.store, endpoint, body, headers, url="", default_tolerance=300, now=later)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/secrets/s1", 400, "invalid_request"),  # the only live secret
+        ("/secrets/s9", 404, "unknown_secret"),
+        ("/secrets/s1?grace_seconds=soon", 400, "invalid_request"),
+    ],
+)
+def test_secret_removal_refusals(
+    client: FlaskClient, auth: dict[str, str], uid: str, path: str, status: int, code: str
+) -> None:
+    """Removing the last live secret, an unknown one, or with a bad grace is refused."""
+    created(client, auth, uid, "github", secret=SECRET)
+    assert_json_error(client.delete(f"/api/endpoints/{uid}{path}", headers=auth), status, code)
+    assert deliver(client, uid, b"{}", secret=SECRET).status_code == 202
+
+
+def test_rotation_generates_a_secret_when_none_is_given(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """POST /secrets without a body generates a new secret for providers that allow it."""
+    first = created(client, auth, uid, "github")
+    answer = client.post(f"/api/endpoints/{uid}/secrets", headers=auth)
+    assert answer.status_code == 201
+    added = answer.get_json()["secret"]
+    assert added["id"] == "s2"
+    assert len(added["value"]) >= 24
+    assert added["value"] != first["secrets"][0]["value"]
+
+
+def test_rotation_needs_a_secret_where_the_provider_issues_it(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """POST /secrets with no secret for a Stripe endpoint is refused naming `secret`."""
+    created(client, auth, uid, "stripe", secret=SECRET)
+    answer = client.post(f"/api/endpoints/{uid}/secrets", json={}, headers=auth)
+    assert assert_json_error(answer, 400, "invalid_request")["field"] == "secret"
+    shown = client.get(f"/api/endpoints/{uid}", headers=auth).get_json()
+    assert len(shown["secrets"]) == 1
+
+
+def test_rotation_on_an_unknown_endpoint_is_404(client: FlaskClient, auth: dict[str, str]) -> None:
+    """Adding a secret to an endpoint that does not exist answers 404 unknown_endpoint."""
+    answer = client.post("/api/endpoints/no-such-endpoint/secrets", json={}, headers=auth)
+    assert_json_error(answer, 404, "unknown_endpoint")
