@@ -56,15 +56,20 @@ CATALOGUE: tuple[CloseCode, ...] = (
 BY_CODE = {entry.code: entry for entry in CATALOGUE}
 
 
+def _entry(code: int | None) -> CloseCode | None:
+    # None: the connection died without a close frame, which libraries report as 1005.
+    return BY_CODE.get(code or NO_STATUS.code)
+
+
 def meaning(code: int | None) -> str:
     """What a close with `code` means, in one line (None: the connection died, no code)."""
-    entry = BY_CODE.get(code or NO_STATUS.code)
+    entry = _entry(code)
     return entry.meaning if entry else f"closed with code {code}"
 
 
 def wants_new_token(code: int | None) -> bool:
     """Whether a close with `code` is worth a reconnect only with another token."""
-    entry = BY_CODE.get(code or NO_STATUS.code)
+    entry = _entry(code)
     return entry is not None and entry.reconnect == "token"
 
 
