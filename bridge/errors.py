@@ -8,7 +8,8 @@
     ├── NotFound(kind, key)                          an endpoint (or other record) that is absent
     ├── Conflict(kind, key)                          creating something that already exists
     ├── InvalidInput(field, problem)                 a request that names a bad field
-    └── LibraryChanged(attribute)                    an upgrade moved an internal the bridge uses
+    ├── LibraryChanged(attribute)                    an upgrade moved an internal the bridge uses
+    └── SocketClosed(code, reason)                   a WebSocket closed, by either side
 
 Only the HTTP layer (bridge/web/) maps these to status codes.
 """
@@ -80,8 +81,18 @@ class InvalidInput(BridgeError):
 
 class LibraryChanged(BridgeError):
     """simple-websocket, wsproto or gevent no longer has an internal that
-    bridge/web/wsadapter.py relies on: the pinned versions were upgraded without checking it."""
+    bridge/wire/adapter.py relies on: the pinned versions were upgraded without checking it."""
 
     def __init__(self, attribute: str) -> None:
         self.attribute = attribute
-        super().__init__(f"{attribute} is gone: see bridge/web/wsadapter.py")
+        super().__init__(f"{attribute} is gone: see bridge/wire/adapter.py")
+
+
+class SocketClosed(BridgeError):
+    """A WebSocket's connection is closed, by the peer or by the bridge; reading ends.
+    `code` is the peer's close code when it sent one (else None)."""
+
+    def __init__(self, code: int | None, reason: str | None) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"socket closed ({code}: {reason})")

@@ -27,7 +27,7 @@ from bridge.web import (
     responses,
     ws,
 )
-from bridge.web.wsadapter import NoThread
+from bridge.wire.adapter import NoThread
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SOCK_SERVER_OPTIONS"] = {
         "ping_interval": settings.ws_ping_interval,
         "max_message_size": settings.ws_max_message_bytes,
-        "thread_class": NoThread,  # the request greenlet reads (bridge/web/reader.py)
+        "thread_class": NoThread,  # the request greenlet reads (bridge/wire/reader.py)
     }
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxies:

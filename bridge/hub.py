@@ -3,8 +3,9 @@
 broker (Redis) and hub (local sockets) are separate things: the store publishes every event
 on one Redis channel (on a Cluster, on its endpoint's sharded channel, see shards.py); each
 worker process runs one hub that listens there and hands each event to the local
-subscriptions of its endpoint. A subscription only ever `put()`s into its
-socket's bounded outbox, so a socket that stops reading can never block the listener.
+subscriptions of its endpoint. A subscription only ever `offer()`s ready frame bytes to its
+socket (bridge/wire/), which never blocks, so a socket that stops reading can never block
+the listener.
 
 Pub/sub drops what is published while a subscriber is disconnected; so each subscription
 remembers the last id it was given, and after every (re)connect the hub reads the stream
@@ -30,11 +31,12 @@ from bridge import cursor, envelope, keys, metrics, redis_client
 from bridge.backoff import Backoff
 from bridge.cursor import Cursor
 from bridge.errors import StoreUnavailable
-from bridge.outbox import LATEST, Tag, wire_frame
 from bridge.redis_client import Client
 from bridge.shards import ShardFeed
 from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
 from bridge.subscription import Following, Liveness, Subscription
+from bridge.wire.frames import wire_frame
+from bridge.wire.queue import LATEST, Tag
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +122,8 @@ class Hub:
                         continue
                     sub.last = event_id
                 if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
-                    frame = wire_frame(
-                        envelope.event_frame(channel_json, event.id, event.envelope_tail)
-                    )
-                    if not sub.outbox.put_backlog(frame, self._send_timeout):
+                    frame = _stored_frame(channel_json, event)
+                    if not sub.socket.offer_backlog(frame, self._send_timeout):
                         break
                     sub.sent = event_id
                     sent += 1
@@ -323,7 +323,7 @@ class Hub:
         with self._lock:
             subs = [s for s in self._channels.get(channel, ()) if s.rejected is not None]
         for sub in subs:
-            sub.outbox.put(frame, Tag(sub.rejected, LATEST, cursor.ZERO, cursor.ZERO))
+            sub.socket.offer(frame, Tag(sub.rejected, LATEST, cursor.ZERO, cursor.ZERO))
 
     def _backfill(self, only: set[str] | None = None) -> None:
         """After a (re)connect, deliver what pub/sub may have dropped meanwhile.
@@ -349,9 +349,7 @@ class Hub:
             channel_json = _json_string(channel)
             try:
                 for event in self._store.replay_after(channel, since):
-                    frame = wire_frame(
-                        envelope.event_frame(channel_json, event.id, event.envelope_tail)
-                    )
+                    frame = _stored_frame(channel_json, event)
                     self.deliver(channel, cursor.parse(event.id), event.event_type, frame)
             except StoreUnavailable:
                 if channel not in self._held:

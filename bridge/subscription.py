@@ -4,39 +4,52 @@ event-type filter, its slow-client policy, its buffer while the backlog is sent)
 
 from __future__ import annotations
 
-import json
 import time
 from fnmatch import fnmatchcase
+from typing import Protocol
 
 import redis
 
 from bridge import cursor
 from bridge.cursor import Cursor
-from bridge.outbox import CLOSE, Outbox, Tag, wire_frame
+from bridge.wire.frames import json_frame
+from bridge.wire.queue import CLOSE, Tag
 
 Pending = tuple[Cursor, str, bytes]  # (id, event type, frame)
+
+
+class Socket(Protocol):
+    """Where a subscription's frames go: a connected socket (bridge/wire/connection.py)."""
+
+    @property
+    def limit(self) -> int: ...
+    @property
+    def max_bytes(self) -> float: ...
+    def offer(self, frame: bytes, tag: Tag | None = None) -> bool: ...
+    def offer_backlog(self, frame: bytes, timeout: float) -> bool: ...
+    def overflow(self) -> None: ...
 
 
 class Subscription:
     """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
 
-    __slots__ = ("buffer", "buffered_bytes", "channel", "last", "outbox", "pattern", "policy",
-                 "rejected", "sent")  # fmt: skip
+    __slots__ = ("buffer", "buffered_bytes", "channel", "last", "pattern", "policy", "rejected",
+                 "sent", "socket")  # fmt: skip
 
     def __init__(
         self,
         channel: str,
-        outbox: Outbox,
+        socket: Socket,
         pattern: str | None,
         policy: str = CLOSE,
         rejections: bool = False,
     ) -> None:
         self.channel = channel
-        self.outbox = outbox
+        self.socket = socket
         self.pattern = pattern
-        self.policy = policy  # on_slow: what the outbox does when this channel outruns it
+        self.policy = policy  # on_slow: what the socket's queue does when this channel outruns it
         self.last: Cursor = cursor.ZERO
-        self.sent: Cursor = cursor.ZERO  # the newest event handed to the outbox
+        self.sent: Cursor = cursor.ZERO  # the newest event handed to the socket
         # With rejections on, the key its queued rejection frame is tagged `latest` with: a
         # flood of forged deliveries keeps one per channel queued for a lagging admin.
         self.rejected: object | None = object() if rejections else None
@@ -44,9 +57,9 @@ class Subscription:
         self.buffered_bytes = 0
 
     def put(self, event_id: Cursor, frame: bytes) -> bool:
-        """Hand an event frame to the outbox, tagged where its policy may drop it later."""
+        """Hand an event frame to the socket, tagged where its policy may drop it later."""
         tag = None if self.policy == CLOSE else Tag(self, self.policy, event_id, self.sent)
-        if self.outbox.put(frame, tag):
+        if self.socket.offer(frame, tag):
             self.sent = event_id
             return True
         return False
@@ -55,12 +68,12 @@ class Subscription:
         if event_id <= self.last:
             return 0
         if self.buffer is not None:
-            outbox = self.outbox
-            if len(self.buffer) >= outbox.limit or (
-                self.buffered_bytes + len(frame) > outbox.max_bytes
+            socket = self.socket
+            if len(self.buffer) >= socket.limit or (
+                self.buffered_bytes + len(frame) > socket.max_bytes
             ):
                 # Live events outran a backlog the client reads slowly: same bounds, same cure.
-                outbox.overflow()
+                socket.overflow()
                 return 0
             self.buffer.append((event_id, event_type, frame))
             self.buffered_bytes += len(frame)
@@ -76,18 +89,18 @@ class Following:
     channel, made for the channels there are when it starts and for each one first heard of
     later (an endpoint created afterwards), so every channel keeps its own cursor."""
 
-    __slots__ = ("children", "glob", "outbox", "pattern", "policy", "rejections", "seen")
+    __slots__ = ("children", "glob", "pattern", "policy", "rejections", "seen", "socket")
 
     def __init__(
         self,
         glob: str,
-        outbox: Outbox,
+        socket: Socket,
         pattern: str | None,
         policy: str = CLOSE,
         rejections: bool = False,
     ) -> None:
         self.glob = glob
-        self.outbox = outbox
+        self.socket = socket
         self.pattern = pattern
         self.policy = policy
         self.rejections = rejections
@@ -95,13 +108,13 @@ class Following:
         self.seen: set[str] = set()  # channels already matched against the glob, or not
 
     def child(self, channel: str) -> Subscription:
-        return Subscription(channel, self.outbox, self.pattern, self.policy, self.rejections)
+        return Subscription(channel, self.socket, self.pattern, self.policy, self.rejections)
 
     def announce_new(self, channel: str) -> None:
         """Tell the client a channel joined, before its first event."""
         frame = {"type": "subscribed", "channel": channel, "cursor": "0-0", "recovered": True,
                  "glob": self.glob}  # fmt: skip
-        self.outbox.put(wire_frame(json.dumps(frame, separators=(",", ":"))))
+        self.socket.offer(json_frame(frame))
 
 
 class Liveness:

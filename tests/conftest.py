@@ -17,6 +17,7 @@ from bridge.embedded import EmbeddedRedis
 from bridge.factory import create_app
 from tests.cluster import Cluster
 from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, MakeApp, free_port
+from tests.wire_support import OpenWire, connections
 
 # Browser fixtures (playwright, browser, page) for the tests that drive Chromium.
 pytest_plugins = ["tests.browser"]
@@ -165,3 +166,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     started = Cluster(tmp_path_factory.mktemp("cluster")).start()
     yield started
     started.stop()
+
+
+@pytest.fixture
+def wire() -> Iterator[OpenWire]:
+    """wire(limit, max_bytes, stuck=False): a socket room Connection over a real upgrade on a
+    gevent socket pair, and the client's end (tests/wire_support.py)."""
+    yield from connections()

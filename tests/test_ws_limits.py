@@ -12,7 +12,7 @@ import pytest
 import websocket
 
 from bridge.embedded import EmbeddedRedis
-from bridge.outbox import SLOW_CONSUMER
+from bridge.wire.queue import SLOW_CONSUMER
 from tests.support import BridgeProcess, Connect, RawSocket, metric
 
 pytestmark = pytest.mark.gunicorn

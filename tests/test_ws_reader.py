@@ -1,4 +1,4 @@
-"""The socket reader that runs in the request greenlet (bridge/web/reader.py): server pings,
+"""The socket reader that runs in the request greenlet (bridge/wire/reader.py): server pings,
 the pong deadline, and descriptors past select()'s 1024, against a real bridge."""
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any, TypeGuard
 from bridge import cursor, jsontext
 from bridge.errors import InvalidInput
 from bridge.identifiers import is_endpoint_id
-from bridge.outbox import CLOSE, POLICIES
+from bridge.wire.queue import CLOSE, POLICIES
 
 Ref = str | int | None
 CHANNEL_GLOB = re.compile(r"[a-z0-9_*?-]{1,64}")

@@ -1,40 +1,30 @@
-"""One WebSocket connection: the protocol of docs/protocol.md, from auth to close.
+"""One WebSocket session: the protocol of docs/protocol.md, from auth to close.
 
-`run()`, in the request greenlet, reads client frames itself (reader.py) and answers them.
-Everything the socket sends, answers included, goes through the outbox, so frames leave in
-the order they were queued: `subscribed`, then the backlog, then live events. A frame that
-cannot go straight to the kernel starts `_write()`, the socket's writer greenlet, which
-drains the outbox in batches; an idle socket has no greenlet but its request's.
+`run()`, in the request greenlet, reads client frames and answers them. Everything about
+the socket below the protocol (its queue, framing, writer, reader and close handshake) is
+the `Connection`'s (bridge/wire/); this module decides only what to say. Everything the
+socket sends, answers included, is offered to it in order: `subscribed`, then the backlog,
+then live events.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import socket
-import threading
 import time
 from typing import Any
 
-from simple_websocket import ConnectionClosed
-from wsproto.events import CloseConnection
-from wsproto.utilities import LocalProtocolError
-
 from bridge import closecodes, cursor
 from bridge.auth import Principal
-from bridge.errors import NotFound, StoreUnavailable
-from bridge.outbox import Outbox, wire_frame
+from bridge.errors import NotFound, SocketClosed, StoreUnavailable
 from bridge.ratelimit import InboundLimit, TokenBucket, Verdict
 from bridge.services import Services
 from bridge.store import StreamState
 from bridge.subscription import Following, Subscription
 from bridge.web import commands
 from bridge.web.commands import Auth, BadFrame, Follow, Ping, Ref, Subscribe, Unsubscribe
-from bridge.web.reader import FrameReader
-from bridge.web.writer import WriterSocket
+from bridge.wire.connection import Connection
+from bridge.wire.frames import json_frame
 
 MAX_SUBSCRIPTIONS = 100
-CLOSE_ANSWER_WAIT = 2.0  # seconds a peer has to answer our close frame before it is cut
 
 # The close codes this module sends, from the one catalogue (bridge/closecodes.py).
 UNAUTHORIZED = closecodes.UNAUTHORIZED.code
@@ -45,37 +35,21 @@ POLICY_VIOLATION = closecodes.POLICY_VIOLATION.code
 
 class Session:
     def __init__(self, ws: Any, found: Services, principal: Principal | None) -> None:
-        self.ws = ws
         self.services = found
-        self.settings = found.settings
+        self.settings = settings = found.settings
         self.principal = principal
-        settings = self.settings
-        self.outbox = Outbox(settings.ws_queue_size, settings.ws_queue_bytes, settings.ws_queue_age)
+        self.socket = Connection(
+            ws,
+            queue_frames=settings.ws_queue_size,
+            queue_bytes=settings.ws_queue_bytes,
+            queue_age=settings.ws_queue_age,
+            send_buffer=settings.ws_send_buffer,
+            ping_interval=settings.ws_ping_interval,
+            send_timeout=settings.ws_send_timeout,
+        )
         self.subs: dict[str, Subscription] = {}
         self.follows: dict[str, Following] = {}  # glob channels (admin only)
-        if settings.ws_send_buffer:
-            # Left to autotuning, the kernel holds up to 4 MB for a client that stopped
-            # reading, unseen by the outbox's bounds: the slow consumer is then cut only
-            # once those megabytes are full, tens of seconds late (docs/protocol.md).
-            with contextlib.suppress(OSError):
-                ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.ws_send_buffer)
-        self.sock = WriterSocket(ws.sock)
-        ws.sock = self.sock
-        self.outbox.direct = self.sock.send_now
-        self.outbox.wake = self._start_writer
-        self.outbox.close_now = self._close_now
-        self.reader = FrameReader(ws, settings.ws_ping_interval)
         self.limit = InboundLimit(TokenBucket(settings.ws_rate, settings.ws_burst))
-        self._writer: threading.Thread | None = None
-        self._reading = True  # until run() stops reading the socket
-        self._close_sent_at = 0.0  # when our close frame went out (the reaper times the answer)
-
-    def _start_writer(self) -> None:
-        if self._writer is None:
-            self._writer = threading.Thread(
-                target=self._write, name="bridge-ws-writer", daemon=True
-            )
-            self._writer.start()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -83,81 +57,29 @@ class Session:
         try:
             if self.principal is None and not self._authenticate():
                 return
-            while self.outbox.closed is None:
-                raw = self.reader.receive()
+            while self.socket.closed is None:
+                raw = self.socket.receive()
                 if raw is None:
                     break
                 if self._admitted():
                     self._handle(raw)
-        except ConnectionClosed:
+        except SocketClosed:
             pass
         finally:
-            self._reading = False
             for sub in self.subs.values():
                 self.services.hub.unsubscribe(sub)
             for following in self.follows.values():
                 self.services.hub.unfollow(following)
-            self.outbox.close(1000, "bye")
-            if self._writer is not None:
-                self._writer.join(self.settings.ws_send_timeout + 1)
-            self.sock.close()
+            self.socket.finish()
 
     def close(self, code: int, reason: str) -> None:
         """Close from outside (server shutdown): queued frames go first, then the close."""
-        self.outbox.close(code, reason)
+        self.socket.close(code, reason)
 
     def expired(self, wall_clock: float) -> bool:
         """A subscriber token is good until its expiry, for sockets opened with it too."""
         expires_at = self.principal.expires_at if self.principal else None
         return expires_at is not None and wall_clock >= expires_at
-
-    def stalled(self, now: float) -> bool:
-        since = self.sock.sending_since
-        return bool(since) and now - since > self.settings.ws_send_timeout
-
-    def close_unanswered(self, now: float) -> bool:
-        """Our close frame went out over CLOSE_ANSWER_WAIT ago and the peer never answered."""
-        sent = self._close_sent_at
-        return bool(sent) and self._reading and now - sent > CLOSE_ANSWER_WAIT
-
-    def abort(self) -> None:
-        """The peer stopped reading: drop the backlog and cut the TCP connection."""
-        self.outbox.overflow()
-        self.sock.abort()
-
-    def _write(self) -> None:
-        try:
-            while True:
-                frames = self.outbox.take()
-                if frames:
-                    self.sock.send(b"".join(frames))
-                    self.outbox.writing = False
-                if self.outbox.closed is not None and not len(self.outbox):
-                    break
-        except OSError:
-            return
-        frame = self._close_frame(*self.outbox.closed)
-        if frame:
-            with contextlib.suppress(OSError):
-                self.sock.send(frame)
-
-    def _close_frame(self, code: int, reason: str) -> bytes:
-        """Our close frame (wsproto moves to closing), or b"" when the connection is closed or
-        closing already. run() reads the peer's answer and ends; the reaper cuts a peer that
-        does not answer within CLOSE_ANSWER_WAIT."""
-        if not self.ws.connected:
-            return b""
-        try:
-            frame: bytes = self.ws.ws.send(CloseConnection(code, reason))
-        except LocalProtocolError:
-            return b""
-        self.ws.connected = False
-        self._close_sent_at = time.monotonic()
-        return frame
-
-    def _close_now(self, code: int, reason: str) -> bytes:
-        frame = self._close_frame(code, reason)
-        return frame[self.sock.send_now(frame) :] if frame else b""
 
     # -- client frames -------------------------------------------------------------------
 
@@ -168,13 +90,13 @@ class Session:
             rate, burst = self.settings.ws_rate, self.settings.ws_burst
             self._error("rate_limited", f"over {rate:g} frames/s (bursts of {burst}): slow down")
         elif verdict is Verdict.CLOSE:
-            self.outbox.close(POLICY_VIOLATION, "rate limit exceeded")
+            self.socket.close(POLICY_VIOLATION, "rate limit exceeded")
         return verdict is Verdict.ACCEPT
 
     def _authenticate(self) -> bool:
         deadline = time.monotonic() + self.settings.ws_auth_timeout
-        while (left := deadline - time.monotonic()) > 0 and self.outbox.closed is None:
-            raw = self.reader.receive(timeout=left)
+        while (left := deadline - time.monotonic()) > 0 and self.socket.closed is None:
+            raw = self.socket.receive(timeout=left)
             if raw is None:
                 break
             if not self._admitted():
@@ -191,14 +113,14 @@ class Session:
             principal = self.services.authority.principal(auth.token) if auth.token else None
             if principal is None:
                 self._error("unauthorized", "token is wrong or expired", ref)
-                self.outbox.close(UNAUTHORIZED, "unauthorized")
+                self.socket.close(UNAUTHORIZED, "unauthorized")
                 return False
             self.principal = principal
             self._send({"type": "authed"}, ref)
             return True
-        if self.outbox.closed is None:
+        if self.socket.closed is None:
             self._error("unauthorized", "no auth frame in time")
-            self.outbox.close(UNAUTHORIZED, "auth timeout")
+            self.socket.close(UNAUTHORIZED, "auth timeout")
         return False
 
     def _handle(self, raw: str | bytes) -> None:
@@ -238,7 +160,7 @@ class Session:
             self._error("forbidden", "rejections are for the admin token", ref)
             return
         sub = Subscription(
-            channel, self.outbox, command.pattern, command.on_slow, command.rejections
+            channel, self.socket, command.pattern, command.on_slow, command.rejections
         )
         try:
             self.services.hub.subscribe(
@@ -260,7 +182,7 @@ class Session:
         if not self._room_for(glob, ref):
             return
         following = Following(
-            glob, self.outbox, command.pattern, command.on_slow, command.rejections
+            glob, self.socket, command.pattern, command.on_slow, command.rejections
         )
         try:
             channels = self.services.endpoints.ids()
@@ -325,7 +247,7 @@ class Session:
     def _send(self, frame: dict[str, Any], ref: Ref = None) -> None:
         if ref is not None:
             frame["ref"] = ref
-        self.outbox.put(wire_frame(json.dumps(frame, separators=(",", ":"))))
+        self.socket.offer(json_frame(frame))
 
     def _error(self, code: str, message: str, ref: Ref = None) -> None:
         self._send({"type": "error", "code": code, "message": message}, ref)

@@ -66,16 +66,16 @@ class Sessions:
             stalled, unanswered, expired = [], [], []
             with self._lock:  # one pass: with 20,000 sockets a worker, each pass counts
                 for session in self._live:
-                    if session.stalled(now):
+                    if session.socket.stalled(now):
                         stalled.append(session)
-                    elif session.close_unanswered(now):
+                    elif session.socket.close_unanswered(now):
                         unanswered.append(session)
                     elif session.expired(wall):
                         expired.append(session)
             for session in stalled:
-                session.abort()
+                session.socket.abort()
             for session in unanswered:
-                session.sock.abort()
+                session.socket.cut()
             for session in expired:
                 session.close(UNAUTHORIZED, "token expired")
 

@@ -1,18 +1,12 @@
-"""A socket's outbox: the bounded queue between the hub and the one writer of a socket.
+"""A socket's queue: the bounded list of frames between the hub and the socket's writer.
 
-The hub calls `put()` from its listener and must never block there, so `put()` only appends
-or refuses. A socket whose backlog reaches the bound (frames, bytes, or the age of its oldest
+The hub offers from its listener and must never block there, so `put()` only appends or
+refuses. A socket whose backlog reaches the bound (frames, bytes, or the age of its oldest
 frame, whichever comes first) is a slow consumer: rather than grow without limit (and hold
-every event in memory for a client that may never read again), the outbox is closed with a
-reason, the writer sends that close code, and the client resumes later with `since`. The
-count alone is not a bound on memory (events may be megabytes each), and neither count nor
-bytes bounds how late a client is; the age does.
-
-The fast path: when nothing is queued and nothing is being written, `put()` hands the frame
-to the kernel at once through `direct` (a non-blocking send; see session.py), so a socket
-that keeps up needs no writer greenlet and no wake-up per event. Only what the kernel does
-not take is queued, and `wake` starts the writer for it. This relies on gevent's cooperative
-switching (no switch between the checks and the send); the bridge runs only on gevent workers.
+every event in memory for a client that may never read again), `put()` refuses, the
+connection closes with a reason, and the client resumes later with `since`. The count alone
+is not a bound on memory (events may be megabytes each), and neither count nor bytes bounds
+how late a client is; the age does.
 
 A subscription may choose another policy than closing (the subscribe frame's `on_slow`); its
 event frames are then queued with a `Tag`:
@@ -22,37 +16,27 @@ event frames are then queued with a `Tag`:
 - `latest`: a newer event of the channel replaces its queued one, so a slow client gets the
   newest of each channel (a status board), and no `dropped` frame.
 Only what is queued can be dropped: a frame the kernel took, in part or whole, goes out.
+
+No I/O here: connection.py writes (its fast path sends straight to the kernel while nothing
+is queued) and sends the close frame.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import struct
-import threading
 import time
 from collections.abc import Callable
 
+from gevent.event import Event
+
 from bridge import closecodes, cursor, metrics
 from bridge.cursor import Cursor
+from bridge.wire.frames import json_frame
 
 SLOW_CONSUMER = closecodes.SLOW_CONSUMER.code
 # Slow-client policies (`on_slow`); `close` is the default and queues untagged frames.
 CLOSE, DROP_OLDEST, LATEST = "close", "drop_oldest", "latest"
 POLICIES = (CLOSE, DROP_OLDEST, LATEST)
-
-
-def wire_frame(text: str) -> bytes:
-    """A whole, unmasked WebSocket text frame (RFC 6455 5.2): what a server writes. Every
-    socket gets the same bytes, so each event is framed once per process (no
-    permessage-deflate: ws.py refuses it)."""
-    payload = text.encode()
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65536:
-        return struct.pack("!BBH", 0x81, 126, n) + payload
-    return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
 class Tag:
@@ -71,12 +55,14 @@ class Tag:
 
     def notice(self) -> bytes:
         channel = getattr(self.owner, "channel", "")
-        frame = {"type": "dropped", "channel": channel, "count": self.count,
-                 "after": cursor.text(self.after)}  # fmt: skip
-        return wire_frame(json.dumps(frame, separators=(",", ":")))
+        return json_frame({"type": "dropped", "channel": channel, "count": self.count,
+                           "after": cursor.text(self.after)})  # fmt: skip
 
 
 class Outbox:
+    __slots__ = ("_bytes", "_clock", "_frames", "_ready", "_room", "_since", "_tags", "closed",
+                 "limit", "max_age", "max_bytes")  # fmt: skip
+
     def __init__(
         self,
         limit: int,
@@ -94,35 +80,19 @@ class Outbox:
         # ~600 bytes more per idle socket.
         self._frames: list[bytes] = []
         self._tags: list[Tag | None] | None = None  # beside _frames once a tagged one queues
-        self._ready = threading.Event()
-        self._room = threading.Event()
+        self._ready = Event()  # something to take
+        self._room = Event()  # the writer took what was queued
         self.closed: tuple[int, str] | None = None
-        # Set by the session: writes what it can now without ever blocking; returns bytes written.
-        self.direct: Callable[[bytes], int] | None = None
-        self.writing = False  # the writer holds frames it took and has not finished sending
-        # Called when a frame has to wait, or at close: the session starts its writer then.
-        self.wake: Callable[[], None] | None = None
-        # Set by the session: sends the close frame now without blocking; returns the bytes
-        # the kernel did not take (the writer sends those).
-        self.close_now: Callable[[int, str], bytes] | None = None
 
     def put(self, frame: bytes, tag: Tag | None = None) -> bool:
-        """Queue a frame; past a bound, close the outbox as a slow consumer, or apply the
-        frame's policy (see the module docstring). Never blocks."""
+        """Queue a frame, applying its tag's policy; False when the queue is closed, or full
+        with nothing the policy may drop (the caller closes it as a slow consumer)."""
         if self.closed is not None:
             return False
-        if not self._frames and not self.writing and self.direct is not None:
-            written = self.direct(frame)
-            if written == len(frame):
-                return True
-            if written:
-                tag = None  # the rest of a frame the kernel began: it must go out whole
-            frame = frame[written:]  # the rest goes first to the writer, in order
         if tag is not None and tag.policy == LATEST:
             self._remove(lambda t: t.owner is tag.owner and not t.count)
         # A frame always fits an empty queue: one event larger than max_bytes still goes out.
         if self._frames and self._full(len(frame)) and not self._made_room(tag, len(frame)):
-            self.overflow()
             return False
         if not self._frames:
             self._since = self._clock()
@@ -133,21 +103,12 @@ class Outbox:
         self._frames.append(frame)
         self._bytes += len(frame)
         self._ready.set()
-        if self.wake is not None:
-            self.wake()
         return True
 
-    def put_backlog(self, frame: bytes, timeout: float) -> bool:
-        """Queue a backlog frame, waiting while the outbox is half full.
-
-        A backlog can be far longer than the bound; the writer drains it at the client's
-        pace, and half the bound stays free for live events meanwhile.
-        """
-        while self._half_full() and self.closed is None:
-            self._room.clear()
-            if not self._room.wait(timeout):
-                self.overflow()
-        return self.put(frame)
+    def put_last(self, frame: bytes) -> None:
+        """Queue the rest of the close frame, past every bound: nothing comes after it."""
+        self._frames.append(frame)
+        self._ready.set()
 
     def _full(self, extra: int) -> bool:
         return (
@@ -206,29 +167,20 @@ class Outbox:
         self._remove(lambda t: id(t) in gone)
         return not self._full(extra)
 
-    def _half_full(self) -> bool:
+    def half_full(self) -> bool:
+        """Past half the bound: a backlog waits here, leaving the other half to live events."""
         return len(self._frames) >= self.limit // 2 or self._bytes >= self.max_bytes / 2
 
-    def overflow(self) -> None:
-        """Close as a slow consumer: drop what is queued; the client resumes with `since`.
+    def wait_for_room(self, timeout: float) -> bool:
+        """Wait until the writer takes what is queued (or the queue closes); False on timeout."""
+        self._room.clear()
+        return bool(self._room.wait(timeout))
 
-        Counted here, when the bridge gives up on the client: the close frame itself may only
-        go out once a write stuck on the client ends (or the reaper cuts it).
-        """
-        if self.closed is None:
-            metrics.SLOW_CLOSES.inc()
-        self.close(SLOW_CONSUMER, "slow consumer: resume with since", discard=True)
-
-    def close(self, code: int, reason: str, *, discard: bool = False) -> None:
-        """Refuse further frames; what is queued goes first (unless `discard`), then the
-        close frame with `code`. Only the first close counts.
-
-        With nothing queued or being written, the close frame goes straight to the kernel
-        (`close_now`), like `put`'s fast path: closing 20,000 idle sockets at shutdown then
-        starts no writer greenlet at all.
-        """
+    def close(self, code: int, reason: str, *, discard: bool = False) -> bool:
+        """Refuse further frames; what is queued stays for the writer (unless `discard`),
+        the close frame goes after it. Only the first close counts: True for that one."""
         if self.closed is not None:
-            return
+            return False
         self.closed = (code, reason)
         if discard:
             self._frames.clear()
@@ -236,13 +188,7 @@ class Outbox:
             self._bytes = 0
         self._ready.set()
         self._room.set()
-        if not self._frames and not self.writing and self.close_now is not None:
-            rest = self.close_now(code, reason)
-            if not rest:
-                return
-            self._frames.append(rest)  # the writer sends the rest (past every bound: it is last)
-        if self.wake is not None:
-            self.wake()
+        return True
 
     def take(self, timeout: float | None = None) -> list[bytes]:
         """Wait for frames and return all that are queued (the writer sends them as a batch)."""
@@ -252,7 +198,6 @@ class Outbox:
         self._frames.clear()
         self._tags = None
         self._bytes = 0
-        self.writing = bool(frames)
         self._room.set()
         return frames
 

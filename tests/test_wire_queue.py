@@ -1,12 +1,13 @@
-"""A socket's outbox (bridge/outbox.py): its bounds on a hand-moved clock, the on_slow policies,
-the fast path to the kernel, closing, and frame bytes."""
+"""A socket's queue (bridge/wire/queue.py) on its own: its bounds on a hand-moved clock, the
+on_slow policies, closing, and frame bytes. The queue does no I/O: what the connection does
+with a refused frame (close as a slow consumer) is in test_wire_connection.py."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
-from bridge.outbox import DROP_OLDEST, LATEST, SLOW_CONSUMER, Outbox, Tag, wire_frame
+from bridge.wire.frames import wire_frame
+from bridge.wire.queue import DROP_OLDEST, LATEST, Outbox, Tag
 
 
 class Clock:
@@ -20,43 +21,34 @@ class Clock:
 def stuck(
     limit: int = 1000, max_bytes: float = 10_000, max_age: float = 10.0
 ) -> tuple[Outbox, Clock]:
-    """An outbox whose kernel takes nothing (the client stopped reading)."""
+    """A queue on a hand-moved clock, that nothing takes from (the client stopped reading)."""
     clock = Clock()
-    outbox = Outbox(limit, max_bytes, max_age, clock)
-    outbox.direct = lambda frame: 0
-    return outbox, clock
+    return Outbox(limit, max_bytes, max_age, clock), clock
 
 
-def test_queued_bytes_past_the_bound_close_as_a_slow_consumer() -> None:
-    """Frames of 1 KB into a 10 KB outbox: the eleventh closes it with 4008, long before 1000."""
+def test_queued_bytes_past_the_bound_are_refused() -> None:
+    """Frames of 1 KB into a 10 KB queue: the eleventh is refused, long before 1000 frames."""
     outbox, _ = stuck()
     accepted = [outbox.put(b"x" * 1000) for _ in range(11)]
     assert accepted == [True] * 10 + [False]
-    assert outbox.closed is not None
-    assert outbox.closed[0] == SLOW_CONSUMER
-    assert len(outbox) == 0  # the backlog is dropped, not held for a client that is gone
+    assert len(outbox) == 10
 
 
 def test_a_frame_larger_than_the_bound_goes_out_alone() -> None:
     """One event bigger than the byte bound is still queued when nothing waits before it."""
     outbox, _ = stuck(max_bytes=1024)
     assert outbox.put(b"x" * 5000)
-    assert outbox.closed is None
     assert not outbox.put(b"y")
-    assert outbox.closed is not None
-    assert outbox.closed[0] == SLOW_CONSUMER
 
 
-def test_an_old_queued_frame_closes_as_a_slow_consumer() -> None:
-    """A frame put while the oldest queued one waited past the age bound closes the outbox."""
+def test_a_frame_behind_an_old_queued_one_is_refused() -> None:
+    """A frame put while the oldest queued one waited past the age bound is refused."""
     outbox, clock = stuck(max_age=10)
     assert outbox.put(b"first")
     clock.now += 9.9
     assert outbox.put(b"second")
     clock.now += 0.2
     assert not outbox.put(b"third")
-    assert outbox.closed is not None
-    assert outbox.closed[0] == SLOW_CONSUMER
 
 
 def test_taking_the_queue_resets_its_bytes_and_age() -> None:
@@ -65,10 +57,8 @@ def test_taking_the_queue_resets_its_bytes_and_age() -> None:
     assert outbox.put(b"x" * 1500)
     clock.now += 30
     assert outbox.take(timeout=0) == [b"x" * 1500]
-    outbox.writing = False
-    assert outbox.put(b"x" * 1500)  # queued (the kernel takes nothing), fresh age and bytes
+    assert outbox.put(b"x" * 1500)  # fresh age and bytes
     assert outbox.put(b"y" * 400)
-    assert outbox.closed is None
 
 
 # -- on_slow policies ------------------------------------------------------------------------
@@ -116,15 +106,15 @@ def test_drop_oldest_keeps_the_socket_and_tells_where_the_gap_begins() -> None:
 
 
 def test_drop_oldest_does_not_drop_another_channels_frames() -> None:
-    """A close-policy channel's frames filling the outbox still close it as a slow consumer."""
+    """A close-policy channel's frame past the bound is refused (the socket closes as a slow
+    consumer), though a drop_oldest channel has a frame queued."""
     outbox, _ = stuck(limit=10, max_bytes=100_000)
     dropper = Owner("pay")
     assert dropper.put(outbox, 1, DROP_OLDEST)
     for _ in range(9):
         assert outbox.put(b"x" * 100)
     assert not outbox.put(b"x" * 100)  # a close-policy frame: the policy of its own channel
-    assert outbox.closed is not None
-    assert outbox.closed[0] == SLOW_CONSUMER
+    assert len(outbox) == 10
 
 
 def test_drop_oldest_after_a_taken_batch_names_the_last_event_handed_on() -> None:
@@ -154,84 +144,38 @@ def test_latest_keeps_only_the_newest_event_per_channel() -> None:
     assert [f[-1] for f in frames] == [100, 100]  # ticker's newest, then other's newest
 
 
-# -- the fast path, closing, framing ---------------------------------------------------------
+# -- closing, framing ------------------------------------------------------------------------
 
 
-def recorder(closes: list[tuple[int, str]]) -> Callable[[int, str], bytes]:
-    """A `close_now` whose kernel takes the whole close frame, noting each close."""
-
-    def close_now(code: int, reason: str) -> bytes:
-        closes.append((code, reason))
-        return b""
-
-    return close_now
-
-
-def test_a_frame_the_kernel_takes_whole_is_not_queued_and_wakes_no_writer() -> None:
-    """With nothing queued, put() hands the frame to `direct`; taken whole, nothing waits."""
-    outbox = Outbox(10)
-    sent: list[bytes] = []
-    wakes: list[None] = []
-
-    def direct(frame: bytes) -> int:
-        sent.append(frame)
-        return len(frame)
-
-    outbox.direct = direct
-    outbox.wake = lambda: wakes.append(None)
-    assert outbox.put(b"hello")
-    assert sent == [b"hello"]
-    assert len(outbox) == 0
-    assert wakes == []
-
-
-def test_the_rest_of_a_partly_written_frame_is_queued_first_for_the_writer() -> None:
-    """A frame the kernel took in part: its rest is queued ahead of later frames, once woken."""
-    outbox = Outbox(10)
-    wakes: list[None] = []
-    outbox.direct = lambda frame: 3
-    outbox.wake = lambda: wakes.append(None)
-    assert outbox.put(b"abcdef")
-    assert outbox.put(b"next")  # something is queued: no second direct write
-    assert outbox.take(timeout=0) == [b"def", b"next"]
-    assert wakes == [None, None]
-
-
-def test_close_with_nothing_queued_sends_the_close_frame_without_a_writer() -> None:
-    """An idle outbox closes through `close_now`; the writer is not woken when it took all."""
-    outbox = Outbox(10)
-    closes: list[tuple[int, str]] = []
-    wakes: list[None] = []
-    outbox.close_now = recorder(closes)
-    outbox.wake = lambda: wakes.append(None)
-    outbox.close(4011, "shutting down")
-    outbox.close(1000, "a second close does not count")
-    assert closes == [(4011, "shutting down")]
-    assert outbox.closed == (4011, "shutting down")
-    assert wakes == []
-    assert not outbox.put(b"late")
-
-
-def test_close_keeps_what_is_queued_ahead_of_the_close_frame() -> None:
-    """Closing (not as a slow consumer) leaves the queued frames for the writer to send first."""
+def test_only_the_first_close_counts_and_a_closed_queue_refuses_frames() -> None:
+    """close() is True once; the queued frames stay for the writer unless discarded."""
     outbox, _ = stuck()
-    closes: list[tuple[int, str]] = []
-    outbox.close_now = recorder(closes)
     assert outbox.put(b"one")
-    assert outbox.put(b"two")
-    outbox.close(4011, "shutting down")
-    assert closes == []  # frames wait: the close frame must not overtake them
-    assert outbox.take(timeout=0) == [b"one", b"two"]
+    assert outbox.close(4011, "shutting down")
+    assert not outbox.close(1000, "a second close does not count")
+    assert outbox.closed == (4011, "shutting down")
+    assert not outbox.put(b"late")
+    assert outbox.take(timeout=0) == [b"one"]
 
 
-def test_a_backlog_frame_past_half_the_bound_waits_then_closes_as_slow() -> None:
-    """put_backlog waits while the outbox is half full; when no room comes, it is a slow close."""
+def test_a_discarding_close_drops_what_is_queued() -> None:
+    """A slow consumer's queue is dropped at close, not held for a client that is gone."""
+    outbox, _ = stuck()
+    assert outbox.put(b"one")
+    assert outbox.close(4008, "slow consumer", discard=True)
+    assert len(outbox) == 0
+
+
+def test_a_backlog_waits_for_room_until_the_writer_takes_the_queue() -> None:
+    """half_full() holds at half the bound; wait_for_room() times out until take() frees it."""
     outbox, _ = stuck(limit=4)
     assert outbox.put(b"a")
-    assert outbox.put(b"b")  # half of 4 frames
-    assert not outbox.put_backlog(b"c", timeout=0.01)
-    assert outbox.closed is not None
-    assert outbox.closed[0] == SLOW_CONSUMER
+    assert not outbox.half_full()
+    assert outbox.put(b"b")
+    assert outbox.half_full()
+    assert not outbox.wait_for_room(0.01)
+    assert outbox.take(timeout=0) == [b"a", b"b"]
+    assert not outbox.half_full()
 
 
 def test_wire_frames_use_the_length_header_their_size_needs() -> None:

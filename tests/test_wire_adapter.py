@@ -1,15 +1,12 @@
-"""bridge/web/wsadapter.py, the one place that bends simple-websocket, wsproto and gevent:
+"""bridge/wire/adapter.py, the one place that bends simple-websocket, wsproto and gevent:
 on a real upgrade every internal it uses is where it expects, an upgrade that moves one is
 named, and the versions it was checked against are the ones pinned and installed."""
 
 from __future__ import annotations
 
-import base64
 import gc
-import os
 import re
 import socket
-import struct
 import weakref
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -20,8 +17,9 @@ from wsproto.connection import Connection
 from wsproto.frame_protocol import FrameDecoder
 
 from bridge.errors import LibraryChanged
-from bridge.web import wsadapter
+from bridge.wire import adapter
 from tests.support import ROOT
+from tests.wire_support import client_frame, upgrade
 
 Upgraded = tuple[simple_websocket.Server, socket.socket]
 
@@ -31,27 +29,9 @@ def upgraded() -> Iterator[Upgraded]:
     """A simple-websocket server socket after a real handshake over a socket pair, and the
     client's end (the 101 answer read off it)."""
     server_end, client_end = socket.socketpair()
-    environ = {
-        "werkzeug.socket": server_end,
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_UPGRADE": "websocket",
-        "HTTP_CONNECTION": "Upgrade",
-        "HTTP_SEC_WEBSOCKET_KEY": base64.b64encode(os.urandom(16)).decode(),
-        "HTTP_SEC_WEBSOCKET_VERSION": "13",
-    }
-    ws = simple_websocket.Server(environ, thread_class=wsadapter.NoThread)
-    client_end.settimeout(5)
-    assert client_end.recv(4096).startswith(b"HTTP/1.1 101 ")
-    yield ws, client_end
+    yield upgrade(server_end, client_end), client_end
     server_end.close()
     client_end.close()
-
-
-def _client_frame(opcode: int, payload: bytes) -> bytes:
-    """A masked client frame (RFC 6455 5.2), payload under 126 bytes."""
-    mask = os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return struct.pack("!BB", 0x80 | opcode, 0x80 | len(payload)) + mask + masked
 
 
 def test_every_internal_the_adapter_uses_is_there_after_a_real_upgrade(
@@ -61,15 +41,15 @@ def test_every_internal_the_adapter_uses_is_there_after_a_real_upgrade(
     Connection in place of the handshake wrapper (which is then freed, with its HTTP parser
     and the upgrade request) and hands over its frame decoder."""
     ws, _ = upgraded
-    wsadapter.check(ws)
-    wsadapter.check_gevent()
+    adapter.check(ws)
+    adapter.check_gevent()
     handshake = weakref.ref(ws.ws.handshake)
-    decoder = wsadapter.adopt(ws)
+    decoder = adapter.adopt(ws)
     assert isinstance(decoder, FrameDecoder)
     assert isinstance(ws.ws, Connection)
     gc.collect()
     assert handshake() is None
-    wsadapter.check(ws)  # still true of the adopted socket
+    adapter.check(ws)  # still true of the adopted socket
 
 
 def test_the_adopted_socket_still_parses_messages_and_answers_pings(
@@ -78,13 +58,13 @@ def test_the_adopted_socket_still_parses_messages_and_answers_pings(
     """After adopt(), simple-websocket's event handling on wsproto's bare Connection buffers a
     text message, answers a ping with a pong, and sees the frame header in the decoder."""
     ws, client = upgraded
-    decoder = wsadapter.adopt(ws)
-    ws.ws.receive_data(_client_frame(0x1, b'{"type":"ping"}') + _client_frame(0x9, b"hi"))
-    assert wsadapter.handle_events(ws) is True
+    decoder = adapter.adopt(ws)
+    ws.ws.receive_data(client_frame(0x1, b'{"type":"ping"}') + client_frame(0x9, b"hi"))
+    assert adapter.handle_events(ws) is True
     assert ws.input_buffer == ['{"type":"ping"}']
     assert client.recv(4096) == b"\x8a\x02hi"  # the pong, echoing the ping's payload
-    ws.ws.receive_data(_client_frame(0x1, b"x" * 100)[:6])  # a header and its mask only
-    assert wsadapter.handle_events(ws) is True
+    ws.ws.receive_data(client_frame(0x1, b"x" * 100)[:6])  # a header and its mask only
+    assert adapter.handle_events(ws) is True
     assert decoder.header is not None
     assert decoder.header.payload_len == 100
 
@@ -108,7 +88,7 @@ def test_a_moved_internal_fails_loudly_naming_it(
     target = {"server": ws, "connection": connection, "protocol": connection._proto}[owner]
     delattr(target, name)
     with pytest.raises(LibraryChanged) as raised:
-        wsadapter.adopt(ws)
+        adapter.adopt(ws)
     assert raised.value.attribute == named
     assert named in str(raised.value)
 
@@ -116,7 +96,7 @@ def test_a_moved_internal_fails_loudly_naming_it(
 def test_the_versions_checked_are_the_ones_pinned_and_installed() -> None:
     """The adapter's docstring names the versions it was checked against; requirements.txt
     pins exactly those and they are the ones installed, so an upgrade fails here first."""
-    doc = wsadapter.__doc__ or ""
+    doc = adapter.__doc__ or ""
     checked = dict(re.findall(r"(simple-websocket|wsproto|gevent) ([0-9][0-9.]*[0-9])", doc))
     assert set(checked) == {"simple-websocket", "wsproto", "gevent"}
     requirements = (ROOT / "requirements.txt").read_text()

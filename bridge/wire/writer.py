@@ -1,15 +1,16 @@
-"""The socket under a WebSocket session, wrapped so that writes are whole, serialised,
+"""The socket under a WebSocket connection, wrapped so that writes are whole, serialised,
 timed, and, on the fast path, never blocking."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from typing import Any
 
-from bridge.web import wsadapter
+from gevent.lock import Semaphore
+
+from bridge.wire import adapter
 
 
 class WriterSocket:
@@ -22,7 +23,7 @@ class WriterSocket:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._lock = threading.Lock()
+        self._lock = Semaphore()
         self.sending_since = 0.0
 
     def send(self, data: bytes) -> int:
@@ -42,11 +43,11 @@ class WriterSocket:
         if not self._lock.acquire(blocking=False):
             return 0
         try:
-            return wsadapter.send_nowait(self._sock, data)
+            return adapter.send_nowait(self._sock, data)
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError:
-            return 0  # the writer meets the error and ends the session
+            return 0  # the writer meets the error and ends the connection
         finally:
             self._lock.release()
 

@@ -3,15 +3,15 @@
 simple-websocket starts a reader thread per socket (`Base._thread`) that parses frames into a
 buffer for `receive()`. Under gevent that is one more blocked greenlet per idle socket, about
 11 KB with its thread object and selector, while the request greenlet only sits waiting for
-that buffer. `wsadapter.NoThread` (passed as simple-websocket's `thread_class`) keeps the
+that buffer. `adapter.NoThread` (passed as simple-websocket's `thread_class`) keeps the
 thread from starting, and `FrameReader.receive()` does its work on demand in the caller: wait
 for the socket to be readable, parse with the connection's own wsproto state and
 simple-websocket's event handling (answers pings and close frames, enforces the message
 size), send pings on schedule, and close the socket when a pong is overdue. Every internal of
-those libraries that this needs is reached through bridge/web/wsadapter.py.
+those libraries that this needs is reached through bridge/wire/adapter.py.
 
 Two limits simple-websocket does not keep, kept here from wsproto's frame decoder
-(`wsadapter.adopt` hands it over, and fails naming the attribute if an upgrade moved it): a
+(`adapter.adopt` hands it over, and fails naming the attribute if an upgrade moved it): a
 frame whose header declares more than the message limit is refused with 1009 as soon as the
 header is read, not after the payload (a header can announce 2^63 bytes and then send
 nothing); and a frame, or a fragmented message, that is not complete
@@ -26,12 +26,12 @@ import time
 from typing import Any
 
 from gevent.socket import wait_read
-from simple_websocket import ConnectionClosed
 from wsproto.events import Ping
 from wsproto.frame_protocol import CloseReason, FrameDecoder
 from wsproto.utilities import ProtocolError
 
-from bridge.web import wsadapter
+from bridge.errors import SocketClosed
+from bridge.wire import adapter
 
 # Raised by every timed-out wait: gevent would otherwise make an exception object for each
 # wait up front and keep it, with the wait, for as long as the socket sits idle.
@@ -42,7 +42,7 @@ class FrameReader:
     def __init__(self, ws: Any, ping_interval: float | None) -> None:
         self.ws = ws
         # The upgrade is done: from here on wsproto's connection without its handshake.
-        self._decoder: FrameDecoder = wsadapter.adopt(ws)
+        self._decoder: FrameDecoder = adapter.adopt(ws)
         self.ping_interval = ping_interval or math.inf
         self.next_ping = time.monotonic() + self.ping_interval
         self.partial_deadline = math.inf  # a frame or message under way must end by then
@@ -50,13 +50,13 @@ class FrameReader:
     def receive(self, timeout: float | None = None) -> str | bytes | None:
         """The next client message; None after `timeout` seconds without one.
 
-        Raises ConnectionClosed once the connection is closed, by either side.
+        Raises SocketClosed once the connection is closed, by either side.
         """
         ws = self.ws
         deadline = math.inf if timeout is None else time.monotonic() + timeout
         while not ws.input_buffer:
             if not ws.connected:
-                raise ConnectionClosed(ws.close_reason, ws.close_message)
+                raise SocketClosed(ws.close_reason, ws.close_message)
             now = time.monotonic()
             if now >= self.next_ping:
                 self._ping(now)
@@ -87,7 +87,7 @@ class FrameReader:
             if not data:
                 raise ConnectionResetError
             ws.ws.receive_data(data)
-            ws.connected = wsadapter.handle_events(ws)
+            ws.connected = adapter.handle_events(ws)
         except (OSError, ProtocolError):
             ws.connected = False
 

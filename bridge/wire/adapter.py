@@ -7,7 +7,7 @@ the bridge needs (reading in the request greenlet, framing once per event):
 - simple-websocket would start a reader thread per socket. `NoThread`, passed through its
   public `thread_class`, keeps it from starting, and `handle_events` calls its private
   `Base._handle_events` (answer pings and close frames, enforce the message size, fill
-  `input_buffer`) from the request greenlet instead (bridge/web/reader.py).
+  `input_buffer`) from the request greenlet instead (bridge/wire/reader.py).
 - Its per-connection state is used as the instance attributes in `SERVER_ATTRIBUTES`
   (simple-websocket documents only send, receive and close).
 - After the upgrade, `adopt` swaps simple-websocket's `ws.ws`, a `wsproto.WSConnection` that
@@ -23,7 +23,7 @@ a send that never waits (gevent's sockets take a `timeout`).
 
 `check` raises `LibraryChanged` naming the first attribute an upgrade moved; `adopt` runs it on
 every socket (a few getattr calls), `check_gevent` runs at import, and
-tests/test_wsadapter.py runs both on a real handshake.
+tests/test_wire_adapter.py runs both on a real handshake.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from wsproto.frame_protocol import FrameDecoder
 
 from bridge.errors import LibraryChanged
 
-# What the bridge reads or writes on a simple_websocket.Server (bridge/web/reader.py,
-# session.py): the socket, wsproto's connection, and the state _handle_events keeps.
+# What the bridge reads or writes on a simple_websocket.Server (bridge/wire/reader.py,
+# connection.py): the socket, wsproto's connection, and the state _handle_events keeps.
 SERVER_ATTRIBUTES = (
     "sock",
     "ws",
