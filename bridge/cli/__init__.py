@@ -5,9 +5,10 @@ tokens: the `token` command, named so as not to shadow the stdlib's `token`), ea
 `add(commands, parents)` that declares its parser; bridge/cli/shared.py holds what they share.
 Behind them: connection.py and feed.py (the WebSocket), lanes.py (listen's thread per
 endpoint), forward.py (sending to a local app), checkpoint.py, progress.py, provider_api.py
-(GitHub's and Stripe's REST APIs), sources.py (what backfill reads from them),
-registrations.py (the hooks `register` made) and samples.py (`send`'s default payloads). The
-commands call the bridge's HTTP API (bridge/client.py) and its WebSocket, never Redis.
+(GitHub's and Stripe's REST APIs, and their credentials), sources.py (what backfill reads
+from them), registrations.py (the hooks `register` made; registered.py lists and deletes
+them) and samples.py (`send`'s default payloads). The commands call the bridge's HTTP API
+(bridge/client.py) and its WebSocket, never Redis.
 
 Exit codes: 0 on success; 1 with one line on stderr (`bridge: <what went wrong>`) otherwise;
 2 for a usage error (argparse, or options that do not fit together); 130 on Ctrl-C (but

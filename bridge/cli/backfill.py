@@ -25,7 +25,8 @@ from typing import Any
 from bridge.backfill import MAX_EVENTS
 from bridge.cli import registrations, shared
 from bridge.cli.progress import Progress
-from bridge.cli.register import github_token, repo_arg, stripe_key
+from bridge.cli.provider_api import github_token, stripe_key
+from bridge.cli.register import repo_arg
 from bridge.cli.sources import GitHub, Listed, Source, Stripe, Window
 from bridge.client import Api, CliError
 from bridge.config import ClientSettings

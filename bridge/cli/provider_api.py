@@ -25,6 +25,7 @@ import requests
 
 from bridge import __version__
 from bridge.client import HTTP_TIMEOUT, CliError
+from bridge.config import ClientSettings
 
 USER_AGENT = f"webhook-bridge/{__version__}"
 GITHUB_API_VERSION = "2022-11-28"
@@ -36,6 +37,23 @@ _GITHUB_HINTS = {
     404: "no such repository, or GITHUB_TOKEN may not see it or manage its hooks",
 }
 _STRIPE_HINTS = {401: "check STRIPE_API_KEY", 403: "the key may not manage webhook endpoints"}
+
+
+def github_token(settings: ClientSettings) -> str:
+    """The GitHub token the CLI was given, or an error saying which one it needs."""
+    if not settings.github_token:
+        raise CliError(
+            "GITHUB_TOKEN is not set: a token that may manage the repository's webhooks "
+            "(classic: admin:repo_hook; fine-grained: Webhooks read and write)"
+        )
+    return settings.github_token
+
+
+def stripe_key(settings: ClientSettings) -> str:
+    """The Stripe secret key the CLI was given, or an error saying so."""
+    if not settings.stripe_api_key:
+        raise CliError("STRIPE_API_KEY is not set: a secret key (sk_...) of the Stripe account")
+    return settings.stripe_api_key
 
 
 def _request(name: str, method: str, url: str, **kwargs: Any) -> requests.Response:
