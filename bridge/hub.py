@@ -2,10 +2,10 @@
 
 broker (Redis) and hub (local sockets) are separate things: the store publishes every event
 on one Redis channel (on a Cluster, on its endpoint's sharded channel, see shards.py); each
-worker process runs one hub that listens there and hands each event to the local
-subscriptions of its endpoint. A subscription only ever `offer()`s ready frame bytes to its
-socket (bridge/wire/), which never blocks, so a socket that stops reading can never block
-the listener.
+worker process runs one hub, whose listener (listener.py) keeps the subscription, and the
+hub hands each event to the local subscriptions of its endpoint. A subscription only ever
+`offer()`s ready frame bytes to its socket (bridge/wire/), which never blocks, so a socket
+that stops reading can never block the listener.
 
 Pub/sub drops what is published while a subscriber is disconnected; so each subscription
 remembers the last id it was given, and after every (re)connect the hub reads the stream
@@ -15,7 +15,6 @@ makes "backlog, then live" free of gaps and duplicates (see `Hub.subscribe`).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -24,24 +23,21 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 
-import redis
 from redis.cluster import RedisCluster
 
-from bridge import cursor, envelope, keys, metrics, redis_client
-from bridge.backoff import Backoff
+from bridge import cursor, envelope, metrics
 from bridge.cursor import Cursor
 from bridge.errors import StoreUnavailable
+from bridge.listener import Listener
 from bridge.redis_client import Client
 from bridge.shards import ShardFeed
-from bridge.store import REDIS_ERRORS, Store, StoredEvent, StreamState
-from bridge.subscription import Following, Liveness, Subscription
+from bridge.store import Store, StoredEvent, StreamState
+from bridge.subscription import Following, Subscription
 from bridge.wire.frames import wire_frame
 from bridge.wire.queue import LATEST, Tag
 
 log = logging.getLogger(__name__)
 
-CHANGES = keys.CHANGES_CHANNEL.encode()
-REJECTED = keys.REJECTIONS_CHANNEL.encode()
 HELD_RETRY = 1.0  # seconds between backfill attempts for a channel whose stream is unreadable
 
 
@@ -63,7 +59,6 @@ class Hub:
         # the hub was away (their first events came while nobody was listening).
         self._list_channels = channels
         self._follows: set[Following] = set()
-        self._client_factory = client_factory
         self._store = store
         self._send_timeout = send_timeout
         # Redis may stay silent this long before the hub pings it, and twice this before the
@@ -75,7 +70,9 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._held: set[str] = set()  # channels whose backfill failed
-        self.connected = threading.Event()
+        self._retry_held_at = 0.0
+        self._listener = Listener(client_factory, self, peer_timeout=peer_timeout, stop=self._stop)
+        self.connected = self._listener.connected
         self.shards: ShardFeed | None = None  # on a Cluster: the sharded event subscriptions
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -87,7 +84,9 @@ class Hub:
                 return
             self._pid = os.getpid()
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="bridge-hub", daemon=True)
+            self._thread = threading.Thread(
+                target=self._listener.run, name="bridge-hub", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -213,69 +212,31 @@ class Hub:
             latency = max(0.0, time.time() - event_id[0] / 1000)
             metrics.DELIVERY_SECONDS.labels(channel).observe(latency)
 
-    # -- the listener --------------------------------------------------------------------
+    # -- what the listener hands over (listener.Receiver) ----------------------------------
 
-    def _run(self) -> None:
-        # Full jitter: workers that lost Redis together must not return in lock-step.
-        backoff = Backoff(0.05, 5.0, least=0.0)
-        attempt = 0
-        client = self._client_factory()
-        # On a Cluster, events come on sharded channels (see shards.py); endpoint changes and
-        # rejections stay on plain channels, which every node relays.
-        plain: tuple[str, ...] = (keys.CHANGES_CHANNEL, keys.REJECTIONS_CHANNEL)
-        if isinstance(client, RedisCluster):
-            self._start_shards(client)
-        else:
-            plain = (keys.EVENTS_CHANNEL, *plain)
-        while not self._stop.is_set():
-            pubsub = None
-            try:
-                pubsub = redis_client.pubsub(client, attempt)
-                pubsub.subscribe(*plain)
-                self._await_subscribed(pubsub, len(plain))
-                self._on_change(None)
-                self.connected.set()
-                metrics.HUB_CONNECTED.set(1)
-                self._held.clear()
-                self._backfill()
-                backoff.reset()
-                retry_held_at = time.monotonic() + HELD_RETRY
-                liveness = Liveness(self._peer_timeout)
-                while not self._stop.is_set():
-                    if self._held and time.monotonic() >= retry_held_at:
-                        self._backfill(only=set(self._held))
-                        retry_held_at = time.monotonic() + HELD_RETRY
-                    message = pubsub.get_message(timeout=min(1.0, self._peer_timeout / 2))
-                    if liveness.check(message is not None):
-                        pubsub.ping()
-                    if message is None or message["type"] != "message":
-                        continue
-                    if message["channel"] == CHANGES:
-                        changed = message["data"].decode()
-                        self._on_change(changed)
-                        if self.shards is not None and self._follows:
-                            # No event of a channel nobody subscribed reaches this process on
-                            # a Cluster: glob follows learn of a new endpoint from its creation.
-                            self._adopt(changed)
-                    elif message["channel"] == REJECTED:
-                        self._rejected(message["data"])
-                    else:
-                        self._handle(message["data"])
-            except (*REDIS_ERRORS, StoreUnavailable) as exc:
-                attempt += 1  # on a Cluster, the next attempt tries the next node
-                if self.connected.is_set():
-                    log.warning("hub lost redis (%s); reconnecting", type(exc).__name__)
-            except Exception:
-                log.exception("hub listener failed; restarting it")
-            finally:
-                self.connected.clear()
-                self._on_change(None)
-                metrics.HUB_CONNECTED.set(0)
-                if pubsub is not None:
-                    _close_quietly(pubsub)
-            self._stop.wait(backoff.next())
+    def subscribed(self) -> None:
+        self._on_change(None)
+        with self._lock:
+            self._held.clear()
+        self._backfill()
+        self._retry_held_at = time.monotonic() + HELD_RETRY
 
-    def _start_shards(self, client: RedisCluster) -> None:
+    def lost(self) -> None:
+        self._on_change(None)
+
+    def idle(self) -> None:
+        if self._held and time.monotonic() >= self._retry_held_at:
+            self._backfill(only=set(self._held))
+            self._retry_held_at = time.monotonic() + HELD_RETRY
+
+    def changed(self, endpoint: str) -> None:
+        self._on_change(endpoint)
+        if self.shards is not None and self._follows:
+            # No event of a channel nobody subscribed reaches this process on a Cluster:
+            # glob follows learn of a new endpoint from its creation.
+            self._adopt(endpoint)
+
+    def sharded(self, client: RedisCluster) -> None:
         def wanted() -> set[str]:
             with self._lock:
                 return set(self._channels)
@@ -283,24 +244,14 @@ class Hub:
         self.shards = ShardFeed(
             client,
             wanted,
-            self._handle,
+            self.event,
             lambda endpoint: self._backfill(only={endpoint}),
             peer_timeout=self._peer_timeout,
             stop=self._stop,
         )
         threading.Thread(target=self.shards.run, name="bridge-hub-shards", daemon=True).start()
 
-    def _await_subscribed(self, pubsub: redis.client.PubSub, channels: int) -> None:
-        deadline = time.monotonic() + self._peer_timeout
-        while time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=0.5)
-            if message is not None and message["type"] == "subscribe":
-                channels -= 1
-                if not channels:
-                    return
-        raise redis.TimeoutError("no subscribe confirmation")
-
-    def _handle(self, data: bytes) -> None:
+    def event(self, data: bytes) -> None:
         channel, rest = envelope.split_message(data)
         if channel not in self._channels and not (self._follows and self._adopt(channel)):
             return
@@ -310,7 +261,7 @@ class Hub:
         frame = wire_frame(envelope.event_frame(_json_string(channel), id_text, tail))
         self.deliver(channel, cursor.parse(id_text), event_type, frame)
 
-    def _rejected(self, data: bytes) -> None:
+    def rejected(self, data: bytes) -> None:
         """A rejected delivery, to the subscriptions of its channel that asked for them.
         Not backfilled after a reconnect: the rejections API keeps the last 50."""
         channel, record = envelope.split_message(data)
@@ -354,9 +305,11 @@ class Hub:
             except StoreUnavailable:
                 if channel not in self._held:
                     log.warning("hub cannot read channel %s; holding it until it can", channel)
-                self._held.add(channel)
+                with self._lock:  # the listener and, on a Cluster, each shard's thread backfill
+                    self._held.add(channel)
             else:
-                self._held.discard(channel)
+                with self._lock:
+                    self._held.discard(channel)
         metrics.HUB_HELD.set(len(self._held))
 
 
@@ -367,9 +320,3 @@ def _json_string(value: str) -> str:
 
 def _stored_frame(channel_json: str, event: StoredEvent) -> bytes:
     return wire_frame(envelope.event_frame(channel_json, event.id, event.envelope_tail))
-
-
-def _close_quietly(pubsub: redis.client.PubSub) -> None:
-    # Closing a broken connection may fail; there is nothing left to do with it then.
-    with contextlib.suppress(Exception):
-        pubsub.close()
