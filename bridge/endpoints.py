@@ -19,7 +19,7 @@ from bridge.errors import Conflict, InvalidInput, NotFound
 from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
 from bridge.providers import Provider, Secret
 from bridge.redis_client import Client
-from bridge.store import REDIS_ERRORS, unavailable
+from bridge.redis_errors import REDIS_ERRORS, unavailable
 
 MAX_DESCRIPTION = 500
 MIN_SECRET_LENGTH = 8

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge import envelope, metrics
+from bridge.append import Appended
 from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
 from bridge.errors import StoreUnavailable, VerificationError
 from bridge.providers import WebhookRequest
-from bridge.store import Appended, Store, StoredEvent
+from bridge.store import Store, StoredEvent
 from bridge.timefmt import iso
 
 PREVIEW_BYTES = 2048

@@ -27,7 +27,7 @@ from bridge import keys, metrics, redis_client
 from bridge.backoff import Backoff
 from bridge.errors import StoreUnavailable
 from bridge.redis_client import Client
-from bridge.store import REDIS_ERRORS
+from bridge.redis_errors import REDIS_ERRORS
 from bridge.subscription import Liveness
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from redis.exceptions import SlotNotCoveredError
 
 from bridge import keys
 from bridge.backoff import Backoff
-from bridge.store import REDIS_ERRORS
+from bridge.redis_errors import REDIS_ERRORS
 from bridge.subscription import Liveness
 
 log = logging.getLogger(__name__)
