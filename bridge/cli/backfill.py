@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from bridge.backfill import MAX_EVENTS
 from bridge.cli import registrations, shared
+from bridge.cli.backfill_window import Position, time_arg
 from bridge.cli.progress import Progress
 from bridge.cli.provider_api import github_token, stripe_key
 from bridge.cli.register import repo_arg
@@ -35,74 +33,6 @@ from bridge.timefmt import iso
 # Most JSON per request to the bridge, below its default 25 MiB body limit with room to
 # spare; a single larger event is sent alone.
 BATCH_BYTES = 8 * 1024 * 1024
-RELATIVE = re.compile(r"([1-9][0-9]{0,5})([smhdw])")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-FORMAT = 1
-
-
-@dataclass(frozen=True)
-class Moment:
-    text: str  # as given: a resumed run is the same command line
-    at: float
-
-
-def time_arg(raw: str) -> Moment:
-    """ISO 8601 (UTC when it names no offset) or a duration back from now: 30m, 2h, 1d."""
-    text = raw.strip()
-    relative = RELATIVE.fullmatch(text)
-    if relative:
-        span = timedelta(**{UNITS[relative[2]]: int(relative[1])})
-        return Moment(text, time.time() - span.total_seconds())
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a time like 2026-11-26T03:00:00Z or a duration back from now like "
-            f"30m, 2h, 1d; got {raw!r}"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return Moment(text, moment.timestamp())
-
-
-@dataclass
-class Cursor:
-    """The resumable position: which window, and the next page to read."""
-
-    path: Path
-    document: dict[str, Any]
-    resumed: bool = False
-
-    @classmethod
-    def open(cls, args: argparse.Namespace, settings: ClientSettings, server: str) -> Cursor:
-        path = settings.data_dir / f"backfill-{args.endpoint}.json"
-        asked = {
-            "format": FORMAT,
-            "server": server,
-            "endpoint": args.endpoint,
-            "since_arg": args.since.text,
-            "until_arg": args.until.text if args.until else None,
-        }
-        try:
-            saved = json.loads(path.read_text())
-        except (OSError, ValueError):
-            saved = None
-        if isinstance(saved, dict) and all(saved.get(k) == v for k, v in asked.items()):
-            return cls(path, saved, resumed=True)
-        until = args.until.at if args.until else None
-        window = {"since": args.since.at, "until": until, "next": None, "added": 0}
-        return cls(path, {**asked, **window})
-
-    @property
-    def window(self) -> Window:
-        return Window(float(self.document["since"]), self.document["until"])
-
-    def save(self, following: str | None, added: int) -> None:
-        self.document = {**self.document, "next": following, "added": added}
-        registrations.replace_file(self.path, self.document)
-
-    def finish(self) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -221,7 +151,7 @@ def backfill(args: argparse.Namespace, settings: ClientSettings) -> int:
         raise shared.UsageError(f"--until {args.until.text} is before --since {args.since.text}")
     api = shared.api(args, settings)
     provider = str(api.call("GET", api.endpoint_path(args.endpoint)).get("provider"))
-    position = Cursor.open(args, settings, api.server)
+    position = Position.open(args, settings, api.server)
     source = _source(args, settings, provider, api.server, position.window)
     # A dry run lists the whole window; a real run continues where the last one stopped.
     following = position.document["next"] if position.resumed and not args.dry_run else None
