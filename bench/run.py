@@ -141,13 +141,21 @@ class Profiler:
 # -- client processes ------------------------------------------------------------------
 
 
-class Clients:
-    """A few wsclients.py processes, commanded in parallel over their stdin/stdout."""
+def client_argv(kind: str) -> list[str]:
+    """One socket-client process: `python`, wsclients.py (picows), or `node`, Node's `ws`
+    parsing every frame (bench/node/client.js, the cross-check); same stdin protocol."""
+    if kind == "node":
+        return [shutil.which("node") or "node", str(BENCH / "node" / "client.js")]
+    return [sys.executable, str(BENCH / "wsclients.py")]
 
-    def __init__(self, count: int) -> None:
+
+class Clients:
+    """A few socket-client processes, commanded in parallel over their stdin/stdout."""
+
+    def __init__(self, count: int, kind: str = "python") -> None:
         self.procs = [
             subprocess.Popen(
-                [sys.executable, str(BENCH / "wsclients.py")],
+                client_argv(kind),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 preexec_fn=servers.die_with_parent,
@@ -241,6 +249,8 @@ class Clients:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def client_count(sockets: int) -> int:
