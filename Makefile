@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
+NODE_STAMP := bench/node/node_modules/.installed
 
 .PHONY: run test check lint format bench clean
 
@@ -21,8 +22,14 @@ $(TEST_STAMP): $(STAMP) requirements-test.txt
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
+# The bench's second socket client (bench/node/client.js, the cross-check): Node's `ws`, as
+# pinned in package-lock.json. Order-only below: a new lock reruns npm ci, not pip.
+$(NODE_STAMP): bench/node/package.json bench/node/package-lock.json
+	npm ci --prefix bench/node --no-audit --no-fund
+	touch $@
+
 # The test suite runs a tiny smoke of every benchmark, so it needs the bench clients too.
-$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt | $(NODE_STAMP)
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	touch $@
 
@@ -46,4 +53,4 @@ format: $(TEST_STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) bench/.peer-venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) bench/.peer-venv bench/node/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,10 @@ Scenarios (issue 6), all on loopback, bounded in count and time:
 6. storm    every socket dropped at once and back within 10 s with `since` while webhooks
             flow: reconnect rate, time until all are live, 0 missing, 0 duplicates (storm.py).
 
+`--cross-check` (on by default) runs latency 1000 x 10/s on the bridge and the peer and the
+5,000 fan-out again with a second, ordinary client (bench/node/client.js: Node's `ws`,
+JSON.parse of every frame), stored as `node_client` beside the picows runs of each scenario.
+
 Servers, load generator (loadgen.py) and socket clients (wsclients.py) are separate
 processes; clients and load generator report their own CPU time. `--smoke` runs every
 scenario tiny (the test suite does, to keep the bench working; it never asserts a figure).
@@ -54,6 +58,8 @@ FULL: dict[str, Any] = {
     "idle": {"sockets": 20000, "warmup_sockets": 50},
     "peer": {"configs": [(100, 50), (1000, 10), (5000, 2)], "duration": 10.0},
     "storm": {"sockets": 5000, "rate": 100, "lead": 2.0, "window": 10.0, "tail": 5.0},
+    # issue 13 item 5: these runs again with the Node client (bench/node/client.js)
+    "cross_check": {"latency_configs": [(1000, 10)], "fanout_sizes": [5000]},
 }
 SMOKE: dict[str, Any] = {
     "ingest": {"rounds": 1, "warmup": 0.2, "duration": 0.5, "concurrency": 8},
@@ -62,6 +68,7 @@ SMOKE: dict[str, Any] = {
     "idle": {"sockets": 100, "warmup_sockets": 10},
     "peer": {"configs": [(20, 20)], "duration": 0.5},
     "storm": {"sockets": 30, "rate": 20, "lead": 0.3, "window": 1.0, "tail": 0.5},
+    "cross_check": {"latency_configs": [(20, 20)], "fanout_sizes": [20]},
 }
 SCENARIOS = ("ingest", "latency", "fanout", "storm", "idle", "peer")
 DOC = servers.ROOT / "docs" / "performance.md"
@@ -141,13 +148,21 @@ class Profiler:
 # -- client processes ------------------------------------------------------------------
 
 
-class Clients:
-    """A few wsclients.py processes, commanded in parallel over their stdin/stdout."""
+def client_argv(kind: str) -> list[str]:
+    """One socket-client process: `python`, wsclients.py (picows), or `node`, Node's `ws`
+    parsing every frame (bench/node/client.js, the cross-check); same stdin protocol."""
+    if kind == "node":
+        return [shutil.which("node") or "node", str(BENCH / "node" / "client.js")]
+    return [sys.executable, str(BENCH / "wsclients.py")]
 
-    def __init__(self, count: int) -> None:
+
+class Clients:
+    """A few socket-client processes, commanded in parallel over their stdin/stdout."""
+
+    def __init__(self, count: int, kind: str = "python") -> None:
         self.procs = [
             subprocess.Popen(
-                [sys.executable, str(BENCH / "wsclients.py")],
+                client_argv(kind),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 preexec_fn=servers.die_with_parent,
@@ -241,6 +256,8 @@ class Clients:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def client_count(sockets: int) -> int:
@@ -350,8 +367,9 @@ def latency_config(
     rate: float,
     duration: float,
     seq: Seq,
+    kind: str = "python",
 ) -> dict[str, Any]:
-    clients = Clients(client_count(subscribers))
+    clients = Clients(client_count(subscribers), kind)
     try:
         opened = clients.open(url, proto, subscribers, [(channel, subscribers)])
         have = clients.subscribers(channel)
@@ -405,8 +423,9 @@ def latency_config(
         "other_frames": [r["other"] for r in reports if r["other"]],
     }
     log(
-        f"latency {server.name} {have} subs x {rate}/s: p50 {result['p50_ms']:.1f} ms, "
-        f"p99 {result['p99_ms']:.1f} ms, max {result['max_ms']:.1f} ms, lost {result['lost']}, "
+        f"latency {server.name} ({kind} clients) {have} subs x {rate}/s: "
+        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+        f"max {result['max_ms']:.1f} ms, lost {result['lost']}, "
         f"server cpu {server_cpu:.1f} s / client cpu {result['client_cpu_s']:.1f} s "
         f"in {sent['seconds']:.1f} s"
     )
@@ -414,32 +433,39 @@ def latency_config(
 
 
 def scenario_latency(
-    server: servers.Server, url: str, proto: str, cfg: dict[str, Any], seq: Seq, cap: int
+    server: servers.Server,
+    url: str,
+    proto: str,
+    cfg: dict[str, Any],
+    seq: Seq,
+    cap: int,
+    kind: str = "python",
 ) -> dict[str, Any]:
     runs = []
     for subscribers, rate in cfg["configs"]:
         channel = f"lat-{subscribers}"
         if isinstance(server, Bridge):
             server.create_endpoint(channel)
+        subs = min(subscribers, cap)
         runs.append(
-            latency_config(
-                server, url, proto, channel, min(subscribers, cap), rate, cfg["duration"], seq
-            )
+            latency_config(server, url, proto, channel, subs, rate, cfg["duration"], seq, kind)
         )
         settle(server.pids())
     return {"runs": runs, "lost": sum(r["lost"] for r in runs)}
 
 
-def scenario_fanout(bridge: Bridge, cfg: dict[str, Any], seq: Seq, cap: int) -> dict[str, Any]:
+def scenario_fanout(
+    bridge: Bridge, cfg: dict[str, Any], seq: Seq, cap: int, kind: str = "python"
+) -> dict[str, Any]:
     sizes = [min(size, cap) for size in cfg["sizes"]]
     plan = [(f"fan-{size}", size) for size in sizes]
     for channel, _ in plan:
         bridge.create_endpoint(channel)
-    clients = Clients(client_count(max(sizes)))
+    clients = Clients(client_count(max(sizes)), kind)
     runs = []
     try:
         opened = clients.open(bridge.ws_url, "bridge", max(sizes), plan)
-        log(f"fanout: {opened['opened']} sockets open in {opened['seconds']:.1f} s")
+        log(f"fanout ({kind} clients): {opened['opened']} sockets in {opened['seconds']:.1f} s")
         for (channel, _size), requested in zip(plan, cfg["sizes"], strict=True):
             have = clients.subscribers(channel)
             profiler = Profiler(f"bridge-fanout-{have}", bridge.worker_pids())
@@ -486,7 +512,7 @@ def scenario_fanout(bridge: Bridge, cfg: dict[str, Any], seq: Seq, cap: int) -> 
             }
             runs.append(run)
             log(
-                f"fanout {have}: all in {all_ms:.1f} ms (median of {len(reps)}; "
+                f"fanout ({kind} clients) {have}: all in {all_ms:.1f} ms (median of {len(reps)}; "
                 f"{run['deliveries_per_s']:.0f} deliveries/s), lost {run['lost']}"
             )
     finally:
@@ -594,6 +620,28 @@ def machine(root: Path) -> dict[str, Any]:
     }
 
 
+def cross_check(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The configurations the Node client runs again (issue 13 item 5): the latency run at
+    1000 x 10/s on the bridge and on the peer, and the 5,000-subscriber fan-out."""
+    cross = cfg["cross_check"]
+    return {
+        "latency": {**cfg["latency"], "configs": cross["latency_configs"]},
+        "peer": {**cfg["peer"], "configs": cross["latency_configs"]},
+        "fanout": {**cfg["fanout"], "sizes": cross["fanout_sizes"]},
+    }
+
+
+def node_client() -> dict[str, str]:
+    """What the cross-check's client is, for results.json."""
+    node = subprocess.run([client_argv("node")[0], "--version"], capture_output=True, text=True)
+    ws = json.loads((BENCH / "node" / "node_modules" / "ws" / "package.json").read_text())
+    return {
+        "client": "bench/node/client.js: ws, JSON.parse of every frame",
+        "node": node.stdout.strip(),
+        "ws": ws["version"],
+    }
+
+
 def capacity(nofile: int, workers: int = 2) -> int:
     """How many sockets this machine lets the bench hold open at once: each of the two
     server workers and each client process may hold `nofile` files (less a margin), and
@@ -616,6 +664,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cap = capacity(nofile)
     meta = machine(args.bridge_root)
     meta.update(nofile=nofile, socket_capacity=cap, smoke=args.smoke)
+    # The Node client's runs go beside the picows ones, under "node_client" in each scenario.
+    cross = cross_check(cfg) if args.cross_check else None
+    if cross is not None:
+        meta["cross_check_client"] = node_client()
     log(f"bench: {'smoke' if args.smoke else 'full'} run of {', '.join(chosen)}; {meta}")
     results: dict[str, Any] = {"meta": meta, "scenarios": {}}
     seq = Seq()
@@ -653,8 +705,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 scenarios["latency"] = scenario_latency(
                     bridge, bridge.ws_url, "bridge", cfg["latency"], seq, cap
                 )
+                if cross is not None:
+                    scenarios["latency"]["node_client"] = scenario_latency(
+                        bridge, bridge.ws_url, "bridge", cross["latency"], seq, cap, "node"
+                    )
             if "fanout" in chosen:
                 scenarios["fanout"] = scenario_fanout(bridge, cfg["fanout"], seq, cap)
+                if cross is not None:
+                    scenarios["fanout"]["node_client"] = scenario_fanout(
+                        bridge, cross["fanout"], seq, cap, "node"
+                    )
         if "storm" in chosen:
             assert redis.process is not None
             scenarios["storm"] = storm.scenario(
@@ -672,6 +732,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if peer is not None:
             assert peer_python is not None
             scenarios["peer"] = scenario_latency(peer, peer.ws_url, "sio", cfg["peer"], seq, cap)
+            if cross is not None:
+                scenarios["peer"]["node_client"] = scenario_latency(
+                    peer, peer.ws_url, "sio", cross["peer"], seq, cap, "node"
+                )
             scenarios["peer"]["versions"] = peer_versions(peer_python)
             peer.stop()
     meta["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -708,6 +772,11 @@ def main(argv: list[str] | None = None) -> int:
         help="override the latency (and peer) configurations, e.g. 1000x10 5000x2",
     )  # fmt: skip
     parser.add_argument("--fanout-sizes", nargs="+", type=int, help="override fan-out sizes")
+    parser.add_argument(
+        "--cross-check", action=argparse.BooleanOptionalAction, default=True,
+        help="run latency 1000x10 (bridge and peer) and fan-out 5000 again with the Node "
+        "client, bench/node/client.js (tiny in --smoke)",
+    )  # fmt: skip
     parser.add_argument(
         "--profile", type=Path, help="py-spy each worker during measured windows into this dir"
     )

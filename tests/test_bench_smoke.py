@@ -70,3 +70,15 @@ def test_smoke_storm_brings_every_socket_back_with_no_gap_and_no_duplicate(
     assert storm["complete"] is True
     assert storm["missing"] == 0
     assert storm["duplicates"] == 0
+
+
+def test_smoke_cross_check_runs_the_node_client_beside_picows(smoke: dict[str, Any]) -> None:
+    """The cross-check ran latency (bridge and peer) and fan-out again with the Node client,
+    stored as `node_client` in each scenario, and it lost no event either."""
+    scenarios = smoke["scenarios"]
+    assert smoke["meta"]["cross_check_client"]["ws"]
+    for name in ("latency", "fanout", "peer"):
+        cross = scenarios[name]["node_client"]
+        assert cross["runs"], name
+        assert cross["lost"] == 0, name
+        assert all(run["lost"] == 0 for run in cross["runs"]), name
