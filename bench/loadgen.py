@@ -161,7 +161,8 @@ async def open_loop(job: dict[str, Any]) -> dict[str, Any]:
     """Send `count` events at `rate`/s; a pool of connections keeps the schedule even if an
     answer is slow (a slow answer never delays the next send)."""
     signer = Signer(job)
-    path = job["path"]
+    # `paths`: the i-th event goes to paths[i % len(paths)] (events spread over endpoints).
+    paths = job.get("paths") or [job["path"]]
     idle: list[HttpConn] = [await connect(job) for _ in range(job.get("connections", 4))]
     statuses: Counter[int] = Counter()
     acked: list[int] = []
@@ -169,7 +170,7 @@ async def open_loop(job: dict[str, Any]) -> dict[str, Any]:
     start = time.monotonic()
     cpu = cpu_seconds()
 
-    async def send(seq: int) -> None:
+    async def send(seq: int, path: str) -> None:
         # The server closes a connection idle for its keep-alive time (5 s): skip those.
         while idle and idle[-1].lost.done():
             idle.pop()
@@ -193,7 +194,7 @@ async def open_loop(job: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(delay)
         else:
             behind = max(behind, -delay)
-        tasks.append(asyncio.ensure_future(send(job["first_seq"] + i)))
+        tasks.append(asyncio.ensure_future(send(job["first_seq"] + i, paths[i % len(paths)])))
     await asyncio.gather(*tasks)
     for conn in idle:
         assert conn.transport is not None

@@ -285,8 +285,9 @@ def write(results: dict[str, Any], doc: Path, targets: Any, prototype: Any) -> N
         out += [
             "## 6. Reconnect storm",
             "",
-            f"{t['sockets']:,} sockets follow one channel while {t['webhooks']:,} webhooks flow"
-            " at a steady rate; every socket is reset at the same moment and each comes back"
+            f"{t['sockets']:,} sockets, split evenly over {t.get('channels', 1)} endpoints, while"
+            f" {t['webhooks']:,} webhooks flow round those endpoints at a steady rate; every"
+            " socket is reset at the same moment and each comes back"
             f" after a random delay within {t['window_s']:.0f} s, subscribing with `since` ="
             " the last cursor it got (`bench/storm.py`). Missing and duplicates are counted"
             " per client by event number, over every acknowledged webhook.",

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,7 +58,14 @@ FULL: dict[str, Any] = {
     "fanout": {"sizes": [1000, 5000, 10000], "reps": 5},
     "idle": {"sockets": 20000, "warmup_sockets": 50},
     "peer": {"configs": [(100, 50), (1000, 10), (5000, 2)], "duration": 10.0},
-    "storm": {"sockets": 5000, "rate": 100, "lead": 2.0, "window": 10.0, "tail": 5.0},
+    "storm": {
+        "sockets": 5000,
+        "channels": 50,
+        "rate": 100,
+        "lead": 2.0,
+        "window": 10.0,
+        "tail": 5.0,
+    },
     # issue 13 item 5: these runs again with the Node client (bench/node/client.js)
     "cross_check": {"latency_configs": [(1000, 10)], "fanout_sizes": [5000]},
 }
@@ -67,7 +75,7 @@ SMOKE: dict[str, Any] = {
     "fanout": {"sizes": [20, 50], "reps": 1},
     "idle": {"sockets": 100, "warmup_sockets": 10},
     "peer": {"configs": [(20, 20)], "duration": 0.5},
-    "storm": {"sockets": 30, "rate": 20, "lead": 0.3, "window": 1.0, "tail": 0.5},
+    "storm": {"sockets": 30, "channels": 3, "rate": 20, "lead": 0.3, "window": 1.0, "tail": 0.5},
     "cross_check": {"latency_configs": [(20, 20)], "fanout_sizes": [20]},
 }
 SCENARIOS = ("ingest", "latency", "fanout", "storm", "idle", "peer")
@@ -195,10 +203,16 @@ class Clients:
         return self.receive()
 
     def open(
-        self, url: str, proto: str, total: int, plan: list[tuple[str, int]], track: bool = False
+        self,
+        url: str,
+        proto: str,
+        total: int,
+        plan: Sequence[tuple[Any, ...]],
+        track: bool = False,
     ) -> dict[str, Any]:
         """Open `total` sockets spread over the processes; socket i subscribes to each
-        channel of `plan` whose bound is above i (`track`: each keeps its last cursor)."""
+        channel of `plan` whose bound is above i, a (channel, bound) pair, or from `lo` on,
+        a (channel, lo, bound) triple (`track`: each keeps its last cursor)."""
         share, extra = divmod(total, len(self.procs))
         commands, offset = [], 0
         for i in range(len(self.procs)):
@@ -284,11 +298,13 @@ def loadgen(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def send_at_rate(
-    server: servers.Server, path: str, first: int, count: int, rate: float
+    server: servers.Server, path: str | list[str], first: int, count: int, rate: float
 ) -> dict[str, Any]:
+    """`count` signed webhooks at `rate`/s; given several paths, the i-th goes to the i-th."""
+    paths = [path] if isinstance(path, str) else path
     return loadgen(
-        {"mode": "rate", "host": "127.0.0.1", "port": server.port, "path": path,
-         "secret": SECRET, "first_seq": first, "count": count, "rate": rate}
+        {"mode": "rate", "host": "127.0.0.1", "port": server.port, "path": paths[0],
+         "paths": paths, "secret": SECRET, "first_seq": first, "count": count, "rate": rate}
     )  # fmt: skip
 
 

@@ -218,7 +218,9 @@ class Process:
     async def open(self, cmd: dict[str, Any]) -> dict[str, Any]:
         url, proto, token = cmd["url"], cmd["proto"], cmd["token"]
         offset, count = cmd["offset"], cmd["count"]
-        plan = cmd["channels"]  # [[channel, sockets with a global index below this], ...]
+        # [[channel, upto], ...]: sockets with a global index below `upto` follow it;
+        # [[channel, lo, upto], ...]: those from `lo` on (a partition of the sockets).
+        plan = [entry if len(entry) == 3 else [entry[0], 0, entry[1]] for entry in cmd["channels"]]
         headers = {"Authorization": f"Bearer {token}"} if proto == "bridge" else None
         gate = asyncio.Semaphore(cmd.get("concurrency", 100))
         track = cmd.get("track", False)
@@ -227,7 +229,7 @@ class Process:
 
         async def one(index: int) -> None:
             nonlocal opened
-            channels = [name for name, upto in plan if index < upto]
+            channels = [name for name, lo, upto in plan if lo <= index < upto]
             async with gate:
                 try:
                     _, listener = await ws_connect(

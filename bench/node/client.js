@@ -271,7 +271,9 @@ class Process {
 
   async open(cmd) {
     const { url, proto, token, offset, count } = cmd;
-    const plan = cmd.channels; // [[channel, sockets with a global index below this], ...]
+    // [[channel, upto], ...]: sockets with a global index below `upto` follow it;
+    // [[channel, lo, upto], ...]: those from `lo` on (as bench/wsclients.py).
+    const plan = cmd.channels.map((e) => (e.length === 3 ? e : [e[0], 0, e[1]]));
     const concurrency = Math.max(1, cmd.concurrency || 100);
     const track = Boolean(cmd.track);
     const errors = new Counter();
@@ -281,7 +283,7 @@ class Process {
     const cpu = cpuSeconds();
 
     const one = async (index) => {
-      const channels = plan.filter(([, upto]) => index < upto).map(([name]) => name);
+      const channels = plan.filter(([, lo, upto]) => lo <= index && index < upto).map(([name]) => name);
       const conn = new Conn(this.pool, proto, url, token, channels, track);
       try {
         await withTimeout(conn.ready, 60000, 'not subscribed');
