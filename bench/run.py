@@ -1,4 +1,4 @@
-"""`python bench/run.py`: the bridge measured next to a baseline and a peer, in one run.
+"""`python -m bench.run`: the bridge measured next to a baseline and a peer, in one run.
 
 Scenarios (issue 6), all on loopback, bounded in count and time:
 
@@ -35,17 +35,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+import psutil
 
-import psutil  # noqa: E402
-import servers  # noqa: E402
-import storm  # noqa: E402
-from common import raise_nofile, webhook_body  # noqa: E402
-from servers import ADMIN_TOKEN, SECRET, Baseline, Bridge, Peer, cpu_of, settle  # noqa: E402
-
-from bridge.embedded import EmbeddedRedis  # noqa: E402
-from bridge.providers import get as provider  # noqa: E402
+from bench import servers, storm
+from bench.common import raise_nofile, webhook_body
+from bench.servers import ADMIN_TOKEN, BENCH, SECRET, Baseline, Bridge, Peer, cpu_of, settle
+from bridge.embedded import EmbeddedRedis
+from bridge.providers import get as provider
 
 FULL: dict[str, Any] = {
     "ingest": {"rounds": 2, "warmup": 1.0, "duration": 8.0, "concurrency": 32},
@@ -147,7 +143,8 @@ class Clients:
     def __init__(self, count: int) -> None:
         self.procs = [
             subprocess.Popen(
-                [sys.executable, str(BENCH / "wsclients.py")],
+                [sys.executable, "-m", "bench.wsclients"],
+                cwd=servers.ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 preexec_fn=servers.die_with_parent,
@@ -257,7 +254,7 @@ def client_count(sockets: int) -> int:
 
 def loadgen(job: dict[str, Any]) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, str(BENCH / "loadgen.py"), json.dumps(job)],
+        [sys.executable, "-m", "bench.loadgen", json.dumps(job)], cwd=servers.ROOT,
         capture_output=True, check=False, timeout=600, preexec_fn=servers.die_with_parent,
     )  # fmt: skip
     if done.returncode != 0:
@@ -717,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.render:
-        import report
+        from bench import report
 
         report.write(json.loads(args.render.read_text()), args.doc or DOC, TARGETS, PROTOTYPE)
         return 0
@@ -729,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    import report
+    from bench import report
 
     print(report.summary(results))
     doc = args.doc or (None if args.smoke or args.only else DOC)

@@ -28,9 +28,9 @@ now = time.monotonic
 
 async def drop_and_return(pool: Any, cmd: dict[str, Any], conn_class: Any) -> dict[str, Any]:
     """Cut every socket of this process now; bring each back after its delay with `since`."""
-    from common import cpu_seconds
     from picows import ws_connect
 
+    from bench.common import cpu_seconds
     from bridge.backoff import Backoff
 
     rng = random.Random(cmd.get("seed", 0))
@@ -94,7 +94,7 @@ def scenario(
     cpu_of: Callable[[list[int]], float],
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    from servers import ADMIN_TOKEN
+    from bench.servers import ADMIN_TOKEN
 
     sockets = min(cfg["sockets"], cap)
     channel, path = "storm", "/hooks/storm"

@@ -29,15 +29,13 @@ import struct
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import uvloop
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import storm
-from common import cpu_seconds, raise_nofile, read_mark
+from bench import storm
+from bench.common import cpu_seconds, raise_nofile, read_mark
 
 now = time.monotonic
 
