@@ -1,0 +1,105 @@
+"""Scenario 6, the reconnect storm (issue 13), as the orchestrator runs it.
+
+N sockets follow one channel, each remembering the cursor of the last event it got. While
+webhooks flow at a steady rate, every socket is cut at the same moment (a reset, as when a
+load balancer or a bridge instance goes away), and each client comes back after a random
+delay within `window` seconds (jitter, as a client's backoff spreads them), subscribing
+with `since` = its last cursor; a failed attempt is retried with backoff. Reported: how
+many came back, attempts per second, the time until all were live again, and, checked by
+event numbers per client, 0 missing and 0 duplicate events across the drop; CPU of the
+bridge workers and of the Redis server over the storm.
+
+The drop and the return happen inside each socket-client process (bench/storm.py's
+`drop_and_return`, the clients' `storm` command); this half sends the webhooks and counts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from bench.clients import Clients, client_count
+from bench.load import send_at_rate
+from bench.measure import Seq, log
+from bench.procs import cpu_of
+from bench.servers import ADMIN_TOKEN, Bridge
+
+
+def scenario(
+    bridge: Bridge, redis_pid: int, cfg: dict[str, Any], seq: Seq, cap: int
+) -> dict[str, Any]:
+    sockets = min(cfg["sockets"], cap)
+    channel, path = "storm", "/hooks/storm"
+    bridge.create_endpoint(channel)
+    pool = Clients(client_count(sockets))
+    try:
+        opened = pool.open(bridge.ws_url, "bridge", sockets, [(channel, sockets)], track=True)
+        sockets = opened["opened"]
+        # Every client holds a cursor before the drop: one with none would resume from "now".
+        first = seq.take(3)
+        send_at_rate(bridge, path, first, 3, 30)
+        if not pool.wait(list(range(first, first + 3)), channel, 60):
+            raise RuntimeError("storm: the priming events did not reach every socket")
+        pool.call({"cmd": "reset"})
+        count = int(cfg["rate"] * (cfg["lead"] + cfg["window"] + cfg["tail"]))
+        first = seq.take(count)
+        flow: dict[str, Any] = {}
+        sender = threading.Thread(
+            target=lambda: flow.update(send_at_rate(bridge, path, first, count, cfg["rate"]))
+        )
+        bridge_cpu, redis_cpu = cpu_of(bridge.pids()), cpu_of([redis_pid])
+        sender.start()
+        time.sleep(cfg["lead"])  # webhooks already flowing when the sockets drop
+        started = time.monotonic()
+        commands = [
+            {"cmd": "storm", "url": bridge.ws_url, "token": ADMIN_TOKEN,
+             "window": cfg["window"], "seed": i}
+            for i in range(len(pool.procs))
+        ]  # fmt: skip
+        answers = pool.call(commands)
+        storm_s = time.monotonic() - started
+        sender.join()
+        seqs = [int(s) for s in flow.get("acked", [])]  # a 503 was never stored: not owed
+        complete = pool.wait(seqs, channel, 60)
+        bridge_cpu = cpu_of(bridge.pids()) - bridge_cpu
+        redis_cpu = cpu_of([redis_pid]) - redis_cpu
+        reports = pool.call({"cmd": "report", "latencies": False})
+    finally:
+        pool.stop()
+    got = Counter[int]()
+    for report in reports:
+        for number, entry in report["seqs"].items():
+            got[int(number)] += int(entry[0])
+    acked = len(flow.get("acked", []))
+    back = sum(a["back"] for a in answers)
+    attempts = sum(a["attempts"] for a in answers)
+    last_live = max(a["last_live_s"] for a in answers)
+    result = {
+        "sockets": sockets,
+        "window_s": cfg["window"],
+        "webhooks": count,
+        "webhooks_acked": acked,
+        "webhook_statuses": flow.get("statuses", {}),
+        "back": back,
+        "attempts": attempts,
+        "errors": [a["errors"] for a in answers if a["errors"]],
+        "reconnects_per_s": back / last_live if last_live else float("nan"),
+        "all_live_s": last_live,
+        "missing": sum(max(0, sockets - got[s]) for s in seqs),
+        "duplicates": sum(r["dups"] for r in reports),
+        "complete": complete,
+        "bridge_cpu_s": bridge_cpu,
+        "redis_cpu_s": redis_cpu,
+        "redis_cpu_share": redis_cpu / storm_s if storm_s else float("nan"),
+        "storm_s": storm_s,
+        "client_cpu_s": sum(a["cpu"] for a in answers),
+    }
+    log(
+        f"storm: {back}/{sockets} back in {last_live:.1f} s ({attempts} attempts), "
+        f"missing {result['missing']}, duplicates {result['duplicates']}, "
+        f"webhooks {acked}/{count} acked, Redis CPU {redis_cpu:.2f} s, bridge CPU "
+        f"{bridge_cpu:.2f} s"
+    )
+    return result
