@@ -9,7 +9,7 @@ many came back, attempts per second, the time until all were live again, and, ch
 event numbers per client, 0 missing and 0 duplicate events across the drop; CPU of the
 bridge workers and of the Redis server over the storm.
 
-The drop and the return happen inside each socket-client process (bench/storm.py's
+The drop and the return happen inside each socket-client process (bench/reconnect.py's
 `drop_and_return`, the clients' `storm` command); this half sends the webhooks and counts.
 """
 

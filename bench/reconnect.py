@@ -1,16 +1,10 @@
-"""The reconnect storm (issue 13): every socket dropped at once, each back within a window.
+"""The reconnect storm (issue 13) inside one socket-client process: drop, then come back.
 
-N sockets follow one channel, each remembering the cursor of the last event it got. While
-webhooks flow at a steady rate, every socket is cut at the same moment (a reset, as when a
-load balancer or a bridge instance goes away), and each client comes back after a random
-delay within `window` seconds (jitter, as a client's backoff spreads them), subscribing
-with `since` = its last cursor; a failed attempt is retried with backoff. Reported: how
-many came back, attempts per second, the time until all were live again, and, checked by
-event numbers per client, 0 missing and 0 duplicate events across the drop; CPU of the
-bridge workers and of the Redis server over the storm.
-
-This is the half that runs inside each socket-client process (wsclients.py's `storm`
-command); bench/scenarios/storm.py is the orchestrator's half.
+Every socket of the process is cut at the same moment (a reset, as when a load balancer or
+a bridge instance goes away); each comes back after a random delay within `window` seconds
+(jitter, as a client's backoff spreads them), subscribing with `since` = the cursor of the
+last event it got, a failed attempt retried with backoff. The clients' `storm` command
+(wsclients.py); the scenario around it, webhooks and counting, is bench/scenarios/storm.py.
 """
 
 from __future__ import annotations
@@ -21,16 +15,17 @@ import time
 from collections import Counter
 from typing import Any
 
+from picows import ws_connect
+
+from bench.common import cpu_seconds
+from bench.wsconn import Conn, Follower, Pool
+from bridge.backoff import Backoff
+
 now = time.monotonic
 
 
-async def drop_and_return(pool: Any, cmd: dict[str, Any], conn_class: Any) -> dict[str, Any]:
+async def drop_and_return(pool: Pool, cmd: dict[str, Any]) -> dict[str, Any]:
     """Cut every socket of this process now; bring each back after its delay with `since`."""
-    from picows import ws_connect
-
-    from bench.common import cpu_seconds
-    from bridge.backoff import Backoff
-
     rng = random.Random(cmd.get("seed", 0))
     url, token, window = cmd["url"], cmd["token"], cmd["window"]
     headers = {"Authorization": f"Bearer {token}"}
@@ -43,7 +38,7 @@ async def drop_and_return(pool: Any, cmd: dict[str, Any], conn_class: Any) -> di
     live_at: list[float] = []
     attempts = 0
 
-    async def come_back(follower: Any, delay: float) -> None:
+    async def come_back(follower: Follower, delay: float) -> None:
         nonlocal attempts
         await asyncio.sleep(delay)
         backoff = Backoff(0.2, 5.0, least=0.5)
@@ -51,7 +46,7 @@ async def drop_and_return(pool: Any, cmd: dict[str, Any], conn_class: Any) -> di
             attempts += 1
             try:
                 _, listener = await ws_connect(
-                    lambda: conn_class(pool, "bridge", follower.channels, token, follower),
+                    lambda: Conn(pool, "bridge", follower.channels, token, follower),
                     url,
                     extra_headers=headers,
                     websocket_handshake_timeout=30,
