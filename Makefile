@@ -41,7 +41,7 @@ test: $(TEST_STAMP) $(BENCH_STAMP) check
 
 # Bounded (a few minutes on 2 cores); writes bench/results.json and docs/performance.md.
 bench: $(BENCH_STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 check: $(TEST_STAMP)
 	$(BIN)/ruff check .

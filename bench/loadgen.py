@@ -1,6 +1,6 @@
 """The load generator: signed webhooks over keep-alive HTTP/1.1, in its own process.
 
-`python bench/loadgen.py '<json>'` runs one job and prints one JSON line. A raw asyncio
+`python -m bench.loadgen '<json>'` runs one job and prints one JSON line. A raw asyncio
 protocol, not an HTTP library: each request (headers and body) leaves in one write on a
 TCP_NODELAY socket, and the generator's own cost per request is a few microseconds of
 signing and parsing, identical whichever server it targets.
@@ -21,14 +21,11 @@ import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import uvloop
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_seconds, raise_nofile, webhook_body
-
+from bench.common import cpu_seconds, raise_nofile, webhook_body
 from bridge.providers import get as provider
 
 

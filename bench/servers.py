@@ -8,13 +8,10 @@ port serves the bridge's stream and the peer's message queue.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
-import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,23 +20,13 @@ from typing import Any, Self
 
 import psutil
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+from bench.loopback import free_port, request
+from bench.procs import BENCH, ROOT, die_with_parent, rss
+
 PEER_VENV = BENCH / ".peer-venv"
 PEER_REQUIREMENTS = BENCH / "peer-requirements.txt"
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"  # noqa: S105 - loopback bench only
 SECRET = "bench-secret-0123456789"  # noqa: S105 - loopback bench only
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """If the bench dies (even by SIGKILL), its servers get SIGTERM and stop cleanly."""
-    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def gunicorn_flags(workers: int) -> list[str]:
@@ -154,7 +141,7 @@ class Server:
         return ([self.process.pid] if self.process else []) + self.worker_pids()
 
     def worker_rss(self) -> int:
-        return sum(_rss(pid) for pid in self.worker_pids())
+        return sum(rss(pid) for pid in self.worker_pids())
 
     def stop(self, timeout: float = 30.0) -> float:
         """SIGTERM the master; seconds until it and every worker exited."""
@@ -196,7 +183,7 @@ class Bridge(Server):
 
     def cwd(self) -> Path:
         # `python -m bridge` imports the package from the working directory first, so a
-        # patched copy of the tree (run.py --bridge-root) is what runs.
+        # patched copy of the tree (`python -m bench.run --bridge-root`) is what runs.
         return self.root
 
     def argv(self) -> list[str]:
@@ -255,64 +242,3 @@ class Peer(Server):
         env = super().env()
         env.update(PEER_REDIS_URL=self.redis_url, PEER_TOKEN=ADMIN_TOKEN, PEER_SECRET=SECRET)
         return env
-
-
-def _rss(pid: int) -> int:
-    try:
-        return int(psutil.Process(pid).memory_info().rss)
-    except psutil.NoSuchProcess:
-        return 0
-
-
-def cpu_of(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
-SETTLE_INTERVAL = 0.2
-
-
-def settle(pids: list[int], *, busy: float = 0.15, limit: float = 10.0) -> float:
-    """Wait until these processes use under `busy` of a core (or `limit` s); return seconds.
-
-    Not zero: with thousands of sockets open, the bridge's pings (one per socket every 25 s)
-    and its reaper keep a worker a few percent busy."""
-    started = time.monotonic()
-    interval = SETTLE_INTERVAL
-    before = cpu_of(pids)
-    while time.monotonic() - started < limit:
-        time.sleep(interval)
-        after = cpu_of(pids)
-        if after - before < busy * interval:
-            break
-        before = after
-    return time.monotonic() - started
-
-
-def request(
-    method: str,
-    url: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: float = 10.0,
-) -> tuple[int, bytes]:
-    """One HTTP request on a fresh connection (TCP_NODELAY): (status, body)."""
-    rest = url.split("://", 1)[1]
-    hostport, _, path = rest.partition("/")
-    host, _, port = hostport.partition(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        conn.connect()
-        assert conn.sock is not None
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.request(method, "/" + path, body=body, headers=headers or {})
-        answer = conn.getresponse()
-        return answer.status, answer.read()
-    finally:
-        conn.close()

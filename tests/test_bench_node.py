@@ -1,32 +1,23 @@
 """The bench's Node client (bench/node/client.js) against the real bridge and the real peer,
-driven over its stdin protocol by run.py's `Clients`, as the cross-check runs it."""
+driven over its stdin protocol by bench/clients.py's `Clients`, as the cross-check runs it."""
 
 from __future__ import annotations
 
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench import servers
+from bench.clients import Clients
+from bench.load import post_one
+from bench.loopback import free_port
 from bridge.embedded import EmbeddedRedis
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))
-
-import run  # noqa: E402
-import servers  # noqa: E402
-
-pytestmark = [
-    pytest.mark.gunicorn,
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(
-        shutil.which("node") is None or not (BENCH / "node" / "node_modules" / "ws").is_dir(),
-        reason="needs node and `npm ci --prefix bench/node` (make does both)",
-    ),
-]
+# Needs node and `npm ci --prefix bench/node`: `make test` and .ci/run see to both, and a
+# missing one fails here rather than skipping.
+pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(300)]
 
 SOCKETS = 6
 EVENTS = 5
@@ -34,7 +25,7 @@ EVENTS = 5
 
 @pytest.fixture(scope="module")
 def bench_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    redis = EmbeddedRedis(tmp_path_factory.mktemp("redis"), port=servers.free_port())
+    redis = EmbeddedRedis(tmp_path_factory.mktemp("redis"), port=free_port())
     yield redis.start()
     redis.stop()
 
@@ -42,7 +33,7 @@ def bench_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def deliver(server: servers.Server, url: str, proto: str, channel: str) -> list[dict[str, Any]]:
     """Open SOCKETS Node sockets over two client processes, send EVENTS signed webhooks one
     by one, wait for them everywhere; each process's report."""
-    clients = run.Clients(2, kind="node")
+    clients = Clients(2, kind="node")
     try:
         opened = clients.open(url, proto, SOCKETS, [(channel, SOCKETS)])
         assert opened["opened"] == SOCKETS, opened["errors"]
@@ -50,10 +41,10 @@ def deliver(server: servers.Server, url: str, proto: str, channel: str) -> list[
         clients.call({"cmd": "reset"})
         seqs = list(range(1, EVENTS + 1))
         for seq in seqs:
-            _, status = run.post_one(server, f"/hooks/{channel}", seq)
+            _, status = post_one(server, f"/hooks/{channel}", seq)
             assert status == 202
         assert clients.wait(seqs, channel, 20)
-        reports = clients.call({"cmd": "report"})
+        reports: list[dict[str, Any]] = clients.call({"cmd": "report"})
         assert clients.call({"cmd": "close", "exit": False}) == [
             {"aborted": SOCKETS // 2},
             {"aborted": SOCKETS // 2},
@@ -102,7 +93,7 @@ def test_node_client_gets_every_peer_event_once(bench_redis: str, tmp_path: Path
 def test_node_client_refuses_the_storm_command() -> None:
     """The Node client answers `storm`, which it does not implement, with an error line
     and keeps serving commands."""
-    clients = run.Clients(1, kind="node")
+    clients = Clients(1, kind="node")
     try:
         (answer,) = clients.call({"cmd": "storm"})
         assert "not supported" in answer["error"]

@@ -20,7 +20,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench") / "results.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--no-doc", "--out", str(out)],
+        [sys.executable, "-m", "bench.run", "--smoke", "--no-doc", "--out", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(300)]
 
 
 def test_smoke_run_writes_every_scenario(smoke: dict[str, Any]) -> None:
-    """`bench/run.py --smoke` completes and its JSON holds every scenario of issue 6."""
+    """`python -m bench.run --smoke` completes and its JSON holds every scenario of issue 6."""
     assert set(SCENARIOS) <= set(smoke["scenarios"])
     assert smoke["meta"]["smoke"] is True
 

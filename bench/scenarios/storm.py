@@ -1,4 +1,4 @@
-"""The reconnect storm (issue 13): every socket dropped at once, each back within a window.
+"""Scenario 6, the reconnect storm (issue 13), as the orchestrator runs it.
 
 N sockets, split evenly over C channels, each remembering the cursor of the last event it
 got. While webhooks flow at a steady rate round the channels, every socket is cut at the
@@ -9,93 +9,27 @@ retried with backoff. Reported: how many came back, attempts per second, the tim
 were live again, and, checked by event numbers per client, 0 missing and 0 duplicate events
 across the drop; CPU of the bridge workers and of the Redis server over the storm.
 
-Two halves: `drop_and_return` runs inside each socket-client process (wsclients.py's
-`storm` command); `scenario` runs in the orchestrator (run.py wires it).
+The drop and the return happen inside each socket-client process (bench/reconnect.py's
+`drop_and_return`, the clients' `storm` command); this half sends the webhooks and counts.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
-now = time.monotonic
-
-
-async def drop_and_return(pool: Any, cmd: dict[str, Any], conn_class: Any) -> dict[str, Any]:
-    """Cut every socket of this process now; bring each back after its delay with `since`."""
-    from common import cpu_seconds
-    from picows import ws_connect
-
-    from bridge.backoff import Backoff
-
-    rng = random.Random(cmd.get("seed", 0))
-    url, token, window = cmd["url"], cmd["token"], cmd["window"]
-    headers = {"Authorization": f"Bearer {token}"}
-    conns = list(pool.conns)
-    cpu, started = cpu_seconds(), now()
-    for conn in conns:
-        conn.abort()
-    deadline = started + window + cmd.get("grace", 30.0)
-    errors: Counter[str] = Counter()
-    live_at: list[float] = []
-    attempts = 0
-
-    async def come_back(follower: Any, delay: float) -> None:
-        nonlocal attempts
-        await asyncio.sleep(delay)
-        backoff = Backoff(0.2, 5.0, least=0.5)
-        while True:
-            attempts += 1
-            try:
-                _, listener = await ws_connect(
-                    lambda: conn_class(pool, "bridge", follower.channels, token, follower),
-                    url,
-                    extra_headers=headers,
-                    websocket_handshake_timeout=30,
-                    read_buffer_init_size=4096,
-                    use_aiofastnet=False,
-                )
-                if listener is None:  # picows gives none when the upgrade was refused
-                    raise ConnectionError("upgrade refused")
-                await asyncio.wait_for(listener.ready, 30)  # type: ignore[attr-defined]
-                live_at.append(now() - started)
-                return
-            except Exception as exc:
-                errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
-                if now() > deadline:
-                    return
-                await asyncio.sleep(backoff.next())
-
-    await asyncio.gather(*(come_back(conn.follower, rng.uniform(0, window)) for conn in conns))
-    return {
-        "dropped": len(conns),
-        "back": len(live_at),
-        "attempts": attempts,
-        "errors": dict(errors.most_common(5)),
-        "last_live_s": max(live_at, default=float("nan")),
-        "cpu": cpu_seconds() - cpu,
-    }
+from bench.clients import Clients, client_count
+from bench.load import send_at_rate
+from bench.measure import Seq, log
+from bench.procs import cpu_of
+from bench.servers import ADMIN_TOKEN, Bridge
 
 
 def scenario(
-    bridge: Any,
-    redis_pid: int,
-    cfg: dict[str, Any],
-    seq: Any,
-    cap: int,
-    *,
-    clients: Callable[[int], Any],
-    send_at_rate: Callable[..., dict[str, Any]],
-    cpu_of: Callable[[list[int]], float],
-    log: Callable[[str], None],
+    bridge: Bridge, redis_pid: int, cfg: dict[str, Any], seq: Seq, cap: int
 ) -> dict[str, Any]:
-    from servers import ADMIN_TOKEN
-
     sockets = min(cfg["sockets"], cap)
     # The sockets are split evenly over `channels` endpoints and the webhooks go round them,
     # as many dashboards watch many endpoints: each socket owes rate / channels events a
@@ -106,7 +40,7 @@ def scenario(
     plan = [(channel, k * share, (k + 1) * share) for k, channel in enumerate(channels)]
     for channel in channels:
         bridge.create_endpoint(channel)
-    pool = clients(sockets)
+    pool = Clients(client_count(sockets))
 
     def owed(seqs: list[int], first: int) -> dict[int, str]:
         return {s: channels[(s - first) % len(channels)] for s in seqs}
@@ -117,8 +51,7 @@ def scenario(
         # Every client holds a cursor before the drop: one with none would resume from "now".
         first = seq.take(len(channels))
         send_at_rate(bridge, paths, first, len(channels), 30)
-        priming = list(range(first, first + len(channels)))
-        if not _wait(pool, owed(priming, first), 60):
+        if not pool.wait_for(owed(list(range(first, first + len(channels))), first), 60):
             raise RuntimeError("storm: the priming events did not reach every socket")
         pool.call({"cmd": "reset"})
         count = int(cfg["rate"] * (cfg["lead"] + cfg["window"] + cfg["tail"]))
@@ -140,7 +73,7 @@ def scenario(
         storm_s = time.monotonic() - started
         sender.join()
         seqs = [int(s) for s in flow.get("acked", [])]  # a 503 was never stored: not owed
-        complete = _wait(pool, owed(seqs, first), 60)
+        complete = pool.wait_for(owed(seqs, first), 60)
         bridge_cpu = cpu_of(bridge.pids()) - bridge_cpu
         redis_cpu = cpu_of([redis_pid]) - redis_cpu
         reports = pool.call({"cmd": "report", "latencies": False})
@@ -184,14 +117,3 @@ def scenario(
         f"{bridge_cpu:.2f} s"
     )
     return result
-
-
-def _wait(pool: Any, owed: dict[int, str], timeout: float) -> bool:
-    """Until every client process holds each event as often as it has followers of its
-    channel (or `timeout`)."""
-    commands = [
-        {"cmd": "wait", "expect": {str(s): mine.get(c, 0) for s, c in owed.items()},
-         "timeout": timeout}
-        for mine in pool.subscribed
-    ]  # fmt: skip
-    return all(answer["done"] for answer in pool.call(commands))

@@ -1,0 +1,51 @@
+"""Scenario 1, ingest: signed webhooks acknowledged per second, bridge vs bare Flask.
+
+The same closed-loop load generator job against the bridge and the baseline (a bare Flask
+POST handler under the same gunicorn settings, bench/baseline_app.py), rounds alternating so
+that a change in the machine's load falls on both; the figure is the ratio of the medians.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.config import TARGETS
+from bench.load import loadgen
+from bench.measure import Profiler, log
+from bench.procs import cpu_of, settle
+from bench.servers import SECRET, Baseline, Bridge
+from bench.stats import median
+
+
+def scenario(bridge: Bridge, baseline: Baseline, cfg: dict[str, Any]) -> dict[str, Any]:
+    rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "bridge": []}
+    for number in range(cfg["rounds"]):
+        for name, server in (("baseline", baseline), ("bridge", bridge)):
+            settle(server.pids())
+            profiler = Profiler(f"{name}-ingest-{number}", server.worker_pids())
+            cpu0 = cpu_of(server.pids())
+            result = loadgen(
+                {"mode": "closed", "host": "127.0.0.1", "port": server.port,
+                 "path": "/hooks/ingest", "secret": SECRET, **cfg}
+            )  # fmt: skip
+            result["server_cpu_s"] = cpu_of(server.pids()) - cpu0
+            profiler.stop()
+            rounds[name].append(result)
+            log(
+                f"ingest round {number + 1} {name}: {result['acked_per_s']:.0f}/s "
+                f"(ack p50 {result['ack_p50_ms']:.1f} ms, statuses {result['statuses']}, "
+                f"loadgen cpu {result['cpu_s']:.1f} s)"
+            )
+    bridge_rate = median([r["acked_per_s"] for r in rounds["bridge"]])
+    baseline_rate = median([r["acked_per_s"] for r in rounds["baseline"]])
+    ratio = bridge_rate / baseline_rate if baseline_rate else float("nan")
+    log(f"ingest: bridge {bridge_rate:.0f}/s, baseline {baseline_rate:.0f}/s, ratio {ratio:.2f}")
+    return {
+        "bridge_per_s": bridge_rate,
+        "baseline_per_s": baseline_rate,
+        "ratio": ratio,
+        "target_ratio": TARGETS["ingest_ratio"],
+        "concurrency": cfg["concurrency"],
+        "seconds_per_round": cfg["duration"],
+        "rounds": rounds,
+    }
