@@ -18,8 +18,8 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
+from bench.cluster import Cluster
 from bridge import keys
-from tests.cluster import Cluster
 
 ENDPOINTS = 300
 WATCHED = 20  # endpoints each worker's sockets watch

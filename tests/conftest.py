@@ -12,10 +12,10 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bench.cluster import Cluster
 from bridge.config import Settings
 from bridge.embedded import EmbeddedRedis
 from bridge.factory import create_app
-from tests.cluster import Cluster
 from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, MakeApp, free_port
 from tests.wire_support import OpenWire, connections
 

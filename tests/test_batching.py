@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import redis
 
+from bench.cluster import Cluster
 from bridge import keys
 from bridge.embedded import EmbeddedRedis
 from bridge.providers import get as provider
-from tests.cluster import Cluster
 from tests.support import BridgeProcess, deliver, metric, stream_entries, wait_until
 
 SECRET = "test-secret-123456"

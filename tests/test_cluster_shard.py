@@ -12,8 +12,8 @@ from itertools import cycle
 import pytest
 from websocket import WebSocketConnectionClosedException
 
+from bench.cluster import Cluster
 from bridge import keys
-from tests.cluster import Cluster
 from tests.support import (
     BridgeProcess,
     Client,

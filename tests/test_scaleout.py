@@ -12,9 +12,9 @@ import pytest
 import redis
 import requests
 
+from bench.cluster import Cluster, replicated
 from bridge import keys
 from bridge.embedded import EmbeddedRedis, server_binary
-from tests.cluster import Cluster, replicated
 from tests.support import (
     BridgeProcess,
     Client,

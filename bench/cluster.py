@@ -1,8 +1,10 @@
-"""A real Redis Cluster of valkey-server nodes on free loopback ports, for the scale-out tests."""
+"""A real Redis Cluster of valkey-server nodes on free loopback ports, for the scale-out
+tests and the bench's several-instances scenario (so it needs nothing from the test suite)."""
 
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -10,9 +12,9 @@ from pathlib import Path
 import redis
 from redis.crc import key_slot
 
+from bench.loopback import free_port
 from bridge import keys
 from bridge.embedded import EmbeddedRedis, server_binary
-from tests.support import free_port, wait_until
 
 
 def replicated(primary: redis.Redis, key: str) -> bool:
@@ -128,3 +130,11 @@ class Cluster:
                 with self.node(i) as client:
                     client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
         wait_until(lambda: self.owner(endpoint_id) == target, timeout=10)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the cluster did not get there within {timeout} s")
+        time.sleep(0.05)
