@@ -19,6 +19,17 @@ FULL: dict[str, Any] = {
         "window": 10.0,
         "tail": 5.0,
     },
+    "instances": {
+        "instances": 3,
+        "workers": 2,
+        "endpoints": 30,
+        "sockets": 1500,
+        "rate": 150,
+        "duration": 10.0,
+        "kill_duration": 6.0,
+        "kill_lead": 1.5,
+        "kill_window": 2.0,
+    },
     # issue 13 item 5: these runs again with the Node client (bench/node/client.js)
     "cross_check": {"latency_configs": [(1000, 10)], "fanout_sizes": [5000]},
 }
@@ -29,9 +40,20 @@ SMOKE: dict[str, Any] = {
     "idle": {"sockets": 100, "warmup_sockets": 10},
     "peer": {"configs": [(20, 20)], "duration": 0.5},
     "storm": {"sockets": 30, "channels": 3, "rate": 20, "lead": 0.3, "window": 1.0, "tail": 0.5},
+    "instances": {
+        "instances": 3,
+        "workers": 2,
+        "endpoints": 3,
+        "sockets": 30,
+        "rate": 30,
+        "duration": 1.0,
+        "kill_duration": 2.0,
+        "kill_lead": 0.5,
+        "kill_window": 0.5,
+    },
     "cross_check": {"latency_configs": [(20, 20)], "fanout_sizes": [20]},
 }
-SCENARIOS = ("ingest", "latency", "fanout", "storm", "idle", "peer")
+SCENARIOS = ("ingest", "latency", "fanout", "storm", "instances", "idle", "peer")
 
 TARGETS = {
     "ingest_ratio": 0.8,

@@ -25,7 +25,8 @@ now = time.monotonic
 
 
 async def drop_and_return(pool: Pool, cmd: dict[str, Any]) -> dict[str, Any]:
-    """Cut every socket of this process now; bring each back after its delay with `since`."""
+    """Cut every socket of this process now; bring each client back after its delay with
+    `since`, to `url` (the same server, or another when its own died)."""
     rng = random.Random(cmd.get("seed", 0))
     url, token, window = cmd["url"], cmd["token"], cmd["window"]
     headers = {"Authorization": f"Bearer {token}"}
@@ -64,9 +65,10 @@ async def drop_and_return(pool: Pool, cmd: dict[str, Any]) -> dict[str, Any]:
                     return
                 await asyncio.sleep(backoff.next())
 
-    await asyncio.gather(*(come_back(conn.follower, rng.uniform(0, window)) for conn in conns))
+    followers = pool.followers
+    await asyncio.gather(*(come_back(f, rng.uniform(0, window)) for f in followers))
     return {
-        "dropped": len(conns),
+        "dropped": len(followers),
         "back": len(live_at),
         "attempts": attempts,
         "errors": dict(errors.most_common(5)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench import tables_instances
 from bench.chart import plot
 from bench.tables import sections
 
@@ -45,6 +46,8 @@ def summary(results: dict[str, Any]) -> str:
             f" {t['attempts']} attempts), missing {t['missing']}, duplicates {t['duplicates']},"
             f" Redis CPU {t['redis_cpu_s']:.2f} s ({100 * t['redis_cpu_share']:.0f}% of a core)"
         )
+    if (line := tables_instances.summary_line(s)) is not None:
+        lines.append(line)
     if "idle" in s:
         d = s["idle"]
         lines.append(

@@ -11,6 +11,9 @@ Scenarios (issue 6), all on loopback, bounded in count and time:
 5. peer     scenario 2 on Flask-SocketIO + Redis message queue (bench/.peer-venv).
 6. storm    every socket dropped at once and back within 10 s with `since` while webhooks
             flow: reconnect rate, time until all are live, 0 missing, 0 duplicates.
+7. instances  3 bridge instances x 2 workers on a 3-primary Redis Cluster beside one
+            instance on one Redis, same sockets and load; then one instance SIGKILLed and
+            its sockets resumed on another: 0 lost, 0 duplicates, in cursor order.
 
 `--cross-check` (on by default) runs latency 1000 x 10/s on the bridge and the peer and the
 5,000 fan-out again with a second, ordinary client (bench/node/client.js: Node's `ws`,
@@ -45,7 +48,7 @@ from bench.loopback import free_port
 from bench.machine import capacity, machine, node_client, peer_versions
 from bench.measure import Profiler, Seq, log
 from bench.procs import BENCH, ROOT
-from bench.scenarios import fanout, idle, ingest, latency, storm
+from bench.scenarios import fanout, idle, ingest, instances, latency, storm
 from bench.servers import Baseline, Bridge, Peer, Server, ensure_peer_venv
 from bridge.embedded import EmbeddedRedis
 
@@ -121,6 +124,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "storm" in chosen:
             assert redis.process is not None
             scenarios["storm"] = storm.scenario(bridge, redis.process.pid, cfg["storm"], seq, cap)
+        if "instances" in chosen:
+            assert redis.process is not None
+            scenarios["instances"] = instances.scenario(
+                bridge, redis.process.pid, cfg["instances"], seq, work, args.bridge_root
+            )
         if fresh is not bridge:
             bridge.stop()
         if "idle" in chosen:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench import tables_instances
+
 
 def _f(value: Any, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -262,6 +264,7 @@ def sections(results: dict[str, Any], targets: Any, prototype: Any) -> list[str]
             f" ({_f(100 * t['redis_cpu_share'], 0)}%) |",
             "",
         ]
+    out += tables_instances.section(s)
     out += [
         "## The measuring processes",
         "",

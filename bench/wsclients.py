@@ -63,6 +63,7 @@ class Process:
                 except Exception as exc:
                     errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
                     return
+            self.pool.followers.append(listener.follower)
             opened += 1
             for name in channels:
                 self.subscribed[name] += 1
@@ -95,6 +96,7 @@ class Process:
             "open": len(pool.conns),
             "seqs": {str(k): v for k, v in pool.seqs.items()},
             "dups": pool.dups,
+            "disorder": pool.disorder,
             "other": dict(pool.other.most_common(5)),
             "cpu": cpu_seconds() - pool.cpu_mark,
             "wall": now() - pool.wall_mark,
@@ -119,6 +121,7 @@ class Process:
         for conn in conns:
             conn.abort()
         self.pool.conns.clear()
+        self.pool.followers.clear()
         self.subscribed.clear()
         return {"aborted": len(conns)}
 

@@ -36,6 +36,9 @@ class Pool:
 
     def __init__(self) -> None:
         self.conns: set[Conn] = set()
+        # Every client opened here, connected or not: a storm brings back each of them,
+        # also those whose server died before the storm began (their conns are gone).
+        self.followers: list[Follower] = []
         self.reset()
         self.last_disconnect = 0.0
         self.closes: Counter[int] = Counter()
@@ -44,6 +47,7 @@ class Pool:
         self.latencies: list[float] = []
         self.seqs: dict[int, list[float]] = {}  # seq -> [count, first receipt, last receipt]
         self.dups = 0
+        self.disorder = 0  # tracked sockets: an event whose cursor is not above the last one
         self.other: Counter[str] = Counter()
         self.cpu_mark = cpu_seconds()
         self.wall_mark = now()
@@ -57,12 +61,16 @@ class Pool:
         # Events may be stored (and so delivered) in another order than sent, when two sends
         # overlap: a set, not the last seq, tells a duplicate.
         follower = conn.follower
-        if follower.track:
-            follower.last = read_id(payload)
         if seq in follower.seen:
             self.dups += 1
             return
         follower.seen.add(seq)
+        if follower.track:  # a tracked socket follows one channel: its cursors only rise
+            cursor = read_id(payload)
+            if cursor is not None:
+                if follower.last is not None and _order(cursor) <= _order(follower.last):
+                    self.disorder += 1
+                follower.last = cursor
         self.latencies.append(at - sent)
         entry = self.seqs.get(seq)
         if entry is None:
@@ -197,3 +205,8 @@ class Conn(WSListener):
 
 
 _CODES: set[int] = {c.value for c in WSCloseCode}
+
+
+def _order(cursor: str) -> tuple[int, int]:
+    ms, _, seq = cursor.partition("-")
+    return int(ms), int(seq)

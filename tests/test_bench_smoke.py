@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ("ingest", "latency", "fanout", "storm", "idle", "peer")
+SCENARIOS = ("ingest", "latency", "fanout", "storm", "instances", "idle", "peer")
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +70,27 @@ def test_smoke_storm_brings_every_socket_back_with_no_gap_and_no_duplicate(
     assert storm["complete"] is True
     assert storm["missing"] == 0
     assert storm["duplicates"] == 0
+
+
+def test_smoke_instances_deliver_across_instances_and_resume_after_a_kill(
+    smoke: dict[str, Any],
+) -> None:
+    """On 3 instances over a Cluster (and on one instance over one Redis) every acked webhook
+    reached every follower once, in cursor order; after one instance was SIGKILLed its sockets
+    resumed on another with nothing missing or repeated."""
+    instances = smoke["scenarios"]["instances"]
+    for setup in ("single", "cluster"):
+        run = instances[setup]
+        assert run["events_acked"] > 0, setup
+        assert run["deliveries_received"] == run["deliveries_expected"] > 0, setup
+        assert (run["lost"], run["duplicates"], run["out_of_order"]) == (0, 0, 0), setup
+    assert instances["cluster"]["instances"] == 3
+    kill = instances["failover"]
+    assert kill["sockets_moved"] > 0
+    assert kill["back"] == kill["sockets_moved"]
+    assert kill["events_acked"] > 0
+    assert kill["complete"] is True
+    assert (kill["missing"], kill["duplicates"], kill["out_of_order"]) == (0, 0, 0)
 
 
 def test_smoke_cross_check_runs_the_node_client_beside_picows(smoke: dict[str, Any]) -> None:
