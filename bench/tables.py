@@ -1,13 +1,15 @@
 """docs/performance.md's generated part as markdown lines: the targets, a section per scenario.
 
 `sections()` is what bench/report.py writes between its markers; each scenario's section
-appears only when the run measured it.
+appears only when the run measured it, the cross-check's (bench/tables_cross.py) too.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from bench.tables_cross import cross_section
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -262,6 +264,7 @@ def sections(results: dict[str, Any], targets: Any, prototype: Any) -> list[str]
             f" ({_f(100 * t['redis_cpu_share'], 0)}%) |",
             "",
         ]
+    out += cross_section(results)
     out += [
         "## The measuring processes",
         "",
