@@ -1,7 +1,7 @@
 """docs/performance.md's generated part as markdown lines: the targets, a section per scenario.
 
 `sections()` is what bench/report.py writes between its markers; each scenario's section
-appears only when the run measured it.
+appears only when the run measured it, the cross-check's (bench/tables_cross.py) too.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from bench import tables_instances
+from bench.tables_cross import cross_section
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -265,6 +266,7 @@ def sections(results: dict[str, Any], targets: Any, prototype: Any) -> list[str]
             "",
         ]
     out += tables_instances.section(s)
+    out += cross_section(results)
     out += [
         "## The measuring processes",
         "",

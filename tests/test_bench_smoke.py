@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from bench import report
+from bench.config import PROTOTYPE, TARGETS
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("ingest", "latency", "fanout", "storm", "instances", "idle", "peer")
 
@@ -103,3 +106,35 @@ def test_smoke_cross_check_runs_the_node_client_beside_picows(smoke: dict[str, A
         assert cross["runs"], name
         assert cross["lost"] == 0, name
         assert all(run["lost"] == 0 for run in cross["runs"]), name
+
+
+def test_smoke_results_render_the_cross_check_table(smoke: dict[str, Any], tmp_path: Path) -> None:
+    """The smoke run's results render a markdown whose cross-check section has a picows and
+    a Node ws row for each configuration the Node client ran, and the estimate beneath."""
+    doc = tmp_path / "performance.md"
+    report.write(smoke, doc, TARGETS, PROTOTYPE)
+    text = doc.read_text()
+    assert "## Cross-check: the same scenarios with a second client" in text
+    section = text.split("## Cross-check", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    for config in ("latency 20 x 20/s | bridge", "latency 20 x 20/s | peer", "fan-out to 20 |"):
+        clients = [row.split(" | ")[2] for row in rows if config in row]
+        assert clients == ["picows", "Node ws"], config
+    assert "**Why the figures differ (an estimate).**" in section
+    assert doc.with_suffix(".png").stat().st_size > 0
+
+
+def test_results_without_a_cross_check_render_without_its_section(
+    smoke: dict[str, Any], tmp_path: Path
+) -> None:
+    """Results of a run without the cross-check (as those of a `--no-cross-check` run or
+    from before it existed) still render, with every other section and no cross-check."""
+    older = json.loads(json.dumps(smoke))
+    del older["meta"]["cross_check_client"]
+    for name in ("latency", "fanout", "peer"):
+        del older["scenarios"][name]["node_client"]
+    doc = tmp_path / "performance.md"
+    report.write(older, doc, TARGETS, PROTOTYPE)
+    text = doc.read_text()
+    assert "## 3. Fan-out: one event to N subscribers" in text
+    assert "Cross-check" not in text
