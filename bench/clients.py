@@ -111,6 +111,11 @@ class Clients:
     def subscribers(self, channel: str) -> int:
         return sum(s.get(channel, 0) for s in self.subscribed)
 
+    def busiest(self, channel: str) -> int:
+        """Followers of `channel` in the process that holds most of them (what one client
+        process's own cost per frame is multiplied by)."""
+        return max((s.get(channel, 0) for s in self.subscribed), default=0)
+
     def wait(self, seqs: list[int], channel: str, timeout: float) -> bool:
         commands = [
             {"cmd": "wait", "expect": {str(s): sub.get(channel, 0) for s in seqs},

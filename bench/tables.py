@@ -6,19 +6,11 @@ appears only when the run measured it, the cross-check's (bench/tables_cross.py)
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from bench import tables_instances
+from bench.fmt import number as _f
 from bench.tables_cross import cross_section
-
-
-def _f(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _met(ok: bool | None) -> str:

@@ -8,46 +8,16 @@ configuration. An older results.json has none, and `cross_section()` then render
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from bench.fmt import number as _f
 
 # (scenario key, server label), in the order the table shows them
 SCENARIOS = (("latency", "bridge"), ("peer", "peer"), ("fanout", "bridge"))
 
 
-def _f(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def client_processes(sockets: int, nofile: int) -> int:
-    """How many client processes the run split `sockets` over: bench/clients.py's
-    `client_count`, redone with the run's file limit (meta.nofile) because that function reads
-    the limit of the process calling it, and a `--render` process has not raised it."""
-    if sockets <= 1000:
-        return 1
-    return max(2, -(-sockets // (nofile - 512)))
-
-
-def busiest_process(sockets: int, subscribers: int, nofile: int) -> int:
-    """Subscribers held by the busiest client process: the `sockets` are dealt out in
-    contiguous blocks (Clients.open) and the first `subscribers` of them follow the channel."""
-    share, extra = divmod(sockets, client_processes(sockets, nofile))
-    most, start = 0, 0
-    for i in range(client_processes(sockets, nofile)):
-        end = start + share + (1 if i < extra else 0)
-        most = max(most, max(0, min(end, subscribers) - start))
-        start = end
-    return most
-
-
-def _latency_row(run: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+def _latency_row(run: dict[str, Any]) -> dict[str, Any]:
     received = run["deliveries_received"]
-    # the sockets the configuration opened (run.py scales a request down to the capacity)
-    sockets = min(run["requested_subscribers"], meta["socket_capacity"])
     return {
         "kind": "latency",
         "config": f"latency {run['subscribers']:,} x {run['events_per_s']}/s",
@@ -59,12 +29,11 @@ def _latency_row(run: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
         "lost": run["lost"],
         "dup": run["duplicates"],
         "cpu_us": run["client_cpu_s"] / received * 1e6 if received else float("nan"),
-        # every socket of a latency configuration follows its one channel
-        "per_process": busiest_process(sockets, run["subscribers"], meta["nofile"]),
+        "per_process": run["busiest_process_subscribers"],
     }
 
 
-def _fanout_row(run: dict[str, Any], sockets: int, meta: dict[str, Any]) -> dict[str, Any]:
+def _fanout_row(run: dict[str, Any]) -> dict[str, Any]:
     received = sum(r["received"] for r in run["reps"])
     cpu = sum(r["client_cpu_s"] for r in run["reps"])
     return {
@@ -80,28 +49,25 @@ def _fanout_row(run: dict[str, Any], sockets: int, meta: dict[str, Any]) -> dict
         "cpu_us": cpu / received * 1e6 if received else float("nan"),
         # the fan-out's sockets open once, for its biggest size: the 5,000 of a run that also
         # has 10,000 sit in fewer processes than the 5,000 of a run that has only them
-        "per_process": busiest_process(sockets, run["subscribers"], meta["nofile"]),
+        "per_process": run["busiest_process_subscribers"],
     }
 
 
-def _rows(scenario: dict[str, Any], kind: str, meta: dict[str, Any]) -> list[dict[str, Any]]:
-    if kind == "fanout":
-        sockets = scenario["open"]["requested"]
-        return [_fanout_row(r, sockets, meta) for r in scenario["runs"]]
-    return [_latency_row(r, meta) for r in scenario["runs"]]
+def _rows(scenario: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    row = _fanout_row if kind == "fanout" else _latency_row
+    return [row(r) for r in scenario["runs"]]
 
 
 def cross_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, dict[str, Any]]]:
     """(server, picows row or None, Node row) for every configuration the Node client ran."""
     s = results["scenarios"]
-    meta = results["meta"]
     pairs = []
     for key, server in SCENARIOS:
         if "node_client" not in s.get(key, {}):
             continue
         kind = "fanout" if key == "fanout" else "latency"
-        picows = {row["key"]: row for row in _rows(s[key], kind, meta)}
-        for node in _rows(s[key]["node_client"], kind, meta):
+        picows = {row["key"]: row for row in _rows(s[key], kind)}
+        for node in _rows(s[key]["node_client"], kind):
             pairs.append((server, picows.get(node["key"]), node))
     return pairs
 

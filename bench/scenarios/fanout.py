@@ -61,6 +61,7 @@ def scenario(
             all_ms = median([r["all_ms"] for r in reps])
             run = {
                 "subscribers": have,
+                "busiest_process_subscribers": clients.busiest(channel),
                 "requested_subscribers": requested,
                 "all_ms_median": all_ms,
                 "all_ms_min": min(r["all_ms"] for r in reps),

@@ -191,6 +191,13 @@ def _kill_one(
         i for i in range(len(pool.procs)) if i % len(instances) == len(instances) - 1
     }
     try:
+        # Every client holds a cursor before the kill: one with none would come back live
+        # from "now" and miss what was sent while it was away.
+        threads, flows, firsts = _send(instances, endpoints, 10 * len(endpoints), 0.5, seq)
+        for thread in threads:
+            thread.join()
+        if not pool.wait_for(_owed(flows, firsts, endpoints), 20):
+            raise RuntimeError("instances: the priming events did not reach every socket")
         pool.call({"cmd": "reset"})
         threads, flows, firsts = _send(survivors, endpoints, cfg["rate"], cfg["kill_duration"], seq)
         time.sleep(cfg["kill_lead"])

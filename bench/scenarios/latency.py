@@ -32,7 +32,7 @@ def latency_config(
     clients = Clients(client_count(subscribers), kind)
     try:
         opened = clients.open(url, proto, subscribers, [(channel, subscribers)])
-        have = clients.subscribers(channel)
+        have, busiest = clients.subscribers(channel), clients.busiest(channel)
         settle(server.pids() + clients.pids())
         # Warm-up: two events through the whole path, not counted.
         warm = seq.take(2)
@@ -58,6 +58,7 @@ def latency_config(
     expected = len(acked) * have
     result = {
         "subscribers": have,
+        "busiest_process_subscribers": busiest,
         "requested_subscribers": subscribers,
         "events_per_s": rate,
         "events_sent": count,
