@@ -105,6 +105,15 @@ def _send(
     return threads, flows, firsts
 
 
+def _prime(pool: Clients, servers: list[Bridge], endpoints: list[str], seq: Seq) -> None:
+    """A few events on every endpoint through every server, received by every socket."""
+    threads, flows, firsts = _send(servers, endpoints, 10 * len(endpoints), 0.5, seq)
+    for thread in threads:
+        thread.join()
+    if not pool.wait_for(_owed(flows, firsts, endpoints), 20):
+        raise RuntimeError("instances: the priming events did not reach every socket")
+
+
 def _open(servers: list[Bridge], endpoints: list[str], sockets: int) -> Clients:
     for endpoint in endpoints:
         servers[0].create_endpoint(endpoint)
@@ -130,11 +139,7 @@ def _steady(
     pool = _open(servers, endpoints, cfg["sockets"])
     pids = [pid for server in servers for pid in server.pids()]
     try:
-        # Warm-up: one event per endpoint through every instance's path, not counted.
-        threads, flows, firsts = _send(servers, endpoints, 10 * len(endpoints), 0.5, seq)
-        for thread in threads:
-            thread.join()
-        pool.wait_for(_owed(flows, firsts, endpoints), 20)
+        _prime(pool, servers, endpoints, seq)  # warm-up, not counted
         settle(pids + pool.pids())
         pool.call({"cmd": "reset"})
         cpu0, redis0 = cpu_of(pids), cpu_of(redis_pids)
@@ -193,11 +198,7 @@ def _kill_one(
     try:
         # Every client holds a cursor before the kill: one with none would come back live
         # from "now" and miss what was sent while it was away.
-        threads, flows, firsts = _send(instances, endpoints, 10 * len(endpoints), 0.5, seq)
-        for thread in threads:
-            thread.join()
-        if not pool.wait_for(_owed(flows, firsts, endpoints), 20):
-            raise RuntimeError("instances: the priming events did not reach every socket")
+        _prime(pool, instances, endpoints, seq)
         pool.call({"cmd": "reset"})
         threads, flows, firsts = _send(survivors, endpoints, cfg["rate"], cfg["kill_duration"], seq)
         time.sleep(cfg["kill_lead"])
