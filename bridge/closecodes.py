@@ -73,6 +73,12 @@ def wants_new_token(code: int | None) -> bool:
     return entry is not None and entry.reconnect == "token"
 
 
+def gives_up(code: int | None) -> bool:
+    """Whether a close with `code` is not worth a reconnect at all (it would repeat)."""
+    entry = _entry(code)
+    return entry is not None and entry.reconnect == "never"
+
+
 def es_module() -> str:
     """The table as an ES module, for browsers (`/close-codes.js`)."""
     table = {

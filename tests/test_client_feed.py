@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask_sock import Sock
+from werkzeug.serving import make_server
 
-from bridge.client import AuthRefused, Feed
+from bridge import closecodes
+from bridge.client import AuthRefused, CliError, Feed
 from bridge.embedded import EmbeddedRedis
 from tests.support import BridgeProcess, deliver
 
@@ -83,3 +90,37 @@ def test_a_wrong_token_raises_from_the_iteration(bridge: BridgeProcess, uid: str
     feed = Feed(bridge.url, "wrong-token-0123456789", [uid])
     with pytest.raises(AuthRefused):
         next(iter(feed))
+
+
+def test_a_close_the_catalogue_marks_never_ends_the_feed_without_a_reconnect() -> None:
+    """A server (here a stand-in, as a proxy with a small frame limit would) that closes the
+    feed with 1009 ends the iteration with a CliError naming it, after the event it sent,
+    and is not connected to again."""
+    app = Flask(__name__)
+    connections: list[int] = []
+
+    def ws(sock: Any) -> None:
+        connections.append(1)
+        frame = json.loads(sock.receive(timeout=5))
+        channel = frame["channel"]
+        sock.send(json.dumps({"type": "subscribed", "channel": channel, "ref": frame["ref"]}))
+        event = {"id": "1-0", "endpoint": channel, "type": "push", "payload": {}}
+        sock.send(json.dumps({"type": "event", "channel": channel, "event": event}))
+        sock.close(reason=closecodes.MESSAGE_TOO_BIG.code, message="frame too large")
+
+    Sock(app).route("/ws")(ws)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    feed = Feed(f"http://127.0.0.1:{server.server_port}", "token", ["orders"])
+    try:
+        events = iter(feed)
+        assert next(events)["id"] == "1-0"
+        with pytest.raises(CliError, match=r"a client frame was too large.*1009"):
+            next(events)
+        time.sleep(1.5)  # past the feed's first reconnect delay (0.4-0.5 s)
+        assert connections == [1]
+    finally:
+        feed.close()
+        server.shutdown()
+        server.server_close()

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from bridge import closecodes
 from bridge.backoff import Backoff
 from bridge.cli.connection import Connection, Dropped, subscribe_answered
-from bridge.client import AdminToken, Unreachable
+from bridge.client import AdminToken, CliError, Unreachable
 
 # Reconnect backoff: first wait, doubling up to the cap.
 BACKOFF_FIRST = 0.5
@@ -114,6 +114,11 @@ class Feed:
             except Dropped as dropped:
                 if closecodes.wants_new_token(dropped.code):
                     raise self.token.refused(self.server, "WebSocket closed with 4001") from None
+                if closecodes.gives_up(dropped.code):  # as the browser client: no retry loop
+                    raise CliError(
+                        f"{self.server} closed the feed: {dropped.reason} (close code "
+                        f"{dropped.code}); a reconnect would only repeat it"
+                    ) from None
                 self.notice(
                     f"away: lost {self.server} ({dropped.reason}); reconnecting, will resume "
                     f"{self._position()}"
