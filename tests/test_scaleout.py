@@ -321,3 +321,47 @@ def test_a_replica_takes_over_a_dead_primary_and_no_replicated_event_is_lost(
     finally:
         bridge.stop()
         cluster.stop()
+
+
+def test_a_planned_failover_moves_the_subscription_and_loses_nothing(
+    tmp_path: Path, connect: Connect
+) -> None:
+    """`CLUSTER FAILOVER` on a replica (a planned switch, the old primary kept as a replica):
+    the hub's sharded subscription moves to the new primary, webhooks before, during and
+    after are each stored once and reach the subscriber in order, 0 gaps."""
+    cluster = Cluster(tmp_path / "cluster", replicas=1).start()
+    bridge = BridgeProcess(tmp_path / "bridge", cluster.url, BRIDGE_WORKERS="1").start()
+    try:
+        endpoint = cluster.endpoint_on(0)
+        bridge.create_endpoint(endpoint)
+        client = connect(bridge)
+        client.subscribe(endpoint)
+        before = deliver(bridge, endpoint, 0)
+        assert [e["id"] for e in client.events(1)] == [before]
+        replica = next(i for i in range(3, 6) if _replica_of(cluster, i) == cluster.nodes[0].port)
+        with cluster.node(replica) as node:
+            node.execute_command("CLUSTER", "FAILOVER")
+        # Webhooks while the switch is under way: each is either stored or answered 503 and
+        # retried by its sender with the same event id, which stores it once.
+        during = [
+            wait_until(lambda n=n: _accepted(bridge, endpoint, f"during-{n}"), timeout=30)
+            for n in range(3)
+        ]
+        wait_until(lambda: cluster.owner(endpoint) == replica, timeout=20)
+        wait_until(lambda: cluster.shard_subscribers(replica, endpoint) == 1, timeout=20)
+        after = deliver(bridge, endpoint, 1)
+
+        assert events_through(client, after) == [*during, after]
+        resumed = connect(bridge)
+        assert resumed.subscribe(endpoint, since="0-0")["recovered"] is True
+        assert [e["id"] for e in resumed.events(5)] == [before, *during, after]
+    finally:
+        bridge.stop()
+        cluster.stop()
+
+
+def _replica_of(cluster: Cluster, i: int) -> int | None:
+    """The port of the primary node `i` replicates (None: it is a primary)."""
+    with cluster.node(i) as node:
+        role = node.execute_command("ROLE")
+    return int(role[2]) if role[0] in (b"slave", "slave") else None
