@@ -30,7 +30,7 @@ from redis.client import PubSub
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import SlotNotCoveredError
 
-from bridge import keys
+from bridge import keys, metrics
 from bridge.backoff import Backoff
 from bridge.redis_errors import REDIS_ERRORS
 from bridge.subscription import Liveness
@@ -113,6 +113,9 @@ class ShardFeed:
                 feed.assigned = frozenset()
                 if not feed.is_alive():
                     del self._feeds[name]
+        live = [feed for feed in self._feeds.values() if feed.is_alive()]
+        metrics.HUB_SHARDED.set(sum(len(feed.confirmed) for feed in live))
+        metrics.HUB_SHARD_CONNECTIONS.set(sum(1 for feed in live if feed.confirmed))
 
 
 class _NodeFeed(threading.Thread):
@@ -124,6 +127,7 @@ class _NodeFeed(threading.Thread):
         self._feed = feed
         self._redis: redis.Redis = client.get_redis_connection(node)
         self.assigned: frozenset[bytes] = frozenset()  # replaced whole by the feed
+        self.confirmed: set[bytes] = set()  # read by the feed for the metrics
 
     def run(self) -> None:
         backoff = Backoff(0.05, 2.0, least=0.0)
@@ -144,6 +148,7 @@ class _NodeFeed(threading.Thread):
     def _serve(self, pubsub: PubSub) -> bool:
         """Read until the connection fails (raises) or this node is no longer needed (True)."""
         requested: set[bytes] = set()
+        self.confirmed = set()  # a new connection: nothing subscribed on it yet
         # Channels this node gave away, with the slot-map generation then: not asked for here
         # again (it would answer MOVED) until a refresh has said where they went.
         moved: dict[bytes, int] = {}
@@ -175,10 +180,13 @@ class _NodeFeed(threading.Thread):
             if kind == "smessage":
                 self._feed.on_message(message["data"])
             elif kind == "ssubscribe":
+                self.confirmed.add(channel)
                 self._feed.on_subscribed(keys.shard_endpoint(channel))
-            elif kind == "sunsubscribe" and channel in requested:
-                # Not ours: the node gave the slot away. Subscribed again where it went.
-                requested.discard(channel)
-                moved[channel] = self._feed.generation
-                self._feed.refresh()
+            elif kind == "sunsubscribe":
+                self.confirmed.discard(channel)
+                if channel in requested:
+                    # Not ours: the node gave the slot away. Subscribed again where it went.
+                    requested.discard(channel)
+                    moved[channel] = self._feed.generation
+                    self._feed.refresh()
         return True

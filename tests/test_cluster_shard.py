@@ -20,6 +20,7 @@ from tests.support import (
     Connect,
     client_per_worker,
     events_through,
+    metric,
     wait_until,
 )
 
@@ -63,7 +64,7 @@ def test_each_worker_holds_sharded_subscriptions_only_where_its_sockets_need_the
 ) -> None:
     """Events on each node (two endpoints, two slots, per node) reach sockets on both workers,
     through sharded subscriptions on the node that owns each endpoint's slot only, made at
-    the first try, and none on the one global channel."""
+    the first try, and none on the one global channel; /metrics counts them."""
     bridge = bridges[0]
     owners = [i for i in range(3) for _ in range(2)]
     endpoints = [cluster.endpoint_on(i) for i in owners]
@@ -80,6 +81,9 @@ def test_each_worker_holds_sharded_subscriptions_only_where_its_sockets_need_the
         with cluster.node(i) as node:
             assert dict(node.pubsub_numsub(keys.EVENTS_CHANNEL))[keys.EVENTS_CHANNEL.encode()] == 0
     assert "hub lost a shard" not in bridge.log()  # no subscription refused and redone
+    # 6 channels x 2 workers, over 3 node connections per worker
+    wait_until(lambda: metric(bridge, "bridge_hub_sharded_channels") == 12, timeout=5)
+    assert metric(bridge, "bridge_hub_shard_connections") == 6
 
 
 def test_a_glob_follow_gets_an_endpoint_created_later(
