@@ -28,7 +28,7 @@ from bridge.errors import VerificationError
 from bridge.providers import REGISTRY, asymmetric, get
 from bridge.providers.base import Identity, Secret, WebhookRequest
 from bridge.providers.docs import render
-from bridge.providers.guides import GUIDES, guide
+from bridge.providers.guides import GUIDES, guide, parse
 from bridge.providers.twilio import json_url
 from tests.provider_cases import (
     BAD,
@@ -750,3 +750,28 @@ def test_providers_doc_has_a_section_per_provider() -> None:
         assert f"| `{name}` |" in text
     assert "## PayPal (not supported)" in text
     assert "certificate" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[acme]\ntitle = "Acme"\ntable = "x"\n', r"\[acme\]: exactly title, table and steps"),
+        ('[acme]\ntitle = ""\ntable = "x"\nsteps = ["a"]\n', r"\[acme\] title"),
+        ('[acme]\ntitle = "A"\ntable = 3\nsteps = ["a"]\n', r"\[acme\] table"),
+        ('[acme]\ntitle = "A"\ntable = "x"\nsteps = []\n', r"\[acme\] steps: a non-empty"),
+        ('[acme]\ntitle = "A"\ntable = "x"\nsteps = ["a", 2]\n', r"\[acme\] steps\[1\]"),
+        ('[acme]\ntitle = "A"\ntable = "x"\nsteps = ["a"]\nextra = 1\n', r"\[acme\]: exactly"),
+        ("acme = 1\n", r"\[acme\]: exactly"),
+    ],
+)
+def test_a_malformed_guide_is_refused_naming_the_provider_and_field(text: str, named: str) -> None:
+    """guides.toml entries that are not exactly a non-empty title, table and list of step
+    strings are refused with the provider and the field named."""
+    with pytest.raises(ValueError, match=named):
+        parse(text)
+
+
+def test_a_well_formed_guide_fills_the_url_into_its_steps() -> None:
+    """parse() of a well-formed entry gives its steps with the URL filled in."""
+    parsed = parse('[acme]\ntitle = "Acme"\ntable = "x"\nsteps = ["Paste {url} there"]\n')
+    assert parsed["acme"].setup_steps("https://h/hooks/a") == ["Paste https://h/hooks/a there"]

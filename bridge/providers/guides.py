@@ -53,13 +53,15 @@ def _guide(name: str, entry: Any) -> Guide:
     )
 
 
-def _load() -> dict[str, Guide]:
-    data = resources.files("bridge.providers").joinpath("guides.toml").read_text("utf-8")
-    raw = tomllib.loads(data)
-    return {name: _guide(name, entry) for name, entry in raw.items()}
+def parse(text: str) -> dict[str, Guide]:
+    """The guides in a guides.toml text; ValueError naming the provider and the field that
+    is wrong (tomllib.TOMLDecodeError, a ValueError too, for text that is not TOML)."""
+    return {name: _guide(name, entry) for name, entry in tomllib.loads(text).items()}
 
 
-GUIDES: Mapping[str, Guide] = _load()
+GUIDES: Mapping[str, Guide] = parse(
+    resources.files("bridge.providers").joinpath("guides.toml").read_text("utf-8")
+)
 
 
 def guide(name: str) -> Guide:
