@@ -218,6 +218,22 @@ def test_bad_since_is_a_usage_error(
     assert provider_api.state.requests == []
 
 
+@pytest.mark.parametrize("dry_run", [(), ("--dry-run",)])
+def test_a_window_older_than_the_dedup_window_is_refused_before_listing(
+    bridge: BridgeProcess, uid: str, provider_api: StandIn, tmp_path: Path, dry_run: tuple[str]
+) -> None:
+    """A --since before the bridge's dedup window (which it asks the bridge for) exits 2
+    naming the oldest time it takes, dry run or not, before the provider is asked for
+    anything and with nothing stored."""
+    stripe_endpoint(bridge, uid, provider_api)
+    result = backfill(bridge, tmp_path, provider_api, uid, "--since", "4d", *dry_run)
+    assert result.returncode == 2, result
+    assert "the bridge remembers event ids for BRIDGE_DEDUP_TTL only" in result.stderr
+    assert "give a --since after 20" in result.stderr
+    assert provider_api.state.requests == []
+    assert events(bridge, uid) == []
+
+
 def github_deliveries(hook_id: str, now: float) -> list[dict[str, Any]]:
     """COUNT deliveries in the last hour (one a redelivery of another), then two older."""
     listed = []
@@ -439,7 +455,10 @@ def test_backfill_route_stores_once_and_check_reports_it(
         f"/api/endpoints/{uid}/backfill/check", headers=auth, json={"event_ids": ["evt_1", "evt_2"]}
     )
     absent = {"event_id": "evt_2", "id": None, "duplicate": False}
-    assert check.json == {"events": [second, absent]}
+    assert check.json is not None
+    assert check.json["events"] == [second, absent]
+    oldest = time.time() - Settings().dedup_ttl
+    assert oldest - 60 < check.json["accepts_after"] <= oldest
     history = client.get(f"/api/endpoints/{uid}/events", headers=auth)
     assert history.json is not None
     (stored,) = history.json["events"]

@@ -152,6 +152,7 @@ def backfill(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
     provider = str(api.call("GET", api.endpoint_path(args.endpoint)).get("provider"))
     position = Position.open(args, settings, api.server)
+    _refuse_too_old(api, args.endpoint, position.window)
     source = _source(args, settings, provider, api.server, position.window)
     # A dry run lists the whole window; a real run continues where the last one stopped.
     following = position.document["next"] if position.resumed and not args.dry_run else None
@@ -185,6 +186,19 @@ def backfill(args: argparse.Namespace, settings: ClientSettings) -> int:
         position.finish()
     _summary(args, source, run.tally, position.window)
     return 0
+
+
+def _refuse_too_old(api: Api, endpoint: str, window: Window) -> None:
+    """A window the bridge would refuse part of, refused before anything is listed or stored:
+    it takes no event older than its dedup window (it could not tell whether it has it)."""
+    answer = api.call("POST", api.endpoint_path(endpoint, "/backfill/check"), {"event_ids": []})
+    oldest = float(answer["accepts_after"])
+    if window.since < oldest:
+        raise shared.UsageError(
+            f"the window starts at {iso(window.since)}, before {iso(oldest)}: the bridge "
+            f"remembers event ids for BRIDGE_DEDUP_TTL only and takes no older event (it "
+            f"could not tell whether it has it); give a --since after {iso(oldest)}"
+        )
 
 
 def _summary(args: argparse.Namespace, source: Source, tally: Tally, window: Window) -> None:

@@ -4,6 +4,8 @@ backfill` calls both; bridge/backfill.py does the work."""
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, jsonify
 
 from bridge import backfill
@@ -42,7 +44,11 @@ def store_events(endpoint_id: str) -> Response:
 @bp.post("/check")
 @documented(
     {
-        "200": ok("Per event id: its cursor (null when absent) and duplicate", OBJECT),
+        "200": ok(
+            "Per event id: its cursor (null when absent) and duplicate; `accepts_after`, the"
+            " oldest received_at a backfill takes (unix seconds, now - BRIDGE_DEDUP_TTL)",
+            OBJECT,
+        ),
         "400": err("invalid_request"),
         "404": err("unknown_endpoint"),
     },
@@ -53,4 +59,7 @@ def check_events(endpoint_id: str) -> Response:
     found = services()
     endpoint = found.endpoints.get(endpoint_id)
     results = backfill.check(found.store, endpoint, backfill.event_ids(json_body()))
-    return jsonify({"events": [r.as_json() for r in results]})
+    # The oldest time a backfilled event may have (now - BRIDGE_DEDUP_TTL): the CLI refuses
+    # a window that starts earlier before it lists anything.
+    accepts_after = time.time() - found.settings.dedup_ttl
+    return jsonify({"events": [r.as_json() for r in results], "accepts_after": accepts_after})
