@@ -68,6 +68,7 @@ class Hub:
         self._lock = threading.RLock()
         self._pid = 0
         self._thread: threading.Thread | None = None
+        self._started_in = 0  # the pid whose listener thread was started
         self._stop = threading.Event()
         self._held: set[str] = set()  # channels whose backfill failed
         self._retry_held_at = 0.0
@@ -79,6 +80,10 @@ class Hub:
 
     def ensure_started(self) -> None:
         """Start the listener in this process (lazily: gunicorn forks after app import)."""
+        # Every webhook asks: once started, answer without the lock (`_started_in` is set
+        # last, under it, once the thread runs; a forked child sees its parent's pid there).
+        if self._started_in == os.getpid():
+            return
         with self._lock:
             if self._pid == os.getpid() and self._thread is not None:
                 return
@@ -88,6 +93,7 @@ class Hub:
                 target=self._listener.run, name="bridge-hub", daemon=True
             )
             self._thread.start()
+            self._started_in = self._pid
 
     def stop(self) -> None:
         self._stop.set()

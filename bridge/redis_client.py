@@ -14,7 +14,7 @@ from typing import Any
 import redis
 from redis.client import PubSub
 from redis.cluster import ClusterNode, RedisCluster
-from redis.connection import BlockingConnectionPool
+from redis.connection import BlockingConnectionPool, Connection, ConnectionPool
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from bridge.errors import ConfigError
@@ -24,6 +24,9 @@ Client = redis.Redis | RedisCluster
 
 CONNECT_TIMEOUT = 2.0
 HEALTH_CHECK_INTERVAL = 10
+# A packed pipeline up to this size leaves in one write (a batch of appends is at most
+# append.BATCH_BYTES beyond its first event); past it, as redis-py sends it: in pieces.
+JOIN_BYTES = 2 * 1024 * 1024
 
 
 def _timeouts(timeout: float) -> dict[str, Any]:
@@ -37,6 +40,28 @@ def _timeouts(timeout: float) -> dict[str, Any]:
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool (it finds the primary) with the blocking pool's bounded waiting."""
+
+
+def _one_write(pool: ConnectionPool) -> ConnectionPool:
+    """Have `pool`'s connections send a packed pipeline in one write.
+
+    redis-py packs a pipeline into pieces of about 6 KB and sends each with its own
+    `sendall`: a batch of appends (3 KB or so each) became one send per two events, each a
+    system call that, on a local socket, runs the server's receive path and wakes it to
+    read part of a batch. The bytes are the same, joined.
+    """
+    base: type[Connection] = pool.connection_class
+
+    class OneWrite(base):  # type: ignore[valid-type, misc]  # a class chosen by the URL
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            pieces = command if isinstance(command, list) and len(command) > 1 else None
+            if pieces and sum(len(piece) for piece in pieces) <= JOIN_BYTES:
+                command = [b"".join(pieces)]
+            super().send_packed_command(command, check_health)
+
+    OneWrite.__name__ = OneWrite.__qualname__ = f"OneWrite{base.__name__}"
+    pool.connection_class = OneWrite
+    return pool
 
 
 def connect(url: str, max_connections: int, timeout: float) -> Client:
@@ -57,7 +82,9 @@ def connect(url: str, max_connections: int, timeout: float) -> Client:
         if not target.url.startswith("unix:"):
             options.setdefault("socket_keepalive", True)
         return redis.Redis(
-            connection_pool=BlockingConnectionPool.from_url(target.url, **pool, **options)
+            connection_pool=_one_write(
+                BlockingConnectionPool.from_url(target.url, **pool, **options)
+            )
         )
     options.setdefault("socket_keepalive", True)
     auth: dict[str, Any] = {"username": target.username, "password": target.password}
@@ -91,6 +118,7 @@ def connect(url: str, max_connections: int, timeout: float) -> Client:
         **pool,
         **auth,
     )
+    _one_write(primary.connection_pool)
     return primary
 
 

@@ -138,6 +138,16 @@ def test_round_trip_accepts_with_second_secret(case: Case) -> None:
     assert (verdict.verified, verdict.secret_id) == (True, "new")
 
 
+@pytest.mark.parametrize("case", case_params([c for c in CASES if not get(c.provider).signs_url]))
+def test_a_provider_not_signing_the_url_verifies_without_it(case: Case) -> None:
+    """The ingest works the URL out only for providers with signs_url; every other one
+    verifies a request that carries none."""
+    body, headers = case.signed()
+    request = make_request(body, headers, url="", options=case.options)
+    verdict = get(case.provider).verify(request, [Secret("s", case.endpoint_secret)])
+    assert verdict.secret_id == "s"
+
+
 @pytest.mark.parametrize("case", case_params(COVERED))
 def test_tampered_body_rejected(case: Case) -> None:
     """Changing one byte of the signed body gives bad_signature."""

@@ -124,6 +124,10 @@ class Provider(ABC):
     # The `mask` paths proposed for this provider's payloads (personal data it is known to
     # carry); proposed on the endpoint page, applied only when the endpoint sets them.
     mask_defaults: ClassVar[tuple[str, ...]] = ()
+    # True where the signature covers the URL the provider called (`request.url`): only then
+    # does the ingest work the public URL out (werkzeug's is a sizeable part of a webhook's
+    # CPU); every other provider's requests carry `url=""`.
+    signs_url: ClassVar[bool] = False
 
     @abstractmethod
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:

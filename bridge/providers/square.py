@@ -30,6 +30,7 @@ class Square(Provider):
     name: ClassVar[str] = "square"
     signed_template: ClassVar[str] = "{notification_url}{body}"
     generates_secret: ClassVar[bool] = False
+    signs_url: ClassVar[bool] = True
     option_types: ClassVar[Mapping[str, type]] = {"notification_url": str}
     option_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "notification_url": {"pattern": "^https?://"}

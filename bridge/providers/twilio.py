@@ -113,6 +113,7 @@ class Twilio(Provider):
     name: ClassVar[str] = "twilio"
     signed_template: ClassVar[str] = "{url}{each form field, sorted: name then value}"
     generates_secret: ClassVar[bool] = False
+    signs_url: ClassVar[bool] = True
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
         candidate = decode_signature(self.require(request, "x-twilio-signature"), "base64")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -48,15 +51,9 @@ def ingest(endpoint_id: str) -> Response:
     settings = found.settings
     if len(body) > settings.max_body_bytes:
         raise RequestEntityTooLarge()
-    # URL-signing schemes need the URL the provider called, as the public sees it.
-    query = request.query_string.decode("latin-1")
-    registered = endpoint.options.get("public_url")
-    if registered:
-        url = registered + (f"?{query}" if query else "")
-    elif settings.public_url:
-        url = settings.public_url + request.full_path.rstrip("?")
-    else:
-        url = request.url
+    # Only URL-signing schemes need the URL the provider called.
+    signs_url = endpoint.verifier.signs_url
+    url = _public_url(endpoint.options, settings.public_url) if signs_url else ""
     outcome = receive(
         found.store,
         endpoint,
@@ -84,3 +81,14 @@ def ingest(endpoint_id: str) -> Response:
     )
     response.status_code = 200 if appended.duplicate else 202
     return response
+
+
+def _public_url(options: Mapping[str, Any], public_url: str | None) -> str:
+    """The URL the provider called, as the public sees it: what URL-signing schemes sign."""
+    query = request.query_string.decode("latin-1")
+    registered = options.get("public_url")
+    if registered:
+        return str(registered) + (f"?{query}" if query else "")
+    if public_url:
+        return public_url + request.full_path.rstrip("?")
+    return request.url

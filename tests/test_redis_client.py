@@ -1,0 +1,69 @@
+"""The one-server client: a packed pipeline leaves in one write, up to JOIN_BYTES."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from bridge.redis_client import JOIN_BYTES, connect
+
+
+class _CountingSocket:
+    """The connection's real socket, counting the sendall calls made on it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.sends = 0
+
+    def sendall(self, data: Any) -> None:
+        self.sends += 1
+        self.inner.sendall(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def counted(redis_url: str) -> Iterator[tuple[redis.Redis, _CountingSocket]]:
+    """A client whose one pooled connection counts its writes."""
+    client = connect(redis_url, 1, 5.0)
+    assert isinstance(client, redis.Redis)
+    client.ping()
+    connection = client.connection_pool.get_connection()
+    counter = _CountingSocket(connection._sock)
+    connection._sock = counter  # type: ignore[assignment]  # a real socket, counted
+    connection._parser._sock = counter
+    client.connection_pool.release(connection)
+    yield client, counter
+    client.close()
+
+
+def test_a_batch_of_appends_is_one_write(
+    counted: tuple[redis.Redis, _CountingSocket], uid: str
+) -> None:
+    """Eight 3 KB commands in a pipeline (redis-py packs them into several pieces) are sent
+    in one write, and each is answered and stored."""
+    client, counter = counted
+    with client.pipeline(transaction=False) as pipe:
+        for n in range(8):
+            pipe.set(f"{uid}:{n}", bytes([n]) * 3000)
+        assert pipe.execute() == [True] * 8
+    assert counter.sends == 1
+    assert [client.get(f"{uid}:{n}") for n in range(8)] == [bytes([n]) * 3000 for n in range(8)]
+
+
+def test_a_pipeline_past_the_limit_is_sent_in_pieces(
+    counted: tuple[redis.Redis, _CountingSocket], uid: str
+) -> None:
+    """A value larger than JOIN_BYTES is not copied into one buffer; it arrives whole."""
+    client, counter = counted
+    big = b"x" * (JOIN_BYTES + 1)
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set(f"{uid}:small", b"s")
+        pipe.set(f"{uid}:big", big)
+        assert pipe.execute() == [True, True]
+    assert counter.sends > 1
+    assert client.get(f"{uid}:big") == big
