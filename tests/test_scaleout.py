@@ -281,83 +281,86 @@ def test_sentinel_failover_loses_no_replicated_event_and_the_stream_goes_on(
         servers.stop()
 
 
+@pytest.fixture
+def replicated_cluster(tmp_path: Path) -> Iterator[tuple[Cluster, BridgeProcess]]:
+    """A cluster with a replica per primary, and a one-worker bridge on it."""
+    cluster = Cluster(tmp_path / "cluster", replicas=1).start()
+    bridge = BridgeProcess(tmp_path / "bridge", cluster.url, BRIDGE_WORKERS="1").start()
+    yield cluster, bridge
+    bridge.stop()
+    cluster.stop()
+
+
+def subscribed_on_node_0(
+    cluster: Cluster, bridge: BridgeProcess, connect: Connect
+) -> tuple[str, Client, str]:
+    """An endpoint on node 0, a subscriber, and the first event it got."""
+    endpoint = cluster.endpoint_on(0)
+    bridge.create_endpoint(endpoint)
+    client = connect(bridge)
+    client.subscribe(endpoint)
+    before = deliver(bridge, endpoint, 0)
+    assert [e["id"] for e in client.events(1)] == [before]
+    return endpoint, client, before
+
+
 def test_a_replica_takes_over_a_dead_primary_and_no_replicated_event_is_lost(
-    tmp_path: Path, connect: Connect
+    replicated_cluster: tuple[Cluster, BridgeProcess], connect: Connect
 ) -> None:
     """With a replica per primary: a primary is SIGKILLed, its replica is promoted, a webhook
     for its endpoints retried by its sender is stored once, the hub resubscribes on the
     promoted replica, and the subscriber gets every event once, in order (0 gaps)."""
-    cluster = Cluster(tmp_path / "cluster", replicas=1).start()
-    bridge = BridgeProcess(tmp_path / "bridge", cluster.url, BRIDGE_WORKERS="1").start()
-    try:
-        endpoint = cluster.endpoint_on(0)
-        bridge.create_endpoint(endpoint)
-        client = connect(bridge)
-        client.subscribe(endpoint)
-        before = deliver(bridge, endpoint, 0)
-        assert [e["id"] for e in client.events(1)] == [before]
-        with cluster.node(0) as primary:
-            assert replicated(primary, f"wb:test-sync:{{{endpoint}}}")
+    cluster, bridge = replicated_cluster
+    endpoint, client, before = subscribed_on_node_0(cluster, bridge, connect)
+    with cluster.node(0) as primary:
+        assert replicated(primary, f"wb:test-sync:{{{endpoint}}}")
 
-        killed = cluster.nodes[0]
-        assert killed.process is not None
-        killed.process.kill()
-        killed.process.wait()
-        killed.process = None
-        # A sender retries with the same event id. Whether the first try is answered 503 or
-        # waits out the failover (redis-py retries for a few seconds) is a race: not asserted.
-        retried = uuid.uuid4().hex
-        after = wait_until(lambda: _accepted(bridge, endpoint, retried), timeout=30)
-        wait_until(lambda: cluster.owner(endpoint) >= 3, timeout=10)  # as every node sees it
-        promoted = cluster.owner(endpoint)
-        # The hub's sharded subscription followed the slot to the promoted replica.
-        wait_until(lambda: cluster.shard_subscribers(promoted, endpoint) == 1, timeout=20)
-        also = deliver(bridge, endpoint, 1)
+    killed = cluster.nodes[0]
+    assert killed.process is not None
+    killed.process.kill()
+    killed.process.wait()
+    killed.process = None
+    # A sender retries with the same event id. Whether the first try is answered 503 or
+    # waits out the failover (redis-py retries for a few seconds) is a race: not asserted.
+    retried = uuid.uuid4().hex
+    after = wait_until(lambda: _accepted(bridge, endpoint, retried), timeout=30)
+    wait_until(lambda: cluster.owner(endpoint) >= 3, timeout=10)  # as every node sees it
+    promoted = cluster.owner(endpoint)
+    # The hub's sharded subscription followed the slot to the promoted replica.
+    wait_until(lambda: cluster.shard_subscribers(promoted, endpoint) == 1, timeout=20)
+    also = deliver(bridge, endpoint, 1)
 
-        assert events_through(client, also) == [after, also]
-        resumed = connect(bridge)
-        assert resumed.subscribe(endpoint, since="0-0")["recovered"] is True
-        assert [e["id"] for e in resumed.events(3)] == [before, after, also]
-    finally:
-        bridge.stop()
-        cluster.stop()
+    assert events_through(client, also) == [after, also]
+    resumed = connect(bridge)
+    assert resumed.subscribe(endpoint, since="0-0")["recovered"] is True
+    assert [e["id"] for e in resumed.events(3)] == [before, after, also]
 
 
 def test_a_planned_failover_moves_the_subscription_and_loses_nothing(
-    tmp_path: Path, connect: Connect
+    replicated_cluster: tuple[Cluster, BridgeProcess], connect: Connect
 ) -> None:
     """`CLUSTER FAILOVER` on a replica (a planned switch, the old primary kept as a replica):
     the hub's sharded subscription moves to the new primary, webhooks before, during and
     after are each stored once and reach the subscriber in order, 0 gaps."""
-    cluster = Cluster(tmp_path / "cluster", replicas=1).start()
-    bridge = BridgeProcess(tmp_path / "bridge", cluster.url, BRIDGE_WORKERS="1").start()
-    try:
-        endpoint = cluster.endpoint_on(0)
-        bridge.create_endpoint(endpoint)
-        client = connect(bridge)
-        client.subscribe(endpoint)
-        before = deliver(bridge, endpoint, 0)
-        assert [e["id"] for e in client.events(1)] == [before]
-        replica = next(i for i in range(3, 6) if _replica_of(cluster, i) == cluster.nodes[0].port)
-        with cluster.node(replica) as node:
-            node.execute_command("CLUSTER", "FAILOVER")
-        # Webhooks while the switch is under way: each is either stored or answered 503 and
-        # retried by its sender with the same event id, which stores it once.
-        during = [
-            wait_until(lambda n=n: _accepted(bridge, endpoint, f"during-{n}"), timeout=30)
-            for n in range(3)
-        ]
-        wait_until(lambda: cluster.owner(endpoint) == replica, timeout=20)
-        wait_until(lambda: cluster.shard_subscribers(replica, endpoint) == 1, timeout=20)
-        after = deliver(bridge, endpoint, 1)
+    cluster, bridge = replicated_cluster
+    endpoint, client, before = subscribed_on_node_0(cluster, bridge, connect)
+    replica = next(i for i in range(3, 6) if _replica_of(cluster, i) == cluster.nodes[0].port)
+    with cluster.node(replica) as node:
+        node.execute_command("CLUSTER", "FAILOVER")
+    # Webhooks while the switch is under way: each is either stored or answered 503 and
+    # retried by its sender with the same event id, which stores it once.
+    during = [
+        wait_until(lambda n=n: _accepted(bridge, endpoint, f"during-{n}"), timeout=30)
+        for n in range(3)
+    ]
+    wait_until(lambda: cluster.owner(endpoint) == replica, timeout=20)
+    wait_until(lambda: cluster.shard_subscribers(replica, endpoint) == 1, timeout=20)
+    after = deliver(bridge, endpoint, 1)
 
-        assert events_through(client, after) == [*during, after]
-        resumed = connect(bridge)
-        assert resumed.subscribe(endpoint, since="0-0")["recovered"] is True
-        assert [e["id"] for e in resumed.events(5)] == [before, *during, after]
-    finally:
-        bridge.stop()
-        cluster.stop()
+    assert events_through(client, after) == [*during, after]
+    resumed = connect(bridge)
+    assert resumed.subscribe(endpoint, since="0-0")["recovered"] is True
+    assert [e["id"] for e in resumed.events(5)] == [before, *during, after]
 
 
 def _replica_of(cluster: Cluster, i: int) -> int | None:
