@@ -66,7 +66,6 @@ class Hub:
         self._peer_timeout = peer_timeout
         self._channels: dict[str, set[Subscription]] = {}
         self._lock = threading.RLock()
-        self._pid = 0
         self._thread: threading.Thread | None = None
         self._started_in = 0  # the pid whose listener thread was started
         self._stop = threading.Event()
@@ -85,15 +84,14 @@ class Hub:
         if self._started_in == os.getpid():
             return
         with self._lock:
-            if self._pid == os.getpid() and self._thread is not None:
+            if self._started_in == os.getpid():
                 return
-            self._pid = os.getpid()
             self._stop.clear()
             self._thread = threading.Thread(
                 target=self._listener.run, name="bridge-hub", daemon=True
             )
             self._thread.start()
-            self._started_in = self._pid
+            self._started_in = os.getpid()
 
     def stop(self) -> None:
         self._stop.set()
