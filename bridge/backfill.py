@@ -165,6 +165,11 @@ def _body(item: Mapping[str, Any], field: str, max_body: int) -> bytes:
     return body
 
 
+def oldest_accepted(dedup_ttl: int, now: float | None = None) -> float:
+    """The oldest `received_at` a backfill takes (unix seconds): the dedup window's start."""
+    return (time.time() if now is None else now) - dedup_ttl
+
+
 def arrivals(
     data: Mapping[str, Any], max_body: int, dedup_ttl: int, now: float | None = None
 ) -> list[Arrival]:
@@ -174,6 +179,7 @@ def arrivals(
     expired while the event itself is still in the stream, and storing it again would hand
     subscribers a second copy they cannot tell from a new payment."""
     now = time.time() if now is None else now
+    oldest = oldest_accepted(dedup_ttl, now)
     found = []
     for n, item in enumerate(_list(data, "events")):
         field = f"events[{n}]"
@@ -189,7 +195,7 @@ def arrivals(
             or not 0 <= received_at <= MAX_TIME
         ):
             raise InvalidInput(f"{field}.received_at", f"must be unix seconds, 0 to {MAX_TIME}")
-        if received_at < now - dedup_ttl:
+        if received_at < oldest:
             raise InvalidInput(
                 f"{field}.received_at",
                 f"older than BRIDGE_DEDUP_TTL ({dedup_ttl} s): the bridge no longer remembers "

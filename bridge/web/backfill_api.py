@@ -4,8 +4,6 @@ backfill` calls both; bridge/backfill.py does the work."""
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, Response, jsonify
 
 from bridge import backfill
@@ -59,7 +57,6 @@ def check_events(endpoint_id: str) -> Response:
     found = services()
     endpoint = found.endpoints.get(endpoint_id)
     results = backfill.check(found.store, endpoint, backfill.event_ids(json_body()))
-    # The oldest time a backfilled event may have (now - BRIDGE_DEDUP_TTL): the CLI refuses
-    # a window that starts earlier before it lists anything.
-    accepts_after = time.time() - found.settings.dedup_ttl
+    # The CLI refuses a window that starts earlier, before it lists anything.
+    accepts_after = backfill.oldest_accepted(found.settings.dedup_ttl)
     return jsonify({"events": [r.as_json() for r in results], "accepts_after": accepts_after})
