@@ -12,6 +12,7 @@ import resource
 import shutil
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -155,6 +156,15 @@ class Clients:
                 proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+def received(reports: list[dict[str, Any]]) -> Counter[int]:
+    """Per event number, how many sockets got it, over the processes' `report` answers."""
+    got = Counter[int]()
+    for report in reports:
+        for number, entry in report["seqs"].items():
+            got[int(number)] += int(entry[0])
+    return got
 
 
 def client_count(sockets: int) -> int:

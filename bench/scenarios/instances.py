@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.clients import Clients
+from bench.clients import Clients, received
 from bench.cluster import Cluster
 from bench.load import send_at_rate
 from bench.measure import Seq, log
@@ -152,9 +152,9 @@ def _steady(
         reports = pool.call({"cmd": "report"})
     finally:
         pool.stop()
-    got = _received(reports)
+    got = received(reports)
     expected = sum(pool.subscribers(channel) for channel in owed.values())
-    received = sum(got[s] for s in owed)
+    delivered = sum(got[s] for s in owed)
     latencies = sorted(x / 1000 for r in reports for x in r["latencies_us"])
     result = {
         "setup": label,
@@ -165,8 +165,8 @@ def _steady(
         "events_acked": len(owed),
         "statuses": _statuses(flows),
         "deliveries_expected": expected,
-        "deliveries_received": received,
-        "lost": expected - received,
+        "deliveries_received": delivered,
+        "lost": expected - delivered,
         "duplicates": sum(r["dups"] for r in reports),
         "out_of_order": sum(r["disorder"] for r in reports),
         "complete": complete,
@@ -174,7 +174,7 @@ def _steady(
         "p99_ms": percentile(latencies, 99),
         "max_ms": latencies[-1] if latencies else float("nan"),
         "server_cpu_s": server_cpu,
-        "server_cpu_us_per_delivery": server_cpu / received * 1e6 if received else float("nan"),
+        "server_cpu_us_per_delivery": server_cpu / delivered * 1e6 if delivered else float("nan"),
         "redis_cpu_s": redis_cpu,
         "redis_cpu_us_per_event": redis_cpu / len(owed) * 1e6 if owed else float("nan"),
     }
@@ -226,7 +226,7 @@ def _kill_one(
         pool.stop()
         if victim.process is not None:
             victim.process.wait(10)  # reap the killed master
-    got = _received(reports)
+    got = received(reports)
     result = {
         "killed_pids": len(killed),
         "sockets_moved": sum(a["dropped"] for a in answers),
@@ -246,14 +246,6 @@ def _kill_one(
         f"another in {back_s:.1f} s, missing {result['missing']}, dup {result['duplicates']}"
     )
     return result
-
-
-def _received(reports: list[dict[str, Any]]) -> Counter[int]:
-    got = Counter[int]()
-    for report in reports:
-        for number, entry in report["seqs"].items():
-            got[int(number)] += int(entry[0])
-    return got
 
 
 def _statuses(flows: list[dict[str, Any]]) -> dict[str, int]:

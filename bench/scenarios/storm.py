@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from typing import Any
 
-from bench.clients import Clients, client_count
+from bench.clients import Clients, client_count, received
 from bench.load import send_at_rate
 from bench.measure import Seq, log
 from bench.procs import cpu_of
@@ -79,10 +78,7 @@ def scenario(
         reports = pool.call({"cmd": "report", "latencies": False})
     finally:
         pool.stop()
-    got = Counter[int]()
-    for report in reports:
-        for number, entry in report["seqs"].items():
-            got[int(number)] += int(entry[0])
+    got = received(reports)
     acked = len(flow.get("acked", []))
     back = sum(a["back"] for a in answers)
     attempts = sum(a["attempts"] for a in answers)
