@@ -118,12 +118,8 @@ class Clients:
         return max((s.get(channel, 0) for s in self.subscribed), default=0)
 
     def wait(self, seqs: list[int], channel: str, timeout: float) -> bool:
-        commands = [
-            {"cmd": "wait", "expect": {str(s): sub.get(channel, 0) for s in seqs},
-             "timeout": timeout}
-            for sub in self.subscribed
-        ]  # fmt: skip
-        return all(a["done"] for a in self.call(commands))
+        """`wait_for` these events, all of one channel."""
+        return self.wait_for(dict.fromkeys(seqs, channel), timeout)
 
     def wait_for(self, owed: dict[int, str], timeout: float) -> bool:
         """Until every process holds each event as often as it has followers of its channel
