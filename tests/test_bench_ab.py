@@ -1,0 +1,26 @@
+"""The ingest A/B tool (bench/ab_ingest.py) on this tree, tiny."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import ab_ingest
+from bench.procs import ROOT
+
+pytestmark = pytest.mark.gunicorn
+
+
+def test_ab_ingest_reports_the_baseline_and_each_tree_with_every_webhook_acknowledged(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One short round per server prints its CPU per webhook and only 202s, then the medians
+    with the tree's ratio to the baseline."""
+    assert ab_ingest.main([str(ROOT), "--rounds", "1", "--duration", "0.3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rounds = [line for line in lines if line.startswith("round 1 ")]
+    assert [line.split(":")[0] for line in rounds] == ["round 1 baseline", f"round 1 {ROOT}"]
+    for line in rounds:
+        assert "worker_ms" in line
+        assert "statuses {'202': " in line
+        assert line.count("': ") == 1  # no status but 202
+    assert lines[-1].startswith(f"{ROOT}: ratio ")
