@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bench.cluster import Cluster
+from bench.loopback import PORTS_ENV
 from bridge.config import Settings
 from bridge.embedded import EmbeddedRedis
 from bridge.factory import create_app
@@ -24,6 +28,38 @@ pytest_plugins = ["tests.browser"]
 
 # The shared provider table asserts in its helpers; let pytest explain those failures too.
 pytest.register_assert_rewrite("tests.provider_cases", "tests.api_support", "tests.ingest_support")
+
+
+# Ports below the kernel's ephemeral range (32768 and up by default), where no outgoing
+# connection takes its local port: one slot of them for each pytest process (xdist worker, or a
+# second test run on the machine), claimed by a lock the process holds until it exits.
+PORT_SLOTS = range(10)
+PORTS_PER_SLOT = 2000
+FIRST_PORT = 12000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        pass  # an xdist worker: its own slot, whatever its controller's environment says
+    elif config.getoption("dist", "no") != "no" or PORTS_ENV in os.environ:
+        return  # the controller runs no test; or a range handed down by the parent process
+    locks = Path(tempfile.gettempdir()) / "webhook-bridge-test-ports"
+    locks.mkdir(exist_ok=True)
+    for slot in PORT_SLOTS:
+        handle = (locks / f"{slot}.lock").open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        config.stash[_port_lock] = handle
+        first = FIRST_PORT + slot * PORTS_PER_SLOT
+        os.environ[PORTS_ENV] = f"{first}-{first + PORTS_PER_SLOT - 1}"
+        return
+    # Every slot taken: the kernel's choice (bench/loopback.py), as before there were slots.
+
+
+_port_lock = pytest.StashKey[object]()
 
 
 @pytest.fixture(scope="session")

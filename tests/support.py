@@ -20,17 +20,12 @@ import requests
 import websocket
 from flask import Flask
 
+from bench.loopback import free_port as free_port  # the tests import it from here
 from bridge import keys
 from bridge.providers import get as provider
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "test-admin-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
