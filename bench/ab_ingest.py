@@ -16,26 +16,23 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.load import loadgen
+from bench.config import FULL
+from bench.load import closed_ingest
 from bench.loopback import free_port
 from bench.procs import cpu_of, settle
-from bench.servers import SECRET, Baseline, Bridge, Server
+from bench.servers import Baseline, Bridge, Server
 from bench.stats import median
 from bridge.embedded import EmbeddedRedis
 
-WARMUP = 1.0
 
-
-def one_round(server: Server, redis_pid: int | None, duration: float) -> dict[str, Any]:
+def one_round(server: Server, redis_pid: int | None, cfg: dict[str, Any]) -> dict[str, Any]:
     redis_pids = [redis_pid] if redis_pid else []
     settle(server.pids() + redis_pids)
     workers0, redis0 = cpu_of(server.pids()), cpu_of(redis_pids)
-    result = loadgen(
-        {"mode": "closed", "host": "127.0.0.1", "port": server.port, "path": "/hooks/ingest",
-         "secret": SECRET, "warmup": WARMUP, "duration": duration, "concurrency": 32}
-    )  # fmt: skip
+    result = closed_ingest(server, cfg)
     # CPU is counted over warm-up and measured window alike; so are the webhooks.
-    webhooks = result["acked"] * (duration + WARMUP) / duration or 1
+    duration = cfg["duration"]
+    webhooks = result["acked"] * (duration + cfg["warmup"]) / duration or 1
     return {
         "rate": result["acked_per_s"],
         "p99_ms": result["ack_p99_ms"],
@@ -52,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per round")
     args = parser.parse_args(argv)
+    for tree in args.trees:
+        if not (tree / "bridge" / "__init__.py").is_file():
+            parser.error(f"{tree} has no bridge/ package to serve")
+    if args.rounds < 1 or args.duration <= 0:
+        parser.error("--rounds must be at least 1 and --duration above 0")
+    cfg = {**FULL["ingest"], "duration": args.duration}
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ab-")))
         servers: dict[str, tuple[Server, int | None]] = {}
@@ -65,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             bridge = Bridge(work / f"bridge-{i}", url, tree.resolve()).launch()
             stack.callback(bridge.stop)
             assert redis.process is not None
-            servers[str(tree)] = (bridge, redis.process.pid)
+            # The same tree twice is an A/A run: each keeps its own rows.
+            name = str(tree) if str(tree) not in servers else f"{tree} ({i + 1})"
+            servers[name] = (bridge, redis.process.pid)
         for server, _ in servers.values():
             server.ready()
             if isinstance(server, Bridge):
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
         for number in range(args.rounds):
             for name, (server, redis_pid) in servers.items():
-                row = one_round(server, redis_pid, args.duration)
+                row = one_round(server, redis_pid, cfg)
                 rounds[name].append(row)
                 shown = ", ".join(
                     f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()

@@ -30,6 +30,15 @@ def loadgen(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def closed_ingest(server: Server, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The ingest job: `concurrency` senders of signed webhooks, each waiting for its answer,
+    for `warmup` then `duration` seconds (cfg as bench/config.py's "ingest")."""
+    return loadgen(
+        {"mode": "closed", "host": "127.0.0.1", "port": server.port, "path": "/hooks/ingest",
+         "secret": SECRET, **cfg}
+    )  # fmt: skip
+
+
 def send_at_rate(
     server: Server, path: str | list[str], first: int, count: int, rate: float
 ) -> dict[str, Any]:

@@ -39,10 +39,11 @@ FIRST_PORT = 12000
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        pass  # an xdist worker: its own slot, whatever its controller's environment says
-    elif config.getoption("dist", "no") != "no" or PORTS_ENV in os.environ:
-        return  # the controller runs no test; or a range handed down by the parent process
+    # An xdist worker takes its own slot, whatever its controller's environment says; the
+    # controller runs no test; a process given a range by its parent keeps that one.
+    worker = hasattr(config, "workerinput")
+    if not worker and (config.getoption("dist", "no") != "no" or PORTS_ENV in os.environ):
+        return
     locks = Path(tempfile.gettempdir()) / "webhook-bridge-test-ports"
     locks.mkdir(exist_ok=True)
     for slot in PORT_SLOTS:

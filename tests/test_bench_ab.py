@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench import ab_ingest
@@ -24,3 +26,13 @@ def test_ab_ingest_reports_the_baseline_and_each_tree_with_every_webhook_acknowl
         assert "statuses {'202': " in line
         assert line.count("': ") == 1  # no status but 202
     assert lines[-1].startswith(f"{ROOT}: ratio ")
+
+
+def test_ab_ingest_refuses_a_tree_without_a_bridge_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path with no bridge/ to serve is a usage error naming it, before any server starts."""
+    with pytest.raises(SystemExit) as stopped:
+        ab_ingest.main([str(tmp_path)])
+    assert stopped.value.code == 2
+    assert f"{tmp_path} has no bridge/ package to serve" in capsys.readouterr().err

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from bench.config import TARGETS
-from bench.load import loadgen
+from bench.load import closed_ingest
 from bench.measure import Profiler, log
 from bench.procs import cpu_of, settle
-from bench.servers import SECRET, Baseline, Bridge
+from bench.servers import Baseline, Bridge
 from bench.stats import median
 
 
@@ -24,10 +24,7 @@ def scenario(bridge: Bridge, baseline: Baseline, cfg: dict[str, Any]) -> dict[st
             settle(server.pids())
             profiler = Profiler(f"{name}-ingest-{number}", server.worker_pids())
             cpu0 = cpu_of(server.pids())
-            result = loadgen(
-                {"mode": "closed", "host": "127.0.0.1", "port": server.port,
-                 "path": "/hooks/ingest", "secret": SECRET, **cfg}
-            )  # fmt: skip
+            result = closed_ingest(server, cfg)
             result["server_cpu_s"] = cpu_of(server.pids()) - cpu0
             profiler.stop()
             rounds[name].append(result)
