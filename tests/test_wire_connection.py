@@ -41,6 +41,21 @@ def test_the_rest_of_a_partly_written_frame_goes_out_whole_before_later_frames(
     assert read_frame(client_end) == (1, b"next")
 
 
+def test_a_slow_consumer_close_keeps_the_rest_of_a_partly_written_frame(wire: OpenWire) -> None:
+    """A burst that overflows the queue right after the kernel took part of a frame (the
+    writer has not run yet) drops the queued events but not that frame's rest: the client
+    reads the frame whole, then the 4008 close frame."""
+    connection, client_end = wire(limit=5, max_bytes=10**7)
+    big = b"x" * 1_000_000
+    assert connection.offer(wire_frame(big.decode()))
+    assert len(connection) == 1  # the kernel took part of it
+    accepted = [connection.offer(wire_frame(str(n))) for n in range(5)]
+    assert accepted == [True] * 4 + [False]
+    assert read_frame(client_end) == (1, big)
+    opcode, payload = read_frame(client_end)
+    assert (opcode, struct.unpack("!H", payload[:2])[0]) == (8, SLOW_CONSUMER)
+
+
 def test_queued_bytes_past_the_bound_close_as_a_slow_consumer(wire: OpenWire) -> None:
     """Frames of 1 KB into a 10 KB queue: the eleventh closes it with 4008, long before 1000,
     and the queued events are dropped (only the close frame waits)."""

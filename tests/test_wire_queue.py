@@ -166,6 +166,15 @@ def test_a_discarding_close_drops_what_is_queued() -> None:
     assert len(outbox) == 0
 
 
+def test_a_discarding_close_keeps_the_rest_of_a_begun_frame() -> None:
+    """The rest of a frame the kernel took in part survives a discarding close, alone."""
+    outbox, _ = stuck()
+    outbox.put_rest(b"rest")
+    assert outbox.put(b"one")
+    assert outbox.close(4008, "slow consumer", discard=True)
+    assert outbox.take(timeout=0) == [b"rest"]
+
+
 def test_a_backlog_waits_for_room_until_the_writer_takes_the_queue() -> None:
     """half_full() holds at half the bound; wait_for_room() times out until take() frees it."""
     outbox, _ = stuck(limit=4)

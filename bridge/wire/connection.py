@@ -105,8 +105,9 @@ class Connection:
             if written == len(frame):
                 return True
             if written:
-                tag = None  # the rest of a frame the kernel began: it must go out whole
-            frame = frame[written:]  # the rest goes first to the writer, in order
+                queue.put_rest(frame[written:])  # first to the writer, whole, in order
+                self._start_writer()
+                return True
         if not queue.put(frame, tag):
             self.overflow()
             return False

@@ -60,8 +60,8 @@ class Tag:
 
 
 class Outbox:
-    __slots__ = ("_bytes", "_clock", "_frames", "_ready", "_room", "_since", "_tags", "closed",
-                 "limit", "max_age", "max_bytes")  # fmt: skip
+    __slots__ = ("_bytes", "_clock", "_frames", "_ready", "_room", "_since", "_started", "_tags",
+                 "closed", "limit", "max_age", "max_bytes")  # fmt: skip
 
     def __init__(
         self,
@@ -80,6 +80,7 @@ class Outbox:
         # ~600 bytes more per idle socket.
         self._frames: list[bytes] = []
         self._tags: list[Tag | None] | None = None  # beside _frames once a tagged one queues
+        self._started = False  # the first queued frame is the rest of one the kernel began
         self._ready = Event()  # something to take
         self._room = Event()  # the writer took what was queued
         self.closed: tuple[int, str] | None = None
@@ -104,6 +105,13 @@ class Outbox:
         self._bytes += len(frame)
         self._ready.set()
         return True
+
+    def put_rest(self, rest: bytes) -> None:
+        """Queue the rest of a frame the kernel took in part, into an empty queue: it goes
+        out whole even if the queue is discarded (the peer would read the close frame's
+        bytes as that frame's payload)."""
+        assert not self._frames, "the rest of a begun frame goes first"
+        self._started = self.put(rest)
 
     def put_last(self, frame: bytes) -> None:
         """Queue the rest of the close frame, past every bound: nothing comes after it."""
@@ -183,9 +191,9 @@ class Outbox:
             return False
         self.closed = (code, reason)
         if discard:
-            self._frames.clear()
+            del self._frames[1 if self._started else 0 :]
             self._tags = None
-            self._bytes = 0
+            self._bytes = sum(map(len, self._frames))
         self._ready.set()
         self._room.set()
         return True
@@ -197,6 +205,7 @@ class Outbox:
         frames = list(self._frames)
         self._frames.clear()
         self._tags = None
+        self._started = False
         self._bytes = 0
         self._room.set()
         return frames
