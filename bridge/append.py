@@ -102,9 +102,9 @@ class Appender:
         self.retention_events = retention_events
         self.retention_ms = retention_ms
         self.dedup_ttl = dedup_ttl
-        # On a Cluster every node relays a plain PUBLISH to every subscriber connection in the
-        # cluster, so pub/sub would not grow with shards: there each endpoint's events go on its
-        # own sharded channel, which only its slot's shard relays (see hub.py, shards.py).
+        # Each endpoint's events go on its own channel, heard only by workers with a socket on
+        # it (shards.py). On a Cluster, SPUBLISH: every node relays a plain PUBLISH to every
+        # subscriber connection in the cluster, so pub/sub would not grow with shards.
         self.sharded = isinstance(client, RedisCluster)
         publish = "SPUBLISH" if self.sharded else "PUBLISH"
         self._append = client.register_script(_NEWER + _APPEND.replace("%PUBLISH%", publish))
@@ -135,7 +135,7 @@ class Appender:
                 self.retention_events,
                 self.retention_ms,
                 self.dedup_ttl,
-                keys.events_shard(channel) if self.sharded else keys.EVENTS_CHANNEL,
+                keys.events_shard(channel),
                 envelope.one_line(request.event_type or ""),
                 request.envelope_tail,
                 request.raw,

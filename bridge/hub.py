@@ -1,9 +1,10 @@
-"""The hub: this process's one Redis subscription, fanned out to this process's sockets.
+"""The hub: this process's Redis subscriptions, fanned out to this process's sockets.
 
-broker (Redis) and hub (local sockets) are separate things: the store publishes every event
-on one Redis channel (on a Cluster, on its endpoint's sharded channel, see shards.py); each
-worker process runs one hub, whose listener (listener.py) keeps the subscription, and the
-hub hands each event to the local subscriptions of its endpoint. A subscription only ever
+broker (Redis) and hub (local sockets) are separate things: the store publishes each event
+on its endpoint's Redis channel; each worker process runs one hub, which subscribes to the
+channels of the endpoints it has sockets on (shards.py; sharded on a Cluster) and to the
+plain channels for endpoint changes and rejections (listener.py), and hands each event to
+the local subscriptions of its endpoint. A subscription only ever
 `offer()`s ready frame bytes to its socket (bridge/wire/), which never blocks, so a socket
 that stops reading can never block the listener.
 
@@ -22,8 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
-
-from redis.cluster import RedisCluster
 
 from bridge import cursor, envelope, metrics
 from bridge.cursor import Cursor
@@ -73,7 +72,7 @@ class Hub:
         self._retry_held_at = 0.0
         self._listener = Listener(client_factory, self, peer_timeout=peer_timeout, stop=self._stop)
         self.connected = self._listener.connected
-        self.shards: ShardFeed | None = None  # on a Cluster: the sharded event subscriptions
+        self.shards: ShardFeed | None = None  # the per-endpoint event subscriptions
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -235,12 +234,12 @@ class Hub:
 
     def changed(self, endpoint: str) -> None:
         self._on_change(endpoint)
-        if self.shards is not None and self._follows:
-            # No event of a channel nobody subscribed reaches this process on a Cluster:
-            # glob follows learn of a new endpoint from its creation.
+        if self._follows:
+            # No event of a channel nobody subscribed reaches this process: glob follows
+            # learn of a new endpoint from its creation.
             self._adopt(endpoint)
 
-    def sharded(self, client: RedisCluster) -> None:
+    def feed(self, client: Client) -> None:
         def wanted() -> set[str]:
             with self._lock:
                 return set(self._channels)
@@ -257,7 +256,9 @@ class Hub:
 
     def event(self, data: bytes) -> None:
         channel, rest = envelope.split_message(data)
-        if channel not in self._channels and not (self._follows and self._adopt(channel)):
+        # Only subscribed channels' events come (a glob follow adopts a new channel from its
+        # creation, before its subscription); one may have lost its last socket meanwhile.
+        if channel not in self._channels:
             return
         if channel in self._held:
             return  # it is in the stream: the held channel's next backfill reads it in order

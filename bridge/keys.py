@@ -10,10 +10,8 @@ import hashlib
 
 PREFIX = "wb"
 
-# On one server or Sentinel, one pub/sub channel for all events: each worker holds a single
-# subscription and the message names its endpoint. On a Cluster each endpoint has its own
-# sharded channel instead (`events_shard`). See docs/architecture.md for why.
-EVENTS_CHANNEL = f"{PREFIX}:events"
+# Each endpoint's events have their own pub/sub channel (`events_shard`), sharded on a
+# Cluster; a worker subscribes to those its sockets need. See docs/architecture.md for why.
 SHARD_PREFIX = f"{PREFIX}:events:"
 ENDPOINT_INDEX = f"{PREFIX}:endpoints"
 # Endpoint ids whose record changed: every worker's hub drops its cached copy.
@@ -42,8 +40,8 @@ def dedup(endpoint_id: str, event_id: str) -> str:
 
 
 def events_shard(endpoint_id: str) -> str:
-    """The endpoint's sharded channel on a Cluster: in the slot of its stream and dedup keys,
-    so the append script can SPUBLISH on the shard that runs it."""
+    """The endpoint's events channel: in the slot of its stream and dedup keys, so on a
+    Cluster the append script can SPUBLISH on the shard that runs it."""
     return f"{SHARD_PREFIX}{{{endpoint_id}}}"
 
 

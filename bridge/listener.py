@@ -1,9 +1,10 @@
-"""The hub's Redis subscription: one per process, made again whenever it is lost.
+"""The hub's Redis subscription to the plain channels: one per process, made again whenever
+it is lost.
 
-On one server (and behind Sentinel) it subscribes to the events channel and the two plain
-channels (endpoint changes, rejections); on a Cluster events come on sharded channels
-instead (shards.py, started by the hub), and only the plain channels, which every node
-relays, are subscribed here. Each message is handed to the hub as it comes.
+It subscribes to endpoint changes and rejections (on a Cluster every node relays those).
+Events come per endpoint instead, on the channels of the endpoints this process has
+sockets on (shards.py, started by the hub through `feed()`). Each message is handed to the
+hub as it comes.
 
 Reconnects back off exponentially with full jitter, so workers that lost Redis together
 do not return in lock-step. A partition, or a host that vanished, sends no FIN: after
@@ -21,7 +22,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 import redis
-from redis.cluster import RedisCluster
 
 from bridge import keys, metrics, redis_client
 from bridge.backoff import Backoff
@@ -39,8 +39,8 @@ REJECTED = keys.REJECTIONS_CHANNEL.encode()
 class Receiver(Protocol):
     """What the listener tells the hub (bridge/hub.py)."""
 
-    def sharded(self, client: RedisCluster) -> None:
-        """On a Cluster, once: events will not come here; subscribe to them per shard."""
+    def feed(self, client: Client) -> None:
+        """Once: events do not come here; subscribe to them per endpoint (shards.py)."""
 
     def subscribed(self) -> None:
         """The subscription is (re)made: what was published meanwhile was missed."""
@@ -51,7 +51,6 @@ class Receiver(Protocol):
     def idle(self) -> None:
         """Called between messages, at least once a second."""
 
-    def event(self, data: bytes) -> None: ...
     def changed(self, endpoint: str) -> None: ...
     def rejected(self, data: bytes) -> None: ...
 
@@ -75,11 +74,8 @@ class Listener:
         backoff = Backoff(0.05, 5.0, least=0.0)
         attempt = 0
         client = self._client_factory()
-        plain: tuple[str, ...] = (keys.CHANGES_CHANNEL, keys.REJECTIONS_CHANNEL)
-        if isinstance(client, RedisCluster):
-            self._receiver.sharded(client)
-        else:
-            plain = (keys.EVENTS_CHANNEL, *plain)
+        plain = (keys.CHANGES_CHANNEL, keys.REJECTIONS_CHANNEL)
+        self._receiver.feed(client)
         while not self._stop.is_set():
             pubsub = None
             try:
@@ -119,8 +115,6 @@ class Listener:
                 receiver.changed(message["data"].decode())
             elif message["channel"] == REJECTED:
                 receiver.rejected(message["data"])
-            else:
-                receiver.event(message["data"])
 
     def _await_subscribed(self, pubsub: redis.client.PubSub, channels: int) -> None:
         deadline = time.monotonic() + self._peer_timeout

@@ -65,15 +65,16 @@ HUB_HELD = Gauge(
     "Subscribed channels whose stream a hub cannot read (a Redis Cluster node is down)",
     multiprocess_mode="livemax",
 )
-# On a Cluster: what the pub/sub fan-in costs, the figure scaling.md sizes by.
+# What the pub/sub fan-in costs, the figure scaling.md sizes by. The names say "shard" since
+# they came with the Cluster; one server counts as one shard.
 HUB_SHARDED = Gauge(
     "bridge_hub_sharded_channels",
-    "Sharded channels the hubs hold a confirmed SSUBSCRIBE for (a Redis Cluster)",
+    "Endpoint event channels the hubs hold a confirmed (S)SUBSCRIBE for",
     multiprocess_mode="livesum",
 )
 HUB_SHARD_CONNECTIONS = Gauge(
     "bridge_hub_shard_connections",
-    "Pub/sub connections the hubs hold to Redis Cluster nodes for sharded channels",
+    "Pub/sub connections the hubs hold to Redis nodes for endpoint event channels",
     multiprocess_mode="livesum",
 )
 

@@ -1,14 +1,20 @@
-"""On a Redis Cluster: this process's sharded subscriptions (SSUBSCRIBE) to the event channels
-its sockets need, each on the primary that owns the channel's slot, following slot moves.
+"""This process's per-endpoint event subscriptions: only the channels its sockets need.
 
-A supervisor maps each wanted endpoint to the node that owns its channel's slot and runs
-one `_NodeFeed` thread per such node; each thread owns one pub/sub connection, brings its
-SSUBSCRIBEs in line with what it is assigned, and reads. Slot moves show up three ways,
-all handled the same (refresh the slot map, reassign, resubscribe): the node pushes
-`sunsubscribe` for a channel whose slot it gave away (migration, or a primary demoted by a
-failover), it answers MOVED to an SSUBSCRIBE, or its connection dies (a killed primary).
+Each endpoint's events go on its own channel (`keys.events_shard`). On a Redis Cluster the
+append script SPUBLISHes there, and the channel is SSUBSCRIBEd on the primary that owns its
+slot, following slot moves; on one server (and behind Sentinel) the script PUBLISHes and the
+channel is SUBSCRIBEd on that server. Either way a worker reads only the events of endpoints
+it has sockets on, not every event (docs/architecture.md says why).
 
-Pub/sub drops what is published while nobody listens, so every SSUBSCRIBE confirmation
+A supervisor maps each wanted endpoint to the node that owns its channel (one server: the
+server) and runs one `_NodeFeed` thread per such node; each thread owns one pub/sub
+connection, brings its subscriptions in line with what it is assigned, and reads. On a
+Cluster slot moves show up three ways, all handled the same (refresh the slot map,
+reassign, resubscribe): the node pushes `sunsubscribe` for a channel whose slot it gave away
+(migration, or a primary demoted by a failover), it answers MOVED to an SSUBSCRIBE, or its
+connection dies (a killed primary). On one server only the last happens.
+
+Pub/sub drops what is published while nobody listens, so every subscription confirmation
 calls `on_subscribed(endpoint)`: the hub then reads the gap from the endpoint's stream, in
 this same thread, before any later live message of that channel.
 
@@ -27,11 +33,12 @@ from collections.abc import Callable
 
 import redis
 from redis.client import PubSub
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import RedisCluster
 from redis.exceptions import SlotNotCoveredError
 
 from bridge import keys, metrics
 from bridge.backoff import Backoff
+from bridge.redis_client import Client
 from bridge.redis_errors import REDIS_ERRORS
 from bridge.subscription import Liveness
 
@@ -40,12 +47,69 @@ log = logging.getLogger(__name__)
 POLL = 0.2  # seconds: how soon a new socket's channel is subscribed (its backlog covers it)
 
 
+class _Server:
+    """One server, or the primary Sentinel names: every channel is there, under SUBSCRIBE."""
+
+    MESSAGE, SUBSCRIBED, UNSUBSCRIBED = "message", "subscribe", "unsubscribe"
+    NODE = "server"
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    def node_of(self, channel: str) -> str:
+        return self.NODE
+
+    def connection(self, node: str) -> redis.Redis:
+        # Behind Sentinel a new pub/sub connection asks for the current primary.
+        return self._client
+
+    def refresh(self) -> None:
+        """Nothing moves on one server."""
+
+    def subscribe(self, pubsub: PubSub, channel: bytes) -> None:
+        pubsub.subscribe(channel)
+
+    def unsubscribe(self, pubsub: PubSub, channel: bytes) -> None:
+        pubsub.unsubscribe(channel)  # type: ignore[no-untyped-call]
+
+
+class _Cluster:
+    """A Cluster: each channel on the primary that owns its slot, under SSUBSCRIBE."""
+
+    MESSAGE, SUBSCRIBED, UNSUBSCRIBED = "smessage", "ssubscribe", "sunsubscribe"
+
+    def __init__(self, client: RedisCluster) -> None:
+        self._client = client
+
+    def node_of(self, channel: str) -> str:
+        """Raises SlotNotCoveredError while the channel's slot has no owner."""
+        return str(self._client.get_node_from_key(channel).name)  # type: ignore[no-untyped-call]
+
+    def connection(self, node: str) -> redis.Redis:
+        found = self._client.get_node(node_name=node)  # type: ignore[no-untyped-call]
+        return self._client.get_redis_connection(found)
+
+    def refresh(self) -> None:
+        self._client.nodes_manager.initialize()
+
+    def subscribe(self, pubsub: PubSub, channel: bytes) -> None:
+        # One channel per command: channels of several slots in one SSUBSCRIBE are refused
+        # (CROSSSLOT), even on the node that owns them all.
+        pubsub.ssubscribe(channel)
+
+    def unsubscribe(self, pubsub: PubSub, channel: bytes) -> None:
+        pubsub.sunsubscribe(channel)  # type: ignore[no-untyped-call]
+
+
+Topology = _Server | _Cluster
+
+
 class ShardFeed:
     """The supervisor: which node each wanted endpoint's channel is on, one `_NodeFeed` each."""
 
     def __init__(
         self,
-        client: RedisCluster,
+        client: Client,
         wanted: Callable[[], set[str]],
         on_message: Callable[[bytes], None],
         on_subscribed: Callable[[str], None],
@@ -53,7 +117,9 @@ class ShardFeed:
         peer_timeout: float,
         stop: threading.Event,
     ) -> None:
-        self._client = client
+        self.topology: Topology = (
+            _Cluster(client) if isinstance(client, RedisCluster) else _Server(client)
+        )
         self._wanted = wanted
         self.on_message = on_message
         self.on_subscribed = on_subscribed
@@ -70,7 +136,7 @@ class ShardFeed:
             try:
                 if self._refresh.is_set():
                     self._refresh.clear()
-                    self._client.nodes_manager.initialize()
+                    self.topology.refresh()
                     self._assign()
                     self.generation += 1
                 else:
@@ -94,17 +160,16 @@ class ShardFeed:
         for endpoint in self._wanted():
             channel = keys.events_shard(endpoint)
             try:
-                node = self._client.get_node_from_key(channel)  # type: ignore[no-untyped-call]
+                node = self.topology.node_of(channel)
             except SlotNotCoveredError:
                 # This slot has no owner for now; the other endpoints' channels go on.
                 self._refresh.set()
                 continue
-            by_node.setdefault(node.name, set()).add(channel.encode())
+            by_node.setdefault(node, set()).add(channel.encode())
         for name, channels in by_node.items():
             feed = self._feeds.get(name)
             if feed is None or not feed.is_alive():
-                node = self._client.get_node(node_name=name)  # type: ignore[no-untyped-call]
-                feed = self._feeds[name] = _NodeFeed(self, self._client, node)
+                feed = self._feeds[name] = _NodeFeed(self, name)
                 feed.assigned = frozenset(channels)
                 feed.start()
             feed.assigned = frozenset(channels)
@@ -119,13 +184,14 @@ class ShardFeed:
 
 
 class _NodeFeed(threading.Thread):
-    """One node's pub/sub connection: SSUBSCRIBEs what it is assigned, reads, and leaves
+    """One node's pub/sub connection: subscribes what it is assigned, reads, and leaves
     when nothing is assigned and nothing requested any more."""
 
-    def __init__(self, feed: ShardFeed, client: RedisCluster, node: ClusterNode) -> None:
-        super().__init__(name=f"bridge-hub-shard-{node.name}", daemon=True)
+    def __init__(self, feed: ShardFeed, node: str) -> None:
+        super().__init__(name=f"bridge-hub-shard-{node}", daemon=True)
         self._feed = feed
-        self._redis: redis.Redis = client.get_redis_connection(node)
+        self._topology = feed.topology
+        self._redis: redis.Redis = feed.topology.connection(node)
         self.assigned: frozenset[bytes] = frozenset()  # replaced whole by the feed
         self.confirmed: set[bytes] = set()  # read by the feed for the metrics
 
@@ -153,6 +219,7 @@ class _NodeFeed(threading.Thread):
         # again (it would answer MOVED) until a refresh has said where they went.
         moved: dict[bytes, int] = {}
         liveness = Liveness(self._feed.peer_timeout)
+        topology = self._topology
         while not self._feed.stop.is_set():
             assigned = self.assigned
             if not assigned and not requested:
@@ -163,13 +230,11 @@ class _NodeFeed(threading.Thread):
                 if c not in requested and moved.get(c, -1) != self._feed.generation
             ]
             fewer = [c for c in requested if c not in assigned]
-            # One channel per command: channels of several slots in one SSUBSCRIBE are
-            # refused (CROSSSLOT), even on the node that owns them all.
             for channel in more:
-                pubsub.ssubscribe(channel)
+                topology.subscribe(pubsub, channel)
                 requested.add(channel)
             for channel in fewer:
-                pubsub.sunsubscribe(channel)  # type: ignore[no-untyped-call]
+                topology.unsubscribe(pubsub, channel)
                 requested.discard(channel)
             message = pubsub.get_message(timeout=POLL)
             if liveness.check(message is not None or not requested):
@@ -177,12 +242,12 @@ class _NodeFeed(threading.Thread):
             if message is None:
                 continue
             kind, channel = message["type"], message["channel"]
-            if kind == "smessage":
+            if kind == topology.MESSAGE:
                 self._feed.on_message(message["data"])
-            elif kind == "ssubscribe":
+            elif kind == topology.SUBSCRIBED:
                 self.confirmed.add(channel)
                 self._feed.on_subscribed(keys.shard_endpoint(channel))
-            elif kind == "sunsubscribe":
+            elif kind == topology.UNSUBSCRIBED:
                 self.confirmed.discard(channel)
                 if channel in requested:
                     # Not ours: the node gave the slot away. Subscribed again where it went.

@@ -21,6 +21,7 @@ import websocket
 from flask import Flask
 
 from bench.loopback import free_port as free_port  # the tests import it from here
+from bridge import keys
 from bridge.providers import get as provider
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,12 @@ def metric(bridge: BridgeProcess, sample: str) -> float:
         if name == sample:
             return float(value)
     return 0.0
+
+
+def channel_subscribers(client: redis.Redis, endpoint: str) -> int:
+    """How many hubs subscribe the endpoint's events channel on this server."""
+    channel = keys.events_shard(endpoint)
+    return int(dict(client.pubsub_numsub(channel))[channel.encode()])
 
 
 def stream_entries(client: redis.Redis, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import redis
 import requests
 
 from bridge.embedded import EmbeddedRedis
@@ -18,6 +19,7 @@ from tests.support import (
     BridgeProcess,
     Client,
     Connect,
+    channel_subscribers,
     client_per_worker,
     deliver,
     events_through,
@@ -96,7 +98,7 @@ def test_redis_partition_is_503_then_heals_with_every_event_once(
 
 
 def test_black_holed_client_is_freed_by_the_ping_deadline(
-    redis_url: str, tmp_path: Path, uid: str
+    redis_url: str, redis_client: redis.Redis, tmp_path: Path, uid: str
 ) -> None:
     """A client whose traffic is black-holed is cut at the ping deadline: the open-sockets
     gauge and the worker's descriptor count return to where they were, its connection gone."""
@@ -119,6 +121,8 @@ def test_black_holed_client_is_freed_by_the_ping_deadline(
         warm.close()
         wait_until(lambda: metric(bridge, "bridge_open_sockets") == 0)
         wait_until(lambda: not peers(worker, proxy), timeout=5)
+        # ... but not the events channel's connection, which the last socket's close ends.
+        wait_until(lambda: channel_subscribers(redis_client, uid) == 0, timeout=5)
         fds = worker.num_fds()
 
         opened.append(client := Client(url))
@@ -128,6 +132,7 @@ def test_black_holed_client_is_freed_by_the_ping_deadline(
         proxy.cut()
         wait_until(lambda: metric(bridge, "bridge_open_sockets") == 0, timeout=20)
         wait_until(lambda: not peers(worker, proxy), timeout=10)
+        wait_until(lambda: channel_subscribers(redis_client, uid) == 0, timeout=5)
         wait_until(lambda: worker.num_fds() == fds, timeout=10)
         assert deliver(bridge, uid, json.dumps({"after": "cut"}).encode()).status_code == 202
     finally:
