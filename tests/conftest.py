@@ -46,7 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     locks = Path(tempfile.gettempdir()) / "webhook-bridge-test-ports"
     locks.mkdir(exist_ok=True)
+    ephemeral = _ephemeral_start()
     for slot in PORT_SLOTS:
+        if FIRST_PORT + (slot + 1) * PORTS_PER_SLOT > ephemeral:
+            break  # a host whose ephemeral range starts lower: its outgoing ports are here
         handle = (locks / f"{slot}.lock").open("w")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -61,6 +64,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _port_lock = pytest.StashKey[object]()
+
+
+def _ephemeral_start(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int:
+    """The first port the kernel hands to outgoing connections (32768 unless tuned)."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 @pytest.fixture(scope="session")
