@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import FULL
-from bench.load import closed_ingest
+from bench.load import closed_ingest, ms_per_webhook
 from bench.loopback import free_port
 from bench.procs import cpu_of, settle
 from bench.servers import Baseline, Bridge, Server
@@ -30,15 +30,13 @@ def one_round(server: Server, redis_pid: int | None, cfg: dict[str, Any]) -> dic
     settle(server.pids() + redis_pids)
     workers0, redis0 = cpu_of(server.pids()), cpu_of(redis_pids)
     result = closed_ingest(server, cfg)
-    # CPU is counted over warm-up and measured window alike; so are the webhooks.
-    duration = cfg["duration"]
-    webhooks = result["acked"] * (duration + cfg["warmup"]) / duration or 1
+    workers, redis = cpu_of(server.pids()) - workers0, cpu_of(redis_pids) - redis0
     return {
         "rate": result["acked_per_s"],
         "p99_ms": result["ack_p99_ms"],
-        "worker_ms": 1000 * (cpu_of(server.pids()) - workers0) / webhooks,
-        "redis_ms": 1000 * (cpu_of(redis_pids) - redis0) / webhooks,
-        "loadgen_ms": 1000 * result["cpu_s"] / webhooks,
+        "worker_ms": ms_per_webhook(workers, result, cfg),
+        "redis_ms": ms_per_webhook(redis, result, cfg),
+        "loadgen_ms": ms_per_webhook(result["cpu_s"], result, cfg),
         "statuses": result["statuses"],
     }
 

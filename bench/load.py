@@ -39,6 +39,14 @@ def closed_ingest(server: Server, cfg: dict[str, Any]) -> dict[str, Any]:
     )  # fmt: skip
 
 
+def ms_per_webhook(cpu_s: float, result: dict[str, Any], cfg: dict[str, Any]) -> float:
+    """CPU seconds measured around one closed_ingest() run, in ms per acknowledged webhook:
+    CPU is counted over warm-up and measured window alike, so the webhooks are too."""
+    duration = cfg["duration"]
+    webhooks = result["acked"] * (duration + cfg["warmup"]) / duration or 1
+    return 1000 * cpu_s / webhooks
+
+
 def send_at_rate(
     server: Server, path: str | list[str], first: int, count: int, rate: float
 ) -> dict[str, Any]:

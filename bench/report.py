@@ -28,6 +28,12 @@ def summary(results: dict[str, Any]) -> str:
             f"ingest: bridge {i['bridge_per_s']:.0f}/s vs bare Flask {i['baseline_per_s']:.0f}/s"
             f" = {i['ratio']:.2f}x (target >= {i['target_ratio']}x)"
         )
+        if "cpu_multiple" in i:  # results written before it was measured have none
+            cpu = i["server_ms_per_webhook"]
+            lines.append(
+                f"ingest: server CPU per webhook {cpu['bridge']:.3f} ms vs bare Flask"
+                f" {cpu['baseline']:.3f} ms = {i['cpu_multiple']:.2f}x"
+            )
     for key in ("latency", "peer"):
         for r in s.get(key, {}).get("runs", []):
             lines.append(

@@ -144,8 +144,8 @@ def sections(results: dict[str, Any], targets: Any, prototype: Any) -> list[str]
             " handler (`bench/baseline_app.py`: read the body, answer 202).",
             "",
             "| server | acked/s (median of rounds) | rounds | ack p50 ms | ack p99 ms"
-            " | server CPU s | load generator CPU s |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            " | server CPU s | server CPU ms per webhook | load generator CPU s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for name in ("bridge", "baseline"):
             rounds = i["rounds"][name]
@@ -155,9 +155,17 @@ def sections(results: dict[str, Any], targets: Any, prototype: Any) -> list[str]
                 f" | {', '.join(_f(r['ack_p50_ms']) for r in rounds)}"
                 f" | {', '.join(_f(r['ack_p99_ms']) for r in rounds)}"
                 f" | {', '.join(_f(r['server_cpu_s']) for r in rounds)}"
+                f" | {', '.join(_f(r.get('server_ms_per_webhook'), 3) for r in rounds)}"
                 f" | {', '.join(_f(r['cpu_s']) for r in rounds)} |"
             )
-        out += ["", f"Ratio bridge / bare Flask: **{i['ratio']:.2f}x** (target >= 0.8x).", ""]
+        out += ["", f"Ratio bridge / bare Flask: **{i['ratio']:.2f}x** (target >= 0.8x)."]
+        if "cpu_multiple" in i:
+            out.append(
+                f"Server CPU per acknowledged webhook, bridge / bare Flask (medians):"
+                f" **{i['cpu_multiple']:.2f}x**, the figure this shared machine's load moves"
+                ' least (see below, "Worker CPU per webhook").'
+            )
+        out.append("")
     if "latency" in s or "peer" in s:
         runs = s.get("latency", {}).get("runs", [])
         peer_runs = s.get("peer", {}).get("runs", [])

@@ -45,6 +45,21 @@ def test_smoke_run_writes_every_scenario(smoke: dict[str, Any]) -> None:
     assert smoke["meta"]["smoke"] is True
 
 
+def test_smoke_ingest_reports_server_cpu_per_webhook_against_the_baseline(
+    smoke: dict[str, Any], tmp_path: Path
+) -> None:
+    """The ingest scenario gives each server's CPU per acknowledged webhook and their
+    multiple, and the rendered page states that multiple."""
+    ingest = smoke["scenarios"]["ingest"]
+    cpu = ingest["server_ms_per_webhook"]
+    assert cpu["bridge"] > 0
+    assert cpu["baseline"] > 0
+    assert ingest["cpu_multiple"] == cpu["bridge"] / cpu["baseline"]
+    doc = tmp_path / "performance.md"
+    report.write(smoke, doc, TARGETS, PROTOTYPE)
+    assert f"**{ingest['cpu_multiple']:.2f}x**, the figure" in doc.read_text()
+
+
 def test_smoke_run_loses_no_event(smoke: dict[str, Any]) -> None:
     """No scenario of the smoke run lost an event, on the bridge or on the peer."""
     scenarios = smoke["scenarios"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.config import TARGETS
-from bench.load import closed_ingest
+from bench.load import closed_ingest, ms_per_webhook
 from bench.measure import Profiler, log
 from bench.procs import cpu_of, settle
 from bench.servers import Baseline, Bridge
@@ -26,6 +26,7 @@ def scenario(bridge: Bridge, baseline: Baseline, cfg: dict[str, Any]) -> dict[st
             cpu0 = cpu_of(server.pids())
             result = closed_ingest(server, cfg)
             result["server_cpu_s"] = cpu_of(server.pids()) - cpu0
+            result["server_ms_per_webhook"] = ms_per_webhook(result["server_cpu_s"], result, cfg)
             profiler.stop()
             rounds[name].append(result)
             log(
@@ -36,11 +37,21 @@ def scenario(bridge: Bridge, baseline: Baseline, cfg: dict[str, Any]) -> dict[st
     bridge_rate = median([r["acked_per_s"] for r in rounds["bridge"]])
     baseline_rate = median([r["acked_per_s"] for r in rounds["baseline"]])
     ratio = bridge_rate / baseline_rate if baseline_rate else float("nan")
-    log(f"ingest: bridge {bridge_rate:.0f}/s, baseline {baseline_rate:.0f}/s, ratio {ratio:.2f}")
+    # The figure this machine's load moves least (docs/performance.md, issue 13 item 3):
+    # server CPU per acknowledged webhook, against the bare handler's in the same run.
+    cpu = {name: median([r["server_ms_per_webhook"] for r in rs]) for name, rs in rounds.items()}
+    cpu_multiple = cpu["bridge"] / cpu["baseline"] if cpu["baseline"] else float("nan")
+    log(
+        f"ingest: bridge {bridge_rate:.0f}/s, baseline {baseline_rate:.0f}/s, ratio {ratio:.2f};"
+        f" server CPU per webhook {cpu['bridge']:.3f} vs {cpu['baseline']:.3f} ms"
+        f" = {cpu_multiple:.2f}x"
+    )
     return {
         "bridge_per_s": bridge_rate,
         "baseline_per_s": baseline_rate,
         "ratio": ratio,
+        "server_ms_per_webhook": cpu,
+        "cpu_multiple": cpu_multiple,
         "target_ratio": TARGETS["ingest_ratio"],
         "concurrency": cfg["concurrency"],
         "seconds_per_round": cfg["duration"],
