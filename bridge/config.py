@@ -159,6 +159,10 @@ class Settings:
     admin_token: str | None = _setting(
         "BRIDGE_ADMIN_TOKEN", None, _token, shown="generated", secret=True
     )
+    # None: /metrics is public (it names endpoint ids: block it at the proxy, or set this).
+    metrics_token: str | None = _setting(
+        "BRIDGE_METRICS_TOKEN", None, _token, shown="none", secret=True
+    )
     public_url: str | None = _setting(
         "BRIDGE_PUBLIC_URL", None, _http_url, shown="from the request"
     )

@@ -630,6 +630,28 @@ def test_latency_histogram_counts_the_deliveries_made_while_the_panel_is_open(
     assert metric(bridge, 'bridge_delivery_seconds_count{endpoint="lat-a"}') == 7
 
 
+def test_the_latency_panel_reads_metrics_a_metrics_token_guards(
+    page: Page, own_redis: EmbeddedRedis, tmp_path: Path
+) -> None:
+    """On a bridge with BRIDGE_METRICS_TOKEN, /metrics refuses a stranger while the admin
+    dashboard's latency panel, reading it with the admin token, still counts deliveries."""
+    bridge = BridgeProcess(
+        tmp_path / "guarded", own_redis.url, BRIDGE_METRICS_TOKEN="metrics-token-for-tests-0123"
+    ).start()
+    try:
+        assert requests.get(bridge.url + "/metrics", timeout=5).status_code == 401
+        bridge.create_endpoint("lat-guarded")
+        open_dashboard(page, bridge)
+        text = page.locator("#latency-text")
+        expect(text).to_contain_text("0 deliveries to all endpoints since")
+        for n in range(4):
+            post(bridge, "lat-guarded", {"n": n})
+        expect(rows(page, "lat-guarded")).to_have_count(4)
+        expect(text).to_contain_text(re.compile(r"^4 deliveries to all endpoints since "))
+    finally:
+        bridge.stop()
+
+
 EXPOSITION = r"""# HELP bridge_delivery_seconds_bucket a comment, not a sample: x{le="1"} 9
 # TYPE bridge_delivery_seconds histogram
 bridge_delivery_seconds_bucket{endpoint="a\"b\\c\nd",le="0.001"} 2.0

@@ -47,6 +47,7 @@ export class Dashboard {
       { root: $("#latency"), canvas: $("#latency-chart"), text: $("#latency-text"), table: $("#latency-table") },
       () => $("#f-endpoint").value,
       mode === "admin" ? null : channels,
+      token,
     );
     this.detail = new Detail(
       { root: $("#detail"), how: $("#how"), versus: $("#versus") },

@@ -1,6 +1,6 @@
 // "How it works": delivery latency over the last minutes, from the bridge's own histogram
-// bridge_delivery_seconds at /metrics (public, like every Prometheus endpoint; summed over
-// the workers by the multiprocess collector). The page polls it while the panel is open and
+// bridge_delivery_seconds at /metrics (public unless BRIDGE_METRICS_TOKEN is set, then read
+// with the admin token; summed over the workers by the multiprocess collector). The page polls it while the panel is open and
 // the tab is visible, keeps the cumulative bucket counts of each poll, and shows what was
 // added between the oldest snapshot of the window and the newest: deliveries, not totals.
 
@@ -13,8 +13,10 @@ const POLL_MS = 5000;
 const WINDOW_MS = 5 * 60000;
 
 export class LatencyPanel {
-  /** `endpoint()`: the endpoint to show ("" for all); `channels`: the only ones shown, or null for any. */
-  constructor(elements, endpoint, channels) {
+  /** `endpoint()`: the endpoint to show ("" for all); `channels`: the only ones shown, or null for
+   * any; `token`: sent along, for a bridge whose /metrics asks for one (the admin token does). */
+  constructor(elements, endpoint, channels, token) {
+    this.token = token;
     this.root = elements.root; // a <details>
     this.canvas = elements.canvas;
     this.text = elements.text;
@@ -41,7 +43,9 @@ export class LatencyPanel {
     if (!this.root.open || document.hidden || this.busy) return;
     this.busy = true;
     try {
-      const response = await fetch("/metrics", { cache: "no-store" });
+      const headers = this.token ? { Authorization: `Bearer ${this.token}` } : {};
+      const response = await fetch("/metrics", { cache: "no-store", headers });
+      if (response.status === 401) throw new Error("this bridge's /metrics needs the admin or metrics token");
       if (!response.ok) throw new Error(`/metrics answered HTTP ${response.status}`);
       this.add({ at: Date.now(), series: series(await response.text(), this.channels) });
       this.problem = null;

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import hmac
+
+from flask import Blueprint, Response, jsonify, request
 
 from bridge import metrics
+from bridge.auth import bearer
 from bridge.services import services
 from bridge.web.operation import OBJECT, documented, err, ok
-from bridge.web.responses import unavailable
+from bridge.web.responses import error, unavailable
 
 bp = Blueprint("health", __name__)
 
@@ -31,8 +34,27 @@ def readyz() -> Response:
 
 
 @bp.get("/metrics")
-@documented({"200": ok("Prometheus text format", {"type": "string"}, media="text/plain")})
+@documented(
+    {
+        "200": ok("Prometheus text format", {"type": "string"}, media="text/plain"),
+        "401": err("unauthorized: BRIDGE_METRICS_TOKEN is set; send it or the admin token"),
+    }
+)
 def prometheus() -> Response:
     """Prometheus metrics"""
+    found = services()
+    expected = found.settings.metrics_token
+    if expected is not None:
+        token = bearer(request.headers.get("Authorization")) or ""
+        # The admin token too: the dashboard's latency panel reads this page with it.
+        if not (
+            hmac.compare_digest(token.encode(errors="replace"), expected.encode())
+            or found.authority.is_admin(token)
+        ):
+            response = error(
+                401, "unauthorized", message="send Authorization: Bearer <metrics or admin token>"
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="webhook-bridge"'
+            return response
     body, content_type = metrics.exposition()
     return Response(body, content_type=content_type)
