@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import shutil
 import socket
@@ -142,11 +143,44 @@ def pre_request(worker: Any, req: Any) -> None:
         req.must_close = True
 
 
+# What gunicorn's own answers (a request it could not parse, before the app sees it) are
+# called, as the app's JSON errors are (bridge/web/responses.py).
+_PARSE_ERRORS = {
+    400: "bad_request",
+    403: "forbidden",
+    414: "uri_too_long",
+    417: "expectation_failed",
+    431: "headers_too_large",
+    501: "not_implemented",
+}
+
+
+def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None:
+    """gunicorn's `util.write_error`, answering JSON instead of its HTML page."""
+    from gunicorn.util import write_nonblock
+
+    code = _PARSE_ERRORS.get(status, "internal" if status >= 500 else "bad_request")
+    body = json.dumps({"error": code, "message": message[:200]}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    write_nonblock(sock, head.encode("latin-1") + body)
+
+
 def post_worker_init(worker: Any) -> None:
     import threading
     import time
 
+    from gunicorn import util
+
     from bridge.web.ws import SESSIONS
+
+    # A request gunicorn cannot parse (a header over its limits, a broken request line, a
+    # bad Content-Length) is answered by gunicorn's worker, which looks `util.write_error`
+    # up at each call: checked against gunicorn 27, pinned in requirements.txt, and
+    # tests/test_http_parse_errors.py fails if it moves.
+    util.write_error = _write_json_error
 
     def close_sockets_on_shutdown() -> None:
         # gunicorn waits up to graceful_timeout for open requests, and a socket is one that
