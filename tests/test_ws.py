@@ -246,6 +246,67 @@ def test_plain_get_on_ws_is_json_error(bridge: BridgeProcess) -> None:
     assert answer.json()["error"] == "bad_request"
 
 
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's own sample: 16 bytes in base64
+BAD_HANDSHAKES = {
+    "no version": ({"Sec-WebSocket-Key": KEY}, 426, "unsupported_websocket_version"),
+    "version 8": (
+        {"Sec-WebSocket-Key": KEY, "Sec-WebSocket-Version": "8"}, 426,
+        "unsupported_websocket_version",
+    ),
+    "two versions": (
+        {"Sec-WebSocket-Key": KEY, "Sec-WebSocket-Version": "13, 8"}, 426,
+        "unsupported_websocket_version",
+    ),
+    "no key": ({"Sec-WebSocket-Version": "13"}, 400, "bad_request"),
+    "key not base64": (
+        {"Sec-WebSocket-Key": "!!", "Sec-WebSocket-Version": "13"}, 400, "bad_request",
+    ),
+    "key of 15 bytes": (
+        {"Sec-WebSocket-Key": "YWJjZGVmZ2hpamtsbW5v", "Sec-WebSocket-Version": "13"}, 400,
+        "bad_request",
+    ),
+    "key not ASCII": (
+        {"Sec-WebSocket-Key": "cl\u00e9 \u00e0 seize octets", "Sec-WebSocket-Version": "13"}, 400,
+        "bad_request",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"), BAD_HANDSHAKES.values(), ids=list(BAD_HANDSHAKES)
+)
+def test_a_malformed_upgrade_is_refused_with_a_json_error(
+    bridge: BridgeProcess, headers: dict[str, str], status: int, code: str
+) -> None:
+    """An upgrade without version 13 is 426 naming the version (RFC 6455 4.4); one without a
+    16-byte base64 key is 400; both JSON, none a 500."""
+    answer = requests.get(
+        bridge.url + "/ws",
+        headers={"Upgrade": "websocket", "Connection": "Upgrade", **headers},
+        timeout=5,
+    )
+    assert answer.status_code == status
+    assert answer.json()["error"] == code
+    if status == 426:
+        assert answer.headers["Sec-WebSocket-Version"] == "13"
+
+
+def test_an_http_1_0_upgrade_is_refused(bridge: BridgeProcess) -> None:
+    """A WebSocket upgrade over HTTP/1.0 is a JSON 400, not a socket (RFC 6455 4.1)."""
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as raw:
+        raw.sendall(
+            b"GET /ws HTTP/1.0\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: " + KEY.encode() + b"\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        answer = b""
+        while chunk := raw.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"400"
+    assert json.loads(body)["error"] == "bad_request"
+
+
 def test_compression_is_not_negotiated(bridge: BridgeProcess) -> None:
     """A client offering permessage-deflate gets an uncompressed socket (no zlib per socket)."""
     with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as raw:

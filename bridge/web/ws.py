@@ -6,6 +6,8 @@ plain 403 (or 401) instead of a socket that opens and then closes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import threading
 import time
@@ -101,6 +103,9 @@ def guard() -> Response | None:
         response = error(503, "shutting_down", message="this worker is stopping; reconnect")
         response.headers["Retry-After"] = "1"
         return response
+    refused = _bad_handshake()
+    if refused is not None:
+        return refused
     origin = request.headers.get("Origin")
     if origin is not None and origin.rstrip("/") not in _own_origins():
         return error(403, "forbidden_origin", message="this Origin may not open sockets here")
@@ -111,6 +116,32 @@ def guard() -> Response | None:
         if principal is None:
             return error(401, "unauthorized", message="bearer token is wrong or expired")
         g.principal = principal
+    return None
+
+
+def _bad_handshake() -> Response | None:
+    """RFC 6455 4.2.1's checks of an upgrade request that wsproto would raise on (a 500)
+    rather than answer: HTTP/1.1, version 13 only (426 naming it, 4.4), a key of 16 bytes
+    in base64."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        return None  # a plain GET: simple-websocket's own 400
+    if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
+        return error(400, "bad_request", message="a WebSocket upgrade needs HTTP/1.1")
+    if request.headers.get("Sec-WebSocket-Version", "").strip() != "13":
+        response = error(
+            426, "unsupported_websocket_version", message="this server speaks WebSocket version 13"
+        )
+        response.headers["Sec-WebSocket-Version"] = "13"
+        return response
+    key = request.headers.get("Sec-WebSocket-Key", "").strip()
+    try:
+        valid = len(base64.b64decode(key, validate=True)) == 16
+    except (binascii.Error, ValueError):
+        valid = False
+    if not valid:
+        return error(
+            400, "bad_request", message="Sec-WebSocket-Key must be 16 bytes in base64 (RFC 6455)"
+        )
     return None
 
 
