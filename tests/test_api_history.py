@@ -65,7 +65,9 @@ def test_events_with_a_bad_since_is_400(
     assert assert_json_error(answer, 400, "invalid_request")["field"] == "since"
 
 
-@pytest.mark.parametrize("limit", ["0", "-1", "1001", "ten", "1.5", ""])
+@pytest.mark.parametrize(
+    "limit", ["0", "-1", "1001", "ten", "1.5", "", "\u0663", " 5", "+5", "1_0", "5\n", "0" * 7]
+)
 def test_events_with_a_bad_limit_is_400(
     client: FlaskClient, auth: dict[str, str], uid: str, limit: str
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -20,6 +21,7 @@ bp = Blueprint("events_api", __name__, url_prefix="/api/endpoints/<endpoint_id>"
 bp.before_request(require_admin)
 
 MAX_PAGE = 1000
+PAGE_SIZE = re.compile(r"[0-9]{1,6}")  # then checked against 1..MAX_PAGE
 SCAN_BATCH = 500  # entries read per round trip while searching
 RAW_FALLBACK = "application/octet-stream"
 
@@ -50,10 +52,11 @@ def events(endpoint_id: str) -> Response:
     found.endpoints.get(endpoint_id)
     since = cursor.parse(request.args.get("since", "0-0"))
     before = request.args.get("before")
-    try:
-        limit = int(request.args.get("limit", "100"))
-    except ValueError:
-        raise InvalidInput("limit", "expected a whole number") from None
+    raw_limit = request.args.get("limit", "100")
+    # ASCII digits only: int() would also take " 5", "+5", "1_0" and Arabic-Indic digits.
+    if not PAGE_SIZE.fullmatch(raw_limit):
+        raise InvalidInput("limit", "expected a whole number")
+    limit = int(raw_limit)
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
     search = Search.from_args(request.args)
