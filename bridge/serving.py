@@ -160,7 +160,7 @@ def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None
     from gunicorn.util import write_nonblock
 
     code = _PARSE_ERRORS.get(status, "internal" if status >= 500 else "bad_request")
-    body = json.dumps({"error": code, "message": message[:200]}).encode()
+    body = json.dumps({"error": code, "message": (message or reason)[:200]}).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"

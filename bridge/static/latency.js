@@ -1,7 +1,7 @@
 // "How it works": delivery latency over the last minutes, from the bridge's own histogram
 // bridge_delivery_seconds at /metrics (public unless BRIDGE_METRICS_TOKEN is set, then read
-// with the admin token; summed over the workers by the multiprocess collector). The page polls it while the panel is open and
-// the tab is visible, keeps the cumulative bucket counts of each poll, and shows what was
+// with the admin token; summed over the workers by the multiprocess collector). The page
+// polls it while the panel is open and the tab is visible, keeps the cumulative bucket counts of each poll, and shows what was
 // added between the oldest snapshot of the window and the newest: deliveries, not totals.
 
 import { drawHistogram } from "./chart.js";

@@ -17,7 +17,7 @@ from bridge.providers.guides import guide
 from bridge.services import services
 from bridge.timefmt import iso
 from bridge.web.operation import OBJECT, documented, err, ok, query, request_body
-from bridge.web.responses import error
+from bridge.web.responses import unauthorized
 from bridge.web.schemas import ref, secret
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -30,9 +30,7 @@ GRACE = re.compile(r"[0-9]{1,12}")
 def require_admin() -> Response | None:
     token = bearer(request.headers.get("Authorization"))
     if token is None or not services().authority.is_admin(token):
-        response = error(401, "unauthorized", message="send Authorization: Bearer <admin token>")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="webhook-bridge"'
-        return response
+        return unauthorized("send Authorization: Bearer <admin token>")
     return None
 
 

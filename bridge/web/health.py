@@ -10,7 +10,7 @@ from bridge import metrics
 from bridge.auth import bearer
 from bridge.services import services
 from bridge.web.operation import OBJECT, documented, err, ok
-from bridge.web.responses import error, unavailable
+from bridge.web.responses import unauthorized, unavailable
 
 bp = Blueprint("health", __name__)
 
@@ -51,10 +51,6 @@ def prometheus() -> Response:
             hmac.compare_digest(token.encode(errors="replace"), expected.encode())
             or found.authority.is_admin(token)
         ):
-            response = error(
-                401, "unauthorized", message="send Authorization: Bearer <metrics or admin token>"
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="webhook-bridge"'
-            return response
+            return unauthorized("send Authorization: Bearer <metrics or admin token>")
     body, content_type = metrics.exposition()
     return Response(body, content_type=content_type)

@@ -23,6 +23,13 @@ def error(status: int, code: str, **extra: Any) -> Response:
     return response
 
 
+def unauthorized(message: str) -> Response:
+    """401 asking for a bearer token (RFC 6750)."""
+    response = error(401, "unauthorized", message=message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="webhook-bridge"'
+    return response
+
+
 def unavailable(retry_after: int, reason: str = StoreUnavailable.reason) -> Response:
     """503 with Retry-After; `reason` is a StoreUnavailable's ("unreachable", "full")."""
     response = error(503, "unavailable", reason=reason, message=f"storage is {reason}; retry later")
