@@ -16,12 +16,13 @@ makes "backlog, then live" free of gaps and duplicates (see `Hub.subscribe`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from fnmatch import fnmatchcase
 
 from bridge import cursor, envelope, metrics
@@ -73,6 +74,8 @@ class Hub:
         self._listener = Listener(client_factory, self, peer_timeout=peer_timeout, stop=self._stop)
         self.connected = self._listener.connected
         self.shards: ShardFeed | None = None  # the per-endpoint event subscriptions
+        self._feed_made = threading.Event()
+        self._pending: dict[str, int] = {}  # channels wanted by subscriptions being made
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -102,18 +105,22 @@ class Hub:
     ) -> int:
         """Register `sub`, queue the backlog after `since`, then switch it to live.
 
-        Registering first and buffering means an event published while the backlog is read
-        reaches the buffer; the id check in `offer` drops what the backlog already sent.
-        `announce(state)` runs before the backlog is queued (it queues the `subscribed` frame).
-        Returns how many backlog events were queued.
+        The channel's own subscription comes first: until this worker's hub has it confirmed
+        by Redis, its live events do not come here, and pub/sub keeps nothing for later (the
+        stream may be trimmed by then). Then registering and buffering, before the backlog is
+        read, means an event published while the backlog is read reaches the buffer; the id
+        check in `offer` drops what the backlog already sent. `announce(state)` runs before
+        the backlog is queued (it queues the `subscribed` frame). Returns how many backlog
+        events were queued.
         """
         self.ensure_started()
-        with self._lock:
-            self._channels.setdefault(sub.channel, set()).add(sub)
+        channel = sub.channel
+        with self._wanting([channel]):
+            state = self._store.state(channel)
+            sub.last = start = state.last if since is None else since
+            with self._lock:
+                self._channels.setdefault(channel, set()).add(sub)
         try:
-            state = self._store.state(sub.channel)
-            start = state.last if since is None else since
-            sub.last = start
             announce(state)
             sent = 0
             channel_json = _json_string(sub.channel)
@@ -160,12 +167,14 @@ class Hub:
             self._follows.add(following)
         sent = 0
         try:
-            for channel in matching:
-                child = following.child(channel)
-                following.children[channel] = child
-                sent += self.subscribe(
-                    child, since.get(channel), functools.partial(announce, channel)
-                )
+            # All the channels' subscriptions asked for at once, not one round trip each.
+            with self._wanting(matching):
+                for channel in matching:
+                    child = following.child(channel)
+                    following.children[channel] = child
+                    sent += self.subscribe(
+                        child, since.get(channel), functools.partial(announce, channel)
+                    )
         except StoreUnavailable:
             self.unfollow(following)
             raise
@@ -239,10 +248,31 @@ class Hub:
             # learn of a new endpoint from its creation.
             self._adopt(endpoint)
 
+    @contextlib.contextmanager
+    def _wanting(self, channels: list[str]) -> Iterator[None]:
+        """Have the channels subscribed on Redis, and wait (up to the Redis timeout) for the
+        confirmations; they stay wanted until the block ends (it registers what keeps them).
+        Past the timeout (Redis in trouble) go on: each confirmation, when it comes, reads
+        the gap from the stream."""
+        with self._lock:
+            for channel in channels:
+                self._pending[channel] = self._pending.get(channel, 0) + 1
+        try:
+            deadline = time.monotonic() + self._peer_timeout
+            if self._feed_made.wait(self._peer_timeout) and self.shards is not None:
+                self.shards.wait_confirmed(channels, max(0.0, deadline - time.monotonic()))
+            yield
+        finally:
+            with self._lock:
+                for channel in channels:
+                    self._pending[channel] -= 1
+                    if not self._pending[channel]:
+                        del self._pending[channel]
+
     def feed(self, client: Client) -> None:
         def wanted() -> set[str]:
             with self._lock:
-                return set(self._channels)
+                return set(self._channels) | set(self._pending)
 
         self.shards = ShardFeed(
             client,
@@ -253,6 +283,7 @@ class Hub:
             stop=self._stop,
         )
         threading.Thread(target=self.shards.run, name="bridge-hub-shards", daemon=True).start()
+        self._feed_made.set()
 
     def event(self, data: bytes) -> None:
         channel, rest = envelope.split_message(data)

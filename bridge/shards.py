@@ -29,7 +29,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 
 import redis
 from redis.client import PubSub
@@ -44,7 +45,13 @@ from bridge.subscription import Liveness
 
 log = logging.getLogger(__name__)
 
-POLL = 0.2  # seconds: how soon a new socket's channel is subscribed (its backlog covers it)
+POLL = 0.2  # seconds between the supervisor's rounds when nothing new is wanted
+# Seconds a node's loop waits for a message before it looks at what it is assigned: a new
+# socket's `subscribed` answer waits for its channel's confirmation (Hub.subscribe).
+LISTEN_POLL = 0.02
+# Seconds at least between two assignment rounds: a reconnect storm's thousands of new
+# sockets a second each wake the supervisor, and a round reads every wanted endpoint.
+ASSIGN_GAP = 0.01
 
 
 class _Server:
@@ -127,7 +134,45 @@ class ShardFeed:
         self.stop = stop
         self._feeds: dict[str, _NodeFeed] = {}
         self._refresh = threading.Event()
+        self._wake = threading.Event()  # something new is wanted: assign now, not after POLL
+        # Per channel, those waiting for its confirmation (Hub.subscribe, via wait_confirmed).
+        self._waiters: dict[bytes, list[threading.Event]] = {}
+        self._waiters_lock = threading.Lock()
         self.generation = 0  # slot-map refreshes so far
+
+    def wait_confirmed(self, endpoints: Iterable[str], timeout: float) -> bool:
+        """Wait until each endpoint's channel is confirmed subscribed on its node (they are
+        wanted by then: the caller said so); False after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        waiting: list[tuple[bytes, threading.Event]] = []
+        with self._waiters_lock:
+            for endpoint in endpoints:
+                channel = keys.events_shard(endpoint).encode()
+                if not self._is_confirmed(channel):
+                    waiting.append((channel, threading.Event()))
+                    self._waiters.setdefault(channel, []).append(waiting[-1][1])
+        if not waiting:
+            return True
+        self._wake.set()
+        try:
+            return all(done.wait(max(0.0, deadline - time.monotonic())) for _, done in waiting)
+        finally:
+            with self._waiters_lock:
+                for channel, done in waiting:
+                    events = self._waiters.get(channel, [])
+                    if done in events:
+                        events.remove(done)
+                    if not events:
+                        self._waiters.pop(channel, None)
+
+    def _is_confirmed(self, channel: bytes) -> bool:
+        return any(channel in feed.confirmed for feed in list(self._feeds.values()))
+
+    def confirmed(self, channel: bytes) -> None:
+        """A node feed confirmed `channel`: wake those waiting for it."""
+        with self._waiters_lock:
+            for done in self._waiters.pop(channel, []):
+                done.set()
 
     def run(self) -> None:
         """Assign wanted endpoints to nodes until stopped (the supervisor thread's body)."""
@@ -147,7 +192,9 @@ class ShardFeed:
                 log.warning("hub cannot read the cluster's slot map (%s)", type(exc).__name__)
                 self._refresh.set()
                 wait = backoff.next()
-            self.stop.wait(wait)
+            self.stop.wait(ASSIGN_GAP)
+            self._wake.wait(wait)
+            self._wake.clear()
         for feed in self._feeds.values():
             feed.assigned = frozenset()
 
@@ -236,7 +283,7 @@ class _NodeFeed(threading.Thread):
             for channel in fewer:
                 topology.unsubscribe(pubsub, channel)
                 requested.discard(channel)
-            message = pubsub.get_message(timeout=POLL)
+            message = pubsub.get_message(timeout=LISTEN_POLL)
             if liveness.check(message is not None or not requested):
                 pubsub.ping()
             if message is None:
@@ -247,6 +294,7 @@ class _NodeFeed(threading.Thread):
             elif kind == topology.SUBSCRIBED:
                 self.confirmed.add(channel)
                 self._feed.on_subscribed(keys.shard_endpoint(channel))
+                self._feed.confirmed(channel)
             elif kind == topology.UNSUBSCRIBED:
                 self.confirmed.discard(channel)
                 if channel in requested:
