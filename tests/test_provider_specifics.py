@@ -457,6 +457,10 @@ def test_square_notification_url_option_overrides_request_url() -> None:
         ("hmac", {"encoding": "base32"}, "options.encoding"),
         ("hmac", {"prefix": "v1, "}, "options.prefix"),
         ("hmac", {"header": 7}, "options.header"),
+        ("hmac", {"header": "X Signature"}, "options.header"),
+        ("hmac", {"header": "X-Sig:"}, "options.header"),
+        ("hmac", {"header": "X-Sig\u00e9"}, "options.header"),
+        ("hmac", {"id_header": "X-Id\x00"}, "options.id_header"),
         ("hmac", {"color": "red"}, "options.color"),
         ("square", {"notification_url": "ftp://x"}, "options.notification_url"),
         ("square", {"notification_url": 7}, "options.notification_url"),
@@ -476,11 +480,20 @@ def test_provider_options_rejected(name: str, options: dict[str, Any], field_nam
         ("github", {"legacy_sha1": True}),
         ("hmac", dict(BY_ID["hmac-sha512-base64-prefixed"].options, tolerance=60)),
         ("square", {"notification_url": "https://pay.example.com/square", "tolerance": 60}),
+        ("hmac", {"header": " X-Sig\n", "id_header": "X-Delivery_Id"}),
     ],
 )
 def test_provider_options_accepted(name: str, options: dict[str, Any]) -> None:
     """A provider's valid options come back from validation as given."""
     assert get(name).validate_options(options) == options
+
+
+def test_a_blank_hmac_header_option_means_the_default() -> None:
+    """A `header` of spaces reads x-signature, as an empty one does, not a header named ""."""
+    from bridge.providers.generic_hmac import Settings
+
+    assert Settings.of({"header": "   "}).header == "x-signature"
+    assert Settings.of({"id_header": " "}).id_header is None
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,13 @@
 """Generic HMAC (`hmac`): for senders that sign the raw body with a shared secret.
 
 Endpoint options (all optional):
-- `header` (default `x-signature`): the header holding the signature(s).
+- `header` (default `x-signature`): the header holding the signature(s); an HTTP field name
+  (letters, digits, `-`, `_` and the like), checked when the endpoint is created.
 - `algorithm`: `sha1`, `sha256` (default) or `sha512`; key = the secret as UTF-8.
 - `encoding`: `hex` (default, case-insensitive) or `base64` (standard alphabet).
 - `prefix` (default none): text before each signature, e.g. `sha256=`; entries without it are
   not signatures of a known kind. It may not contain commas or whitespace.
-- `id_header`: a header carrying the sender's event id (none by default).
+- `id_header`: a header carrying the sender's event id (none by default); a field name too.
 - `type_field` (default `type`): the body JSON field with the event type; dots walk into
   nested objects (`meta.event_name`).
 
@@ -31,6 +32,10 @@ ALGORITHMS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
 # Commas and OWS only: \s would also split on NEL, NBSP and the C0 separators.
 SEPARATORS = re.compile(r"[, \t]+")
+# An HTTP field name (RFC 9110 5.1, a token): anything else can never arrive as a header.
+HEADER_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+# What the `header` and `id_header` options may be: a field name, blank for the default.
+HEADER_OPTION = rf"^\s*({HEADER_NAME})?\s*$"
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,11 @@ class Settings:
         """Read options with their defaults; raise InvalidInput naming a bad one."""
         o = options or {}
         settings = cls(
-            header=str(o.get("header") or "x-signature").strip(),
+            header=str(o.get("header") or "").strip() or "x-signature",
             algorithm=str(o.get("algorithm") or "sha256").lower(),
             encoding=str(o.get("encoding") or "hex").lower(),
             prefix=str(o.get("prefix") or ""),
-            id_header=str(o["id_header"]).strip() if o.get("id_header") else None,
+            id_header=str(o.get("id_header") or "").strip() or None,
             type_field=str(o.get("type_field") or "type"),
         )
         if settings.algorithm not in ALGORITHMS:
@@ -79,11 +84,20 @@ class GenericHmac(Provider):
         "algorithm": {"enum": ["", *ALGORITHMS]},
         "encoding": {"enum": ["", *ENCODINGS]},
         "prefix": {"pattern": r"^[^,\s]*$"},
+        "header": {"pattern": HEADER_OPTION},
+        "id_header": {"pattern": HEADER_OPTION},
     }
 
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         clean = super().validate_options(options)
         Settings.of(clean)
+        # Here, not in Settings.of (which each delivery reads): an endpoint stored before
+        # this check still answers its deliveries 401, not 400.
+        for field in ("header", "id_header"):
+            if not re.match(HEADER_OPTION, str(clean.get(field) or "")):
+                raise InvalidInput(
+                    f"options.{field}", "must be an HTTP header name: letters, digits, - and _"
+                )
         return clean
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
