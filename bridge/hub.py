@@ -243,10 +243,10 @@ class Hub:
 
     def changed(self, endpoint: str) -> None:
         self._on_change(endpoint)
-        if self._follows:
-            # No event of a channel nobody subscribed reaches this process: glob follows
-            # learn of a new endpoint from its creation.
-            self._adopt(endpoint)
+        # No event of a channel nobody subscribed reaches this process: glob follows learn
+        # of a new endpoint from its creation, and subscribe it at once.
+        if self._follows and self._adopt(endpoint) and self.shards is not None:
+            self.shards.wake()
 
     @contextlib.contextmanager
     def _wanting(self, channels: list[str]) -> Iterator[None]:

@@ -134,7 +134,7 @@ class ShardFeed:
         self.stop = stop
         self._feeds: dict[str, _NodeFeed] = {}
         self._refresh = threading.Event()
-        self._wake = threading.Event()  # something new is wanted: assign now, not after POLL
+        self._wake = threading.Event()  # see wake()
         # Per channel, those waiting for its confirmation (Hub.subscribe, via wait_confirmed).
         self._waiters: dict[bytes, list[threading.Event]] = {}
         self._waiters_lock = threading.Lock()
@@ -153,7 +153,7 @@ class ShardFeed:
                     self._waiters.setdefault(channel, []).append(waiting[-1][1])
         if not waiting:
             return True
-        self._wake.set()
+        self.wake()
         try:
             return all(done.wait(max(0.0, deadline - time.monotonic())) for _, done in waiting)
         finally:
@@ -164,6 +164,10 @@ class ShardFeed:
                         events.remove(done)
                     if not events:
                         self._waiters.pop(channel, None)
+
+    def wake(self) -> None:
+        """Something new is wanted: assign now, not at the next round."""
+        self._wake.set()
 
     def _is_confirmed(self, channel: bytes) -> bool:
         return any(channel in feed.confirmed for feed in list(self._feeds.values()))
