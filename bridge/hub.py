@@ -109,41 +109,58 @@ class Hub:
         by Redis, its live events do not come here, and pub/sub keeps nothing for later (the
         stream may be trimmed by then). Then registering and buffering, before the backlog is
         read, means an event published while the backlog is read reaches the buffer; the id
-        check in `offer` drops what the backlog already sent. `announce(state)` runs before
-        the backlog is queued (it queues the `subscribed` frame). Returns how many backlog
-        events were queued.
+        check in `offer` drops what the backlog already sent. A channel subscription
+        confirmed again meanwhile (`_backfill`, after a reconnect) does not read the stream
+        into the buffer: it asks this backlog to read the stream once more before going live.
+        `announce(state)` runs before the backlog is queued (it queues the `subscribed` frame).
+        Returns how many backlog events were queued.
         """
         self.ensure_started()
         channel = sub.channel
         with self._wanting([channel]):
             state = self._store.state(channel)
-            sub.last = start = state.last if since is None else since
+            sub.last = state.last if since is None else since
             with self._lock:
                 self._channels.setdefault(channel, set()).add(sub)
+        sent = 0
         try:
             announce(state)
-            sent = 0
-            channel_json = _json_string(sub.channel)
-            for event in self._store.replay_after(sub.channel, start):
-                event_id = cursor.parse(event.id)
+            while True:
+                more, whole = self._backlog(sub)
+                sent += more
                 with self._lock:
-                    if event_id <= sub.last:
+                    # A subscription confirmed meanwhile asked for the stream after sub.last
+                    # (the hub's backfill leaves a buffering subscription to its own backlog).
+                    if whole and sub.rescan:
+                        sub.rescan = False
                         continue
-                    sub.last = event_id
-                if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
-                    frame = _stored_frame(channel_json, event)
-                    if not sub.socket.offer_backlog(frame, self._send_timeout):
-                        break
-                    sub.sent = event_id
-                    sent += 1
+                    buffered, sub.buffer, sub.rescan = sub.buffer or [], None, False
+                    for pending in buffered:
+                        sub.offer(*pending)
+                    break
         except StoreUnavailable:
             self.unsubscribe(sub)
             raise
-        with self._lock:
-            buffered, sub.buffer = sub.buffer or [], None
-            for pending in buffered:
-                sub.offer(*pending)
         return sent
+
+    def _backlog(self, sub: Subscription) -> tuple[int, bool]:
+        """Queue the stream after `sub.last`: how many were queued, and whether all were
+        (False when the socket closed)."""
+        sent = 0
+        channel_json = _json_string(sub.channel)
+        for event in self._store.replay_after(sub.channel, sub.last):
+            event_id = cursor.parse(event.id)
+            with self._lock:
+                if event_id <= sub.last:
+                    continue
+                sub.last = event_id
+            if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
+                frame = _stored_frame(channel_json, event)
+                if not sub.socket.offer_backlog(frame, self._send_timeout):
+                    return sent, False
+                sub.sent = event_id
+                sent += 1
+        return sent, True
 
     def follow(
         self,
@@ -326,11 +343,20 @@ class Hub:
             except StoreUnavailable:
                 log.warning("hub cannot list channels; glob follows learn new ones live")
         with self._lock:
-            starts = {
-                channel: min(sub.last for sub in subs)
-                for channel, subs in self._channels.items()
-                if subs and (only is None or channel in only)
-            }
+            starts = {}
+            for channel, subs in self._channels.items():
+                if only is not None and channel not in only:
+                    continue
+                # A subscription still sending its backlog reads the stream again itself
+                # before it goes live (`subscribe`): read here, the rest of its backlog would
+                # fill its buffer of live events (a slow-consumer close), and its cursor may
+                # not even be set yet (0-0: the whole stream).
+                live = [sub.last for sub in subs if sub.buffer is None]
+                for sub in subs:
+                    if sub.buffer is not None:
+                        sub.rescan = True
+                if live:
+                    starts[channel] = min(live)
             self._held.intersection_update(self._channels)  # nobody left to hold it for
         for channel, since in starts.items():
             channel_json = _json_string(channel)

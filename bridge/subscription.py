@@ -34,7 +34,7 @@ class Subscription:
     """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
 
     __slots__ = ("buffer", "buffered_bytes", "channel", "last", "pattern", "policy", "rejected",
-                 "sent", "socket")  # fmt: skip
+                 "rescan", "sent", "socket")  # fmt: skip
 
     def __init__(
         self,
@@ -55,6 +55,9 @@ class Subscription:
         self.rejected: object | None = object() if rejections else None
         self.buffer: list[Pending] | None = []
         self.buffered_bytes = 0
+        # Set by the hub's backfill while the backlog is sent: read the stream once more
+        # after `last` before going live (what the backfill would have read).
+        self.rescan = False
 
     def put(self, event_id: Cursor, frame: bytes) -> bool:
         """Hand an event frame to the socket, tagged where its policy may drop it later."""

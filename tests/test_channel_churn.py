@@ -1,0 +1,259 @@
+"""Per-endpoint channels under churn, on one worker: sockets join and leave an endpoint while
+its events flow, its channel is released and subscribed again, and every socket still gets
+each event after its cursor exactly once, in order."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import websocket
+
+from bridge import cursor
+from bridge.embedded import EmbeddedRedis
+from tests.support import (
+    BridgeProcess,
+    Client,
+    Connect,
+    ConnectionClosedError,
+    channel_subscribers,
+    deliver,
+    events_through,
+    wait_until,
+)
+
+pytestmark = pytest.mark.gunicorn
+
+ROUNDS = 25  # sockets opened per churn test, at most
+ROUND_SECONDS = 15.0  # and for at most this long
+
+
+@pytest.fixture(scope="module")
+def one_worker(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BridgeProcess]:
+    """A bridge with one worker, so every socket shares one hub and its channels."""
+    process = BridgeProcess(
+        tmp_path_factory.mktemp("churn"), redis_server.url, BRIDGE_WORKERS="1"
+    ).start()
+    yield process
+    process.stop()
+
+
+class Poster(threading.Thread):
+    """Posts webhooks to one endpoint one after the other, until finished (or `limit` are
+    posted); `ids` in posting order."""
+
+    def __init__(self, bridge: BridgeProcess, endpoint: str, limit: int = 3000) -> None:
+        super().__init__(daemon=True)
+        self.bridge, self.endpoint, self.limit = bridge, endpoint, limit
+        self.ids: list[str] = []
+        self.failure: BaseException | None = None
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._done.is_set() and len(self.ids) < self.limit:
+                answer = deliver(self.bridge, self.endpoint)
+                assert answer.status_code == 202, answer.text
+                self.ids.append(answer.json()["id"])
+        except BaseException as exc:  # reported by finish()
+            self.failure = exc
+
+    def finish(self) -> list[str]:
+        """Stop posting; every id posted."""
+        self._done.set()
+        self.join(30)
+        assert not self.is_alive(), "the poster did not stop within 30 s"
+        assert self.failure is None, self.failure
+        assert self.ids
+        return self.ids
+
+
+class Reader(threading.Thread):
+    """Reads one client's event ids until told to stop and `last` is among them."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(daemon=True)
+        self.client = client
+        self.ids: list[str] = []
+        self.last: str | None = None
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 60
+        try:
+            while self.last is None or self.last not in self.ids:
+                assert time.monotonic() < deadline, "reading for 60 s"
+                try:
+                    self.ids.extend(e["id"] for e in self.client.events(1, timeout=0.5))
+                except websocket.WebSocketTimeoutException:
+                    continue  # nothing for now: see whether `last` was named meanwhile
+        except BaseException as exc:
+            self.failure = exc
+
+    def through(self, last: str) -> list[str]:
+        self.last = last
+        self.join(30)
+        assert not self.is_alive(), "the reader did not see the last event within 30 s"
+        assert self.failure is None, self.failure
+        return self.ids
+
+
+def ordered(ids: list[str]) -> bool:
+    parsed = [cursor.parse(i) for i in ids]
+    return all(a < b for a, b in itertools.pairwise(parsed))
+
+
+def after(ids: list[str], start: str, through: str) -> list[str]:
+    low, high = cursor.parse(start), cursor.parse(through)
+    return [i for i in ids if low < cursor.parse(i) <= high]
+
+
+def test_a_steady_socket_misses_nothing_while_another_joins_and_leaves(
+    one_worker: BridgeProcess, redis_client: redis.Redis, uid: str, connect: Connect
+) -> None:
+    """A socket that stays subscribed gets every event exactly once, in order, while a second
+    socket on the same worker subscribes, reads a little and disconnects, over and over."""
+    one_worker.create_endpoint(uid)
+    steady = connect(one_worker)
+    steady.subscribe(uid)
+    wait_until(lambda: channel_subscribers(redis_client, uid) == 1)
+    reader = Reader(steady)
+    reader.start()
+    poster = Poster(one_worker, uid)
+    poster.start()
+    deadline = time.monotonic() + ROUND_SECONDS
+    for _ in range(ROUNDS):
+        if not poster.is_alive() or time.monotonic() > deadline:
+            break
+        passing = connect(one_worker)
+        passing.subscribe(uid)
+        assert ordered([e["id"] for e in passing.events(3)])
+        passing.close()
+    posted = poster.finish()
+    assert reader.through(posted[-1]) == posted
+
+
+def test_a_resume_right_after_the_channel_was_released_gets_every_later_event_once(
+    one_worker: BridgeProcess, redis_client: redis.Redis, uid: str, connect: Connect
+) -> None:
+    """When an endpoint's last socket leaves and a new one subscribes with `since` the last
+    cursor it saw, at once (the release may be in flight) or once the channel is released,
+    the sockets together get every event exactly once, in order."""
+    one_worker.create_endpoint(uid)
+    client = connect(one_worker)
+    start = client.subscribe(uid)["cursor"]
+    poster = Poster(one_worker, uid)
+    poster.start()
+    seen: list[str] = []
+    deadline = time.monotonic() + ROUND_SECONDS
+    for n in range(ROUNDS):
+        if not poster.is_alive() or time.monotonic() > deadline:
+            break
+        seen.extend(e["id"] for e in client.events(2 + n % 4))
+        client.close()
+        if n % 3 == 2:  # now and then the channel is released before the resume
+            wait_until(lambda: channel_subscribers(redis_client, uid) == 0)
+        client = connect(one_worker)
+        client.subscribe(uid, since=seen[-1])
+    posted = poster.finish()
+    seen.extend(events_through(client, posted[-1]))
+    assert seen == after(posted, start, posted[-1])
+
+
+def test_a_live_subscribe_gets_everything_after_its_cursor_once_in_order(
+    one_worker: BridgeProcess, redis_client: redis.Redis, uid: str, connect: Connect
+) -> None:
+    """A socket subscribed without `since` while events flow (the channel cold or already
+    held) gets, from its first event on, every event after its `subscribed` cursor exactly
+    once and in order."""
+    one_worker.create_endpoint(uid)
+    poster = Poster(one_worker, uid)
+    poster.start()
+    runs: list[tuple[str, list[str]]] = []
+    deadline = time.monotonic() + ROUND_SECONDS
+    for n in range(ROUNDS):
+        if not poster.is_alive() or time.monotonic() > deadline:
+            break
+        if n % 2 == 0:  # cold: no socket holds the channel
+            wait_until(lambda: channel_subscribers(redis_client, uid) == 0)
+        client = connect(one_worker)
+        subscribed = client.subscribe(uid)["cursor"]
+        runs.append((subscribed, [e["id"] for e in client.events(4)]))
+        client.close()
+    posted = poster.finish()
+    assert runs
+    for subscribed, ids in runs:
+        assert ids == after(posted, subscribed, ids[-1]), subscribed
+
+
+def test_a_long_resume_is_not_closed_when_its_channel_is_subscribed_again_meanwhile(
+    own_redis: EmbeddedRedis, tmp_path: Path, uid: str, connect: Connect
+) -> None:
+    """A socket resuming a backlog far longer than its queue gets the whole backlog once, in
+    order, and stays open, though its worker's pub/sub connection is killed and the channel
+    subscribed again (and the gap read) while the backlog is still being sent."""
+    bridge = BridgeProcess(
+        tmp_path / "bridge", own_redis.url, BRIDGE_WORKERS="1", BRIDGE_WS_QUEUE_SIZE="50"
+    ).start()
+    admin = redis.Redis.from_url(own_redis.url)
+    try:
+        bridge.create_endpoint(uid)
+        body = json.dumps({"pad": "x" * 4000}).encode()  # more than the kernel buffers hold
+        posted = [bridge.post_signed(uid, body, event_id=uuid.uuid4().hex) for _ in range(400)]
+        assert all(answer.status_code == 202 for answer in posted)
+        ids = [answer.json()["id"] for answer in posted]
+        client = connect(bridge)
+        client.subscribe(uid, since="0-0")
+        seen = [e["id"] for e in client.events(30)]
+        # The backlog waits on this client; meanwhile its channel is subscribed again.
+        assert channel_subscribers(admin, uid) == 1
+        assert admin.client_kill_filter(_type="pubsub") >= 1
+        wait_until(lambda: channel_subscribers(admin, uid) == 1)
+        try:
+            seen.extend(events_through(client, ids[-1]))
+        except ConnectionClosedError as closed:
+            raise AssertionError(f"closed {closed.code} after {len(seen)} of {len(ids)}") from None
+        assert seen == ids
+    finally:
+        admin.close()
+        bridge.stop()
+
+
+def test_a_channel_churned_within_the_poll_window_is_released_after_its_last_socket(
+    one_worker: BridgeProcess, redis_client: redis.Redis, uid: str, connect: Connect
+) -> None:
+    """An endpoint whose sockets join and leave faster than the hub polls, while another
+    endpoint's events flow on the same pub/sub connection, ends with its channel released,
+    and the other endpoint's socket still gets every one of its events once, in order."""
+    churned, busy = f"{uid}-c", f"{uid}-b"
+    for endpoint in (churned, busy):
+        one_worker.create_endpoint(endpoint)
+    steady = connect(one_worker)
+    steady.subscribe(busy)
+    wait_until(lambda: channel_subscribers(redis_client, busy) == 1)
+    reader = Reader(steady)
+    reader.start()
+    poster = Poster(one_worker, busy)
+    poster.start()
+    deadline = time.monotonic() + ROUND_SECONDS
+    for n in range(ROUNDS):
+        if not poster.is_alive() or time.monotonic() > deadline:
+            break
+        for _ in range(1 + n % 3):
+            passing = connect(one_worker)
+            passing.subscribe(churned)
+            passing.close()
+        if n % 4 == 3:
+            wait_until(lambda: channel_subscribers(redis_client, churned) == 0)
+    posted = poster.finish()
+    assert reader.through(posted[-1]) == posted
+    wait_until(lambda: channel_subscribers(redis_client, churned) == 0)
