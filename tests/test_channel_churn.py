@@ -107,6 +107,20 @@ class Reader(threading.Thread):
         return self.ids
 
 
+def steady_flow(
+    bridge: BridgeProcess, redis_client: redis.Redis, endpoint: str, connect: Connect
+) -> tuple[Reader, Poster]:
+    """A socket subscribed to `endpoint` (its channel confirmed) and read in a thread, and
+    webhooks posted to it in another: both started."""
+    steady = connect(bridge)
+    steady.subscribe(endpoint)
+    wait_until(lambda: channel_subscribers(redis_client, endpoint) == 1)
+    reader, poster = Reader(steady), Poster(bridge, endpoint)
+    reader.start()
+    poster.start()
+    return reader, poster
+
+
 def ordered(ids: list[str]) -> bool:
     parsed = [cursor.parse(i) for i in ids]
     return all(a < b for a, b in itertools.pairwise(parsed))
@@ -123,13 +137,7 @@ def test_a_steady_socket_misses_nothing_while_another_joins_and_leaves(
     """A socket that stays subscribed gets every event exactly once, in order, while a second
     socket on the same worker subscribes, reads a little and disconnects, over and over."""
     one_worker.create_endpoint(uid)
-    steady = connect(one_worker)
-    steady.subscribe(uid)
-    wait_until(lambda: channel_subscribers(redis_client, uid) == 1)
-    reader = Reader(steady)
-    reader.start()
-    poster = Poster(one_worker, uid)
-    poster.start()
+    reader, poster = steady_flow(one_worker, redis_client, uid, connect)
     deadline = time.monotonic() + ROUND_SECONDS
     for _ in range(ROUNDS):
         if not poster.is_alive() or time.monotonic() > deadline:
@@ -237,13 +245,7 @@ def test_a_channel_churned_within_the_poll_window_is_released_after_its_last_soc
     churned, busy = f"{uid}-c", f"{uid}-b"
     for endpoint in (churned, busy):
         one_worker.create_endpoint(endpoint)
-    steady = connect(one_worker)
-    steady.subscribe(busy)
-    wait_until(lambda: channel_subscribers(redis_client, busy) == 1)
-    reader = Reader(steady)
-    reader.start()
-    poster = Poster(one_worker, busy)
-    poster.start()
+    reader, poster = steady_flow(one_worker, redis_client, busy, connect)
     deadline = time.monotonic() + ROUND_SECONDS
     for n in range(ROUNDS):
         if not poster.is_alive() or time.monotonic() > deadline:
