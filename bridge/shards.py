@@ -16,7 +16,9 @@ connection dies (a killed primary). On one server only the last happens.
 
 Pub/sub drops what is published while nobody listens, so every subscription confirmation
 calls `on_subscribed(endpoint)`: the hub then reads the gap from the endpoint's stream, in
-this same thread, before any later live message of that channel.
+this same thread, before any later live message of that channel. A new socket's subscribe
+waits for its channel's confirmation (`wait_confirmed`), so nothing it is owed depends on
+that read: the stream may have been trimmed past it.
 
 redis-py 8.1's ClusterPubSub offers `ssubscribe` and `get_sharded_message` and re-routes
 channels after a slot-map refresh (in a thread pool of its own), but it does not say when a
