@@ -271,6 +271,9 @@ class _NodeFeed(threading.Thread):
         # Channels this node gave away, with the slot-map generation then: not asked for here
         # again (it would answer MOVED) until a refresh has said where they went.
         moved: dict[bytes, int] = {}
+        # Our own UNSUBSCRIBEs not answered yet: their answers are not a node giving a slot
+        # away, even when the channel was asked for again meanwhile.
+        leaving: dict[bytes, int] = {}
         liveness = Liveness(self._feed.peer_timeout)
         topology = self._topology
         while not self._feed.stop.is_set():
@@ -289,6 +292,9 @@ class _NodeFeed(threading.Thread):
             for channel in fewer:
                 topology.unsubscribe(pubsub, channel)
                 requested.discard(channel)
+                # No longer to be relied on: a socket arriving now waits for a new SUBSCRIBE.
+                self.confirmed.discard(channel)
+                leaving[channel] = leaving.get(channel, 0) + 1
             message = pubsub.get_message(timeout=LISTEN_POLL)
             if liveness.check(message is not None or not requested):
                 pubsub.ping()
@@ -302,6 +308,11 @@ class _NodeFeed(threading.Thread):
                 self._feed.on_subscribed(keys.shard_endpoint(channel))
                 self._feed.confirmed(channel)
             elif kind == topology.UNSUBSCRIBED:
+                if channel in leaving:  # ours, answered (a SUBSCRIBE may follow it)
+                    leaving[channel] -= 1
+                    if not leaving[channel]:
+                        del leaving[channel]
+                    continue
                 self.confirmed.discard(channel)
                 if channel in requested:
                     # Not ours: the node gave the slot away. Subscribed again where it went.

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import threading
 import time
 import uuid
@@ -259,3 +261,39 @@ def test_a_channel_churned_within_the_poll_window_is_released_after_its_last_soc
     posted = poster.finish()
     assert reader.through(posted[-1]) == posted
     wait_until(lambda: channel_subscribers(redis_client, churned) == 0)
+
+
+def test_a_channel_taken_back_before_its_unsubscribe_was_answered_is_released_later(
+    own_redis: EmbeddedRedis, tmp_path: Path, uid: str, connect: Connect
+) -> None:
+    """An endpoint's last socket leaves and a new one subscribes while Redis is frozen
+    (SIGSTOP), so the worker's UNSUBSCRIBE is answered only after its SUBSCRIBE went out;
+    once that socket leaves too, the channel is released, not held for nobody."""
+    bridge = BridgeProcess(tmp_path / "bridge", own_redis.url, BRIDGE_WORKERS="1").start()
+    admin = redis.Redis.from_url(own_redis.url)
+    assert own_redis.process is not None
+    redis_pid = own_redis.process.pid
+    try:
+        bridge.create_endpoint(uid)
+        # Another endpoint's socket keeps the worker's pub/sub connection (it would end with
+        # its last channel, and with it the unanswered UNSUBSCRIBE).
+        bridge.create_endpoint(f"{uid}-kept")
+        connect(bridge).subscribe(f"{uid}-kept")
+        first = connect(bridge)
+        first.subscribe(uid)
+        assert channel_subscribers(admin, uid) == 1
+        os.kill(redis_pid, signal.SIGSTOP)
+        try:
+            first.close()
+            time.sleep(0.5)  # the worker's UNSUBSCRIBE goes out (unanswered): no way to see it
+            second = connect(bridge)
+            second.send({"type": "subscribe", "channel": uid})
+            time.sleep(0.3)  # and its SUBSCRIBE after it
+        finally:
+            os.kill(redis_pid, signal.SIGCONT)
+        assert second.recv()["type"] == "subscribed"
+        second.close()
+        wait_until(lambda: channel_subscribers(admin, uid) == 0)
+    finally:
+        admin.close()
+        bridge.stop()
