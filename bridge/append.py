@@ -1,8 +1,9 @@
 """The append path: one Lua script stores and publishes an event, batched per worker.
 
-The script, as a single atomic step, checks the dedup key, adds the stream entry (trimmed by
-count and age), sets the dedup key and publishes the event. So a delivery is either stored
-*and* published, or a duplicate, or not stored at all: never half. Concurrent appends in
+The script, as a single atomic step, checks that the endpoint still exists and the dedup key,
+adds the stream entry (trimmed by count and age), sets the dedup key and publishes the event.
+So a delivery is either stored *and* published, or a duplicate, or not stored at all: never
+half. Concurrent appends in
 one process share a round trip (bridge/batching.py).
 """
 
@@ -16,10 +17,13 @@ from redis.exceptions import NoScriptError
 
 from bridge import envelope, keys, metrics
 from bridge.batching import GroupCommit
+from bridge.errors import NotFound
 from bridge.redis_client import Client
 from bridge.redis_errors import REDIS_ERRORS, unavailable
 
 _APPEND = """
+-- Deleted meanwhile (a worker's cached record is a moment behind the delete): store nothing.
+if redis.call('EXISTS', KEYS[3]) == 0 then return {2, ''} end
 local existing = redis.call('GET', KEYS[2])
 if existing then return {0, existing} end
 local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[5], 'e', ARGV[6], 'r', ARGV[7])
@@ -130,7 +134,7 @@ class Appender:
     def _script_input(self, request: AppendRequest) -> tuple[list[str], list[str | int | bytes]]:
         channel = request.channel
         return (
-            [keys.stream(channel), keys.dedup(channel, request.dedup_id)],
+            [keys.stream(channel), keys.dedup(channel, request.dedup_id), keys.endpoint(channel)],
             [
                 self.retention_events,
                 self.retention_ms,
@@ -160,7 +164,10 @@ class Appender:
                 # writes to any): the others' appends go again alone, each to its own node.
                 return [self._append_batch([request])[0] for request in requests]
             return [unavailable("append", exc) for _ in requests]
-        return [_appended(reply) for reply in replies]
+        return [
+            _appended(reply, request.channel)
+            for reply, request in zip(replies, requests, strict=True)
+        ]
 
     def _pipelined(self, requests: list[AppendRequest]) -> list[Any]:
         # EVALSHA itself: a pipeline given the Script object asks SCRIPT EXISTS first,
@@ -187,12 +194,14 @@ class Appender:
         return replies
 
 
-def _appended(reply: Any) -> Appended | Exception:
+def _appended(reply: Any, channel: str) -> Appended | Exception:
     if isinstance(reply, REDIS_ERRORS):
         return unavailable("append", reply)
     if isinstance(reply, Exception):
         return reply  # not Redis being away (a script error): that caller's 500, as before
     created, event_id = reply
+    if created == 2:
+        return NotFound("endpoint", channel)
     return Appended(
         id=event_id.decode() if isinstance(event_id, bytes) else event_id, duplicate=not created
     )
