@@ -246,7 +246,7 @@ class _NodeFeed(threading.Thread):
         self._topology = feed.topology
         self._redis: redis.Redis = feed.topology.connection(node)
         self.assigned: frozenset[bytes] = frozenset()  # replaced whole by the feed
-        self.confirmed: set[bytes] = set()  # read by the feed for the metrics
+        self.confirmed: set[bytes] = set()  # read by the feed: wait_confirmed, the metrics
 
     def run(self) -> None:
         backoff = Backoff(0.05, 2.0, least=0.0)

@@ -69,6 +69,15 @@ class Poster(threading.Thread):
         except BaseException as exc:  # reported by finish()
             self.failure = exc
 
+    def rounds(self) -> Iterator[int]:
+        """Round numbers for a test's churn, up to ROUNDS, while this posts and for at most
+        ROUND_SECONDS."""
+        deadline = time.monotonic() + ROUND_SECONDS
+        for n in range(ROUNDS):
+            if not self.is_alive() or time.monotonic() > deadline:
+                return
+            yield n
+
     def finish(self) -> list[str]:
         """Stop posting; every id posted."""
         self._done.set()
@@ -140,10 +149,7 @@ def test_a_steady_socket_misses_nothing_while_another_joins_and_leaves(
     socket on the same worker subscribes, reads a little and disconnects, over and over."""
     one_worker.create_endpoint(uid)
     reader, poster = steady_flow(one_worker, redis_client, uid, connect)
-    deadline = time.monotonic() + ROUND_SECONDS
-    for _ in range(ROUNDS):
-        if not poster.is_alive() or time.monotonic() > deadline:
-            break
+    for _ in poster.rounds():
         passing = connect(one_worker)
         passing.subscribe(uid)
         assert ordered([e["id"] for e in passing.events(3)])
@@ -164,10 +170,7 @@ def test_a_resume_right_after_the_channel_was_released_gets_every_later_event_on
     poster = Poster(one_worker, uid)
     poster.start()
     seen: list[str] = []
-    deadline = time.monotonic() + ROUND_SECONDS
-    for n in range(ROUNDS):
-        if not poster.is_alive() or time.monotonic() > deadline:
-            break
+    for n in poster.rounds():
         seen.extend(e["id"] for e in client.events(2 + n % 4))
         client.close()
         if n % 3 == 2:  # now and then the channel is released before the resume
@@ -189,10 +192,7 @@ def test_a_live_subscribe_gets_everything_after_its_cursor_once_in_order(
     poster = Poster(one_worker, uid)
     poster.start()
     runs: list[tuple[str, list[str]]] = []
-    deadline = time.monotonic() + ROUND_SECONDS
-    for n in range(ROUNDS):
-        if not poster.is_alive() or time.monotonic() > deadline:
-            break
+    for n in poster.rounds():
         if n % 2 == 0:  # cold: no socket holds the channel
             wait_until(lambda: channel_subscribers(redis_client, uid) == 0)
         client = connect(one_worker)
@@ -248,10 +248,7 @@ def test_a_channel_churned_within_the_poll_window_is_released_after_its_last_soc
     for endpoint in (churned, busy):
         one_worker.create_endpoint(endpoint)
     reader, poster = steady_flow(one_worker, redis_client, busy, connect)
-    deadline = time.monotonic() + ROUND_SECONDS
-    for n in range(ROUNDS):
-        if not poster.is_alive() or time.monotonic() > deadline:
-            break
+    for n in poster.rounds():
         for _ in range(1 + n % 3):
             passing = connect(one_worker)
             passing.subscribe(churned)
