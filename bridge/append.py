@@ -1,6 +1,7 @@
 """The append path: one Lua script stores and publishes an event, batched per worker.
 
-The script, as a single atomic step, checks that the endpoint still exists and the dedup key,
+The script, as a single atomic step, checks that the endpoint's record is still the one the
+delivery was verified against (its digest) and the dedup key,
 adds the stream entry (trimmed by count and age), sets the dedup key and publishes the event.
 So a delivery is either stored *and* published, or a duplicate, or not stored at all: never
 half. Concurrent appends in
@@ -17,13 +18,17 @@ from redis.exceptions import NoScriptError
 
 from bridge import envelope, keys, metrics
 from bridge.batching import GroupCommit
-from bridge.errors import NotFound
+from bridge.errors import NotFound, RecordChanged
 from bridge.redis_client import Client
 from bridge.redis_errors import REDIS_ERRORS, unavailable
 
 _APPEND = """
--- Deleted meanwhile (a worker's cached record is a moment behind the delete): store nothing.
-if redis.call('EXISTS', KEYS[3]) == 0 then return {2, ''} end
+-- A worker's cached record is a moment behind a change made through another worker. Deleted
+-- meanwhile: store nothing. Changed since the delivery was verified against it (a secret
+-- removed, the endpoint created again): store nothing, the worker reads it again and retries.
+local record = redis.call('GET', KEYS[3])
+if not record then return {2, ''} end
+if ARGV[9] ~= '' and redis.sha1hex(record) ~= ARGV[9] then return {3, ''} end
 local existing = redis.call('GET', KEYS[2])
 if existing then return {0, existing} end
 local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[5], 'e', ARGV[6], 'r', ARGV[7])
@@ -79,6 +84,9 @@ class AppendRequest:
     event_type: str | None
     envelope_tail: str
     raw: bytes
+    # The endpoint record's digest the delivery was verified against; "" checks only that
+    # the endpoint exists (a replay, verified when it first arrived).
+    record: str = ""
 
     def size(self) -> int:
         return len(self.raw) + len(self.envelope_tail)
@@ -144,6 +152,7 @@ class Appender:
                 request.envelope_tail,
                 request.raw,
                 channel,
+                request.record,
             ],
         )
 
@@ -202,6 +211,8 @@ def _appended(reply: Any, channel: str) -> Appended | Exception:
     created, event_id = reply
     if created == 2:
         return NotFound("endpoint", channel)
+    if created == 3:
+        return RecordChanged(channel)
     return Appended(
         id=event_id.decode() if isinstance(event_id, bytes) else event_id, duplicate=not created
     )

@@ -217,8 +217,9 @@ def arrivals(
 
 
 def store_all(store: Store, endpoint: Endpoint, items: list[Arrival]) -> list[Result]:
-    """Store each in order; a StoreUnavailable midway leaves the earlier ones stored (a
-    retry answers them as duplicates)."""
+    """Store each in order; a StoreUnavailable midway (RecordChanged too: the endpoint
+    changed since `endpoint` was read) leaves the earlier ones stored (a retry answers them
+    as duplicates)."""
     results = []
     for arrival in items:
         tail = envelope.tail(
@@ -226,7 +227,7 @@ def store_all(store: Store, endpoint: Endpoint, items: list[Arrival]) -> list[Re
         )
         appended = store.append(
             endpoint.id, dedup_id(endpoint, arrival.event_id), arrival.event_type, tail,
-            arrival.body,
+            arrival.body, record=endpoint.digest,
         )  # fmt: skip
         outcome = "duplicate" if appended.duplicate else "backfilled"
         metrics.WEBHOOKS.labels(endpoint.id, outcome).inc()

@@ -5,6 +5,7 @@ The HTTP API and the ingest path both use this module; it knows nothing about HT
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets as secrets_module
 import time
@@ -52,6 +53,9 @@ class Endpoint:
     # New with every creation: dedup memory is scoped to it, so an endpoint deleted and
     # created again under the same id does not answer "duplicate" for the old one's events.
     generation: str = ""
+    # The SHA-1 of the record as stored (not stored itself): the append script stores nothing
+    # when the record in Redis is no longer the one a delivery was verified against.
+    digest: str = field(default="", compare=False, repr=False)
 
     @property
     def verifier(self) -> Provider:
@@ -62,14 +66,27 @@ class Endpoint:
 
     def to_json(self) -> str:
         data = asdict(self)
+        del data["digest"]
         data["options"] = dict(self.options)
         return json.dumps(data, separators=(",", ":"))
+
+    def stored(self) -> tuple[str, Endpoint]:
+        """The JSON to write, and this record as it will read back (with its digest)."""
+        text = self.to_json()
+        return text, replace(self, digest=record_digest(text))
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Endpoint:
         data = json.loads(raw)
         data["secrets"] = tuple(StoredSecret(**s) for s in data["secrets"])
-        return cls(**data)
+        return cls(**data, digest=record_digest(raw))
+
+
+def record_digest(raw: bytes | str) -> str:
+    """What the append script compares (`redis.sha1hex` of the stored value): a change
+    detector, not a secret, so SHA-1's speed is all that matters."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
 
 class RecordCache:
@@ -144,7 +161,7 @@ class Endpoints:
         if provider.requires_secret:
             value = self._secret_value(provider, secret)
             secrets = (StoredSecret(id="s1", value=value, created_at=time.time()),)
-        endpoint = Endpoint(
+        text, endpoint = Endpoint(
             id=endpoint_id,
             provider=provider.name,
             secrets=secrets,
@@ -152,13 +169,13 @@ class Endpoints:
             options=clean_options,
             created_at=time.time(),
             generation=secrets_module.token_hex(4),
-        )
+        ).stored()
         try:
             # Index first: two commands (two slots on a cluster), and a failure between them
             # must not leave a record that list() never shows. An index entry without a
             # record is skipped by list() and completed by the retried create.
             self.client.sadd(keys.ENDPOINT_INDEX, endpoint_id)
-            created = self.client.set(keys.endpoint(endpoint_id), endpoint.to_json(), nx=True)
+            created = self.client.set(keys.endpoint(endpoint_id), text, nx=True)
             if not created:
                 raise Conflict("endpoint", endpoint_id)
         except REDIS_ERRORS as exc:
@@ -272,9 +289,9 @@ class Endpoints:
                 while True:
                     try:
                         pipe.watch(key)
-                        updated = change(self.get(endpoint_id, fresh=True))
+                        text, updated = change(self.get(endpoint_id, fresh=True)).stored()
                         pipe.multi()
-                        pipe.set(key, updated.to_json())
+                        pipe.set(key, text)
                         pipe.execute()
                         self._changed(endpoint_id)
                         return updated

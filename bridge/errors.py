@@ -4,7 +4,8 @@
     ├── ConfigError(variable, value, problem)       bad BRIDGE_* setting, raised at start-up
     ├── VerificationError(provider, reason, detail) a webhook that failed its signature check
     ├── StoreUnavailable(operation, cause)           Redis did not answer; callers answer 503
-    │   └── StoreFull(operation, cause)              Redis is at maxmemory and refused a write
+    │   ├── StoreFull(operation, cause)              Redis is at maxmemory and refused a write
+    │   └── RecordChanged(endpoint_id)               an endpoint changed under a delivery, each try
     ├── NotFound(kind, key)                          an endpoint (or other record) that is absent
     ├── Conflict(kind, key)                          creating something that already exists
     ├── InvalidInput(field, problem)                 a request that names a bad field
@@ -50,12 +51,34 @@ class StoreUnavailable(BridgeError):
         self.cause = cause
         super().__init__(f"Redis {self.reason} during {operation}: {cause!r}")
 
+    @property
+    def advice(self) -> str:
+        """The 503 answer's message."""
+        return f"storage is {self.reason}; retry later"
+
 
 class StoreFull(StoreUnavailable):
     """Redis answers but cannot store: it is at `maxmemory` with `noeviction`. Like an
     unreachable Redis it is temporary for the sender (503, retry), not the sender's fault."""
 
     reason = "full"
+
+
+class RecordChanged(StoreUnavailable):
+    """The endpoint's record changed (a secret removed, the endpoint deleted and created
+    again) between the read a delivery was verified against and its append, so nothing was
+    stored; the ingest path reads the record again and retries. Raised to the sender only
+    when it kept changing, as a 503: temporary, retry."""
+
+    reason = "endpoint_changing"
+
+    def __init__(self, endpoint_id: str) -> None:
+        self.endpoint_id = endpoint_id
+        super().__init__("append", None)
+
+    @property
+    def advice(self) -> str:
+        return "the endpoint changed while this delivery was stored; retry"
 
 
 class NotFound(BridgeError):

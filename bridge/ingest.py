@@ -7,7 +7,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +15,8 @@ from bridge import envelope, metrics
 from bridge.append import Appended
 from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
-from bridge.errors import StoreUnavailable, VerificationError
-from bridge.providers import WebhookRequest
+from bridge.errors import RecordChanged, StoreUnavailable, VerificationError
+from bridge.providers import Verdict, WebhookRequest
 from bridge.store import Store, StoredEvent
 from bridge.timefmt import iso
 
@@ -35,6 +35,10 @@ class Outcome:
     answer: dict[str, Any] | None = None
 
 
+# Reads of the endpoint's record one delivery may make when it keeps changing under it.
+RECORD_READS = 3
+
+
 def receive(
     store: Store,
     endpoint: Endpoint,
@@ -45,37 +49,70 @@ def receive(
     default_tolerance: int,
     trace: str | None = None,
     now: float | None = None,
+    reread: Callable[[], tuple[Endpoint, str]] | None = None,
 ) -> Outcome:
     """Verify and store one delivery; raises VerificationError or StoreUnavailable.
 
     `trace` names this delivery from the HTTP answer to the frame a browser gets: it is
-    written into the envelope and kept with a rejection."""
+    written into the envelope and kept with a rejection. `endpoint` may be this worker's
+    cached record, a moment behind a change made through another worker: `reread` reads it
+    (and the `url` for it) from Redis, for a delivery that fails against the copy (a secret
+    added a moment ago) and one whose append finds the record changed (RecordChanged: a
+    secret removed, the endpoint created again), which stores nothing."""
     started = time.perf_counter()
     trace = trace or new_trace()
-    provider = endpoint.verifier
-    request = WebhookRequest(
-        body=body,
-        headers={k.lower(): v for k, v in headers.items()},
-        url=url,
-        now=time.time() if now is None else now,
-        tolerance=int(endpoint.options.get("tolerance", default_tolerance)),
-        options=endpoint.options,
-    )
-    secrets = endpoint.live_secrets(request.now)
-    try:
-        verdict = provider.verify(request, secrets)
-    except VerificationError as exc:
-        metrics.VERIFICATION_FAILURES.labels(provider.name, exc.reason).inc()
-        metrics.WEBHOOKS.labels(endpoint.id, "rejected").inc()
-        _keep_rejection(store, endpoint, request, exc, trace)
-        raise
-    secret = next((s for s in secrets if s.id == verdict.secret_id), None)
-    handshake = provider.handshake(request, secret)
-    if handshake is not None:
-        metrics.WEBHOOKS.labels(endpoint.id, "handshake").inc()
-        return Outcome(handshake=handshake)
-    identity = provider.identify(request)
-    event_id = identity.event_id or body_hash(body)
+    arrived = time.time() if now is None else now
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for attempt in range(RECORD_READS):
+        request = WebhookRequest(
+            body=body,
+            headers=lowered,
+            url=url,
+            now=arrived,
+            tolerance=int(endpoint.options.get("tolerance", default_tolerance)),
+            options=endpoint.options,
+        )
+        provider = endpoint.verifier
+        secrets = endpoint.live_secrets(request.now)
+        try:
+            verdict = provider.verify(request, secrets)
+        except VerificationError as exc:
+            if reread is not None and attempt == 0:
+                current, current_url = reread()
+                if current.digest != endpoint.digest:
+                    endpoint, url = current, current_url
+                    continue
+            metrics.VERIFICATION_FAILURES.labels(provider.name, exc.reason).inc()
+            metrics.WEBHOOKS.labels(endpoint.id, "rejected").inc()
+            _keep_rejection(store, endpoint, request, exc, trace)
+            raise
+        secret = next((s for s in secrets if s.id == verdict.secret_id), None)
+        handshake = provider.handshake(request, secret)
+        if handshake is not None:
+            metrics.WEBHOOKS.labels(endpoint.id, "handshake").inc()
+            return Outcome(handshake=handshake)
+        try:
+            appended = _store(store, endpoint, request, verdict, trace)
+        except RecordChanged:
+            if reread is None or attempt + 1 == RECORD_READS:
+                raise
+            endpoint, url = reread()
+            continue
+        if appended.duplicate:
+            metrics.DUPLICATES.labels(endpoint.id).inc()
+            metrics.WEBHOOKS.labels(endpoint.id, "duplicate").inc()
+        else:
+            metrics.WEBHOOKS.labels(endpoint.id, "accepted").inc()
+            metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
+        return Outcome(appended=appended, answer=provider.acknowledge(request))
+    raise RecordChanged(endpoint.id)  # pragma: no cover - the last attempt raises above
+
+
+def _store(
+    store: Store, endpoint: Endpoint, request: WebhookRequest, verdict: Verdict, trace: str
+) -> Appended:
+    identity = endpoint.verifier.identify(request)
+    event_id = identity.event_id or body_hash(request.body)
     tail = envelope.tail(
         endpoint,
         envelope.Arrival(
@@ -83,22 +120,20 @@ def receive(
             event_type=identity.event_type,
             received_at=request.now,
             headers=request.headers,
-            body=body,
+            body=request.body,
             trace=trace,
         ),
         verified=verdict.verified,
         verification={"scheme": verdict.scheme, "secret_id": verdict.secret_id},
     )
-    appended = store.append(
-        endpoint.id, dedup_id(endpoint, event_id), identity.event_type, tail, body
+    return store.append(
+        endpoint.id,
+        dedup_id(endpoint, event_id),
+        identity.event_type,
+        tail,
+        request.body,
+        record=endpoint.digest,
     )
-    if appended.duplicate:
-        metrics.DUPLICATES.labels(endpoint.id).inc()
-        metrics.WEBHOOKS.labels(endpoint.id, "duplicate").inc()
-    else:
-        metrics.WEBHOOKS.labels(endpoint.id, "accepted").inc()
-        metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
-    return Outcome(appended=appended, answer=provider.acknowledge(request))
 
 
 def _keep_rejection(

@@ -97,13 +97,22 @@ class Store:
         return None
 
     def append(
-        self, channel: str, dedup_id: str, event_type: str | None, envelope_tail: str, raw: bytes
+        self,
+        channel: str,
+        dedup_id: str,
+        event_type: str | None,
+        envelope_tail: str,
+        raw: bytes,
+        *,
+        record: str = "",
     ) -> Appended:
-        """Store and publish one event (or find it a duplicate); raises StoreUnavailable.
+        """Store and publish one event (or find it a duplicate); raises StoreUnavailable,
+        RecordChanged when the endpoint's record no longer has digest `record` (if given),
+        NotFound when the endpoint is gone.
 
         Concurrent appends in this process share round trips (bridge/batching.py)."""
         return self._appender.append(
-            AppendRequest(channel, dedup_id, event_type, envelope_tail, raw)
+            AppendRequest(channel, dedup_id, event_type, envelope_tail, raw, record)
         )
 
     def seen(self, channel: str, dedup_ids: list[str]) -> list[str | None]:

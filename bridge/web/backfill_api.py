@@ -31,7 +31,9 @@ def store_events(endpoint_id: str) -> Response:
     """Store events fetched from the provider's own API (bridge backfill), deduplicated as
     live deliveries; each body at most BRIDGE_MAX_BODY_BYTES"""
     found = services()
-    endpoint = found.endpoints.get(endpoint_id)
+    # Fresh, as its digest goes with every append: this worker's cached copy may be a moment
+    # behind the endpoint deleted and created again (another generation, so other dedup ids).
+    endpoint = found.endpoints.get(endpoint_id, fresh=True)
     # Every item is checked before the first is stored: a bad one stores nothing.
     settings = found.settings
     items = backfill.arrivals(json_body(), settings.max_body_bytes, settings.dedup_ttl)

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bridge.endpoints import Endpoint
 from bridge.ingest import new_trace, receive
 from bridge.services import services
 from bridge.web.operation import OBJECT, documented, err, ok
@@ -51,17 +52,26 @@ def ingest(endpoint_id: str) -> Response:
     settings = found.settings
     if len(body) > settings.max_body_bytes:
         raise RequestEntityTooLarge()
-    # Only URL-signing schemes need the URL the provider called.
-    signs_url = endpoint.verifier.signs_url
-    url = _public_url(endpoint.options, settings.public_url) if signs_url else ""
+
+    def url_for(endpoint: Endpoint) -> str:
+        # Only URL-signing schemes need the URL the provider called.
+        if not endpoint.verifier.signs_url:
+            return ""
+        return _public_url(endpoint.options, settings.public_url)
+
+    def reread() -> tuple[Endpoint, str]:
+        current = found.endpoints.get(endpoint_id, fresh=True)
+        return current, url_for(current)
+
     outcome = receive(
         found.store,
         endpoint,
         body,
         dict(request.headers.items()),
-        url=url,
+        url=url_for(endpoint),
         default_tolerance=settings.timestamp_tolerance,
         trace=trace,
+        reread=reread,
     )
     if outcome.handshake is not None:
         # An empty answer means "200, empty body" (Xero's intent-to-receive).

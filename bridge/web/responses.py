@@ -30,9 +30,12 @@ def unauthorized(message: str) -> Response:
     return response
 
 
-def unavailable(retry_after: int, reason: str = StoreUnavailable.reason) -> Response:
+def unavailable(
+    retry_after: int, reason: str = StoreUnavailable.reason, message: str | None = None
+) -> Response:
     """503 with Retry-After; `reason` is a StoreUnavailable's ("unreachable", "full")."""
-    response = error(503, "unavailable", reason=reason, message=f"storage is {reason}; retry later")
+    message = message or f"storage is {reason}; retry later"
+    response = error(503, "unavailable", reason=reason, message=message)
     response.headers["Retry-After"] = str(retry_after)
     return response
 
@@ -68,7 +71,7 @@ def register(app: Flask, retry_after: int) -> None:
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable) -> Response:
         log.warning("503: %s", exc)
-        return unavailable(retry_after, exc.reason)
+        return unavailable(retry_after, exc.reason, exc.advice)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
