@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bridge.errors import InvalidInput, VerificationError
@@ -52,16 +53,17 @@ def test_timestamp_and_label_parsers_raise_only_verification_error(text: str) ->
 
 @PROPERTY
 @given(text=HEADER)
+@example(text="0" * 32)  # any 32 bytes are an Ed25519 seed, and some a public key
 def test_key_loaders_return_none_for_junk(text: str) -> None:
-    """The PEM/base64/hex key loaders return a key or None for any text."""
+    """The PEM/base64/hex key loaders return a key of their own kind or None for any text."""
     raw = text.encode("latin-1")
     loaded = [
-        asymmetric.p256_public(text),
-        asymmetric.p256_private(text),
-        asymmetric.ed25519_public(raw),
-        asymmetric.ed25519_private(raw),
+        (asymmetric.p256_public(text), ec.EllipticCurvePublicKey),
+        (asymmetric.p256_private(text), ec.EllipticCurvePrivateKey),
+        (asymmetric.ed25519_public(raw), ed25519.Ed25519PublicKey),
+        (asymmetric.ed25519_private(raw), ed25519.Ed25519PrivateKey),
     ]
-    assert all(key is None or hasattr(key, "public_bytes") for key in loaded)
+    assert all(key is None or isinstance(key, kind) for key, kind in loaded)
 
 
 @pytest.mark.parametrize("name", ["discord", "sendgrid", "standard"])
