@@ -199,6 +199,10 @@ class Settings:
         "BRIDGE_WS_MAX_MESSAGE_BYTES", 64 * 1024, _int_range(256, 64 * MiB)
     )
     ws_auth_timeout: float = _setting("BRIDGE_WS_AUTH_TIMEOUT", 10.0, _float_range(0.1, 600))
+    # A request body may take this long, and must then have averaged this many bytes a
+    # second (bridge/web/pacing.py): else a stalled sender holds its connection for good.
+    body_timeout: float = _setting("BRIDGE_BODY_TIMEOUT", 10.0, _float_range(0.1, 3600))
+    body_min_rate: int = _setting("BRIDGE_BODY_MIN_RATE", 16 * 1024, _int_range(1, 1024 * MiB))
     # Client frames per second per socket (a token bucket holding `ws_burst`). A dashboard
     # sends a few a minute (one glob subscribe covers every endpoint); a client subscribing
     # channel by channel may send its 100 subscribes at once: the burst covers them twice.

@@ -9,6 +9,7 @@
     ├── NotFound(kind, key)                          an endpoint (or other record) that is absent
     ├── Conflict(kind, key)                          creating something that already exists
     ├── InvalidInput(field, problem)                 a request that names a bad field
+    ├── BodyTooSlow(received, elapsed, min_rate)     a request body that stalled or trickled
     ├── LibraryChanged(attribute)                    an upgrade moved an internal the bridge uses
     └── SocketClosed(code, reason)                   a WebSocket closed, by either side
 
@@ -100,6 +101,19 @@ class InvalidInput(BridgeError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class BodyTooSlow(BridgeError):
+    """A request's body fell behind BRIDGE_BODY_TIMEOUT and BRIDGE_BODY_MIN_RATE (a 408)."""
+
+    def __init__(self, received: int, elapsed: float, min_rate: int) -> None:
+        self.received = received
+        self.elapsed = elapsed
+        self.min_rate = min_rate
+        super().__init__(
+            f"the body came slower than {min_rate} bytes/s: {received} bytes read in "
+            f"{elapsed:.1f} s"
+        )
 
 
 class LibraryChanged(BridgeError):

@@ -24,6 +24,7 @@ from bridge.web import (
     health,
     hooks,
     library,
+    pacing,
     responses,
     ws,
 )
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         "thread_class": NoThread,  # the request greenlet reads (bridge/wire/reader.py)
     }
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    paced = pacing.wrap(app.wsgi_app, settings.body_timeout, settings.body_min_rate)
+    app.wsgi_app = paced  # type: ignore[assignment]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]

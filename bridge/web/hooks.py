@@ -34,6 +34,7 @@ def tell_trace(response: Response) -> Response:
         "200": ok("Duplicate delivery, or a provider handshake answer", OBJECT),
         "401": err("invalid_signature, with reason"),
         "404": err("unknown_endpoint"),
+        "408": err("body_too_slow: the body stalled or trickled"),
         "413": err("payload_too_large"),
         "503": err("unavailable (Retry-After)"),
     },

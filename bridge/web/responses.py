@@ -12,7 +12,14 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from bridge.errors import Conflict, InvalidInput, NotFound, StoreUnavailable, VerificationError
+from bridge.errors import (
+    BodyTooSlow,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+    VerificationError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,10 @@ def register(app: Flask, retry_after: int) -> None:
     @app.errorhandler(Conflict)
     def _conflict(exc: Conflict) -> Response:
         return error(409, "conflict", message=f"{exc.kind} {exc.key!r} already exists")
+
+    @app.errorhandler(BodyTooSlow)
+    def _too_slow(exc: BodyTooSlow) -> Response:
+        return error(408, "body_too_slow", message=str(exc))
 
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable) -> Response:

@@ -1,0 +1,104 @@
+"""A request body must keep arriving: `PacedInput` cuts a sender that stalls or trickles.
+
+gunicorn bounds the time a client may take to send a request's headers (its keep-alive
+timeout) but not its body: a client that declared a Content-Length and then sent nothing, or
+a byte every few seconds, held its connection and a greenlet for as long as it liked, and a
+few thousand of them fill a worker's connections. So a body may take `grace` seconds, and
+must then have averaged `min_rate` bytes a second: at every moment, `received >= (elapsed -
+grace) * min_rate` (Apache's mod_reqtimeout `body=...,MinRate=...`, which a trickle cannot
+game, unlike an idle timeout that every byte resets). Each read waits at most until that
+bound, under a gevent timeout (cumulative over the reads a piece takes). A sender behind it
+gets `BodyTooSlow`, a 408; gunicorn's keep-alive timeout then ends its connection while
+draining the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+from bridge.errors import BodyTooSlow
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+# Read in pieces of at most this many bytes, and at most a second's worth at the minimum
+# rate: gunicorn returns a read only when all of it is there, so a piece is what the bound
+# can be checked against, and a steady sender is given the time its piece takes.
+PIECE = 16 * 1024
+
+
+class PacedInput:
+    """`wsgi.input` for one request, read no slower than `grace` + `min_rate` allow."""
+
+    def __init__(self, inner: Any, grace: float, min_rate: int) -> None:
+        self._inner = inner
+        self._grace = grace
+        self._min_rate = min_rate
+        self._started = time.monotonic()
+        self._piece = min(PIECE, min_rate)
+        self.received = 0
+
+    def _paced(self, want: int, read: Callable[[], bytes]) -> bytes:
+        """`read()`, which returns at most `want` bytes, by the time they are due."""
+        due = self._started + self._grace + (self.received + want) / self._min_rate
+        left = due - time.monotonic()
+        if left <= 0:
+            raise self._too_slow()
+        timer = gevent.Timeout(left)
+        try:
+            with timer:
+                data = read()
+        except gevent.Timeout as exc:
+            if exc is not timer:
+                raise
+            raise self._too_slow() from None
+        self.received += len(data)
+        return data
+
+    def _too_slow(self) -> BodyTooSlow:
+        return BodyTooSlow(self.received, time.monotonic() - self._started, self._min_rate)
+
+    def read(self, size: int | None = -1) -> bytes:
+        pieces = []
+        wanted = -1 if size is None or size < 0 else size
+        while wanted:
+            want = self._piece if wanted < 0 else min(self._piece, wanted)
+            piece = self._paced(want, partial(self._inner.read, want))
+            if not piece:
+                break
+            pieces.append(piece)
+            if wanted > 0:
+                wanted -= len(piece)
+        return b"".join(pieces)
+
+    def readline(self, size: int | None = None) -> bytes:
+        want = self._piece if size is None or size < 0 else min(self._piece, size)
+        return self._paced(want, partial(self._inner.readline, size))
+
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        return list(self)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+
+def wrap(wsgi_app: WSGIApplication, grace: float, min_rate: int) -> WSGIApplication:
+    """`wsgi_app` with every request body that comes from a client socket paced."""
+
+    def paced(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # Only a body read from a client's socket (gunicorn's, not a test client's buffer),
+        # and only a request that has one (a WebSocket upgrade reads the socket itself).
+        has_body = environ.get("CONTENT_LENGTH") not in (None, "", "0") or (
+            "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        )
+        if has_body and "gunicorn.socket" in environ:
+            environ["wsgi.input"] = PacedInput(environ["wsgi.input"], grace, min_rate)
+        return wsgi_app(environ, start_response)
+
+    return paced
