@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from bridge.debugger import MAX_VARIANT_BODY
 from bridge.providers import get as provider
 
 SECRET = "debugger-secret-123456"
@@ -261,3 +262,17 @@ def test_accepted_delivery_is_not_a_rejection(
     assert send(client, uid, BODY, signed(BODY)) == 202
     answer = client.get(f"/api/endpoints/{uid}/rejections", headers=auth)
     assert answer.get_json() == {"rejections": []}
+
+
+def test_large_rejected_body_is_not_parsed_only_measured(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A stranger's body over MAX_VARIANT_BODY is diagnosed without being parsed as JSON."""
+    create(client, auth, uid)
+    small = b'{"n": [1, 2, 3]}'
+    large = b'{"n": [' + b"1, " * (MAX_VARIANT_BODY // 3) + b"1]}"
+    for body in (small, large):
+        assert send(client, uid, body, signed(body, secret="someone-elses-secret")) == 401
+        kept = last_rejection(client, auth, uid)["diagnosis"]["body"]
+        assert kept["bytes"] == len(body)
+        assert kept["json"] is (True if body is small else None)
