@@ -105,7 +105,8 @@ def test_trickled_body_is_cut_long_before_it_would_end(bridge: BridgeProcess, ui
         finally:
             answered.set()
             sender.join()
-    assert_too_slow(first)
+        # The head and the body may come in two reads; the bridge hangs up after them.
+        assert_too_slow(first + until_closed(conn))
     assert sent < len(body) // 2
 
 
