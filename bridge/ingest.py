@@ -9,9 +9,10 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from bridge import envelope, metrics
+from bridge import envelope, metrics, offload
 from bridge.append import Appended
 from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
@@ -75,7 +76,7 @@ def receive(
         provider = endpoint.verifier
         secrets = endpoint.live_secrets(request.now)
         try:
-            verdict = provider.verify(request, secrets)
+            verdict = offload.run(len(body), partial(provider.verify, request, secrets))
         except VerificationError as exc:
             if reread is not None and attempt == 0:
                 current, current_url = reread()
@@ -111,6 +112,24 @@ def receive(
 def _store(
     store: Store, endpoint: Endpoint, request: WebhookRequest, verdict: Verdict, trace: str
 ) -> Appended:
+    event_id, event_type, tail = offload.run(
+        len(request.body), partial(_envelope, endpoint, request, verdict, trace)
+    )
+    return store.append(
+        endpoint.id,
+        dedup_id(endpoint, event_id),
+        event_type,
+        tail,
+        request.body,
+        record=endpoint.digest,
+    )
+
+
+def _envelope(
+    endpoint: Endpoint, request: WebhookRequest, verdict: Verdict, trace: str
+) -> tuple[str, str | None, str]:
+    """The delivery's event id, event type and envelope tail: all the parsing and encoding
+    of the body, so that a large one can be done off the event loop."""
     identity = endpoint.verifier.identify(request)
     event_id = identity.event_id or body_hash(request.body)
     tail = envelope.tail(
@@ -126,19 +145,14 @@ def _store(
         verified=verdict.verified,
         verification={"scheme": verdict.scheme, "secret_id": verdict.secret_id},
     )
-    return store.append(
-        endpoint.id,
-        dedup_id(endpoint, event_id),
-        identity.event_type,
-        tail,
-        request.body,
-        record=endpoint.digest,
-    )
+    return event_id, identity.event_type, tail
 
 
 def _keep_rejection(
     store: Store, endpoint: Endpoint, request: WebhookRequest, error: VerificationError, trace: str
 ) -> None:
+    live = endpoint.live_secrets(request.now)
+    work = partial(diagnose, endpoint.verifier, request, live, error)
     entry = {
         "id": secrets.token_hex(8),
         "trace": trace,
@@ -147,9 +161,7 @@ def _keep_rejection(
         "headers": envelope.masked_headers(request.headers),
         "body_bytes": len(request.body),
         "body_preview": request.body[:PREVIEW_BYTES].decode("utf-8", "replace"),
-        "diagnosis": diagnose(
-            endpoint.verifier, request, endpoint.live_secrets(request.now), error
-        ),
+        "diagnosis": offload.run(len(request.body), work),
     }
     try:
         store.record_rejection(endpoint.id, json.dumps(entry, separators=(",", ":")))

@@ -1,4 +1,4 @@
-"""The ingest A/B tool (bench/ab_ingest.py) on this tree, tiny."""
+"""The A/B tools (bench/ab_ingest.py, bench/big_body.py) on this tree, tiny."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab_ingest
+from bench import ab_ingest, big_body
 from bench.procs import ROOT
 
 pytestmark = pytest.mark.gunicorn
@@ -36,3 +36,16 @@ def test_ab_ingest_refuses_a_tree_without_a_bridge_package(
         ab_ingest.main([str(tmp_path)])
     assert stopped.value.code == 2
     assert f"{tmp_path} has no bridge/ package to serve" in capsys.readouterr().err
+
+
+def test_big_body_reports_the_wait_with_and_without_a_large_webhook(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One round with a small body stores it (202) and prints both waits and their ratio."""
+    assert big_body.main([str(ROOT), "--mib", "0.5", "--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("body: 0.5 MiB of JSON")
+    assert lines[1].startswith(f"round 1 {ROOT}: status 202, webhook ")
+    assert "longest /healthz wait" in lines[1]
+    assert lines[-1].startswith(f"{ROOT}: longest /healthz wait ")
+    assert lines[-1].endswith("x (medians)")

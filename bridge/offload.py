@@ -1,0 +1,29 @@
+"""CPU-heavy work on a large webhook, off the worker's event loop.
+
+Under gevent every socket and request of a worker waits while one greenlet computes: parsing,
+masking and encoding again a 22 MB JSON body took ~4 s, and for those seconds no socket of
+that worker got a frame and no webhook an answer. Work on a body over LARGE runs in gevent's
+thread pool (native threads) instead; the interpreter hands the GIL back to the loop every
+switch interval (5 ms), so the loop goes on serving everything else meanwhile. Smaller work
+stays in the greenlet: a thread hand-off costs more than parsing a few kilobytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import gevent
+from gevent import monkey
+
+LARGE = 256 * 1024  # bytes of body
+
+T = TypeVar("T")
+
+
+def run(size: int, work: Callable[[], T]) -> T:
+    """`work()`, in the thread pool when it handles `size` >= LARGE bytes under gevent."""
+    if size < LARGE or not monkey.is_module_patched("threading"):
+        return work()
+    result: T = gevent.get_hub().threadpool.apply(work)
+    return result

@@ -1,0 +1,55 @@
+"""Webhooks over bridge/offload.py's LARGE are verified, parsed and diagnosed in gevent's
+thread pool on a real bridge: stored, identified and rejected exactly as small ones are."""
+
+from __future__ import annotations
+
+import json
+
+from bridge.offload import LARGE
+from tests.support import BridgeProcess
+
+STRIPE_SECRET = "whsec_bGFyZ2UtYm9keS1zZWNyZXQtMTIzNA=="
+
+
+def large_json(event_id: str) -> bytes:
+    """A Stripe-shaped event padded past LARGE with many small objects."""
+    items = [{"n": n, "s": "abcdefgh"} for n in range(LARGE // 20)]
+    body = {"id": event_id, "type": "invoice.paid", "data": {"items": items}}
+    encoded = json.dumps(body).encode()
+    assert len(encoded) > LARGE
+    return encoded
+
+
+def test_large_signed_webhook_is_stored_parsed_and_identified(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A large Stripe event is stored with its body as JSON and its own id and type."""
+    bridge.create_endpoint(uid, "stripe", secret=STRIPE_SECRET)
+    body = large_json(f"evt_{uid}")
+    answer = bridge.post_signed(uid, body, provider_name="stripe", secret=STRIPE_SECRET)
+    assert answer.status_code == 202, answer.text
+    again = bridge.post_signed(uid, body, provider_name="stripe", secret=STRIPE_SECRET)
+    assert again.json()["duplicate"] is True  # the same event id, read from the large body
+    events = bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
+    assert len(events) == 1
+    assert events[0]["event_id"] == f"evt_{uid}"
+    assert events[0]["event_type"] == "invoice.paid"
+    assert events[0]["body"]["data"]["items"][-1] == {"n": LARGE // 20 - 1, "s": "abcdefgh"}
+
+
+def test_large_webhook_with_a_bad_signature_is_refused_and_kept_as_a_rejection(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A large body signed with another secret is 401 and kept with its diagnosis."""
+    bridge.create_endpoint(uid, "stripe", secret=STRIPE_SECRET)
+    body = large_json(f"evt_{uid}")
+    answer = bridge.post_signed(
+        uid, body, provider_name="stripe", secret="whsec_c29tZW9uZS1lbHNlcy1zZWNyZXQ="
+    )
+    assert answer.status_code == 401
+    assert answer.json()["reason"] == "bad_signature"
+    kept = bridge.api("GET", f"/api/endpoints/{uid}/rejections").json()["rejections"]
+    assert kept[0]["body_bytes"] == len(body)
+    assert kept[0]["diagnosis"]["reason"] == "bad_signature"
+    assert kept[0]["diagnosis"]["body"]["json"] is None  # too large to parse for a stranger
+    assert bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"] == []
