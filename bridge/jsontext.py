@@ -10,6 +10,7 @@ deeper than MAX_DEPTH with a ValueError, like any other text that is not JSON fo
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 # Real webhook payloads nest a dozen levels or so; 128 leaves room and stays far below the
@@ -26,14 +27,15 @@ class TooDeep(ValueError):
 
 def loads(data: bytes | str) -> Any:
     """The JSON value of `data`; ValueError for anything else (not UTF-8, not JSON, NaN or
-    Infinity, an integer too long to convert, or nested more than MAX_DEPTH levels)."""
+    Infinity, a number too large for a float such as 1e400, an integer too long to convert,
+    or nested more than MAX_DEPTH levels)."""
     opening = (
         data.count(b"[") + data.count(b"{")
         if isinstance(data, bytes)
         else (data.count("[") + data.count("{"))
     )
     try:
-        value = json.loads(data, parse_constant=_reject_constant)
+        value = json.loads(data, parse_float=_finite_float, parse_constant=_reject_constant)
     except RecursionError:
         raise TooDeep() from None
     # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
@@ -53,6 +55,15 @@ def _deeper_than(value: Any, limit: int) -> bool:
             if isinstance(child, dict | list):
                 stack.append((child, depth + 1))
     return False
+
+
+def _finite_float(text: str) -> float:
+    # float() turns 1e400 into inf, which json.dumps then writes as `Infinity`: an envelope
+    # holding it would be a frame and a history page that no strict JSON parser reads.
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:40]} is too large for a JSON number")
+    return value
 
 
 def _reject_constant(name: str) -> Any:

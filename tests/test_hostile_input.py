@@ -103,6 +103,26 @@ def test_deep_body_through_a_live_bridge_is_stored_without_a_traceback(
 
 
 @pytest.mark.parametrize(
+    "number", [b"1e400", b"-1E999", b"1" * 400 + b".0"], ids=["e400", "e999", "long"]
+)
+def test_signed_body_with_a_number_past_a_float_is_carried_as_text(
+    bridge: BridgeProcess, uid: str, number: bytes
+) -> None:
+    """A signed body holding a number no float can hold gets 202 and is carried as its text,
+    so the history stays JSON that a strict parser (a browser's JSON.parse) reads."""
+    bridge.create_endpoint(uid)
+    body = b'{"amount": ' + number + b"}"
+    assert bridge.post_signed(uid, body, event_id=f"big-{uid}").status_code == 202
+    answer = bridge.api("GET", f"/api/endpoints/{uid}/events")
+    strict = json.loads(answer.text, parse_constant=_no_constant)
+    assert [e["body"] for e in strict["events"]] == [body.decode()]
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON")
+
+
+@pytest.mark.parametrize(
     "route",
     ["/api/endpoints", "/api/tokens", "/api/endpoints/{uid}/secrets"],
 )
@@ -259,6 +279,8 @@ def test_history_with_a_bad_since_is_400_not_500(
         '{"a":' * (DEEP + 1) + "1" + "}" * (DEEP + 1),
         "NaN",
         "[Infinity]",
+        "[1e400]",
+        '{"a": -1E999}',
         "1" * 5000,
         "\ud800",
     ],
