@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         "thread_class": NoThread,  # the request greenlet reads (bridge/wire/reader.py)
     }
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # werkzeug answers `/hooks//gh` with a 308 to `/hooks/gh` and an HTML page, outside the
+    # error handlers; providers do not follow it for a POST. Every path is exact, or a JSON 404.
+    app.url_map.merge_slashes = False
     paced = pacing.wrap(app.wsgi_app, settings.body_timeout, settings.body_min_rate)
     app.wsgi_app = paced  # type: ignore[assignment]
     if settings.trusted_proxies:

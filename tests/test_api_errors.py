@@ -7,6 +7,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.api_support import assert_json_error
+from tests.support import BridgeProcess
 
 
 @pytest.mark.parametrize(
@@ -50,3 +51,26 @@ def test_405_names_the_allowed_methods(
     listed = {m.strip() for m in answer.headers.get("Allow", "").split(",") if m.strip()}
     assert allowed <= listed
     assert method not in listed
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/hooks//{uid}"),
+        ("POST", "/api//endpoints"),
+        ("GET", "/api/endpoints//{uid}"),
+        ("DELETE", "/api/endpoints//{uid}"),
+        ("GET", "/api/endpoints/{uid}//events"),
+        ("GET", "/static//etc/passwd"),
+    ],
+)
+def test_a_path_with_a_double_slash_is_404_json_not_an_html_redirect(
+    bridge: BridgeProcess, uid: str, method: str, path: str
+) -> None:
+    """`/hooks//<id>` and the like are a JSON 404, not werkzeug's 308 HTML page (which a
+    provider does not follow for a POST), and touch nothing."""
+    bridge.create_endpoint(uid)
+    answer = bridge.api(method, path.format(uid=uid), allow_redirects=False)
+    assert (answer.status_code, answer.headers["Content-Type"]) == (404, "application/json")
+    assert answer.json()["error"] == "not_found"
+    assert bridge.api("GET", f"/api/endpoints/{uid}").status_code == 200
