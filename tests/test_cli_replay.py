@@ -4,10 +4,14 @@ rate limit, the progress bar and the summary of answers (real bridge)."""
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
+import requests
 
+from bridge.providers import get as provider
 from tests.cli_support import SECRET, Receiver, deliver, ok, one_error_line, post, run
 from tests.support import BridgeProcess, free_port
 
@@ -99,3 +103,24 @@ def test_replay_nothing_and_refusals(bridge: BridgeProcess, uid: str, receiver: 
     assert receiver.requests == []
     missing = run("replay", f"{uid}x", "--since", "0", "--to", receiver.url, "--server", bridge.url)
     assert f"no endpoint '{uid}x'" in one_error_line(missing)
+
+
+def test_replay_sends_a_header_that_begins_with_obs_text_as_received(
+    bridge: BridgeProcess, uid: str, receiver: Receiver
+) -> None:
+    """A stored delivery whose header value begins with byte 0xA0 (obs-text, which gunicorn
+    passes on) is replayed with that header byte for byte, not refused by the HTTP client."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    body = b'{"n": 0}'
+    headers: dict[str, str | bytes] = {
+        **provider("github").sign(body, SECRET, now=time.time(), event_id=str(uuid.uuid4())),
+        "Content-Type": "application/json",
+        "X-Note": b"\xa0from the sender",
+    }
+    answer = requests.post(f"{bridge.url}/hooks/{uid}", data=body, headers=headers, timeout=10)
+    assert answer.status_code == 202, answer.text
+    result = run("replay", uid, "--since", "0", "--to", receiver.url, "--server", bridge.url)
+    assert result.returncode == 0, result
+    (taken,) = receiver.accepted()
+    assert taken.signature_ok
+    assert taken.headers["x-note"] == "\xa0from the sender"

@@ -131,7 +131,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str | None], timeout: floa
         response = requests.post(
             url,
             data=body,
-            headers=dict(headers),
+            headers=_as_sent(headers),
             timeout=(CONNECT_TIMEOUT, timeout),
             allow_redirects=False,
             stream=True,  # the status is all we need: do not wait for the app's body
@@ -146,6 +146,24 @@ def post(url: str, body: bytes, headers: Mapping[str, str | None], timeout: floa
         raise CliError(f"cannot POST to {url}: {exc}") from None
     response.close()
     return Attempt(response.status_code, None, took())
+
+
+def _as_sent(headers: Mapping[str, str | None]) -> dict[str, str | bytes | None]:
+    """The provider's header values as bytes: requests checks a text value against Unicode's
+    whitespace and refuses one that begins with NBSP (0xA0, obs-text a sender may use and
+    gunicorn passes on), where bytes are checked as HTTP does. Values are latin-1, as WSGI
+    decoded them; the markers that drop a default header stay as they are."""
+    return {
+        name: value if value is None or value == SKIP_HEADER else _octets(value)
+        for name, value in headers.items()
+    }
+
+
+def _octets(value: str) -> bytes:
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # not from a live delivery (WSGI's text is latin-1)
+        return value.encode()
 
 
 def _why(exc: requests.ConnectionError) -> str:
