@@ -136,9 +136,10 @@ def _headers(value: Any, field: str) -> dict[str, str]:
         if not isinstance(header, dict):
             raise InvalidInput(f"{field}[{n}]", "must be an object {name, value}")
         name = _text(header.get("name"), f"{field}[{n}].name", HEADER_NAME_PATTERN)
-        headers[name.lower()] = _text(
-            header.get("value"), f"{field}[{n}].value", HEADER_VALUE_PATTERN
-        )
+        value = _text(header.get("value"), f"{field}[{n}].value", HEADER_VALUE_PATTERN)
+        # As HTTP parses a field (RFC 9110 5.5): no message carries surrounding whitespace, and
+        # a stored value with it cannot be sent on (replay, listen --forward-to refuse it).
+        headers[name.lower()] = value.strip(" \t")
     return headers
 
 

@@ -12,7 +12,16 @@ import pytest
 import requests
 
 from bridge.providers import get as provider
-from tests.cli_support import SECRET, Receiver, deliver, ok, one_error_line, post, run
+from tests.cli_support import (
+    SECRET,
+    Receiver,
+    deliver,
+    github_signature,
+    ok,
+    one_error_line,
+    post,
+    run,
+)
 from tests.support import BridgeProcess, free_port
 
 
@@ -124,3 +133,23 @@ def test_replay_sends_a_header_that_begins_with_obs_text_as_received(
     (taken,) = receiver.accepted()
     assert taken.signature_ok
     assert taken.headers["x-note"] == "\xa0from the sender"
+
+
+def test_a_backfilled_header_with_surrounding_whitespace_is_stored_and_replayed_trimmed(
+    bridge: BridgeProcess, uid: str, receiver: Receiver
+) -> None:
+    """A backfill header value padded with spaces and tabs is stored as HTTP would read it,
+    trimmed, so replay can send it (it stopped the whole replay, with nothing sent)."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    body = '{"n": 0}'
+    padded = f" \t{github_signature(SECRET, body.encode())} "
+    item = {"event_id": "e1", "body": body,
+            "headers": [{"name": "X-Hub-Signature-256", "value": padded}]}  # fmt: skip
+    stored = bridge.api("POST", f"/api/endpoints/{uid}/backfill", json={"events": [item]})
+    assert stored.status_code == 200, stored.text
+    (event,) = bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
+    assert event["headers"]["x-hub-signature-256"] == padded.strip()
+    result = run("replay", uid, "--since", "0", "--to", receiver.url, "--server", bridge.url)
+    assert result.returncode == 0, result
+    (taken,) = receiver.accepted()
+    assert taken.signature_ok
