@@ -22,6 +22,9 @@ from bridge.store import Store, StoredEvent
 from bridge.timefmt import iso
 
 PREVIEW_BYTES = 2048
+# Characters of each header value a rejection keeps: a stranger's 100 headers of 8 KB would
+# otherwise make each of the 50 records kept a week (and each `rejected` frame) 800 KB.
+HEADER_PREVIEW = 1024
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +161,10 @@ def _keep_rejection(
         "trace": trace,
         "received_at": iso(request.now, millis=True),
         "reason": error.reason,
-        "headers": envelope.masked_headers(request.headers),
+        "headers": {
+            name: value if len(value) <= HEADER_PREVIEW else _cut(value)
+            for name, value in envelope.masked_headers(request.headers).items()
+        },
         "body_bytes": len(request.body),
         "body_preview": request.body[:PREVIEW_BYTES].decode("utf-8", "replace"),
         "diagnosis": offload.run(len(request.body), work),
@@ -167,6 +173,10 @@ def _keep_rejection(
         store.record_rejection(endpoint.id, json.dumps(entry, separators=(",", ":")))
     except StoreUnavailable:
         log.warning("could not keep a rejected delivery for %s", endpoint.id)
+
+
+def _cut(value: str) -> str:
+    return f"{value[:HEADER_PREVIEW]}… ({len(value)} characters)"
 
 
 def republish(store: Store, endpoint_id: str, original: StoredEvent) -> Appended:

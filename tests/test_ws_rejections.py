@@ -89,3 +89,19 @@ def test_a_flood_of_forged_deliveries_does_not_close_a_watching_admin(
     assert {f["type"] for f in frames} == {"rejected"}
     seen = [f["rejection"]["trace"] for f in frames]
     assert seen == [t for t in traces if t in set(seen)]  # in order, none twice
+
+
+def test_a_rejection_keeps_a_preview_of_each_long_header(bridge: BridgeProcess, uid: str) -> None:
+    """A forged delivery with 80 headers of 8,000 characters is kept with each value cut to
+    1,024 characters and its length, not as a record of 640 KB a stranger can make 50 of."""
+    bridge.create_endpoint(uid)
+    junk = {f"X-Junk-{n}": "v" * 8000 for n in range(80)}
+    headers = {**junk, "X-Hub-Signature-256": "sha256=" + "0" * 64}
+    answer = requests.post(f"{bridge.url}/hooks/{uid}", data=b"{}", headers=headers, timeout=10)
+    assert answer.status_code == 401, answer.text
+    response = bridge.api("GET", f"/api/endpoints/{uid}/rejections")
+    (kept,) = response.json()["rejections"]
+    assert kept["headers"]["x-junk-0"] == "v" * 1024 + "… (8000 characters)"
+    assert kept["headers"]["x-hub-signature-256"] == "sha256=" + "0" * 64
+    assert kept["diagnosis"]["reason"] == "bad_signature"
+    assert len(response.content) < 100_000
