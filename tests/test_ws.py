@@ -269,6 +269,14 @@ BAD_HANDSHAKES = {
         {"Sec-WebSocket-Key": "cl\u00e9 \u00e0 seize octets", "Sec-WebSocket-Version": "13"}, 400,
         "bad_request",
     ),
+    "subprotocol not ASCII": (
+        {"Sec-WebSocket-Key": KEY, "Sec-WebSocket-Version": "13",
+         "Sec-WebSocket-Protocol": "chat, caf\u00e9"}, 400, "bad_request",
+    ),
+    "connection not ASCII": (
+        {"Sec-WebSocket-Key": KEY, "Sec-WebSocket-Version": "13",
+         "Connection": "Upgrade, \u00e9"}, 400, "bad_request",
+    ),
 }  # fmt: skip
 
 
@@ -279,7 +287,8 @@ def test_a_malformed_upgrade_is_refused_with_a_json_error(
     bridge: BridgeProcess, headers: dict[str, str], status: int, code: str
 ) -> None:
     """An upgrade without version 13 is 426 naming the version (RFC 6455 4.4); one without a
-    16-byte base64 key is 400; both JSON, none a 500."""
+    16-byte base64 key, or with a byte past ASCII in the headers wsproto parses, is 400; all
+    JSON, none a 500."""
     answer = requests.get(
         bridge.url + "/ws",
         headers={"Upgrade": "websocket", "Connection": "Upgrade", **headers},

@@ -121,12 +121,16 @@ def guard() -> Response | None:
 
 def _bad_handshake() -> Response | None:
     """RFC 6455 4.2.1's checks of an upgrade request that wsproto would raise on (a 500)
-    rather than answer: HTTP/1.1, version 13 only (426 naming it, 4.4), a key of 16 bytes
-    in base64."""
+    rather than answer: HTTP/1.1, ASCII `Connection` and `Sec-WebSocket-Protocol`, version 13
+    only (426 naming it, 4.4), a key of 16 bytes in base64."""
     if request.headers.get("Upgrade", "").lower() != "websocket":
         return None  # a plain GET: simple-websocket's own 400
     if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
         return error(400, "bad_request", message="a WebSocket upgrade needs HTTP/1.1")
+    # wsproto decodes these as ASCII, and raises on any other byte.
+    for name in ("Connection", "Sec-WebSocket-Protocol"):
+        if not request.headers.get(name, "").isascii():
+            return error(400, "bad_request", message=f"{name} must be ASCII (RFC 6455)")
     if request.headers.get("Sec-WebSocket-Version", "").strip() != "13":
         response = error(
             426, "unsupported_websocket_version", message="this server speaks WebSocket version 13"
