@@ -358,3 +358,45 @@ def test_port_in_use_is_one_line_naming_it_and_the_way_out(tmp_path: Path) -> No
     assert lines == [
         f"bridge: port {port} is already in use on 127.0.0.1; choose another with PORT=<port>"
     ]
+
+
+# -- form bodies parsed before their signature is checked ----------------------------------
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_a_twilio_form_of_too_many_fields_is_refused_before_it_is_parsed(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A forged Twilio form of 1,001 fields is 401 saying so: Twilio sends a few dozen, and
+    parsing a stranger's million held a worker for seconds before the signature was known."""
+    bridge.create_endpoint(uid, "twilio", "t" * 32)
+    body = "&".join(f"f{n}={n}" for n in range(1001))
+    headers = {"Content-Type": FORM, "X-Twilio-Signature": "AAAA"}
+    answer = requests.post(f"{bridge.url}/hooks/{uid}", data=body, headers=headers, timeout=10)
+    assert answer.json() == {"error": "invalid_signature", "reason": "bad_signature"}
+    (kept,) = bridge.api("GET", f"/api/endpoints/{uid}/rejections").json()["rejections"]
+    assert kept["diagnosis"]["detail"] == "over 1000 form fields"
+
+
+def test_a_mailgun_form_of_too_many_fields_is_not_looked_into(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A Mailgun form of over 1,000 fields is 401 missing_signature even with a signature in it:
+    its fields are counted before any is parsed, and Mailgun sends a few dozen."""
+    secret = "m" * 32
+    bridge.create_endpoint(uid, "mailgun", secret)
+    mailgun = provider("mailgun")
+    small = mailgun.sign_body(b"event=delivered", secret, now=time.time())
+    large = mailgun.sign_body(
+        "&".join(f"f{n}={n}" for n in range(999)).encode(), secret, now=time.time()
+    )
+    answers = [
+        requests.post(
+            f"{bridge.url}/hooks/{uid}", data=body, headers={"Content-Type": FORM}, timeout=10
+        )
+        for body in (small, large)
+    ]
+    assert [a.status_code for a in answers] == [202, 401]
+    assert answers[1].json()["reason"] == "missing_signature"

@@ -28,6 +28,10 @@ def encode_signature(digest: bytes, encoding: str) -> str:
 # carry around its parts. str.strip() and bytes.fromhex() would also skip NEL, NBSP, the
 # C0 separators or a newline inside a digest, which no sender writes and no spec allows.
 OWS = " \t"
+# Form fields a provider that signs (or carries its signature in) a form body may send: Twilio
+# and Mailgun send a few dozen. Parsing is done before the signature is known good, so a
+# stranger's 25 MB of `a=1&` (over a million fields) would cost a worker seconds of CPU.
+MAX_FORM_FIELDS = 1000
 # Unix seconds as providers write them: ASCII digits, at most 19 (an int64).
 UNIX_SECONDS = re.compile(r"[0-9]{1,19}")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")

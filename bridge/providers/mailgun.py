@@ -2,7 +2,8 @@
 
 - No signature header: the signature travels in the body. JSON webhooks carry
   `{"signature": {"timestamp", "token", "signature"}, "event-data": {...}}`; legacy webhooks and
-  routes post form fields `timestamp`, `token` and `signature` (URL-encoded or multipart).
+  routes post form fields `timestamp`, `token` and `signature` (URL-encoded or multipart). A
+  URL-encoded form of over 1,000 fields (Mailgun sends a few dozen) is not looked into.
 - Signed bytes: `<timestamp><token>`. The body itself is NOT covered: anyone holding one
   signed (timestamp, token, signature) triple can attach it to another body within the
   window. The window and the token replay check below are what limit that.
@@ -28,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from bridge import jsontext
 from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
-from bridge.providers.headers import json_str, to_bytes
+from bridge.providers.headers import MAX_FORM_FIELDS, json_str, to_bytes
 from bridge.providers.schemes import hmac_match, hmac_text
 
 WINDOW = 900
@@ -66,7 +67,12 @@ def fields_of(request: WebhookRequest) -> dict[str, Any]:
     if content_type.lower().startswith("multipart/"):
         return dict(_multipart(request.body, content_type))
     form: dict[str, str] = {}
-    for name, value in parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True):
+    text = request.body.decode("utf-8", "replace")
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # more fields than Mailgun sends: counted before any is parsed
+        return {}
+    for name, value in pairs:
         form.setdefault(name, value)
     return dict(form)
 

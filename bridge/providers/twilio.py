@@ -3,7 +3,8 @@
 - Header: `X-Twilio-Signature: <sig>` (no prefix, one signature).
 - Signed bytes, form bodies: the full public URL Twilio called (query string included), then
   each POST parameter's name and value, decoded, sorted by name (repeated names: their values
-  sorted; the SDK also drops repeated values, and both forms are accepted).
+  sorted; the SDK also drops repeated values, and both forms are accepted). A form of over
+  1,000 fields (Twilio sends a few dozen) is refused before it is parsed.
 - Signed bytes, JSON bodies: Twilio adds `bodySHA256=<hex SHA-256 of the body>` to the URL's
   query; the signature covers the URL alone and the body's hash must equal `bodySHA256`.
 - Algorithm: HMAC-SHA1, standard base64; key = the account's Auth Token as UTF-8 (Twilio
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 from bridge.errors import InvalidInput
 from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
 from bridge.providers.headers import (
+    MAX_FORM_FIELDS,
     decode_signature,
     encode_signature,
     json_str,
@@ -81,9 +83,11 @@ def json_url(url: str, body: bytes) -> str:
 
 
 def form_params(body: bytes) -> dict[str, list[str]]:
-    """The decoded form fields of `body`, blank values kept; junk decodes as replacement text."""
+    """The decoded form fields of `body`, blank values kept; junk decodes as replacement text.
+    ValueError for more than MAX_FORM_FIELDS of them (counted before any is parsed)."""
     params: dict[str, list[str]] = {}
-    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+    text = body.decode("utf-8", "replace")
+    for name, value in parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS):
         params.setdefault(name, []).append(value)
     return params
 
@@ -122,7 +126,10 @@ class Twilio(Provider):
             raise self.fail("bad_signature", "unsupported algorithm in signature settings")
         if not request.url:
             raise self.fail("bad_signature", "the public URL is unknown (set BRIDGE_PUBLIC_URL)")
-        messages = signed_strings(request.url, request.body)
+        try:
+            messages = signed_strings(request.url, request.body)
+        except ValueError:
+            raise self.fail("bad_signature", f"over {MAX_FORM_FIELDS} form fields") from None
         show_work(
             messages[0],
             [self.require(request, "x-twilio-signature")],
