@@ -9,6 +9,7 @@ deeper than MAX_DEPTH with a ValueError, like any other text that is not JSON fo
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from typing import Any
@@ -34,26 +35,41 @@ def loads(data: bytes | str) -> Any:
         if isinstance(data, bytes)
         else (data.count("[") + data.count("{"))
     )
+    # Millions of containers (25 MB of `{},`) made while the collector runs: each collection
+    # walks the whole growing tree, which cost seconds of a worker on top of the parse. The
+    # tree holds no cycles, so collecting during the parse finds nothing; nothing else runs
+    # meanwhile (the parse never yields to another greenlet).
+    paused = gc.isenabled() and opening > MAX_DEPTH
+    if paused:
+        gc.disable()
     try:
         value = json.loads(data, parse_float=_finite_float, parse_constant=_reject_constant)
+        # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
+        too_deep = opening > MAX_DEPTH and _deeper_than(value, MAX_DEPTH)
     except RecursionError:
         raise TooDeep() from None
-    # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
-    if opening > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+    finally:
+        if paused:
+            gc.enable()
+    if too_deep:
         raise TooDeep()
     return value
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether containers nest more than `limit` levels; iterative, so it cannot recurse."""
-    stack = [(value, 1)] if isinstance(value, dict | list) else []
-    while stack:
-        node, depth = stack.pop()
+    """Whether containers nest more than `limit` levels; iterative, so it cannot recurse.
+    Two stacks side by side, not one of (node, depth) tuples: nothing is allocated per node."""
+    if type(value) is not dict and type(value) is not list:
+        return False
+    nodes, depths = [value], [1]
+    while nodes:
+        node, depth = nodes.pop(), depths.pop()
         if depth > limit:
             return True
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
+        for child in node.values() if type(node) is dict else node:
+            if type(child) is dict or type(child) is list:
+                nodes.append(child)
+                depths.append(depth + 1)
     return False
 
 

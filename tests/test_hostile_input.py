@@ -3,6 +3,7 @@ traceback in the log, never an input taken for something it is not."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import socket
@@ -286,11 +287,13 @@ def test_history_with_a_bad_since_is_400_not_500(
     ],
 )
 def test_jsontext_refuses_with_value_error_only(text: str) -> None:
-    """Too deep, non-finite, over-long integers and broken text all raise ValueError."""
+    """Too deep, non-finite, over-long integers and broken text all raise ValueError, and
+    the garbage collector, paused while a large tree is parsed, runs again afterwards."""
     with pytest.raises(ValueError):  # noqa: PT011 - ValueError is the whole promise here
         jsontext.loads(text)
     with pytest.raises(ValueError):  # noqa: PT011
         jsontext.loads(text.encode("utf-8", "surrogatepass"))
+    assert gc.isenabled()
 
 
 def test_jsontext_counts_depth_not_brackets() -> None:
