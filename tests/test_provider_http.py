@@ -198,3 +198,18 @@ def test_bad_public_url_option_is_refused_naming_it(
     answer = client.post("/api/endpoints", json=body, headers=auth)
     assert answer.status_code == 400
     assert answer.get_json()["field"] == "options.public_url"
+
+
+@pytest.mark.parametrize(
+    "value", ["https://x.example/a b", "https://x.example/a\n", "https://x.example\t/a"]
+)
+def test_a_public_url_with_whitespace_is_refused_as_its_schema_states(
+    bridge: BridgeProcess, uid: str, value: str
+) -> None:
+    """The OpenAPI pattern of `public_url` forbids whitespace, and so does the check: such a
+    URL (never one a provider calls) is 400 naming the option, and nothing is created."""
+    body = {"id": uid, "provider": "twilio", "secret": "twilio-auth-token-0123",
+            "options": {"public_url": value}}  # fmt: skip
+    answer = bridge.api("POST", "/api/endpoints", json=body)
+    assert (answer.status_code, answer.json()["field"]) == (400, "options.public_url")
+    assert bridge.api("GET", f"/api/endpoints/{uid}").status_code == 404

@@ -18,6 +18,7 @@ holds each provider's documentation (title, table row, setup steps), apart from 
 from __future__ import annotations
 
 import math
+import re
 import secrets as _random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -96,9 +97,11 @@ class Identity:
 COMMON_OPTIONS: Mapping[str, type] = {"tolerance": int, "public_url": str, "mask": list}
 MAX_TOLERANCE = 86400
 # What validate_options checks beyond the type, for the OpenAPI document.
+# An http(s) URL with a host, no query and no whitespace (enforced by this very pattern).
+PUBLIC_URL = r"https?://[^/?#\s]+[^?\s]*"
 COMMON_OPTION_RULES: Mapping[str, Mapping[str, Any]] = {
     "tolerance": {"minimum": 1, "maximum": MAX_TOLERANCE},
-    "public_url": {"pattern": r"^https?://[^/?#\s]+[^?\s]*$"},
+    "public_url": {"pattern": f"^{PUBLIC_URL}$"},
     "mask": masking.SCHEMA,
 }
 
@@ -214,8 +217,13 @@ class Provider(ABC):
             clean["mask"] = masking.validate(clean["mask"])
         public_url = clean.get("public_url")
         if public_url is not None:
-            parts = urlsplit(public_url)
-            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+            parts = urlsplit(public_url)  # strips tabs and newlines: the pattern sees them
+            if (
+                parts.scheme not in {"http", "https"}
+                or not parts.netloc
+                or parts.query
+                or not re.fullmatch(PUBLIC_URL, public_url)
+            ):
                 raise InvalidInput("options.public_url", "must be an http(s) URL without a query")
         return clean
 
