@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
 from tests.api_support import assert_json_error
@@ -74,3 +75,14 @@ def test_a_path_with_a_double_slash_is_404_json_not_an_html_redirect(
     assert (answer.status_code, answer.headers["Content-Type"]) == (404, "application/json")
     assert answer.json()["error"] == "not_found"
     assert bridge.api("GET", f"/api/endpoints/{uid}").status_code == 200
+
+
+def test_a_range_past_the_end_of_a_static_file_is_416_naming_it(bridge: BridgeProcess) -> None:
+    """A Range no byte of the file satisfies is 416 `range_not_satisfiable` with the file's
+    length (RFC 9110 15.5.17), not a generic `http_error`."""
+    answer = requests.get(
+        f"{bridge.url}/static/app.js", headers={"Range": "bytes=99999999-"}, timeout=10
+    )
+    assert answer.status_code == 416
+    assert answer.json()["error"] == "range_not_satisfiable"
+    assert answer.headers["Content-Range"].startswith("bytes */")
