@@ -446,3 +446,17 @@ def test_token_refused_after_a_restart_exits_with_one_line(
     finally:
         second.stop()
         first.stop()
+
+
+def test_listen_prints_a_senders_escape_sequences_escaped(
+    bridge: BridgeProcess, uid: str, listen: Listen
+) -> None:
+    """An event type carrying terminal escapes (here GitHub's `action` setting the window
+    title) is printed with them escaped, never handed to the terminal."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    listener = listen(uid, "--server", bridge.url)
+    listener.started()
+    cursor, _ = deliver(bridge, uid, json.dumps({"action": "\x1b]0;pwned\x07"}).encode())
+    (line,) = listener.wait_for(listener.out, lambda text: text.startswith(cursor))
+    assert line.split()[1] == "push.\\x1b]0;pwned\\x07"
+    assert "\x1b" not in "".join(listener.out)

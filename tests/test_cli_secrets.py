@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+
+import requests
 
 from tests.cli_support import as_json, ok, one_error_line, run
 from tests.support import BridgeProcess
@@ -63,3 +66,17 @@ def test_no_rejections_is_said_plainly(bridge: BridgeProcess, uid: str) -> None:
     """An endpoint with no rejected deliveries says so."""
     bridge.create_endpoint(uid, secret=OLD)
     assert "No rejected deliveries" in ok("rejections", uid, "--server", bridge.url)
+
+
+def test_rejections_escape_what_a_stranger_sent(bridge: BridgeProcess, uid: str) -> None:
+    """A forged Mailgun delivery whose signature is terminal escapes (clear the screen) is
+    printed with them escaped: `bridge rejections` never hands a stranger's ESC to the
+    terminal."""
+    bridge.create_endpoint(uid, "mailgun", "m" * 32)
+    forged = {"signature": {"timestamp": str(int(time.time())), "token": "t" * 50,
+                            "signature": "\x1b[2J\x1b[H"}}  # fmt: skip
+    answer = requests.post(f"{bridge.url}/hooks/{uid}", json=forged, timeout=10)
+    assert answer.status_code == 401, answer.text
+    text = ok("rejections", uid, "--server", bridge.url)
+    assert "\x1b" not in text
+    assert "received: \\x1b[2J\\x1b[H…" in text

@@ -121,7 +121,7 @@ class Handler:
             line = f"{channel} {line}"
         if url is not None:
             line += f" -> {result.label} ({result.ms:.0f} ms)" if result else " -> gone"
-        self.output.line(line)
+        self.output.line(shared.terminal_safe(line))  # the event type is the sender's text
 
 
 def listen(args: argparse.Namespace, settings: ClientSettings) -> int:

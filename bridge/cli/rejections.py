@@ -29,14 +29,15 @@ def rejections(args: argparse.Namespace, settings: ClientSettings) -> int:
     for entry in entries:
         diagnosis = entry.get("diagnosis") or {}
         tried = ", ".join(diagnosis.get("secrets_tried") or []) or "none"
-        print(f"{entry.get('received_at')}  {entry.get('reason')}  "
-              f"({entry.get('body_bytes')} bytes; secrets tried: {tried})")  # fmt: skip
+        lines = [f"{entry.get('received_at')}  {entry.get('reason')}  "
+                 f"({entry.get('body_bytes')} bytes; secrets tried: {tried})"]  # fmt: skip
         if diagnosis.get("detail"):
-            print(f"  detail: {diagnosis['detail']}")
-        for line in work_lines(diagnosis):
-            print(f"  {line}")
-        for hint in diagnosis.get("hints") or []:
-            print(f"  - {hint}")
+            lines.append(f"  detail: {diagnosis['detail']}")
+        lines += [f"  {line}" for line in work_lines(diagnosis)]
+        lines += [f"  - {hint}" for hint in diagnosis.get("hints") or []]
+        # A rejected delivery is anyone's: what it sent (a signature, say) is escaped.
+        for line in lines:
+            print(shared.terminal_safe(line))
     return 0
 
 

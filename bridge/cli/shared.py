@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import textwrap
@@ -99,6 +100,17 @@ def server_flag(server: str) -> str:
 
 
 # -- output -----------------------------------------------------------------------------
+
+
+# C0, DEL and C1: ESC (and CSI, 0x9b) begins the sequences that clear a terminal, set its
+# title or, in some, write the clipboard.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """A line holding text from a webhook sender, fit for a terminal: every control
+    character written as its escape (`\\x1b`)."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 def print_json(data: Any) -> None:
