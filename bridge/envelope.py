@@ -87,8 +87,10 @@ def decode_body(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         return {"body": None, "body_base64": base64.b64encode(body).decode()}
     try:
-        # Carried as text when it is not JSON for us: NaN, or nested past jsontext.MAX_DEPTH.
-        return {"body": jsontext.loads(text)}
+        # Carried as text when it is not JSON for us: NaN, 1e400 (it would be written out as
+        # Infinity: a frame and a history page no strict parser reads), or nested past
+        # jsontext.MAX_DEPTH.
+        return {"body": jsontext.loads(text, finite=True)}
     except ValueError:
         return {"body": text}
 

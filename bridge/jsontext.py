@@ -26,10 +26,13 @@ class TooDeep(ValueError):
         super().__init__(f"JSON nested more than {MAX_DEPTH} levels deep")
 
 
-def loads(data: bytes | str) -> Any:
+def loads(data: bytes | str, *, finite: bool = False) -> Any:
     """The JSON value of `data`; ValueError for anything else (not UTF-8, not JSON, NaN or
-    Infinity, a number too large for a float such as 1e400, an integer too long to convert,
-    or nested more than MAX_DEPTH levels)."""
+    Infinity, an integer too long to convert, or nested more than MAX_DEPTH levels).
+
+    `finite` also refuses a number too large for a float (1e400), which json.loads makes
+    `inf`: for a value that is written out again as JSON (an envelope's body), where it
+    would come out as `Infinity`, which no strict parser reads."""
     opening = (
         data.count(b"[") + data.count(b"{")
         if isinstance(data, bytes)
@@ -43,7 +46,9 @@ def loads(data: bytes | str) -> Any:
     if paused:
         gc.disable()
     try:
-        value = json.loads(data, parse_float=_finite_float, parse_constant=_reject_constant)
+        value = json.loads(
+            data, parse_float=_finite_float if finite else float, parse_constant=_reject_constant
+        )
         # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
         too_deep = opening > MAX_DEPTH and _deeper_than(value, MAX_DEPTH)
     except RecursionError:
@@ -74,8 +79,6 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 
 def _finite_float(text: str) -> float:
-    # float() turns 1e400 into inf, which json.dumps then writes as `Infinity`: an envelope
-    # holding it would be a frame and a history page that no strict JSON parser reads.
     value = float(text)
     if math.isinf(value):
         raise ValueError(f"{text[:40]} is too large for a JSON number")
