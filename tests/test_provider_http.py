@@ -201,7 +201,8 @@ def test_bad_public_url_option_is_refused_naming_it(
 
 
 @pytest.mark.parametrize(
-    "value", ["https://x.example/a b", "https://x.example/a\n", "https://x.example\t/a"]
+    "value",
+    ["https://x.example/a b", "https://x.example/a\n", "https://x.example\t/a", "http://x/\x85"],
 )
 def test_a_public_url_with_whitespace_is_refused_as_its_schema_states(
     bridge: BridgeProcess, uid: str, value: str
@@ -213,3 +214,16 @@ def test_a_public_url_with_whitespace_is_refused_as_its_schema_states(
     answer = bridge.api("POST", "/api/endpoints", json=body)
     assert (answer.status_code, answer.json()["field"]) == (400, "options.public_url")
     assert bridge.api("GET", f"/api/endpoints/{uid}").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["http://[::1]:8000/hooks/x", "https://[x.example/a"])
+def test_a_public_url_with_a_bracket_is_judged_by_its_pattern(
+    bridge: BridgeProcess, uid: str, value: str
+) -> None:
+    """A `[` in the host, which the document's pattern allows, is taken (urlsplit raised on an
+    unclosed one: a 500)."""
+    body = {"id": uid, "provider": "twilio", "secret": "twilio-auth-token-0123",
+            "options": {"public_url": value}}  # fmt: skip
+    answer = bridge.api("POST", "/api/endpoints", json=body)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["options"]["public_url"] == value
