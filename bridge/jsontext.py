@@ -40,8 +40,9 @@ def loads(data: bytes | str, *, finite: bool = False) -> Any:
     )
     # Millions of containers (25 MB of `{},`) made while the collector runs: each collection
     # walks the whole growing tree, which cost seconds of a worker on top of the parse. The
-    # tree holds no cycles, so collecting during the parse finds nothing; nothing else runs
-    # meanwhile (the parse never yields to another greenlet).
+    # tree holds no cycles, so collecting during the parse finds nothing. The collector is
+    # the process's: the rest of the worker (a large body is parsed in offload.py's thread
+    # pool) goes without collections meanwhile, which delays garbage, never loses any.
     paused = gc.isenabled() and opening > MAX_DEPTH
     if paused:
         gc.disable()
