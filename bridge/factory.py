@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         "thread_class": NoThread,  # the request greenlet reads (bridge/wire/reader.py)
     }
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Flask answers OPTIONS on every route itself, an empty text/html 200: no route here
+    # serves a cross-origin preflight, so OPTIONS is a 405 JSON like any other method.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     # werkzeug answers `/hooks//gh` with a 308 to `/hooks/gh` and an HTML page, outside the
     # error handlers; providers do not follow it for a POST. Every path is exact, or a JSON 404.
     app.url_map.merge_slashes = False

@@ -28,6 +28,8 @@ WRONG_METHODS = [
     ("GET", "/api/tokens", {"POST"}),
     ("POST", "/healthz", {"GET"}),
     ("DELETE", "/metrics", {"GET"}),
+    ("OPTIONS", "/api/endpoints", {"GET", "POST"}),
+    ("OPTIONS", "/hooks/gh", {"POST"}),
 ]
 
 
