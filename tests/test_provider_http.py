@@ -227,3 +227,24 @@ def test_a_public_url_with_a_bracket_is_judged_by_its_pattern(
     answer = bridge.api("POST", "/api/endpoints", json=body)
     assert answer.status_code == 201, answer.text
     assert answer.json()["options"]["public_url"] == value
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        ("https://x.example/square?team=1", 201),  # Square signs the URL, query included
+        ("https://x.example/a b", 400),
+        ("https://x.example/a\n", 400),
+        ("ftp://x.example/a", 400),
+    ],
+)
+def test_square_notification_url_is_an_http_url_without_whitespace(
+    bridge: BridgeProcess, uid: str, value: str, status: int
+) -> None:
+    """Square's notification_url may carry a query but no whitespace, as its schema states."""
+    body = {"id": uid, "provider": "square", "secret": "square-signature-key-0123",
+            "options": {"notification_url": value}}  # fmt: skip
+    answer = bridge.api("POST", "/api/endpoints", json=body)
+    assert answer.status_code == status, answer.text
+    if status == 400:
+        assert answer.json()["field"] == "options.notification_url"

@@ -104,6 +104,7 @@ _SPACE = (
     r"\u3000\ufeff"
 )
 PUBLIC_URL = rf"https?://[^/?#{_SPACE}]+[^?{_SPACE}]*"
+HTTP_URL = rf"https?://[^/?#{_SPACE}]+[^{_SPACE}]*"  # the same, with a query allowed
 COMMON_OPTION_RULES: Mapping[str, Mapping[str, Any]] = {
     "tolerance": {"minimum": 1, "maximum": MAX_TOLERANCE},
     "public_url": {"pattern": f"^{PUBLIC_URL}$"},

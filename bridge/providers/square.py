@@ -13,11 +13,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from bridge.errors import InvalidInput
-from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
+from bridge.providers.base import (
+    HTTP_URL,
+    Identity,
+    Provider,
+    Secret,
+    SignRequest,
+    Verdict,
+    WebhookRequest,
+)
 from bridge.providers.headers import json_str, to_bytes
 from bridge.providers.schemes import hmac_match, hmac_text
 
@@ -32,15 +41,18 @@ class Square(Provider):
     generates_secret: ClassVar[bool] = False
     signs_url: ClassVar[bool] = True
     option_types: ClassVar[Mapping[str, type]] = {"notification_url": str}
+    # The URL as registered with Square, query included: it is what Square signs.
     option_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "notification_url": {"pattern": "^https?://"}
+        "notification_url": {"pattern": f"^{HTTP_URL}$"}
     }
 
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         clean = super().validate_options(options)
         url = clean.get("notification_url")
-        if url is not None and not url.startswith(("https://", "http://")):
-            raise InvalidInput("options.notification_url", "must be an http(s) URL")
+        if url is not None and not re.fullmatch(HTTP_URL, url):
+            raise InvalidInput(
+                "options.notification_url", "must be an http(s) URL without whitespace"
+            )
         return clean
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
