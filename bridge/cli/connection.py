@@ -16,7 +16,7 @@ from typing import Any
 
 import simple_websocket
 
-from bridge import closecodes
+from bridge import closecodes, jsontext
 from bridge.client import AdminToken, Refused, Unreachable
 
 # A WebSocket connect plus upgrade that takes longer than this counts as unreachable.
@@ -203,8 +203,9 @@ class Connection:
         if raw is None:
             return None
         try:
-            frame = json.loads(raw)
-        except ValueError:
+            # jsontext: a hostile server's frame nested 100,000 deep was a RecursionError.
+            frame = jsontext.loads(raw)
+        except (ValueError, UnicodeDecodeError):
             return {"type": "error", "code": "bad_frame", "message": "a frame that is not JSON"}
         return frame if isinstance(frame, dict) else None
 
