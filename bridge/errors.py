@@ -52,10 +52,8 @@ class StoreUnavailable(BridgeError):
         self.cause = cause
         super().__init__(f"Redis {self.reason} during {operation}: {cause!r}")
 
-    @property
-    def advice(self) -> str:
-        """The 503 answer's message."""
-        return f"storage is {self.reason}; retry later"
+    # The 503 answer's message where "storage is <reason>; retry later" would not fit.
+    advice: str | None = None
 
 
 class StoreFull(StoreUnavailable):
@@ -77,9 +75,7 @@ class RecordChanged(StoreUnavailable):
         self.endpoint_id = endpoint_id
         super().__init__("append", None)
 
-    @property
-    def advice(self) -> str:
-        return "the endpoint changed while this delivery was stored; retry"
+    advice = "the endpoint changed while this delivery was stored; retry"
 
 
 class NotFound(BridgeError):

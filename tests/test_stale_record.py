@@ -130,3 +130,16 @@ def test_record_changing_at_every_read_gives_up_storing_nothing(
     assert len(reads) == RECORD_READS  # the one above, then one per retry
     assert len(set(reads)) == RECORD_READS
     assert history(client, auth, uid) == []
+
+
+def test_record_changed_is_answered_503_naming_it(app: Flask) -> None:
+    """RecordChanged reaching the HTTP layer is a 503 with Retry-After that says to retry."""
+    with app.test_request_context("/hooks/x", method="POST"):
+        answer = app.make_response(app.handle_user_exception(RecordChanged("x")))
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"]
+    assert answer.get_json() == {
+        "error": "unavailable",
+        "reason": "endpoint_changing",
+        "message": "the endpoint changed while this delivery was stored; retry",
+    }
