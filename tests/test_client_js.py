@@ -285,7 +285,9 @@ def test_recovered_false_is_reported_to_on_gap(
     tight_bridge.create_endpoint(uid)
     cursors = [post(tight_bridge, uid, n) for n in range(8)]  # it keeps the newest 5
     open_feed(page, tight_bridge, tight_bridge.token, uid, since=cursors[0])
-    page.wait_for_function("feed.state === 'live' && window.gaps.length === 1")
+    # `subscribed` (the gap, then "live") comes before the retained events it announces.
+    page.wait_for_function("window.gaps.length === 1 && window.seen.length >= 5")
+    assert feed_state(page) == "live"
     gap = page.evaluate("window.gaps[0]")
     assert gap["recovered"] is False
     assert gap["since"] == cursors[0]
