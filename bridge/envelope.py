@@ -45,6 +45,7 @@ class Arrival:
     body: bytes
     trace: str
     source: str = "webhook"  # or "backfill": fetched from the provider's API afterwards
+    parsed: jsontext.Body | None = None  # the body's parse, where the verifier made it
 
 
 def masked_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -74,25 +75,25 @@ def tail(
         "headers": masked_headers(arrival.headers),
         "trace": arrival.trace,
     }
-    built.update(decode_body(arrival.body))
-    mask_body(built["body"], endpoint.options.get("mask", ()))
+    masks = endpoint.options.get("mask", ())
+    # Masking changes the tree in place: a parse shared with the verifier only where none is.
+    built.update(decode_body(arrival.body, None if masks else arrival.parsed))
+    mask_body(built["body"], masks)
     built["replay_of"] = None
     return json.dumps(built, separators=(",", ":"))
 
 
-def decode_body(body: bytes) -> dict[str, Any]:
-    """`{"body": parsed JSON or text}`, or `{"body": None, "body_base64": ...}` for non-UTF-8."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
+def decode_body(body: bytes, parsed: jsontext.Body | None = None) -> dict[str, Any]:
+    """`{"body": parsed JSON or text}`, or `{"body": None, "body_base64": ...}` for non-UTF-8;
+    from `parsed` (`jsontext.parse_body(body)`) where it was parsed already.
+
+    Carried as text when it is not JSON for us: NaN, 1e400 (it would be written out as
+    Infinity: a frame and a history page no strict parser reads), or nested past
+    jsontext.MAX_DEPTH."""
+    parsed = parsed or jsontext.parse_body(body)
+    if parsed.kind == "bytes":
         return {"body": None, "body_base64": base64.b64encode(body).decode()}
-    try:
-        # Carried as text when it is not JSON for us: NaN, 1e400 (it would be written out as
-        # Infinity: a frame and a history page no strict parser reads), or nested past
-        # jsontext.MAX_DEPTH.
-        return {"body": jsontext.loads(text, finite=True)}
-    except ValueError:
-        return {"body": text}
+    return {"body": parsed.value}
 
 
 def with_id(event_id: str, tail: str) -> str:

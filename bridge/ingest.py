@@ -144,6 +144,7 @@ def _envelope(
             headers=request.headers,
             body=request.body,
             trace=trace,
+            parsed=request.parsed(),
         ),
         verified=verdict.verified,
         verification={"scheme": verdict.scheme, "secret_id": verdict.secret_id},

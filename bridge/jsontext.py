@@ -12,7 +12,8 @@ from __future__ import annotations
 import gc
 import json
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 # Real webhook payloads nest a dozen levels or so; 128 leaves room and stays far below the
 # interpreter's recursion limit wherever the envelope is encoded or decoded again.
@@ -60,6 +61,27 @@ def loads(data: bytes | str, *, finite: bool = False) -> Any:
     if too_deep:
         raise TooDeep()
     return value
+
+
+@dataclass(frozen=True)
+class Body:
+    """A webhook body as an envelope carries it: "json" (`value` the parsed tree: strict
+    UTF-8, without a BOM, holding JSON with finite numbers), "text" (`value` the text: not
+    JSON for us) or "bytes" (not UTF-8; `value` None)."""
+
+    kind: Literal["json", "text", "bytes"]
+    value: Any
+
+
+def parse_body(body: bytes) -> Body:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return Body("bytes", None)
+    try:
+        return Body("json", loads(text, finite=True))
+    except ValueError:
+        return Body("text", text)
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

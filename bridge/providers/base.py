@@ -65,11 +65,28 @@ class WebhookRequest:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    # The body's parse, made once however many of verify, identify and the envelope read it
+    # (a large body took a second per parse).
+    _parsed: list[jsontext.Body] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+
+    def parsed(self) -> jsontext.Body:
+        """`jsontext.parse_body(body)`, once per request. Shared: code that changes the
+        tree (masking) parses a copy of its own instead."""
+        if not self._parsed:
+            self._parsed.append(jsontext.parse_body(self.body))
+        return self._parsed[0]
+
     def json(self) -> Any:
         """The body parsed as JSON, or None; only call after verification."""
+        parsed = self.parsed()
+        if parsed.kind == "json":
+            return parsed.value
+        # Wider than the envelope's rules, for the id and type: a BOM, UTF-16, NaN, 1e400.
         try:
             return jsontext.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
+        except ValueError:
             return None
 
 

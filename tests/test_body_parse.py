@@ -1,0 +1,85 @@
+"""A delivery's body is parsed once per request (bridge/providers/base.py, WebhookRequest),
+and what each reader gets from that parse is what it got from its own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+
+from bridge import envelope, jsontext
+from bridge.endpoints import Endpoint
+from bridge.providers.base import WebhookRequest
+from tests.ingest_support import create, deliver, history
+
+
+def test_every_reader_of_a_request_shares_one_parse() -> None:
+    """json() and parsed() return the same tree however often they are asked."""
+    request = WebhookRequest(body=b'{"id": "evt_1", "data": {"n": 1}}', headers={})
+    first = request.json()
+    assert first == {"id": "evt_1", "data": {"n": 1}}
+    assert request.json() is first
+    assert request.parsed().value is first
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "value"),
+    [
+        (b'{"a": [1, 2]}', "json", {"a": [1, 2]}),
+        (b"a=1&b=2", "text", "a=1&b=2"),
+        (b'{"n": 1e400}', "text", '{"n": 1e400}'),
+        (b'{"n": NaN}', "text", '{"n": NaN}'),
+        (b'\xef\xbb\xbf{"n": 1}', "text", '\ufeff{"n": 1}'),
+        (b"\xff\xfe{\x00}\x00", "bytes", None),
+        (b"[" * 200 + b"]" * 200, "text", "[" * 200 + "]" * 200),
+    ],
+)
+def test_a_body_is_json_text_or_bytes_as_the_envelope_carries_it(
+    body: bytes, kind: str, value: object
+) -> None:
+    """Strict UTF-8 JSON with finite numbers is a tree; other UTF-8 is text; the rest bytes."""
+    parsed = jsontext.parse_body(body)
+    assert (parsed.kind, parsed.value) == (kind, value)
+
+
+def test_identify_still_reads_a_body_the_envelope_carries_as_text() -> None:
+    """A BOM or a 1e400 keeps the body text in the envelope, yet json() still parses it."""
+    assert WebhookRequest(body=b'\xef\xbb\xbf{"id": "evt_1"}', headers={}).json() == {"id": "evt_1"}
+    assert WebhookRequest(body=b'{"id": "evt_2", "n": 1e400}', headers={}).json() == {
+        "id": "evt_2",
+        "n": float("inf"),
+    }
+    assert WebhookRequest(body=b"a=1", headers={}).json() is None
+
+
+def test_masking_the_envelope_leaves_the_shared_parse_as_received() -> None:
+    """An endpoint's mask changes the envelope's body, not the tree identify read."""
+    request = WebhookRequest(body=b'{"id": "evt_1", "card": {"number": "4242"}}', headers={})
+    seen = request.json()
+    endpoint = Endpoint("e", "stripe", (), options={"mask": ["card.number"]})
+    arrival = envelope.Arrival(
+        event_id="evt_1",
+        event_type=None,
+        received_at=0.0,
+        headers={},
+        body=request.body,
+        trace="t",
+        parsed=request.parsed(),
+    )
+    built = json.loads(envelope.tail(endpoint, arrival, verified=True, verification={}))
+    assert built["body"]["card"]["number"] == "***"
+    assert seen == {"id": "evt_1", "card": {"number": "4242"}}
+    assert request.json() is seen
+
+
+def test_a_bom_body_keeps_its_provider_id_and_is_stored_as_text(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A Stripe event behind a UTF-8 BOM is identified by its id and carried as its text."""
+    create(client, auth, uid, "stripe")
+    body = b'\xef\xbb\xbf{"id": "evt_bom", "type": "invoice.paid"}'
+    assert deliver(client, uid, body, provider_name="stripe").status_code == 202
+    (event,) = history(client, auth, uid)
+    assert (event["event_id"], event["event_type"]) == ("evt_bom", "invoice.paid")
+    assert event["body"] == body.decode("utf-8")
