@@ -195,8 +195,10 @@ def _reference_headers(
     provider: Provider, request: WebhookRequest, secrets: Sequence[Secret]
 ) -> dict[str, str]:
     secret = secrets[0].value if secrets else "reference-secret-only"
+    # Only the headers' shapes are shown, and signing a large body parsed it (Mailgun's).
+    body = request.body if len(request.body) <= MAX_VARIANT_BODY else b"{}"
     try:
-        headers = provider.sign(request.body, secret, now=request.now, options=request.options)
+        headers = provider.sign(body, secret, now=request.now, options=request.options)
     except Exception:  # a provider that cannot sign this body still gets a report
         return {}
     # A scheme whose "signature" is the secret itself (GitLab's token) must not have even the

@@ -1,5 +1,6 @@
 """A delivery's body is parsed once per request (bridge/providers/base.py, WebhookRequest),
-and what each reader gets from that parse is what it got from its own."""
+and what each reader gets from that parse is what it got from its own; before verification a
+stranger's large Mailgun body is parsed only for its signature (jsontext.loads `keep`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from flask.testing import FlaskClient
 
 from bridge import envelope, jsontext
 from bridge.endpoints import Endpoint
-from bridge.providers.base import WebhookRequest
+from bridge.errors import VerificationError
+from bridge.providers import get
+from bridge.providers.base import Identity, Secret, WebhookRequest
+from bridge.providers.mailgun import FIELDS, WHOLE_TREE, fields_of
 from tests.ingest_support import create, deliver, history
+from tests.provider_cases import MAILGUN_KEY, NOW, make_request
 
 
 def test_every_reader_of_a_request_shares_one_parse() -> None:
@@ -83,3 +88,56 @@ def test_a_bom_body_keeps_its_provider_id_and_is_stored_as_text(
     (event,) = history(client, auth, uid)
     assert (event["event_id"], event["event_type"]) == ("evt_bom", "invoice.paid")
     assert event["body"] == body.decode("utf-8")
+
+
+def test_keep_builds_only_the_named_members_of_each_object() -> None:
+    """Objects keep only the named members, and one with none of them is None but the outermost."""
+    keep = frozenset({"signature", "token"})
+    body = b' {"signature": {"token": "t", "x": [1, {"y": 2}]}, "data": [{}, {"token": 3}]}'
+    assert jsontext.loads(body, keep=keep) == {"signature": {"token": "t"}}
+    assert jsontext.loads(b'\n{"a": 1}', keep=keep) == {}
+    assert jsontext.loads(b'[{"a": 1}, {"token": 2}]', keep=keep) == [None, {"token": 2}]
+    assert jsontext.loads(b"null", keep=keep) is None
+    with pytest.raises(jsontext.TooDeep):
+        jsontext.loads(b'{"token": ' * 10_000 + b"1" + b"}" * 10_000, keep=keep)
+
+
+def padded(head: str) -> bytes:
+    """`head` (the text of a JSON object's first members) followed by members past WHOLE_TREE."""
+    filler = json.dumps([{"n": n, "token": "x"} for n in range(WHOLE_TREE // 20)])
+    return f'{{{head}"event-data": {{"event": "opened", "items": {filler}}}}}'.encode()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '"signature": {"timestamp": "1700000000", "token": "t1", "signature": "ab"}, ',
+        '"signature": {"timestamp": 1700000000, "token": "t1", "signature": "ab", "x": [{}]}, ',
+        '"signature": {"signature": {"timestamp": "1"}}, ',
+        '"signature": "not an object", ',
+        '"signature": {"token": "a"}, "signature": {"token": "b"}, ',
+        '"nested": {"signature": {"timestamp": "1", "token": "t", "signature": "ab"}}, ',
+        '"text": "a&signature=ab&timestamp=1&token=t&", ',
+        "",
+    ],
+)
+def test_a_large_mailgun_body_yields_the_signature_fields_the_whole_tree_holds(head: str) -> None:
+    """Searched for its signature only, a large body gives the same fields as parsed whole."""
+    request = make_request(padded(head), {"Content-Type": "application/json"})
+    assert len(request.body) > WHOLE_TREE
+    whole = fields_of(request)
+    searched = fields_of(request, verifying=True)
+    assert {f: searched.get(f) for f in FIELDS} == {f: whole.get(f) for f in FIELDS}
+
+
+def test_a_large_signed_mailgun_body_verifies_and_is_identified_from_the_whole_tree() -> None:
+    """A large Mailgun event signed with the key verifies, with its token and event type."""
+    mailgun = get("mailgun")
+    body = mailgun.sign_body(padded(""), MAILGUN_KEY, now=NOW, event_id="tok-large")
+    request = make_request(body, {"Content-Type": "application/json"})
+    assert len(body) > WHOLE_TREE
+    assert mailgun.verify(request, [Secret("s", MAILGUN_KEY)]).verified
+    assert mailgun.identify(request) == Identity("tok-large", "opened")
+    with pytest.raises(VerificationError) as refused:
+        mailgun.verify(request, [Secret("s", "key-" + "0" * 32)])
+    assert refused.value.reason == "bad_signature"

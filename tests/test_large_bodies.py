@@ -4,8 +4,12 @@ thread pool on a real bridge: stored, identified and rejected exactly as small o
 from __future__ import annotations
 
 import json
+import time
+
+import requests
 
 from bridge.offload import LARGE
+from bridge.providers import get
 from tests.support import BridgeProcess
 
 STRIPE_SECRET = "whsec_bGFyZ2UtYm9keS1zZWNyZXQtMTIzNA=="
@@ -53,3 +57,26 @@ def test_large_webhook_with_a_bad_signature_is_refused_and_kept_as_a_rejection(
     assert kept[0]["diagnosis"]["reason"] == "bad_signature"
     assert kept[0]["diagnosis"]["body"]["json"] is None  # too large to parse for a stranger
     assert bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"] == []
+
+
+MAILGUN_KEY = "key-6c61726765206d61696c67756e2062"
+
+
+def test_large_mailgun_event_signed_in_its_body_is_stored_and_a_forged_one_refused(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A large Mailgun event is stored with its token and type; the same body forged is 401."""
+    bridge.create_endpoint(uid, "mailgun", secret=MAILGUN_KEY)
+    items = [{"n": n, "s": "abcdefgh"} for n in range(LARGE // 20)]
+    event = json.dumps({"event-data": {"event": "delivered", "items": items}}).encode()
+    mailgun = get("mailgun")
+    signed = mailgun.sign_body(event, MAILGUN_KEY, now=time.time(), event_id=f"tok-{uid}")
+    forged = mailgun.sign_body(event, "key-" + "f" * 32, now=time.time())
+    url = f"{bridge.url}/hooks/{uid}"
+    json_type = {"Content-Type": "application/json"}
+    assert requests.post(url, data=signed, headers=json_type, timeout=30).status_code == 202
+    refused = requests.post(url, data=forged, headers=json_type, timeout=30)
+    assert (refused.status_code, refused.json()["reason"]) == (401, "bad_signature")
+    (stored,) = bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
+    assert (stored["event_id"], stored["event_type"]) == (f"tok-{uid}", "delivered")
+    assert stored["body"]["event-data"]["items"][-1] == items[-1]

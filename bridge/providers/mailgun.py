@@ -3,7 +3,9 @@
 - No signature header: the signature travels in the body. JSON webhooks carry
   `{"signature": {"timestamp", "token", "signature"}, "event-data": {...}}`; legacy webhooks and
   routes post form fields `timestamp`, `token` and `signature` (URL-encoded or multipart). A
-  URL-encoded form of over 1,000 fields (Mailgun sends a few dozen) is not looked into.
+  URL-encoded form of over 1,000 fields (Mailgun sends a few dozen) is not looked into, and
+  a JSON body over 256 KiB is searched only for its signature until that verifies (its whole
+  tree cost ~25 times its size in memory, for anyone who posts one).
 - Signed bytes: `<timestamp><token>`. The body itself is NOT covered: anyone holding one
   signed (timestamp, token, signature) triple can attach it to another body within the
   window. The window and the token replay check below are what limit that.
@@ -34,6 +36,10 @@ from bridge.providers.schemes import hmac_match, hmac_text
 
 WINDOW = 900
 FIELDS = ("timestamp", "token", "signature")
+# Before it is verified, a JSON body larger than this is only searched for its signature:
+# the whole tree of a stranger's 22 MB body took the worker ~500 MB.
+WHOLE_TREE = 256 * 1024
+SIGNATURE_ONLY = frozenset({"signature", *FIELDS})
 
 
 def _multipart(body: bytes, content_type: str) -> dict[str, str]:
@@ -55,9 +61,10 @@ def _multipart(body: bytes, content_type: str) -> dict[str, str]:
         return {}
 
 
-def fields_of(request: WebhookRequest) -> dict[str, Any]:
-    """`timestamp`, `token`, `signature` and `event` wherever this body carries them."""
-    data = request.json()
+def fields_of(request: WebhookRequest, *, verifying: bool = False) -> dict[str, Any]:
+    """`timestamp`, `token`, `signature` and `event` wherever this body carries them; while
+    `verifying` a large body, without `event`."""
+    data = _signature_only(request) if verifying else request.json()
     if isinstance(data, dict):
         signature = data.get("signature")
         found = dict(signature) if isinstance(signature, dict) else {}
@@ -77,6 +84,16 @@ def fields_of(request: WebhookRequest) -> dict[str, Any]:
     return dict(form)
 
 
+def _signature_only(request: WebhookRequest) -> Any:
+    """The body as JSON with only the signature's members (a small one whole), else None."""
+    if len(request.body) <= WHOLE_TREE:
+        return request.json()
+    try:
+        return jsontext.loads(request.body, keep=SIGNATURE_ONLY)
+    except ValueError:
+        return None
+
+
 def _text(value: Any) -> str | None:
     """A signed field as text: strings as they are, whole numbers (JSON) in decimal."""
     if isinstance(value, str):
@@ -92,7 +109,7 @@ class Mailgun(Provider):
     generates_secret: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
-        fields = fields_of(request)
+        fields = fields_of(request, verifying=True)
         timestamp, token, signature = (_text(fields.get(f)) for f in FIELDS)
         if not signature:
             raise self.fail("missing_signature", "the body has no signature field")
