@@ -30,8 +30,9 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode
 
 from bridge import jsontext
+from bridge.providers import forms
 from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
-from bridge.providers.headers import MAX_FORM_FIELDS, json_str, to_bytes
+from bridge.providers.headers import json_str, to_bytes
 from bridge.providers.schemes import hmac_match, hmac_text
 
 WINDOW = 900
@@ -40,6 +41,7 @@ FIELDS = ("timestamp", "token", "signature")
 # the whole tree of a stranger's 22 MB body took the worker ~500 MB.
 WHOLE_TREE = 256 * 1024
 SIGNATURE_ONLY = frozenset({"signature", *FIELDS})
+FORM_FIELDS = frozenset({*FIELDS, "event"})  # the rest of a form (an email's text) stays as sent
 
 
 def _multipart(body: bytes, content_type: str) -> dict[str, str]:
@@ -76,12 +78,12 @@ def fields_of(request: WebhookRequest, *, verifying: bool = False) -> dict[str, 
     form: dict[str, str] = {}
     text = request.body.decode("utf-8", "replace")
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        pairs = forms.pairs(text, decode=FORM_FIELDS)
     except ValueError:  # more fields than Mailgun sends: counted before any is parsed
         return {}
     for name, value in pairs:
         form.setdefault(name, value)
-    return dict(form)
+    return form
 
 
 def _signature_only(request: WebhookRequest) -> Any:

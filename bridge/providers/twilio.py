@@ -25,9 +25,10 @@ import hashlib
 import secrets as _random
 from collections.abc import Sequence
 from typing import ClassVar
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from bridge.errors import InvalidInput
+from bridge.providers import forms
 from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
 from bridge.providers.headers import (
     MAX_FORM_FIELDS,
@@ -87,7 +88,7 @@ def form_params(body: bytes) -> dict[str, list[str]]:
     ValueError for more than MAX_FORM_FIELDS of them (counted before any is parsed)."""
     params: dict[str, list[str]] = {}
     text = body.decode("utf-8", "replace")
-    for name, value in parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS):
+    for name, value in forms.pairs(text):
         params.setdefault(name, []).append(value)
     return params
 

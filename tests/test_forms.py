@@ -1,0 +1,60 @@
+"""bridge/providers/forms.py decodes a URL-encoded form exactly as urllib.parse does, slice
+by slice: hypothesis compares the two on escapes, UTF-8 sequences cut anywhere and `+`."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus as stdlib_unquote_plus
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridge.providers import forms
+from bridge.providers.headers import MAX_FORM_FIELDS
+
+# Escapes of every kind of UTF-8 byte (ASCII, continuation, 2-, 3- and 4-byte leads, never
+# valid), broken escapes, and the characters a form gives meaning to.
+PIECES = st.one_of(
+    st.sampled_from(["%41", "%C3", "%A9", "%E2", "%82", "%AC", "%F0", "%9F", "%98", "%80"]),
+    st.sampled_from(["%BF", "%FF", "%C0", "%ED", "%a9", "%", "%4", "%zz", "+", "=", "&", "é"]),
+    st.integers(0, 255).map(lambda b: f"%{b:02X}"),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x24F), max_size=2),
+)
+TEXT = st.lists(PIECES, max_size=60).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT, st.integers(1, 12))
+def test_slices_decode_as_one_value_does(text: str, size: int) -> None:
+    """Decoded in slices of any size, a value reads as unquote_plus reads it whole."""
+    assert forms.unquote_plus(text, size=size) == stdlib_unquote_plus(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_fields_are_the_ones_parse_qsl_finds(text: str) -> None:
+    """Every field and value is the one parse_qsl gives with blank values kept."""
+    assert forms.pairs(text) == parse_qsl(text, keep_blank_values=True)
+
+
+def test_only_the_named_values_are_decoded() -> None:
+    """With `decode`, other fields keep their names and an empty value."""
+    text = "token=a%20b&body=" + "%41" * 10 + "&signature=c+d"
+    assert forms.pairs(text, decode={"token", "signature"}) == [
+        ("token", "a b"),
+        ("body", ""),
+        ("signature", "c d"),
+    ]
+
+
+def test_too_many_fields_are_refused_before_any_is_decoded() -> None:
+    """More than MAX_FORM_FIELDS fields is a ValueError, as parse_qsl's max_num_fields."""
+    with pytest.raises(ValueError, match="form fields"):
+        forms.pairs("a=1&" * MAX_FORM_FIELDS)
+
+
+def test_a_long_value_of_escapes_decodes_whole() -> None:
+    """A value of 300,000 escapes, cut into default slices, is the same text."""
+    text = "%E2%82%AC" * 100_000 + "%C3" + "x%A9%41" * 1_000
+    assert forms.unquote_plus(text) == stdlib_unquote_plus(text)
