@@ -58,3 +58,52 @@ def test_a_long_value_of_escapes_decodes_whole() -> None:
     """A value of 300,000 escapes, cut into default slices, is the same text."""
     text = "%E2%82%AC" * 100_000 + "%C3" + "x%A9%41" * 1_000
     assert forms.unquote_plus(text) == stdlib_unquote_plus(text)
+
+
+NAMES = {"timestamp", "token", "signature"}
+MULTIPART = "multipart/form-data; boundary=B"
+
+
+def part(name: str, value: bytes, disposition: str = "") -> bytes:
+    head = f'--B\r\nContent-Disposition: form-data; name="{name}"{disposition}\r\n\r\n'
+    return head.encode() + value + b"\r\n"
+
+
+def test_multipart_gives_the_first_of_each_named_field() -> None:
+    """Named fields (files too) come as UTF-8 text, the first of a name, others left out."""
+    body = (
+        part("timestamp", b"1")
+        + part("body-plain", b"x" * 200_000)
+        + part("token", "é".encode(), '; filename="t.txt"')
+        + part("timestamp", b"2")
+        + part("signature", b"\xff")
+        + b"--B--\r\n"
+    )
+    assert forms.multipart(body, MULTIPART, NAMES) == {
+        "timestamp": "1",
+        "token": "é",
+        "signature": "\ufffd",
+    }
+
+
+def test_a_multipart_body_cut_short_keeps_the_fields_before_the_cut() -> None:
+    """Parts completed before a truncation or a part without Content-Disposition are kept."""
+    whole = part("timestamp", b"1") + part("token", b"t")
+    cut = whole + b"--B\r\nContent-Disposi"
+    assert forms.multipart(cut, MULTIPART, NAMES) == {"timestamp": "1", "token": "t"}
+    broken = part("timestamp", b"1") + b"--B\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+    assert forms.multipart(broken + part("token", b"t"), MULTIPART, NAMES) == {"timestamp": "1"}
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data", 'multipart/form-data; boundary=""', "text/plain"]
+)
+def test_multipart_without_a_boundary_has_no_fields(content_type: str) -> None:
+    """A content type naming no boundary gives no fields rather than an error."""
+    assert forms.multipart(part("token", b"t") + b"--B--\r\n", content_type, NAMES) == {}
+
+
+def test_multipart_with_more_parts_than_a_form_has_stops_there() -> None:
+    """Past MAX_FORM_FIELDS parts the decoder stops, keeping what came before."""
+    body = part("token", b"t") + part("x", b"") * MAX_FORM_FIELDS + part("signature", b"s")
+    assert forms.multipart(body + b"--B--\r\n", MULTIPART, NAMES) == {"token": "t"}

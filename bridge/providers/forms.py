@@ -1,17 +1,23 @@
-"""URL-encoded form bodies from strangers, decoded as `urllib.parse.parse_qsl` decodes them
-(blank values kept, `+` as a space, escapes as UTF-8 with replacement) in bounded memory.
+"""Form bodies from strangers, in bounded memory: URL-encoded ones decoded as
+`urllib.parse.parse_qsl` decodes them (blank values kept, `+` as a space, escapes as UTF-8
+with replacement), multipart ones read with werkzeug's streaming decoder, named fields only.
 
 Twilio signs every field and Mailgun puts its signature in fields, so both decode a form
 before anything is verified. `urllib.parse.unquote` splits a value at every `%`: a 20 MB
 value of escapes became some 10 million small strings at once, ~1.2 GB of one worker for one
 request. Here a long value is decoded in slices, cut only where no escape sequence spans the
-cut, so the result is the same, character for character.
+cut, so the result is the same, character for character. The email package's parser held
+a 20 MB multipart body several times over (340 MB); werkzeug's decoder is fed it in pieces.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from urllib.parse import unquote
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from bridge.providers.headers import MAX_FORM_FIELDS
 
@@ -33,6 +39,38 @@ def pairs(text: str, *, decode: Collection[str] | None = None) -> list[tuple[str
         wanted = decode is None or name in decode
         found.append((name, unquote_plus(raw_value) if wanted else ""))
     return found
+
+
+def multipart(body: bytes, content_type: str, names: Collection[str]) -> dict[str, str]:
+    """The fields named in `names` of a multipart/form-data body (the first of each name,
+    as UTF-8 with replacement), as far as the body parses: a part without Content-Disposition
+    or a body cut short ends it. A Content-Transfer-Encoding is not undone (RFC 7578 4.7:
+    senders must not use one)."""
+    boundary = parse_options_header(content_type)[1].get("boundary", "")
+    if not boundary:
+        return {}
+    decoder = MultipartDecoder(boundary.encode("utf-8", "replace"), max_parts=MAX_FORM_FIELDS)
+    fields: dict[str, str] = {}
+    reading: list[bytes] | None = None  # the pieces of a wanted part, while in one
+    name = ""
+    pieces = [body[at : at + SLICE] for at in range(0, len(body), SLICE)]
+    try:
+        for piece in [*pieces, None]:
+            decoder.receive_data(piece)
+            while not isinstance(event := decoder.next_event(), NeedData | Epilogue):
+                if isinstance(event, Field | File):
+                    name = event.name
+                    reading = [] if name in names and name not in fields else None
+                elif isinstance(event, Data) and reading is not None:
+                    reading.append(event.data)
+                    if not event.more_data:
+                        fields[name] = b"".join(reading).decode("utf-8", "replace")
+                        reading = None
+            if isinstance(event, Epilogue):
+                break
+    except (ValueError, HTTPException):  # broken parts, or more than MAX_FORM_FIELDS of them
+        pass
+    return fields
 
 
 def unquote_plus(text: str, *, size: int = SLICE) -> str:

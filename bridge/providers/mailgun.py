@@ -24,8 +24,6 @@ from __future__ import annotations
 import json
 import secrets as _random
 from collections.abc import Mapping, Sequence
-from email import message_from_bytes
-from email.message import Message
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode
 
@@ -44,25 +42,6 @@ SIGNATURE_ONLY = frozenset({"signature", *FIELDS})
 FORM_FIELDS = frozenset({*FIELDS, "event"})  # the rest of a form (an email's text) stays as sent
 
 
-def _multipart(body: bytes, content_type: str) -> dict[str, str]:
-    """The text fields of a multipart/form-data body; {} where it does not parse."""
-    header = "".join(content_type.splitlines()).encode("utf-8", "replace")
-    try:
-        message = message_from_bytes(b"Content-Type: " + header + b"\r\n\r\n" + body)
-        parts = message.get_payload() if message.is_multipart() else []
-        fields: dict[str, str] = {}
-        for part in parts if isinstance(parts, list) else []:
-            if not isinstance(part, Message):
-                continue
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True)
-            if isinstance(name, str) and isinstance(payload, bytes):
-                fields.setdefault(name, payload.decode("utf-8", "replace"))
-        return fields
-    except (ValueError, LookupError, TypeError, AttributeError):
-        return {}
-
-
 def fields_of(request: WebhookRequest, *, verifying: bool = False) -> dict[str, Any]:
     """`timestamp`, `token`, `signature` and `event` wherever this body carries them; while
     `verifying` a large body, without `event`."""
@@ -74,7 +53,7 @@ def fields_of(request: WebhookRequest, *, verifying: bool = False) -> dict[str, 
         return found
     content_type = request.header("content-type") or ""
     if content_type.lower().startswith("multipart/"):
-        return dict(_multipart(request.body, content_type))
+        return forms.multipart(request.body, content_type, FORM_FIELDS)
     form: dict[str, str] = {}
     text = request.body.decode("utf-8", "replace")
     try:
