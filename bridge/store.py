@@ -26,6 +26,42 @@ from bridge.redis_errors import REDIS_ERRORS, kind, unavailable
 # The debugger's list of rejected deliveries per endpoint: short, and gone after a week.
 REJECTIONS_KEPT = 50
 REJECTIONS_TTL = 7 * 86400
+# Envelope bytes one read of the stream returns at most (always at least one event): a page
+# of 1,000 events of 20 MB each would have been 20 GB at once, in Redis and in the worker.
+READ_BYTES = 8 * 1024 * 1024
+
+# A page of the stream: entries from ARGV[1] to ARGV[2] (XRANGE's bounds, or XREVRANGE's
+# when ARGV[5] is "1"), at most ARGV[3] of them and ARGV[4] bytes but always one, without
+# their raw bytes `r`; then 1 if entries follow. One entry at a time: a larger COUNT would
+# hold all its entries at once, however large each is.
+_READ = """
+local key, count, budget = KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local from, to, reverse = ARGV[1], ARGV[2], ARGV[5] == '1'
+local entries, bytes = {}, 0
+while true do
+  local rows
+  if reverse then
+    rows = redis.call('XREVRANGE', key, from, to, 'COUNT', 1)
+  else
+    rows = redis.call('XRANGE', key, from, to, 'COUNT', 1)
+  end
+  local row = rows[1]
+  if row == nil then return {entries, 0} end
+  if #entries == count then return {entries, 1} end
+  local fields, kept, size = row[2], {}, 0
+  for i = 1, #fields, 2 do
+    if fields[i] ~= 'r' then
+      kept[#kept + 1] = fields[i]
+      kept[#kept + 1] = fields[i + 1]
+      size = size + #fields[i + 1]
+    end
+  end
+  if #entries > 0 and bytes + size > budget then return {entries, 1} end
+  entries[#entries + 1] = {row[1], kept}
+  bytes = bytes + size
+  from = '(' .. row[1]
+end
+"""
 
 
 @dataclass(frozen=True)
@@ -54,6 +90,15 @@ class StoredEvent:
         return envelope.with_id(self.id, self.envelope_tail)
 
 
+@dataclass(frozen=True)
+class Page:
+    """Events read in order, without their raw bytes (`Store.event` has them); `more` when
+    the read stopped at its count or byte limit with events left after the last."""
+
+    events: list[StoredEvent]
+    more: bool
+
+
 class Store:
     def __init__(
         self,
@@ -67,6 +112,7 @@ class Store:
     ) -> None:
         self.client = client
         self.write_headroom = write_headroom
+        self._read = client.register_script(_READ)
         self._appender = Appender(
             client,
             retention_events=retention_events,
@@ -141,32 +187,28 @@ class Store:
             exists=True,
         )
 
-    def history(self, channel: str, since: Cursor, limit: int) -> list[StoredEvent]:
-        """Up to `limit` events after `since`, oldest first."""
-        try:
-            rows: list[tuple[bytes, dict[bytes, bytes]]] = self.client.xrange(  # type: ignore[assignment]
-                keys.stream(channel), min="(" + cursor.text(since), max="+", count=limit
-            )
-        except REDIS_ERRORS as exc:
-            raise unavailable("history", exc) from exc
-        return [_stored(entry_id, fields) for entry_id, fields in rows]
+    def history(self, channel: str, since: Cursor, limit: int) -> Page:
+        """Up to `limit` events after `since`, oldest first, and at most READ_BYTES."""
+        return self._page(channel, "(" + cursor.text(since), "+", limit, reverse=False)
 
     def history_before(
         self, channel: str, before: Cursor, limit: int, since: Cursor = cursor.ZERO
-    ) -> list[StoredEvent]:
-        """The newest `limit` events before `before` (and after `since`), oldest first."""
+    ) -> Page:
+        """The newest `limit` events before `before` (and after `since`), at most READ_BYTES
+        of them, oldest first; `more` when older ones are left."""
         if before <= since:
-            return []  # nothing lies between (and Redis refuses an exclusive end of 0-0)
+            return Page([], more=False)  # nothing lies between (Redis refuses an end of 0-0)
+        start, end = "(" + cursor.text(before), "(" + cursor.text(since)
+        return self._page(channel, start, end, limit, reverse=True)
+
+    def _page(self, channel: str, start: str, end: str, limit: int, *, reverse: bool) -> Page:
+        args: list[str | int] = [start, end, limit, READ_BYTES, "1" if reverse else "0"]
         try:
-            rows: list[tuple[bytes, dict[bytes, bytes]]] = self.client.xrevrange(  # type: ignore[assignment]
-                keys.stream(channel),
-                max="(" + cursor.text(before),
-                min="(" + cursor.text(since),
-                count=limit,
-            )
+            entries, more = self._read(keys=[keys.stream(channel)], args=args)
         except REDIS_ERRORS as exc:
             raise unavailable("history", exc) from exc
-        return [_stored(entry_id, fields) for entry_id, fields in reversed(rows)]
+        events = [_stored(entry_id, dict(_pairs(fields))) for entry_id, fields in entries]
+        return Page(events[::-1] if reverse else events, more=bool(more))
 
     def event(self, channel: str, event_id: Cursor) -> StoredEvent | None:
         """The one event with this id, or None when it never existed or was trimmed."""
@@ -180,13 +222,13 @@ class Store:
         return _stored(*rows[0]) if rows else None
 
     def replay_after(self, channel: str, since: Cursor, batch: int = 500) -> Iterator[StoredEvent]:
-        """Every retained event after `since`, read in batches."""
+        """Every retained event after `since` (without its raw bytes), read in batches."""
         while True:
-            events = self.history(channel, since, batch)
-            yield from events
-            if len(events) < batch:
+            page = self.history(channel, since, batch)
+            yield from page.events
+            if not page.more:
                 return
-            since = cursor.parse(events[-1].id)
+            since = cursor.parse(page.events[-1].id)
 
     def counts(self, channels: list[str]) -> dict[str, int]:
         """How many events each channel retains, in one round trip."""
@@ -233,6 +275,12 @@ def _stored(entry_id: bytes, fields: dict[bytes, bytes]) -> StoredEvent:
         envelope_tail=_text(fields.get(b"e", b"{}")),
         raw=fields.get(b"r", b""),
     )
+
+
+def _pairs(flat: list[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """[k1, v1, k2, v2] as (k1, v1), (k2, v2)."""
+    values = iter(flat)
+    return zip(values, values, strict=True)
 
 
 def _text(value: bytes | str) -> str:

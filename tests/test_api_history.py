@@ -75,3 +75,24 @@ def test_events_with_a_bad_limit_is_400(
     created(client, auth, uid)
     answer = client.get(f"/api/endpoints/{uid}/events", query_string={"limit": limit}, headers=auth)
     assert assert_json_error(answer, 400, "invalid_request")["field"] == "limit"
+
+
+def test_a_page_of_large_events_stops_at_the_read_limit_and_next_goes_on(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """Large events come in pages under the store's READ_BYTES, `next` leading to the rest."""
+    created(client, auth, uid, secret=SECRET)
+    pad = "x" * (3 * 1024 * 1024)  # three of these pass READ_BYTES (8 MiB)
+    ids = []
+    for n in range(3):
+        answer = deliver(client, uid, f'{{"n": {n}, "pad": "{pad}"}}'.encode())
+        assert answer.status_code == 202
+        ids.append(answer.get_json()["id"])
+    url = f"/api/endpoints/{uid}/events"
+    first = client.get(url, query_string={"limit": 100}, headers=auth).get_json()
+    assert [e["id"] for e in first["events"]] == ids[:2]
+    assert first["next"] == ids[1]
+    rest = client.get(url, query_string={"since": first["next"]}, headers=auth).get_json()
+    assert ([e["id"] for e in rest["events"]], rest["next"]) == (ids[2:], None)
+    newest = client.get(url, query_string={"before": "9999999999999-0"}, headers=auth).get_json()
+    assert ([e["id"] for e in newest["events"]], newest["next"]) == (ids[1:], ids[1])

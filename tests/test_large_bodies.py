@@ -10,7 +10,8 @@ import requests
 
 from bridge.offload import LARGE
 from bridge.providers import get
-from tests.support import BridgeProcess
+from bridge.store import READ_BYTES
+from tests.support import BridgeProcess, Connect
 
 STRIPE_SECRET = "whsec_bGFyZ2UtYm9keS1zZWNyZXQtMTIzNA=="
 
@@ -80,3 +81,20 @@ def test_large_mailgun_event_signed_in_its_body_is_stored_and_a_forged_one_refus
     (stored,) = bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
     assert (stored["event_id"], stored["event_type"]) == (f"tok-{uid}", "delivered")
     assert stored["body"]["event-data"]["items"][-1] == items[-1]
+
+
+def test_a_resume_over_more_than_one_read_of_large_events_gets_each_once(
+    bridge: BridgeProcess, connect: Connect, uid: str
+) -> None:
+    """Subscribed from the start, a socket gets large events past READ_BYTES, each once."""
+    bridge.create_endpoint(uid)
+    pad = "x" * (READ_BYTES // 3)
+    ids = []
+    for n in range(4):
+        body = json.dumps({"n": n, "pad": pad}).encode()
+        ids.append(bridge.post_signed(uid, body, event_id=f"{uid}-{n}").json()["id"])
+    client = connect(bridge)
+    client.subscribe(uid, since="0")
+    assert [e["id"] for e in client.events(4, timeout=30)] == ids
+    client.send({"type": "ping"})
+    assert client.recv()["type"] == "pong"  # nothing more came before it

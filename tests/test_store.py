@@ -10,7 +10,7 @@ import redis
 from bridge import cursor, keys
 from bridge.endpoints import Endpoints
 from bridge.errors import NotFound
-from bridge.store import Store
+from bridge.store import READ_BYTES, Store
 
 
 def make(client: redis.Redis, endpoint: str, events: int = 100, seconds: int = 3600) -> Store:
@@ -27,7 +27,7 @@ def test_age_retention_trims_and_records_what_it_trimmed(
     first = store.append(uid, "a", "t", '{"n":1}', b"1").id
     time.sleep(0.002)  # the next append must fall in a later millisecond than the first
     second = store.append(uid, "b", "t", '{"n":2}', b"2").id
-    assert [e.id for e in store.history(uid, cursor.ZERO, 10)] == [second]
+    assert [e.id for e in store.history(uid, cursor.ZERO, 10).events] == [second]
     state = store.state(uid)
     assert state.trimmed == cursor.parse(first)
     assert not state.recovers(cursor.ZERO)
@@ -38,7 +38,7 @@ def test_count_retention_keeps_the_newest(redis_client: redis.Redis, uid: str) -
     """With a count limit, the newest events are kept and the trimmed ones are recorded."""
     store = make(redis_client, uid, events=3)
     ids = [store.append(uid, str(n), "t", "{}", b"").id for n in range(5)]
-    assert [e.id for e in store.history(uid, cursor.ZERO, 10)] == ids[2:]
+    assert [e.id for e in store.history(uid, cursor.ZERO, 10).events] == ids[2:]
     assert store.state(uid).trimmed == cursor.parse(ids[1])
 
 
@@ -46,7 +46,7 @@ def test_young_stream_is_not_trimmed_by_age(redis_client: redis.Redis, uid: str)
     """Events younger than the age limit all stay, and resume from the start recovers."""
     store = make(redis_client, uid)
     ids = [store.append(uid, str(n), "t", "{}", b"").id for n in range(5)]
-    assert [e.id for e in store.history(uid, cursor.ZERO, 10)] == ids
+    assert [e.id for e in store.history(uid, cursor.ZERO, 10).events] == ids
     assert store.state(uid).recovers(cursor.ZERO)
 
 
@@ -61,3 +61,58 @@ def test_an_append_for_a_deleted_endpoint_stores_and_publishes_nothing(
     with pytest.raises(NotFound):
         store.append(uid, "after", "t", "{}", b"")
     assert not redis_client.exists(keys.stream(uid))
+
+
+MIB = 1024 * 1024
+
+
+def large_events(store: Store, endpoint: str, sizes_mib: list[int]) -> list[str]:
+    """Append one event per size, each envelope that many MiB (and a raw body as large)."""
+    ids = []
+    for n, size in enumerate(sizes_mib):
+        tail = '{"pad":"' + "x" * (size * MIB) + '"}'
+        ids.append(store.append(endpoint, f"big-{n}", "t", tail, b"r" * size * MIB).id)
+    return ids
+
+
+def test_a_read_stops_at_its_byte_limit_and_the_next_goes_on(
+    redis_client: redis.Redis, uid: str
+) -> None:
+    """Pages of large events hold at most READ_BYTES (one event at least), none lost or twice."""
+    store = make(redis_client, uid)
+    ids = large_events(store, uid, [3, 3, 3, 9, 1])
+    pages, since = [], cursor.ZERO
+    while True:
+        page = store.history(uid, since, 100)
+        pages.append([e.id for e in page.events])
+        sizes = [len(e.envelope_tail) for e in page.events]
+        assert len(sizes) == 1 or sum(sizes) <= READ_BYTES
+        assert all(e.raw == b"" for e in page.events)  # Store.event() has them
+        if not page.more:
+            break
+        since = cursor.parse(page.events[-1].id)
+    assert pages == [ids[0:2], ids[2:3], ids[3:4], ids[4:5]]
+    assert [e.id for e in store.replay_after(uid, cursor.ZERO)] == ids
+
+
+def test_a_backward_read_stops_at_its_byte_limit_oldest_first(
+    redis_client: redis.Redis, uid: str
+) -> None:
+    """Read before a cursor, large events come newest-page first, each page oldest first."""
+    store = make(redis_client, uid)
+    ids = large_events(store, uid, [1, 3, 3, 3])
+    newest = store.history_before(uid, cursor.parse("9999999999999-0"), 100)
+    assert ([e.id for e in newest.events], newest.more) == (ids[2:], True)
+    older = store.history_before(uid, cursor.parse(ids[2]), 100)
+    assert ([e.id for e in older.events], older.more) == (ids[:2], False)
+
+
+def test_a_read_of_exactly_its_count_says_whether_more_follow(
+    redis_client: redis.Redis, uid: str
+) -> None:
+    """A page that ends at its count is `more` only when another event is stored after it."""
+    store = make(redis_client, uid)
+    ids = [store.append(uid, str(n), "t", "{}", b"").id for n in range(4)]
+    assert store.history(uid, cursor.ZERO, 3).more
+    last = store.history(uid, cursor.parse(ids[0]), 3)
+    assert ([e.id for e in last.events], last.more) == (ids[1:], False)

@@ -83,14 +83,12 @@ def _page(
     """Up to `limit` events, oldest first: forwards after `since`, or the newest before
     `before`; with `next`, where the following page starts (None: nothing is left), and how
     many entries were looked at."""
-    if not search.active:  # one more than asked: `next` only when there really is more
+    if not search.active:  # fewer than `limit` where they come to Store's READ_BYTES
         if before is None:
-            stored = store.history(endpoint_id, since, limit + 1)
-            page = stored[:limit]
-            return page, page[-1].id if len(stored) > limit else None, len(page)
-        stored = store.history_before(endpoint_id, before, limit + 1, since)
-        page = stored[-limit:]
-        return page, page[0].id if len(stored) > limit else None, len(page)
+            page = store.history(endpoint_id, since, limit)
+            return page.events, page.events[-1].id if page.more else None, len(page.events)
+        page = store.history_before(endpoint_id, before, limit, since)
+        return page.events, page.events[0].id if page.more else None, len(page.events)
     # A search reads batches until the page is full, the stream ends, or SCAN_BUDGET entries
     # were looked at; then `next` is where it stopped, so a sparse match costs bounded time.
     backwards = before is not None
@@ -98,16 +96,18 @@ def _page(
     scanned, stopped_at = 0, None
     while scanned < SCAN_BUDGET:
         if before is None:
-            rows = store.history(endpoint_id, since, SCAN_BATCH)
+            batch = store.history(endpoint_id, since, SCAN_BATCH)
+            rows = batch.events
         else:
-            rows = store.history_before(endpoint_id, before, SCAN_BATCH, since)[::-1]
+            batch = store.history_before(endpoint_id, before, SCAN_BATCH, since)
+            rows = batch.events[::-1]
         for event in rows:
             scanned += 1
             if search.matches(event):
                 found.append(event)
                 if len(found) == limit:
                     return _oldest_first(found, backwards), event.id, scanned
-        if len(rows) < SCAN_BATCH:
+        if not batch.more:
             return _oldest_first(found, backwards), None, scanned
         stopped_at = rows[-1].id
         if before is None:
