@@ -5,6 +5,9 @@ RecursionError (not ValueError), and a tree that parses near the interpreter's l
 still fail later, when the envelope holding it is encoded or read back deeper in the stack.
 Everything the bridge parses from the network goes through `loads`, which refuses any tree
 deeper than MAX_DEPTH with a ValueError, like any other text that is not JSON for us.
+
+`member` reads one member of a large object without building the rest (Mailgun's signature,
+read before anything is verified); `parse_body` is a webhook body as the envelope carries it.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from __future__ import annotations
 import gc
 import json
 import math
+import re
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Literal
 
 # Real webhook payloads nest a dozen levels or so; 128 leaves room and stays far below the
@@ -28,17 +31,13 @@ class TooDeep(ValueError):
         super().__init__(f"JSON nested more than {MAX_DEPTH} levels deep")
 
 
-def loads(data: bytes | str, *, finite: bool = False, keep: frozenset[str] | None = None) -> Any:
+def loads(data: bytes | str, *, finite: bool = False) -> Any:
     """The JSON value of `data`; ValueError for anything else (not UTF-8, not JSON, NaN or
     Infinity, an integer too long to convert, or nested more than MAX_DEPTH levels).
 
     `finite` also refuses a number too large for a float (1e400), which json.loads makes
     `inf`: for a value that is written out again as JSON (an envelope's body), where it
-    would come out as `Infinity`, which no strict parser reads.
-
-    `keep` builds only the members of each object named in it, and an object with none of
-    them as None (the outermost as {}): for a field read out of a stranger's large body
-    before it is verified, whose whole tree took ~25 times the body's size in memory."""
+    would come out as `Infinity`, which no strict parser reads."""
     opening = (
         data.count(b"[") + data.count(b"{")
         if isinstance(data, bytes)
@@ -54,13 +53,8 @@ def loads(data: bytes | str, *, finite: bool = False, keep: frozenset[str] | Non
         gc.disable()
     try:
         value = json.loads(
-            data,
-            parse_float=_finite_float if finite else float,
-            parse_constant=_reject_constant,
-            object_pairs_hook=None if keep is None else partial(_kept, keep),
+            data, parse_float=_finite_float if finite else float, parse_constant=_reject_constant
         )
-        if keep is not None and value is None and _opens_object(data):
-            value = {}
         # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
         too_deep = opening > MAX_DEPTH and _deeper_than(value, MAX_DEPTH)
     except RecursionError:
@@ -94,14 +88,85 @@ def parse_body(body: bytes) -> Body:
         return Body("text", text)
 
 
-def _kept(keep: frozenset[str], pairs: list[tuple[str, Any]]) -> dict[str, Any] | None:
-    return {name: value for name, value in pairs if name in keep} or None
+# What `member` steps over: whitespace; a string; a number or literal (loosely: only the
+# member it returns is parsed, strictly); inside a container, everything up to and with its
+# next bracket outside a string. Possessive, so a body that does not match fails at once.
+_SPACE = re.compile(rb"[ \t\n\r]*+")
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
+_SCALAR = re.compile(rb"[-+.0-9a-zA-Z]++")
+_PLAIN = rb'[^"\[\]{}]++|"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+_FLAT = rb"\{(?:" + _PLAIN + rb")*+\}|\[(?:" + _PLAIN + rb")*+\]"  # holding no container
+_TO_BRACKET = re.compile(rb"(?:" + _PLAIN + rb")*+([\[\]{}])")
+# The same, stepping over flat containers whole: most of a large body, in one match.
+_OVER_FLAT = re.compile(rb"(?:" + _PLAIN + rb"|" + _FLAT + rb")*+([\[\]{}])")
+_CLOSER = {b"{": b"}", b"[": b"]"}
+MISSING = object()
 
 
-def _opens_object(data: bytes | str) -> bool:
-    if isinstance(data, bytes):
-        return data.lstrip(b" \t\n\r")[:1] == b"{"
-    return data.lstrip(" \t\n\r")[:1] == "{"
+def member(data: bytes, name: str, *, max_bytes: int) -> Any:
+    """The value of member `name` of the JSON object `data` (the last of that name, as
+    json.loads keeps), parsed only if its text is at most `max_bytes`; MISSING where there is
+    none or it is longer. ValueError where `data` is not a UTF-8 JSON object (its structure
+    is checked, not every value's syntax) or nests deeper than MAX_DEPTH.
+
+    Nothing else is built: for one field of a stranger's large body, read before anything
+    is verified, whose whole tree took ~25 times the body's size in memory."""
+    at = _skip_space(data, 0)
+    if data[at : at + 1] != b"{":
+        raise ValueError("not a JSON object")
+    found: Any = MISSING
+    at = _skip_space(data, at + 1)
+    if data[at : at + 1] == b"}":
+        return found
+    while True:
+        key = _STRING.match(data, at)
+        if key is None:
+            raise ValueError("expected a member name")
+        at = _skip_space(data, key.end())
+        if data[at : at + 1] != b":":
+            raise ValueError("expected ':'")
+        start = _skip_space(data, at + 1)
+        end = _value_end(data, start)
+        if loads(key.group()) == name:
+            found = loads(data[start:end]) if end - start <= max_bytes else MISSING
+        at = _skip_space(data, end)
+        if data[at : at + 1] == b"}":
+            if _skip_space(data, at + 1) != len(data):
+                raise ValueError("text after the object")
+            return found
+        if data[at : at + 1] != b",":
+            raise ValueError("expected ',' or '}'")
+        at = _skip_space(data, at + 1)
+
+
+def _skip_space(data: bytes, at: int) -> int:
+    space = _SPACE.match(data, at)
+    return space.end() if space else at
+
+
+def _value_end(data: bytes, at: int) -> int:
+    """Where the JSON value starting at `at` ends."""
+    if data[at : at + 1] not in (b"{", b"["):
+        one = _STRING.match(data, at) or _SCALAR.match(data, at)
+        if one is None:
+            raise ValueError("expected a value")
+        return one.end()
+    closers = [_CLOSER[data[at : at + 1]]]  # what each open container must end with
+    at += 1
+    while True:
+        # Levels: the outermost object, those open, and a flat container stepped over.
+        step = (_OVER_FLAT if len(closers) + 2 <= MAX_DEPTH else _TO_BRACKET).match(data, at)
+        if step is None:
+            raise ValueError("a container is not closed")
+        at, bracket = step.end(), step.group(1)
+        if bracket in _CLOSER:
+            closers.append(_CLOSER[bracket])
+            if len(closers) + 1 > MAX_DEPTH:
+                raise TooDeep()
+        elif closers.pop() != bracket:
+            raise ValueError(f"a container closed with {bracket.decode()}")
+        elif not closers:
+            return at
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

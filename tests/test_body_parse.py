@@ -5,9 +5,12 @@ stranger's large Mailgun body is parsed only for its signature (jsontext.loads `
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge import envelope, jsontext
 from bridge.endpoints import Endpoint
@@ -90,16 +93,80 @@ def test_a_bom_body_keeps_its_provider_id_and_is_stored_as_text(
     assert event["body"] == body.decode("utf-8")
 
 
-def test_keep_builds_only_the_named_members_of_each_object() -> None:
-    """Objects keep only the named members, and one with none of them is None but the outermost."""
-    keep = frozenset({"signature", "token"})
-    body = b' {"signature": {"token": "t", "x": [1, {"y": 2}]}, "data": [{}, {"token": 3}]}'
-    assert jsontext.loads(body, keep=keep) == {"signature": {"token": "t"}}
-    assert jsontext.loads(b'\n{"a": 1}', keep=keep) == {}
-    assert jsontext.loads(b'[{"a": 1}, {"token": 2}]', keep=keep) == [None, {"token": 2}]
-    assert jsontext.loads(b"null", keep=keep) is None
-    with pytest.raises(jsontext.TooDeep):
-        jsontext.loads(b'{"token": ' * 10_000 + b"1" + b"}" * 10_000, keep=keep)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.sampled_from('ab"\\{}[],: \u00e9\n')),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["signature", "a", "{", '"']), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["signature", "event-data", "x"]), JSON, max_size=4))
+def test_member_is_the_value_json_loads_gives_the_outermost_object(
+    document: dict[str, object],
+) -> None:
+    """The named member of an object, found without parsing the rest, is the one loads keeps."""
+    for text in (json.dumps(document), json.dumps(document, indent=2, ensure_ascii=False)):
+        found = jsontext.member(text.encode(), "signature", max_bytes=10**6)
+        assert found == document.get("signature", jsontext.MISSING)
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        (b'{"signature": 1, "signature": 2}', 2),
+        (b'{"sig\\u006eature": "escaped name"}', "escaped name"),
+        (b'{"a": {"signature": 1}, "b": ["]", "}", "\\""]}', jsontext.MISSING),
+        (b'{"signature": "' + b"x" * 100 + b'"}', jsontext.MISSING),
+        (b" {} ", jsontext.MISSING),
+    ],
+)
+def test_member_finds_the_last_of_its_name_at_the_outermost_level_only(
+    body: bytes, found: object
+) -> None:
+    """Duplicates, escaped names, nested members, brackets in strings and a size bound."""
+    assert jsontext.member(body, "signature", max_bytes=64) == found
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"[1]", "not a JSON object"),
+        (b"", "not a JSON object"),
+        (b'{"a": [1, 2}', "a container closed with }"),
+        (b'{"a": [1, 2', "a container is not closed"),
+        (b'{"a": 1', "expected ',' or '}'"),
+        (b'{"a": 1} x', "text after the object"),
+        (b'{"a" 1}', "expected ':'"),
+        (b"{1: 2}", "expected a member name"),
+        (b'{"a": }', "expected a value"),
+    ],
+)
+def test_member_of_what_is_no_json_object_is_a_value_error(body: bytes, problem: str) -> None:
+    """A body that is not one well-formed JSON object raises ValueError naming what is wrong."""
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        jsontext.member(body, "signature", max_bytes=64)
+
+
+@pytest.mark.parametrize("inner", [b"", b"{}", b"[1]", b'{"a": "[{"}'])
+@pytest.mark.parametrize("levels", [jsontext.MAX_DEPTH - 2, jsontext.MAX_DEPTH - 1])
+def test_member_counts_levels_as_loads_does(levels: int, inner: bytes) -> None:
+    """An object nested exactly past MAX_DEPTH is TooDeep for member as for loads."""
+    body = b'{"a": ' + b"[" * levels + inner + b"]" * levels + b', "signature": 1}'
+    try:
+        jsontext.loads(body)
+    except jsontext.TooDeep:
+        with pytest.raises(jsontext.TooDeep):
+            jsontext.member(body, "signature", max_bytes=64)
+    else:
+        assert jsontext.member(body, "signature", max_bytes=64) == 1
 
 
 def padded(head: str) -> bytes:

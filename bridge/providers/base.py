@@ -21,13 +21,15 @@ import math
 import re
 import secrets as _random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from bridge import jsontext, masking
 from bridge.errors import InvalidInput, VerificationError
 from bridge.providers.headers import OWS, UNIX_SECONDS
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,18 +67,22 @@ class WebhookRequest:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
-    # The body's parse, made once however many of verify, identify and the envelope read it
-    # (a large body took a second per parse).
-    _parsed: list[jsontext.Body] = field(
-        default_factory=list, init=False, repr=False, compare=False
-    )
+    # What is worked out of the body once however often it is asked for: the parse that
+    # verify, identify and the envelope share (a large body took a second per parse), and
+    # what a verifier reads from it (verify runs again for the debugger).
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memo(self, name: str, work: Callable[[], T]) -> T:
+        """`work()` the first time `name` is asked of this request, the same value after."""
+        if name not in self._memo:
+            self._memo[name] = work()
+        found: T = self._memo[name]
+        return found
 
     def parsed(self) -> jsontext.Body:
         """`jsontext.parse_body(body)`, once per request. Shared: code that changes the
         tree (masking) parses a copy of its own instead."""
-        if not self._parsed:
-            self._parsed.append(jsontext.parse_body(self.body))
-        return self._parsed[0]
+        return self.memo("body", lambda: jsontext.parse_body(self.body))
 
     def json(self) -> Any:
         """The body parsed as JSON, or None; only call after verification."""

@@ -3,9 +3,10 @@
 - No signature header: the signature travels in the body. JSON webhooks carry
   `{"signature": {"timestamp", "token", "signature"}, "event-data": {...}}`; legacy webhooks and
   routes post form fields `timestamp`, `token` and `signature` (URL-encoded or multipart). A
-  URL-encoded form of over 1,000 fields (Mailgun sends a few dozen) is not looked into, and
-  a JSON body over 256 KiB is searched only for its signature until that verifies (its whole
-  tree cost ~25 times its size in memory, for anyone who posts one).
+  URL-encoded form of over 1,000 fields (Mailgun sends a few dozen) is not looked into. Until
+  the signature verifies, only the signature is read: a form's other fields are not decoded,
+  and a JSON body over 256 KiB is scanned for its `signature` member without being parsed
+  (its whole tree took ~25 times its size in memory, for anyone who posts one).
 - Signed bytes: `<timestamp><token>`. The body itself is NOT covered: anyone holding one
   signed (timestamp, token, signature) triple can attach it to another body within the
   window. The window and the token replay check below are what limit that.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import secrets as _random
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode
 
@@ -38,14 +40,18 @@ FIELDS = ("timestamp", "token", "signature")
 # Before it is verified, a JSON body larger than this is only searched for its signature:
 # the whole tree of a stranger's 22 MB body took the worker ~500 MB.
 WHOLE_TREE = 256 * 1024
-SIGNATURE_ONLY = frozenset({"signature", *FIELDS})
+SIGNATURE_BYTES = 4096  # a signature object's text at most: Mailgun's is ~150 bytes
 FORM_FIELDS = frozenset({*FIELDS, "event"})  # the rest of a form (an email's text) stays as sent
 
 
 def fields_of(request: WebhookRequest, *, verifying: bool = False) -> dict[str, Any]:
     """`timestamp`, `token`, `signature` and `event` wherever this body carries them; while
     `verifying` a large body, without `event`."""
-    data = _signature_only(request) if verifying else request.json()
+    data = (
+        request.memo("mailgun.signature", partial(_signature_only, request))
+        if verifying
+        else request.json()
+    )
     if isinstance(data, dict):
         signature = data.get("signature")
         found = dict(signature) if isinstance(signature, dict) else {}
@@ -66,13 +72,14 @@ def fields_of(request: WebhookRequest, *, verifying: bool = False) -> dict[str, 
 
 
 def _signature_only(request: WebhookRequest) -> Any:
-    """The body as JSON with only the signature's members (a small one whole), else None."""
+    """The body as JSON (a large one: an object holding only its `signature`), else None."""
     if len(request.body) <= WHOLE_TREE:
         return request.json()
     try:
-        return jsontext.loads(request.body, keep=SIGNATURE_ONLY)
+        signature = jsontext.member(request.body, "signature", max_bytes=SIGNATURE_BYTES)
     except ValueError:
         return None
+    return {} if signature is jsontext.MISSING else {"signature": signature}
 
 
 def _text(value: Any) -> str | None:
