@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bridge.auth import Authority, load_or_create_admin_token
@@ -107,6 +107,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         # client waits for this answer instead of sending the body (see serving.pre_request).
         if (request.content_length or 0) > settings.max_body_bytes:
             raise RequestEntityTooLarge()
+
+    @app.before_request
+    def refuse_invalid_host() -> None:
+        # RFC 9112 3.2: a Host that is not `host[:port]` (a space, a path, a port past
+        # 65535, an empty value) is a 400. werkzeug reads such a Host as "", so every URL
+        # built from it (an endpoint's webhook URL and setup steps, the OpenAPI servers) came
+        # out as `http:/hooks/<id>`. Behind a trusted proxy, X-Forwarded-Host/-Port make it.
+        if "HTTP_HOST" in request.environ and not request.host:
+            via = (
+                " (as X-Forwarded-Host / X-Forwarded-Port made it)"
+                if settings.trusted_proxies
+                else ""
+            )
+            raise BadRequest(f"the Host header{via} is not a host[:port] (RFC 9112 3.2)")
 
     blueprints = [hooks.bp, api.bp, events_api.bp, backfill_api.bp, ws.bp, health.bp]
     blueprints += [dashboard.bp, library.bp]
