@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
@@ -29,6 +31,11 @@ from bridge.web import (
     ws,
 )
 from bridge.wire.adapter import NoThread
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+SCHEMES = ("http", "https")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -79,7 +86,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = paced  # type: ignore[assignment]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+        inner = _lower_scheme(app.wsgi_app)
+        app.wsgi_app = ProxyFix(inner, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     cache = RecordCache()
     endpoints = Endpoints(client, allow_unverified=settings.allow_unverified, cache=cache)
     hub = Hub(
@@ -122,8 +130,28 @@ def create_app(settings: Settings | None = None) -> Flask:
             )
             raise BadRequest(f"the Host header{via} is not a host[:port] (RFC 9112 3.2)")
 
+    @app.before_request
+    def refuse_unknown_scheme() -> None:
+        # Only X-Forwarded-Proto (from a trusted proxy) can make another: `ftp` or
+        # `javascript` would otherwise start the webhook URL the API shows.
+        if request.scheme not in SCHEMES:
+            raise BadRequest("X-Forwarded-Proto must be http or https")
+
     blueprints = [hooks.bp, api.bp, events_api.bp, backfill_api.bp, ws.bp, health.bp]
     blueprints += [dashboard.bp, library.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app
+
+
+def _lower_scheme(app: WSGIApplication) -> WSGIApplication:
+    """Inside ProxyFix: the scheme X-Forwarded-Proto gave, in lower case. A scheme is
+    case-insensitive (RFC 3986 3.1), and a proxy's `HTTPS` made `HTTPS://host/hooks/<id>`
+    URLs, an Origin check no browser passed (it sends `https://`) and Twilio signatures
+    checked against a URL Twilio never called."""
+
+    def call(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ["wsgi.url_scheme"] = str(environ.get("wsgi.url_scheme", "http")).lower()
+        return app(environ, start_response)
+
+    return call

@@ -149,3 +149,33 @@ def test_a_proxy_port_past_65535_is_400_not_a_url_without_host(
     status, body = _with_host(proxied, path, "127.0.0.1", **good)
     assert status == 200, body[:200]
     assert json.loads(body)["url"] == f"http://bridge.example:8443/hooks/{uid}"
+
+
+def test_a_proxy_scheme_is_read_in_lower_case_and_only_http_or_https(
+    proxied: BridgeProcess, uid: str
+) -> None:
+    """A trusted proxy's `X-Forwarded-Proto: HTTPS` is https (its default port left out of
+    the URL, the Origin check passed); a scheme other than http or https is a 400 naming it."""
+    created = proxied.api("POST", "/api/endpoints", json={"id": uid, "provider": "github"})
+    assert created.status_code == 201, created.text
+    path = f"/api/endpoints/{uid}"
+    upper = {
+        "X-Forwarded-Host": "bridge.example",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "HTTPS",
+    }
+    status, body = _with_host(proxied, path, "127.0.0.1", **upper)
+    assert status == 200, body[:200]
+    assert json.loads(body)["url"] == f"https://bridge.example/hooks/{uid}"
+    ws = websocket.create_connection(
+        proxied.ws_url,
+        header=[f"Authorization: Bearer {proxied.token}", *(f"{k}: {v}" for k, v in upper.items())],
+        origin="https://bridge.example",
+        timeout=10,
+    )
+    ws.close()
+    for scheme in ("javascript", "ftp", "http:"):
+        forwarded = {"X-Forwarded-Host": "bridge.example", "X-Forwarded-Proto": scheme}
+        status, body = _with_host(proxied, path, "127.0.0.1", **forwarded)
+        assert status == 400, (scheme, body[:200])
+        assert "X-Forwarded-Proto" in json.loads(body)["message"]
