@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -145,9 +146,12 @@ def body_variants(body: bytes) -> list[tuple[str, bytes]]:
             ("JSON re-serialised compactly", json.dumps(parsed, separators=(",", ":")).encode()),
             ("JSON re-serialised with spaces", json.dumps(parsed).encode()),
             ("JSON re-serialised with indentation", json.dumps(parsed, indent=2).encode()),
-            ("JSON re-serialised as raw UTF-8",
-             json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()),
-        ]  # fmt: skip
+        ]
+        # A lone surrogate escape ("\ud800") has no UTF-8 form: no sender wrote this variant
+        # then (encoding it raised, a 500 on a stranger's forged delivery).
+        raw_utf8 = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
+        with contextlib.suppress(UnicodeEncodeError):
+            variants.append(("JSON re-serialised as raw UTF-8", raw_utf8.encode()))
     return [(label, variant) for label, variant in variants if variant != body]
 
 

@@ -69,6 +69,19 @@ def test_reencoded_body_is_named(
     assert any("changed the body" in hint for hint in entry["diagnosis"]["hints"])
 
 
+def test_a_forged_body_with_a_lone_surrogate_is_a_401_and_kept(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A forged delivery whose JSON holds a lone surrogate escape is a 401 and its rejection
+    is kept: re-encoding it as raw UTF-8 for the diagnosis raised, a 500."""
+    create(client, auth, uid)
+    body = b'{"action": "\\ud800"}'
+    assert send(client, uid, body, signed(b"{}")) == 401
+    entry = last_rejection(client, auth, uid)
+    assert entry["reason"] == "bad_signature"
+    assert entry["body_preview"] == body.decode()
+
+
 def test_wrong_encoding_is_explained(client: FlaskClient, auth: dict[str, str], uid: str) -> None:
     """A base64 signature where GitHub sends hex is shown as received vs expected encoding."""
     create(client, auth, uid)
