@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bridge import envelope, metrics, offload
+from bridge import debugger, envelope, metrics, offload
 from bridge.append import Appended
 from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
@@ -185,7 +185,7 @@ def _keep_rejection(
         },
         "body_bytes": len(request.body),
         "body_preview": request.body[:PREVIEW_BYTES].decode("utf-8", "replace"),
-        "diagnosis": offload.run(len(request.body), work),
+        "diagnosis": offload.run(len(request.body) * debugger.PASSES, work),
     }
     try:
         store.record_rejection(endpoint.id, json.dumps(entry, separators=(",", ":")))
