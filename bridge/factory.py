@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.http import parse_range_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bridge.auth import Authority, load_or_create_admin_token
@@ -136,6 +137,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         # `javascript` would otherwise start the webhook URL the API shows.
         if request.scheme not in SCHEMES:
             raise BadRequest("X-Forwarded-Proto must be http or https")
+
+    @app.before_request
+    def ignore_unusable_range() -> None:
+        # RFC 9110 14.2: a Range of another unit than bytes must be ignored, one that does
+        # not parse may be. werkzeug answered those, and a list of ranges (it serves one),
+        # 416 range_not_satisfiable on every static file; they get the whole file now, 200.
+        value = request.environ.get("HTTP_RANGE")
+        if value is not None:
+            wanted = parse_range_header(value)
+            if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
+                del request.environ["HTTP_RANGE"]
 
     blueprints = [hooks.bp, api.bp, events_api.bp, backfill_api.bp, ws.bp, health.bp]
     blueprints += [dashboard.bp, library.bp]
