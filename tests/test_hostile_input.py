@@ -22,7 +22,7 @@ from bridge.errors import InvalidInput
 from bridge.identifiers import is_endpoint_id
 from bridge.providers import get as provider
 from tests.ingest_support import create, deliver, history
-from tests.support import BridgeProcess
+from tests.support import BridgeProcess, wait_until
 
 DEEP = jsontext.MAX_DEPTH
 
@@ -444,3 +444,21 @@ def test_a_mailgun_form_of_too_many_fields_is_not_looked_into(
     ]
     assert [a.status_code for a in answers] == [202, 401]
     assert answers[1].json()["reason"] == "missing_signature"
+
+
+# -- the access log ------------------------------------------------------------------------
+
+
+@pytest.mark.gunicorn
+def test_control_characters_in_a_path_are_escaped_in_the_access_log(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A path whose percent-escapes decode to a line break or a terminal escape is logged on
+    one line, each such character as `\\xNN`: `%0a` wrote a forged line into the log."""
+    path = f"/hooks/{uid}%0a127.0.0.1%20forged%1b[31m%9b"
+    assert requests.post(bridge.url + path, data=b"{}", timeout=10).status_code == 404
+    line = wait_until(lambda: next((x for x in bridge.log().splitlines() if uid in x), None))
+    assert f'"POST /hooks/{uid}\\x0a127.0.0.1 forged\\x1b[31m\\x9b" 404' in line
+    assert not any(
+        "\x1b" in x or x.startswith("127.0.0.1 forged") for x in bridge.log().splitlines()
+    )
