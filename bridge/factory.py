@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,22 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 SCHEMES = ("http", "https")
+# A Host as a URI may write it (RFC 3986 3.2.2, without sub-delims or %-escapes, which no
+# client sends): letters, digits, `.`, `-`, `_`, `~`, or an IP literal; then a port.
+URI_HOST = re.compile(r"([a-z0-9._~-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?", re.I)
+DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+
+def uri_host(header: str, scheme: str) -> str:
+    """A Host werkzeug reads as "" though a URI allows it (a `_`: a docker-compose service
+    name such as `webhook_bridge`), lower-cased, without its scheme's default port; "" for
+    any other."""
+    match = URI_HOST.fullmatch(header)
+    if match is None or (match[2] is not None and not 0 < int(match[2]) < 65536):
+        return ""
+    if match[2] == DEFAULT_PORTS.get(scheme):
+        return match[1].lower()
+    return header.lower()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -123,12 +140,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         # 65535, an empty value) is a 400. werkzeug reads such a Host as "", so every URL
         # built from it (an endpoint's webhook URL and setup steps, the OpenAPI servers) came
         # out as `http:/hooks/<id>`. Behind a trusted proxy, X-Forwarded-Host/-Port make it.
-        if "HTTP_HOST" in request.environ and not request.host:
-            via = (
-                " (as X-Forwarded-Host / X-Forwarded-Port made it)"
-                if settings.trusted_proxies
-                else ""
-            )
+        if "HTTP_HOST" not in request.environ or request.host:
+            return
+        # werkzeug reads a Host with a `_` as "" too, which a URI allows: taken as sent.
+        request.host = uri_host(request.headers["Host"], request.scheme)
+        if not request.host:
+            via = " (as X-Forwarded-Host / -Port made it)" if settings.trusted_proxies else ""
             raise BadRequest(f"the Host header{via} is not a host[:port] (RFC 9112 3.2)")
 
     @app.before_request

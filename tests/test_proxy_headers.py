@@ -179,3 +179,19 @@ def test_a_proxy_scheme_is_read_in_lower_case_and_only_http_or_https(
         status, body = _with_host(proxied, path, "127.0.0.1", **forwarded)
         assert status == 400, (scheme, body[:200])
         assert "X-Forwarded-Proto" in json.loads(body)["message"]
+
+
+@pytest.mark.parametrize(
+    ("host", "base"),
+    [("webhook_bridge:8000", "http://webhook_bridge:8000"), ("Bridge_1:80", "http://bridge_1")],
+)
+def test_a_host_with_an_underscore_is_taken_as_sent(
+    direct: BridgeProcess, uid: str, host: str, base: str
+) -> None:
+    """A Host with an underscore (a docker-compose service name), which a URI allows and
+    werkzeug reads as no host, gives the endpoint's webhook URL with it."""
+    created = direct.api("POST", "/api/endpoints", json={"id": uid, "provider": "github"})
+    assert created.status_code == 201, created.text
+    status, body = _with_host(direct, f"/api/endpoints/{uid}", host)
+    assert status == 200, body[:200]
+    assert json.loads(body)["url"] == f"{base}/hooks/{uid}"
