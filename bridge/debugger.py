@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -36,6 +37,17 @@ from bridge.providers.work import recording_work
 # Variants are verified with HMACs over the whole body, and the body is parsed as JSON: cap
 # the work a bad request can cause.
 MAX_VARIANT_BODY = 256 * 1024
+# A diagnosis goes over the body about this many times (each re-encoding, verified against
+# every secret): ingest hands it to offload.run as a body this many times larger, so one of
+# 16 KiB and up is worked on off the worker's loop.
+PASSES = 16
+# The indented re-encoding may be this many times the body, plus a little: deep nesting
+# makes indentation outgrow the body (240 KB nested 100 deep came to 24 MB, a second of the
+# pure-Python encoder), and a sender's indented original is no such multiple of it.
+MAX_INDENT_GROWTH = 4
+# ... and it is made only for a body of at most this many `[` and `{`: that encoder works
+# node by node (64,000 tiny arrays in 256 KB took it 175 ms), where a webhook has hundreds.
+MAX_INDENT_CONTAINERS = 10_000
 SHOWN_CHARS = 8  # of a signature computed with a secret
 SIGNED_PREVIEW = 300  # characters of the signed string shown, the body abbreviated
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -144,11 +156,29 @@ def body_variants(body: bytes) -> list[tuple[str, bytes]]:
         variants += [
             ("JSON re-serialised compactly", json.dumps(parsed, separators=(",", ":")).encode()),
             ("JSON re-serialised with spaces", json.dumps(parsed).encode()),
-            ("JSON re-serialised with indentation", json.dumps(parsed, indent=2).encode()),
-            ("JSON re-serialised as raw UTF-8",
-             json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()),
-        ]  # fmt: skip
+        ]
+        containers = body.count(b"[") + body.count(b"{")
+        limit = MAX_INDENT_GROWTH * len(body) + 4096
+        indented = _indented(parsed, limit) if containers <= MAX_INDENT_CONTAINERS else None
+        if indented is not None:
+            variants.append(("JSON re-serialised with indentation", indented))
+        # A lone surrogate escape ("\ud800") has no UTF-8 form: no sender wrote this variant
+        # then (encoding it raised, a 500 on a stranger's forged delivery).
+        raw_utf8 = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
+        with contextlib.suppress(UnicodeEncodeError):
+            variants.append(("JSON re-serialised as raw UTF-8", raw_utf8.encode()))
     return [(label, variant) for label, variant in variants if variant != body]
+
+
+def _indented(value: Any, limit: int) -> bytes | None:
+    """`json.dumps(value, indent=2)` as bytes, or None as soon as it passes `limit` characters."""
+    chunks, size = [], 0
+    for chunk in json.JSONEncoder(indent=2).iterencode(value):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return "".join(chunks).encode()
 
 
 def shape(value: str) -> dict[str, Any]:

@@ -156,6 +156,8 @@ class Endpoints:
             options = {}
         if not isinstance(options, dict):
             raise InvalidInput("options", "must be an object")
+        _unicode("description", description)
+        _unicode("options", options)
         clean_options = provider.validate_options(options)
         secrets: tuple[StoredSecret, ...] = ()
         if provider.requires_secret:
@@ -312,5 +314,25 @@ class Endpoints:
             raise InvalidInput(
                 "secret", f"must be text of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters"
             )
+        _unicode("secret", secret)
         provider.check_secret(secret)
         return secret
+
+
+def _unicode(field: str, value: Any) -> None:
+    """InvalidInput unless every string in `value` (keys too) is valid Unicode: JSON can
+    escape a lone surrogate ("\\ud800"), which no UTF-8 holds, and a record holding one
+    broke every client that prints it (`bridge endpoints list` stopped at it)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(field, "must be valid Unicode (no lone surrogate)") from None

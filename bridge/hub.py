@@ -119,7 +119,11 @@ class Hub:
         channel = sub.channel
         with self._wanting([channel]):
             state = self._store.state(channel)
-            sub.last = state.last if since is None else since
+            # A `since` past the newest id is one this stream never gave (ids lost with a
+            # failover to a replica that lagged, then a clock behind them; a client's bug):
+            # taken as is, every event until the stream's ids passed it was dropped unsent.
+            # It starts at the newest, told `recovered: false` (announce).
+            sub.last = state.last if since is None or since > state.last else since
             with self._lock:
                 self._channels.setdefault(channel, set()).add(sub)
         sent = 0

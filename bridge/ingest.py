@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bridge import envelope, metrics, offload
+from bridge import debugger, envelope, metrics, offload
 from bridge.append import Appended
 from bridge.debugger import diagnose
 from bridge.endpoints import Endpoint
@@ -134,12 +134,19 @@ def _envelope(
     """The delivery's event id, event type and envelope tail: all the parsing and encoding
     of the body, so that a large one can be done off the event loop."""
     identity = endpoint.verifier.identify(request)
-    event_id = identity.event_id or body_hash(request.body)
+    # A JSON string may hold a lone surrogate ("\ud800"), which no UTF-8 can: redis-py
+    # raised on it (a 500) in the dedup key or the stream's type field. Such an id is no
+    # provider's; the body's hash stands in (an exact redelivery is still a duplicate).
+    event_id = identity.event_id if _utf8(identity.event_id) else None
+    event_id = event_id or body_hash(request.body)
+    event_type = identity.event_type
+    if event_type is not None and not _utf8(event_type):
+        event_type = event_type.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     tail = envelope.tail(
         endpoint,
         envelope.Arrival(
             event_id=event_id,
-            event_type=identity.event_type,
+            event_type=event_type,
             received_at=request.now,
             headers=request.headers,
             body=request.body,
@@ -149,7 +156,18 @@ def _envelope(
         verified=verdict.verified,
         verification={"scheme": verdict.scheme, "secret_id": verdict.secret_id},
     )
-    return event_id, identity.event_type, tail
+    return event_id, event_type, tail
+
+
+def _utf8(text: str | None) -> bool:
+    """Whether `text` is a string UTF-8 can encode (no lone surrogate)."""
+    if text is None:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _keep_rejection(
@@ -168,7 +186,7 @@ def _keep_rejection(
         },
         "body_bytes": len(request.body),
         "body_preview": request.body[:PREVIEW_BYTES].decode("utf-8", "replace"),
-        "diagnosis": offload.run(len(request.body), work),
+        "diagnosis": offload.run(len(request.body) * debugger.PASSES, work),
     }
     try:
         store.record_rejection(endpoint.id, json.dumps(entry, separators=(",", ":")))

@@ -6,7 +6,8 @@ defaults (20 frames/s, bursts of 200: twice those 100) are never reached by one;
 that floods is told once (`rate_limited`), its excess frames are dropped unread, and if it
 keeps on for another burst's worth while still over, the socket is closed. Without this one
 socket could keep a worker answering pings at whatever rate it liked, at the cost of every
-other socket there.
+other socket there. Every client frame counts: a message (the session asks), and each
+WebSocket ping, pong and non-final fragment (the socket's reader asks, bridge/wire/reader.py).
 
 The clock is injected, so the tests move time by hand instead of sleeping.
 """

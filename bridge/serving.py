@@ -12,10 +12,13 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import sys
 from typing import IO, Any
+
+from gunicorn.glogging import Logger
 
 from bridge.auth import load_or_create_admin_token
 from bridge.config import Settings
@@ -41,6 +44,8 @@ keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms trace=%({x-bridge-trace}o)s'
 preload_app = False
+# The access log escapes control characters a request brought (AccessLogger, below).
+logger_class = "bridge.serving.AccessLogger"
 # gunicorn itself trusts X-Forwarded-Proto from 127.0.0.1 by default, so any local client
 # (or a proxy on this host that passes the header on) could make the bridge think it is on
 # https. Only ProxyFix, counting BRIDGE_TRUSTED_PROXIES hops (bridge/factory.py), applies them.
@@ -53,6 +58,24 @@ wsgi_app = "bridge.factory:create_app()"
 _embedded: EmbeddedRedis | None = None
 _lock: IO[str] | None = None
 _metrics_dir = _settings.data_dir.resolve() / "metrics"
+
+
+# C0, DEL and C1: what a log line may not hold as it came.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escaped(text: str) -> str:
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
+class AccessLogger(Logger):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's logger, whose access lines show control characters from a request as
+    `\\xNN`: the path is logged percent-decoded, so a stranger's `/x%0a...` wrote a line of
+    its own making into the log, and `%1b[...` a terminal escape to whoever tails it."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {k: _escaped(v) if isinstance(v, str) else v for k, v in atoms.items()}
 
 
 def _claim_data_dir() -> None:

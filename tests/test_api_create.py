@@ -99,6 +99,36 @@ def test_bad_secret_is_refused(
 
 
 @pytest.mark.parametrize(
+    ("field", "extra"),
+    [
+        ("description", {"description": "card \ud800"}),
+        ("secret", {"secret": "s3cr3t-\udfff-value"}),
+        ("options", {"options": {"mask": ["data.\ud800"]}}),
+        ("options", {"options": {"tolerance": 60, "\ud800": 1}}),
+    ],
+)
+def test_a_lone_surrogate_anywhere_in_a_new_endpoint_is_refused(
+    client: FlaskClient, auth: dict[str, str], uid: str, field: str, extra: dict[str, Any]
+) -> None:
+    """A description, secret or option holding a lone surrogate escape is 400 naming the
+    field, and nothing is stored: such a record stopped `bridge endpoints list` at it."""
+    body = assert_json_error(create(client, auth, uid, "stripe", **extra), 400, "invalid_request")
+    assert (body["field"], body["message"]) == (field, "must be valid Unicode (no lone surrogate)")
+    assert client.get(f"/api/endpoints/{uid}", headers=auth).status_code == 404
+
+
+def test_a_rotated_secret_with_a_lone_surrogate_is_refused(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """POST .../secrets with a secret holding a lone surrogate escape is 400 naming it."""
+    created(client, auth, uid, "stripe", secret=SECRET)
+    answer = client.post(
+        f"/api/endpoints/{uid}/secrets", json={"secret": "s3cr3t-\ud800-value"}, headers=auth
+    )
+    assert assert_json_error(answer, 400, "invalid_request")["field"] == "secret"
+
+
+@pytest.mark.parametrize(
     "endpoint_id",
     [
         "Upper",

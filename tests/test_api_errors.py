@@ -88,3 +88,14 @@ def test_a_range_past_the_end_of_a_static_file_is_416_naming_it(bridge: BridgePr
     assert answer.status_code == 416
     assert answer.json()["error"] == "range_not_satisfiable"
     assert answer.headers["Content-Range"].startswith("bytes */")
+
+
+@pytest.mark.parametrize("value", ["items=0-1", "bytes=abc", "bytes=5-1", "bytes=0-1,3-4"])
+def test_a_range_the_bridge_cannot_serve_is_ignored(bridge: BridgeProcess, value: str) -> None:
+    """A Range of another unit, one that does not parse, or a list of ranges gets the whole
+    file (RFC 9110 14.2), not 416; one range is still served 206."""
+    whole = requests.get(f"{bridge.url}/static/app.js", timeout=10)
+    answer = requests.get(f"{bridge.url}/static/app.js", headers={"Range": value}, timeout=10)
+    assert (answer.status_code, answer.content) == (200, whole.content)
+    part = requests.get(f"{bridge.url}/static/app.js", headers={"Range": "bytes=0-9"}, timeout=10)
+    assert (part.status_code, part.content) == (206, whole.content[:10])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bridge.debugger import MAX_VARIANT_BODY
+from bridge.debugger import MAX_VARIANT_BODY, body_variants
 from bridge.providers import get as provider
 
 SECRET = "debugger-secret-123456"
@@ -67,6 +67,19 @@ def test_reencoded_body_is_named(
     assert entry["reason"] == "bad_signature"
     assert entry["diagnosis"]["body"]["verifies_as"] == variant
     assert any("changed the body" in hint for hint in entry["diagnosis"]["hints"])
+
+
+def test_a_forged_body_with_a_lone_surrogate_is_a_401_and_kept(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A forged delivery whose JSON holds a lone surrogate escape is a 401 and its rejection
+    is kept: re-encoding it as raw UTF-8 for the diagnosis raised, a 500."""
+    create(client, auth, uid)
+    body = b'{"action": "\\ud800"}'
+    assert send(client, uid, body, signed(b"{}")) == 401
+    entry = last_rejection(client, auth, uid)
+    assert entry["reason"] == "bad_signature"
+    assert entry["body_preview"] == body.decode()
 
 
 def test_wrong_encoding_is_explained(client: FlaskClient, auth: dict[str, str], uid: str) -> None:
@@ -276,3 +289,35 @@ def test_large_rejected_body_is_not_parsed_only_measured(
         kept = last_rejection(client, auth, uid)["diagnosis"]["body"]
         assert kept["bytes"] == len(body)
         assert kept["json"] is (True if body is small else None)
+
+
+INDENTED = "JSON re-serialised with indentation"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" + b",".join([b"[" * 100 + b"]" * 100] * 1200) + b"]",  # 24 MB once indented
+        b"[" + b"[0]," * 10_001 + b"0]",  # past debugger.MAX_INDENT_CONTAINERS
+    ],
+    ids=["deep", "many-containers"],
+)
+def test_a_body_whose_indentation_would_outgrow_it_gets_no_indented_variant(body: bytes) -> None:
+    """A stranger's body nested deep, or of many small containers, is not re-encoded with
+    indentation (a 240 KB one came to 24 MB, a second of the worker's loop); every variant
+    stays within a few times the body."""
+    variants = dict(body_variants(body))
+    assert INDENTED not in variants
+    assert "JSON re-serialised with spaces" in variants
+    # debugger.MAX_INDENT_GROWTH times the body, plus 4096
+    assert max(len(v) for v in variants.values()) <= 4 * len(body) + 4096
+
+
+def test_an_indented_original_is_still_named(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A body signed indented and compacted on the way is still named as re-indented."""
+    create(client, auth, uid)
+    original = json.dumps({"a": [{"b": 1}, {"c": [2, 3]}]}, indent=2).encode()
+    assert send(client, uid, json.dumps(json.loads(original)).encode(), signed(original)) == 401
+    assert last_rejection(client, auth, uid)["diagnosis"]["body"]["verifies_as"] == INDENTED

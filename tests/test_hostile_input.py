@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask
 from flask.testing import FlaskClient
 
 from bridge import cursor, jsontext
@@ -21,7 +22,7 @@ from bridge.errors import InvalidInput
 from bridge.identifiers import is_endpoint_id
 from bridge.providers import get as provider
 from tests.ingest_support import create, deliver, history
-from tests.support import BridgeProcess
+from tests.support import BridgeProcess, wait_until
 
 DEEP = jsontext.MAX_DEPTH
 
@@ -69,6 +70,39 @@ def test_signed_body_nested_too_deep_is_accepted_and_carried_as_text(
     assert answer.status_code == 202, answer.get_data(as_text=True)
     (event,) = history(client, auth, uid)
     assert event["body"] == body.decode()
+
+
+# A JSON escape of a lone surrogate: valid JSON, but no character UTF-8 can hold.
+LONE = "\\ud800"
+
+
+def test_an_event_type_with_a_lone_surrogate_is_stored(
+    unverified_app: Flask, auth: dict[str, str], uid: str, no_error_logged: None
+) -> None:
+    """A body whose `type` is a lone surrogate escape is 202, typed with replacement
+    characters: redis-py could not encode it (a 500 and a traceback)."""
+    client = unverified_app.test_client()
+    create(client, auth, uid, "none", secret=None)
+    body = ('{"type": "payment.' + LONE + '"}').encode()
+    answer = client.post(f"/hooks/{uid}", data=body, content_type="application/json")
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    (event,) = history(client, auth, uid)
+    assert event["event_type"] == "payment.\ufffd\ufffd\ufffd"
+    assert event["body"] == {"type": "payment.\ud800"}
+
+
+def test_a_signed_event_id_with_a_lone_surrogate_falls_back_to_the_body_hash(
+    client: FlaskClient, auth: dict[str, str], uid: str, no_error_logged: None
+) -> None:
+    """A signed Stripe event whose `id` is a lone surrogate escape is stored under the body's
+    hash (a redelivery is a duplicate, another body a new event), never a 500."""
+    create(client, auth, uid, "stripe")
+    bodies = [f'{{"id": "evt_{LONE}", "type": "a", "n": {n}}}'.encode() for n in (1, 2)]
+    answers = [deliver(client, uid, body, provider_name="stripe") for body in (*bodies, bodies[0])]
+    assert [a.status_code for a in answers] == [202, 202, 200], answers[0].get_data(as_text=True)
+    events = history(client, auth, uid)
+    assert [e["event_id"][:7] for e in events] == ["sha256:", "sha256:"]
+    assert answers[2].get_json()["id"] == answers[0].get_json()["id"]
 
 
 def test_signed_body_at_the_limit_is_carried_as_a_tree(
@@ -410,3 +444,21 @@ def test_a_mailgun_form_of_too_many_fields_is_not_looked_into(
     ]
     assert [a.status_code for a in answers] == [202, 401]
     assert answers[1].json()["reason"] == "missing_signature"
+
+
+# -- the access log ------------------------------------------------------------------------
+
+
+@pytest.mark.gunicorn
+def test_control_characters_in_a_path_are_escaped_in_the_access_log(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A path whose percent-escapes decode to a line break or a terminal escape is logged on
+    one line, each such character as `\\xNN`: `%0a` wrote a forged line into the log."""
+    path = f"/hooks/{uid}%0a127.0.0.1%20forged%1b[31m%9b"
+    assert requests.post(bridge.url + path, data=b"{}", timeout=10).status_code == 404
+    line = wait_until(lambda: next((x for x in bridge.log().splitlines() if uid in x), None))
+    assert f'"POST /hooks/{uid}\\x0a127.0.0.1 forged\\x1b[31m\\x9b" 404' in line
+    assert not any(
+        "\x1b" in x or x.startswith("127.0.0.1 forged") for x in bridge.log().splitlines()
+    )

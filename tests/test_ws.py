@@ -206,6 +206,23 @@ def test_since_sends_backlog_then_live_without_gap_or_duplicate(
     assert client.recv() == {"type": "pong"}  # nothing else was queued before the pong
 
 
+@pytest.mark.parametrize("ahead", ["9999999999999-0", "future"])
+def test_a_since_past_the_newest_event_is_not_recovered_and_live_events_follow(
+    bridge: BridgeProcess, endpoint: str, connect: Connect, ahead: str
+) -> None:
+    """A `since` past the channel's newest event (one it never gave) is answered
+    `recovered: false`, and every event stored afterwards is sent, none dropped as older."""
+    (newest,) = post(bridge, endpoint, 1)
+    if ahead == "future":  # a moment ahead: what a failover to a lagging replica leaves
+        ms, _ = newest.split("-")
+        ahead = f"{int(ms) + 60_000}-0"
+    client = connect(bridge)
+    subscribed = client.subscribe(endpoint, since=ahead)
+    assert (subscribed["recovered"], subscribed["cursor"]) == (False, newest)
+    later = post(bridge, endpoint, 2)
+    assert [e["id"] for e in client.events(2)] == later
+
+
 def test_without_since_only_live_events(
     bridge: BridgeProcess, endpoint: str, connect: Connect
 ) -> None:

@@ -118,6 +118,55 @@ def test_a_flooding_socket_is_warned_once_then_closed_and_its_neighbour_is_serve
     assert 50 <= pongs < 200  # a burst of 50, plus what 20/s refilled while the flood was read
 
 
+def _frames_until_close(raw: RawSocket, max_frames: int) -> tuple[list[int], list[str], int]:
+    """The opcodes the server sent, the codes of its error frames, and its close code."""
+    opcodes: list[int] = []
+    errors: list[str] = []
+    for _ in range(max_frames):
+        opcode, payload = raw.read_frame()
+        if opcode == 0x8:
+            assert payload[2:].decode() == "rate limit exceeded"
+            return opcodes, errors, int.from_bytes(payload[:2], "big")
+        opcodes.append(opcode)
+        if opcode == 0x1:
+            errors.append(json.loads(payload)["code"])
+    raise AssertionError(f"no close frame among {max_frames} frames")
+
+
+def test_a_flood_of_websocket_pings_is_limited_like_one_of_ping_frames(raw: RawSocket) -> None:
+    """400 control pings at once: at most a burst of pongs plus what the rate refills, one
+    rate_limited error, then close 1008; pings bypassed the limit and were all answered."""
+    raw.send(RawSocket.frame(b"", 0x9) * 400)
+    opcodes, errors, code = _frames_until_close(raw, max_frames=401)
+    assert (errors, code) == (["rate_limited"], 1008)
+    assert 50 <= opcodes.count(0xA) < 200
+
+
+def test_a_message_of_many_empty_fragments_is_limited_like_as_many_frames(
+    raw: RawSocket,
+) -> None:
+    """A message cut into 400 empty fragments is warned once, then closed 1008: each
+    fragment costs the worker a frame's work, and none of them reached the rate limit."""
+    fragments = RawSocket.frame(b"", 0x0, fin=False) * 400
+    raw.send(RawSocket.frame(b'{"type": ', fin=False) + fragments)
+    raw.send(RawSocket.frame(b'"ping"}', 0x0))
+    _, errors, code = _frames_until_close(raw, max_frames=10)
+    assert (errors, code) == (["rate_limited"], 1008)
+
+
+def test_a_fragmented_message_within_the_limit_is_answered(raw: RawSocket) -> None:
+    """A ping message in ten fragments, and a control ping between them, are answered."""
+    text = b'{"type": "ping", "ref": 7}'
+    parts = [text[n : n + 3] for n in range(0, len(text), 3)]
+    raw.send(RawSocket.frame(parts[0], fin=False) + RawSocket.frame(b"hi", 0x9))
+    for part in parts[1:-1]:
+        raw.send(RawSocket.frame(part, 0x0, fin=False))
+    raw.send(RawSocket.frame(parts[-1], 0x0))
+    assert raw.read_frame() == (0xA, b"hi")
+    opcode, payload = raw.read_frame()
+    assert (opcode, json.loads(payload)) == (0x1, {"type": "pong", "ref": 7})
+
+
 # -- slow consumers ----------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ class Session:
         self.services = found
         self.settings = settings = found.settings
         self.principal = principal
+        self.limit = InboundLimit(TokenBucket(settings.ws_rate, settings.ws_burst))
         self.socket = Connection(
             ws,
             queue_frames=settings.ws_queue_size,
@@ -46,10 +47,11 @@ class Session:
             send_buffer=settings.ws_send_buffer,
             ping_interval=settings.ws_ping_interval,
             send_timeout=settings.ws_send_timeout,
+            gate=self,  # its pings, pongs and fragments count like messages
         )
         self.subs: dict[str, Subscription] = {}
         self.follows: dict[str, Following] = {}  # glob channels (admin only)
-        self.limit = InboundLimit(TokenBucket(settings.ws_rate, settings.ws_burst))
+        self._owed: list[Verdict] = []  # what verdicts on the reader's frames owe the client
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -84,14 +86,31 @@ class Session:
     # -- client frames -------------------------------------------------------------------
 
     def _admitted(self) -> bool:
-        """Whether the rate limit lets this client frame through (else it is dropped)."""
+        """Whether the rate limit lets this client message through (else it is dropped)."""
         verdict = self.limit.check()
+        self._tell(verdict)
+        return verdict is Verdict.ACCEPT
+
+    def admit(self) -> bool:
+        """reader.Gate: whether the rate limit lets this ping, pong or non-final fragment
+        through; what the verdict owes the client waits for `settle`."""
+        verdict = self.limit.check()
+        if verdict is Verdict.WARN or verdict is Verdict.CLOSE:
+            self._owed.append(verdict)
+        return verdict is Verdict.ACCEPT
+
+    def settle(self) -> None:
+        """reader.Gate: the frames of one read are handled (and their pongs sent)."""
+        owed, self._owed = self._owed, []
+        for verdict in owed:
+            self._tell(verdict)
+
+    def _tell(self, verdict: Verdict) -> None:
         if verdict is Verdict.WARN:
             rate, burst = self.settings.ws_rate, self.settings.ws_burst
             self._error("rate_limited", f"over {rate:g} frames/s (bursts of {burst}): slow down")
         elif verdict is Verdict.CLOSE:
             self.socket.close(POLICY_VIOLATION, "rate limit exceeded")
-        return verdict is Verdict.ACCEPT
 
     def _authenticate(self) -> bool:
         deadline = time.monotonic() + self.settings.ws_auth_timeout

@@ -14,6 +14,9 @@ the bridge needs (reading in the request greenlet, framing once per event):
   keeps its HTTP/1.1 handshake parser, the upgrade request and an event queue for the life of
   the socket (~3 KB each), for the public low-level `wsproto.connection.Connection` it wraps:
   same `send`, `receive_data` and `events`, no handshake.
+- simple-websocket's `_handle_events` iterates `ws.ws.events()`; `filter_events` replaces that
+  method on the one connection with a filter of it, so the bridge's inbound rate limit can
+  drop a client's control frames (pings, pongs) and fragments before they are answered.
 - wsproto's frame decoder (`Connection._proto._frame_decoder`, its `header` and
   `payload_consumed`) is read to refuse a frame by its declared length as soon as its header
   arrives; wsproto has no public way to see a frame before its payload.
@@ -29,11 +32,12 @@ tests/test_wire_adapter.py runs both on a real handshake.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from gevent import socket as gevent_socket
 from wsproto.connection import Connection
+from wsproto.events import Event
 from wsproto.frame_protocol import FrameDecoder
 
 from bridge.errors import LibraryChanged
@@ -116,6 +120,18 @@ def adopt(ws: Any) -> FrameDecoder:
 def handle_events(ws: Any) -> bool:
     """simple-websocket's handling of what wsproto parsed; False once the socket closes."""
     return bool(ws._handle_events())
+
+
+def filter_events(ws: Any, keep: Callable[[Event], bool]) -> None:
+    """From now on simple-websocket's event handling (`handle_events`) sees only the wsproto
+    events of this socket that `keep` lets through; the others are dropped unanswered."""
+    connection = ws.ws
+    events = _get(connection, "events", "wsproto.connection.Connection")
+
+    def kept() -> Iterator[Event]:
+        return (event for event in events() if keep(event))
+
+    setattr(connection, "events", kept)  # noqa: B010 - the instance's, over the class's method
 
 
 def send_nowait(sock: Any, data: bytes) -> int:

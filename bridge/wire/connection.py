@@ -26,7 +26,7 @@ from wsproto.utilities import LocalProtocolError
 
 from bridge import metrics
 from bridge.wire.queue import SLOW_CONSUMER, Outbox, Tag
-from bridge.wire.reader import FrameReader
+from bridge.wire.reader import FrameReader, Gate
 from bridge.wire.writer import WriterSocket
 
 CLOSE_ANSWER_WAIT = 2.0  # seconds a peer has to answer our close frame before it is cut
@@ -37,7 +37,9 @@ class Connection:
     started: see adapter.NoThread). The queue's bounds are `queue_frames`, `queue_bytes`
     and `queue_age`; `send_buffer` (bytes, 0 for the kernel's own) bounds what the kernel
     holds for a client that stopped reading; the reader pings every `ping_interval`; a
-    write may take `send_timeout` seconds before the reaper cuts the socket."""
+    write may take `send_timeout` seconds before the reaper cuts the socket. `gate`, if
+    given, is asked about each ping, pong and non-final fragment the client sends (the rate
+    limit, reader.Gate); one it refuses is dropped unanswered."""
 
     __slots__ = ("_close_sent_at", "_queue", "_reader", "_reading", "_send_timeout", "_sock",
                  "_writer", "_writing", "_ws")  # fmt: skip
@@ -52,6 +54,7 @@ class Connection:
         send_buffer: int,
         ping_interval: float | None,
         send_timeout: float,
+        gate: Gate | None = None,
     ) -> None:
         self._ws = ws
         self._queue = Outbox(queue_frames, queue_bytes, queue_age)
@@ -63,7 +66,7 @@ class Connection:
                 ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         self._sock = WriterSocket(ws.sock)
         ws.sock = self._sock  # simple-websocket's own writes (pongs, its close) go through it
-        self._reader = FrameReader(ws, ping_interval)
+        self._reader = FrameReader(ws, ping_interval, gate)
         self._send_timeout = send_timeout
         self._writer: gevent.Greenlet[[], None] | None = None
         self._writing = False  # the writer holds frames it took and has not finished sending

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from gevent.socket import wait_read
-from wsproto.events import Ping
+from wsproto.events import Event, Message, Ping, Pong
 from wsproto.frame_protocol import CloseReason, FrameDecoder
 from wsproto.utilities import ProtocolError
 
@@ -38,11 +38,23 @@ from bridge.wire import adapter
 _WAITED = TimeoutError("no client frame yet")
 
 
+class Gate(Protocol):
+    """The rate limit as the reader asks it about the frames that never reach the session
+    (see `counted`): `admit` while one read's frames are handled, `settle` after them, so
+    what a verdict sends (a warning, a close frame) follows the pongs answered before it."""
+
+    def admit(self) -> bool: ...
+    def settle(self) -> None: ...
+
+
 class FrameReader:
-    def __init__(self, ws: Any, ping_interval: float | None) -> None:
+    def __init__(self, ws: Any, ping_interval: float | None, gate: Gate | None = None) -> None:
         self.ws = ws
         # The upgrade is done: from here on wsproto's connection without its handshake.
         self._decoder: FrameDecoder = adapter.adopt(ws)
+        self._gate = gate
+        if gate is not None:
+            adapter.filter_events(ws, lambda event: not counted(event) or gate.admit())
         self.ping_interval = ping_interval or math.inf
         self.next_ping = time.monotonic() + self.ping_interval
         self.partial_deadline = math.inf  # a frame or message under way must end by then
@@ -90,6 +102,8 @@ class FrameReader:
             ws.connected = adapter.handle_events(ws)
         except (OSError, ProtocolError):
             ws.connected = False
+        if self._gate is not None:
+            self._gate.settle()
 
     def _check_partial(self) -> None:
         """Refuse a frame by its declared length; time a frame or message left unfinished."""
@@ -124,3 +138,13 @@ class FrameReader:
         except OSError:
             ws.connected = False
         self.next_ping = max(now, self.next_ping) + self.ping_interval
+
+
+def counted(event: Event) -> bool:
+    """Whether a client frame is one the reader puts to the rate limit: a ping or a pong, or a
+    fragment that does not end its message. A whole message is the session's to count; these
+    never reach it, and each costs a worker as much: 2,000,000 pings (12 MB) held one for
+    18 s answering them, 1,000,000 empty fragments of one message for 12 s."""
+    if isinstance(event, Ping | Pong):
+        return True
+    return isinstance(event, Message) and event.frame_finished and not event.message_finished
