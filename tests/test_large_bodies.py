@@ -8,6 +8,7 @@ import time
 
 import requests
 
+from bridge import offload
 from bridge.offload import LARGE
 from bridge.providers import get
 from bridge.store import READ_BYTES
@@ -98,3 +99,11 @@ def test_a_resume_over_more_than_one_read_of_large_events_gets_each_once(
     assert [e["id"] for e in client.events(4, timeout=30)] == ids
     client.send({"type": "ping"})
     assert client.recv()["type"] == "pong"  # nothing more came before it
+
+
+def test_a_small_body_of_many_containers_weighs_as_a_large_one() -> None:
+    """offload.weight counts each JSON container as CONTAINER_BYTES: brackets go off the loop."""
+    nested = b"[" + b",".join([b"[" * 100 + b"]" * 100] * 1200) + b"]"  # 241 KB
+    text = json.dumps({"text": "x" * len(nested)}).encode()
+    assert len(nested) < LARGE <= offload.weight(nested)
+    assert offload.weight(text) == len(text) + offload.CONTAINER_BYTES < LARGE
