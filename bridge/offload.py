@@ -11,7 +11,8 @@ stays in the greenlet: a thread hand-off costs more than parsing a few kilobytes
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from functools import partial
+from typing import TypeVar, cast
 
 import gevent
 from gevent import monkey
@@ -33,5 +34,16 @@ def run(size: int, work: Callable[[], T]) -> T:
     """`work()`, in the thread pool when it handles `size` >= LARGE bytes under gevent."""
     if size < LARGE or not monkey.is_module_patched("threading"):
         return work()
-    result: T = gevent.get_hub().threadpool.apply(work)
-    return result
+    # An exception is carried back as a value: raised out of a pool thread, gevent's hub
+    # prints it with the task's repr, whose arguments held the endpoint's secrets.
+    result, error = gevent.get_hub().threadpool.apply(partial(_outcome, work))
+    if error is not None:
+        raise error
+    return cast(T, result)
+
+
+def _outcome(work: Callable[[], T]) -> tuple[T | None, Exception | None]:
+    try:
+        return work(), None
+    except Exception as error:  # every one the caller handles, raised again there
+        return None, error

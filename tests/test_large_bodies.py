@@ -107,3 +107,19 @@ def test_a_small_body_of_many_containers_weighs_as_a_large_one() -> None:
     text = json.dumps({"text": "x" * len(nested)}).encode()
     assert len(nested) < LARGE <= offload.weight(nested)
     assert offload.weight(text) == len(text) + offload.CONTAINER_BYTES < LARGE
+
+
+def test_a_forged_large_delivery_logs_no_traceback_and_no_secret(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """Refused in the thread pool, a large forged body leaves the log without the secret."""
+    secret = f"secret-of-{uid}"
+    bridge.create_endpoint(uid, secret=secret)
+    before = len(bridge.log())
+    body = large_json(f"evt_{uid}")
+    answer = bridge.post_signed(uid, body, secret="someone-elses-secret")
+    assert (answer.status_code, answer.json()["reason"]) == (401, "bad_signature")
+    assert bridge.post_signed(uid, body, secret=secret).status_code == 202
+    written = bridge.log()[before:]
+    assert secret not in written
+    assert "Traceback" not in written
