@@ -32,7 +32,7 @@ MAX_GRACE = 30 * 86400
 @dataclass(frozen=True)
 class StoredSecret:
     id: str
-    value: str
+    value: str = field(repr=False)  # never in a log line or a traceback's context
     created_at: float
     # Set when the secret is removed with a grace period (Razorpay, for one, retries old
     # deliveries with the old secret for 24 h); it stops verifying after this moment.

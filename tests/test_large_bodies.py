@@ -9,8 +9,10 @@ import time
 import requests
 
 from bridge import offload
+from bridge.endpoints import Endpoint, StoredSecret
 from bridge.offload import LARGE
 from bridge.providers import get
+from bridge.providers.base import Secret, SignRequest
 from bridge.store import READ_BYTES
 from tests.support import BridgeProcess, Connect
 
@@ -123,3 +125,17 @@ def test_a_forged_large_delivery_logs_no_traceback_and_no_secret(
     written = bridge.log()[before:]
     assert secret not in written
     assert "Traceback" not in written
+
+
+def test_the_reprs_that_carry_a_secret_leave_its_value_out() -> None:
+    """Secret, StoredSecret, SignRequest and Endpoint print without the secret's value."""
+    value = "a-secret-value-0123456789"
+    stored = StoredSecret("s1", value, 0.0)
+    shown = [
+        Secret("s1", value),
+        stored,
+        SignRequest(b"{}", value, 0.0),
+        Endpoint("e", "github", (stored,)),
+    ]
+    assert all(value not in repr(thing) for thing in shown)
+    assert "s1" in repr(shown[0])

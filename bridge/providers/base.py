@@ -38,7 +38,7 @@ class SignRequest:
     `headers_for(req)` rather than repeating `sign`'s keyword list each."""
 
     body: bytes
-    secret: str
+    secret: str = field(repr=False)
     now: float
     event_id: str | None = None
     event_type: str | None = None
@@ -50,7 +50,7 @@ class Secret:
     """One of an endpoint's secrets; `id` is recorded on every event it verified."""
 
     id: str
-    value: str
+    value: str = field(repr=False)  # never in a log line, a traceback's context or a test diff
 
 
 @dataclass(frozen=True)
