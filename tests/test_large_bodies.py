@@ -12,7 +12,7 @@ from bridge import offload
 from bridge.endpoints import Endpoint, StoredSecret
 from bridge.offload import LARGE
 from bridge.providers import get
-from bridge.providers.base import Secret, SignRequest
+from bridge.providers.base import Secret, SignRequest, WebhookRequest
 from bridge.store import READ_BYTES
 from tests.support import BridgeProcess, Connect
 
@@ -128,7 +128,7 @@ def test_a_forged_large_delivery_logs_no_traceback_and_no_secret(
 
 
 def test_the_reprs_that_carry_a_secret_leave_its_value_out() -> None:
-    """Secret, StoredSecret, SignRequest and Endpoint print without the secret's value."""
+    """Secrets, signing requests, endpoints and deliveries print without a secret's value."""
     value = "a-secret-value-0123456789"
     stored = StoredSecret("s1", value, 0.0)
     shown = [
@@ -136,6 +136,7 @@ def test_the_reprs_that_carry_a_secret_leave_its_value_out() -> None:
         stored,
         SignRequest(b"{}", value, 0.0),
         Endpoint("e", "github", (stored,)),
+        WebhookRequest(b"{}", {"x-gitlab-token": value}),
     ]
     assert all(value not in repr(thing) for thing in shown)
     assert "s1" in repr(shown[0])

@@ -57,8 +57,10 @@ class Secret:
 class WebhookRequest:
     """A delivery as the bridge received it. `headers` keys are lower-case."""
 
-    body: bytes
-    headers: Mapping[str, str]
+    # Not in its repr: a body of megabytes, and headers that can hold a secret in clear
+    # (GitLab's X-Gitlab-Token is the endpoint's secret itself).
+    body: bytes = field(repr=False)
+    headers: Mapping[str, str] = field(repr=False)
     url: str = ""
     now: float = 0.0
     tolerance: int = 300
