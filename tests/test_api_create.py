@@ -184,6 +184,15 @@ def test_unknown_provider_is_refused(
     assert body["field"] == "provider"
 
 
+def test_a_long_unknown_provider_is_named_in_part(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """An unknown provider of a megabyte is named by its first 64 characters, not echoed."""
+    body = assert_json_error(create(client, auth, uid, "p" * 1_000_000), 400, "invalid_request")
+    assert f"unknown provider {'p' * 64!r}…" in body["message"]
+    assert len(body["message"]) < 1000
+
+
 def test_provider_none_is_refused_unless_the_server_allows_it(
     client: FlaskClient, auth: dict[str, str], uid: str
 ) -> None:

@@ -65,7 +65,8 @@ def get(name: str) -> Provider:
         return REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(REGISTRY))
-        raise InvalidInput("provider", f"unknown provider {name!r} (known: {known})") from None
+        shown = repr(name[:64]) + ("…" if len(name) > 64 else "")  # not a sender's megabytes
+        raise InvalidInput("provider", f"unknown provider {shown} (known: {known})") from None
 
 
 __all__ = ["REGISTRY", "Identity", "Provider", "Secret", "Verdict", "WebhookRequest", "get"]
