@@ -81,10 +81,10 @@ def connect(url: str, max_connections: int, timeout: float) -> Client:
     if target.kind == "single":
         if not target.url.startswith("unix:"):
             options.setdefault("socket_keepalive", True)
-        return redis.Redis(
-            connection_pool=_one_write(
-                BlockingConnectionPool.from_url(target.url, **pool, **options)
-            )
+        # from_pool: the client owns its pool, so close() disconnects it (Redis(connection_pool=)
+        # leaves the pool's sockets open for the garbage collector, which warns about them).
+        return redis.Redis.from_pool(
+            _one_write(BlockingConnectionPool.from_url(target.url, **pool, **options))
         )
     options.setdefault("socket_keepalive", True)
     auth: dict[str, Any] = {"username": target.username, "password": target.password}

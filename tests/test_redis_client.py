@@ -67,3 +67,16 @@ def test_a_pipeline_past_the_limit_is_sent_in_pieces(
         assert pipe.execute() == [True, True]
     assert counter.sends > 1
     assert client.get(f"{uid}:big") == big
+
+
+def test_closing_a_client_closes_its_pooled_connections(redis_url: str) -> None:
+    """close() on a client from connect() closes the sockets its pool opened."""
+    client = connect(redis_url, 2, 5.0)
+    assert isinstance(client, redis.Redis)
+    client.ping()
+    connection = client.connection_pool.get_connection()
+    sock = connection._sock
+    assert sock is not None
+    client.connection_pool.release(connection)
+    client.close()
+    assert sock.fileno() == -1
