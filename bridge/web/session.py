@@ -51,7 +51,7 @@ class Session:
         )
         self.subs: dict[str, Subscription] = {}
         self.follows: dict[str, Following] = {}  # glob channels (admin only)
-        self._owed: list[Verdict] = []  # what verdicts on the reader's frames owe the client
+        self._owed: tuple[Verdict, ...] = ()  # what verdicts on the reader's frames owe
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -96,12 +96,12 @@ class Session:
         through; what the verdict owes the client waits for `settle`."""
         verdict = self.limit.check()
         if verdict is Verdict.WARN or verdict is Verdict.CLOSE:
-            self._owed.append(verdict)
+            self._owed += (verdict,)
         return verdict is Verdict.ACCEPT
 
     def settle(self) -> None:
         """reader.Gate: the frames of one read are handled (and their pongs sent)."""
-        owed, self._owed = self._owed, []
+        owed, self._owed = self._owed, ()
         for verdict in owed:
             self._tell(verdict)
 

@@ -54,7 +54,7 @@ class FrameReader:
         self._decoder: FrameDecoder = adapter.adopt(ws)
         self._gate = gate
         if gate is not None:
-            adapter.filter_events(ws, lambda event: not counted(event) or gate.admit())
+            adapter.filter_events(ws, self)
         self.ping_interval = ping_interval or math.inf
         self.next_ping = time.monotonic() + self.ping_interval
         self.partial_deadline = math.inf  # a frame or message under way must end by then
@@ -104,6 +104,10 @@ class FrameReader:
             ws.connected = False
         if self._gate is not None:
             self._gate.settle()
+
+    def keep(self, event: Event) -> bool:
+        """adapter.Keeper: whether a client frame goes on to simple-websocket (the gate's)."""
+        return self._gate is None or not counted(event) or self._gate.admit()
 
     def _check_partial(self) -> None:
         """Refuse a frame by its declared length; time a frame or message left unfinished."""
