@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ from bridge import jsontext
 from bridge.errors import VerificationError
 from bridge.providers import Provider, Secret, WebhookRequest
 from bridge.providers.work import recording_work
+from bridge.text import is_unicode
 
 # Variants are verified with HMACs over the whole body, and the body is parsed as JSON: cap
 # the work a bad request can cause.
@@ -157,15 +157,15 @@ def body_variants(body: bytes) -> list[tuple[str, bytes]]:
             ("JSON re-serialised compactly", json.dumps(parsed, separators=(",", ":")).encode()),
             ("JSON re-serialised with spaces", json.dumps(parsed).encode()),
         ]
-        containers = body.count(b"[") + body.count(b"{")
         limit = MAX_INDENT_GROWTH * len(body) + 4096
-        indented = _indented(parsed, limit) if containers <= MAX_INDENT_CONTAINERS else None
+        few = jsontext.containers(body) <= MAX_INDENT_CONTAINERS
+        indented = _indented(parsed, limit) if few else None
         if indented is not None:
             variants.append(("JSON re-serialised with indentation", indented))
         # A lone surrogate escape ("\ud800") has no UTF-8 form: no sender wrote this variant
         # then (encoding it raised, a 500 on a stranger's forged delivery).
         raw_utf8 = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
-        with contextlib.suppress(UnicodeEncodeError):
+        if is_unicode(raw_utf8):
             variants.append(("JSON re-serialised as raw UTF-8", raw_utf8.encode()))
     return [(label, variant) for label, variant in variants if variant != body]
 

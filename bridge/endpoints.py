@@ -21,6 +21,7 @@ from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
 from bridge.providers import Provider, Secret
 from bridge.redis_client import Client
 from bridge.redis_errors import REDIS_ERRORS, unavailable
+from bridge.text import is_unicode
 
 MAX_DESCRIPTION = 500
 MIN_SECRET_LENGTH = 8
@@ -331,8 +332,5 @@ def _unicode(field: str, value: Any) -> None:
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-        elif isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InvalidInput(field, "must be valid Unicode (no lone surrogate)") from None
+        elif isinstance(item, str) and not is_unicode(item):
+            raise InvalidInput(field, "must be valid Unicode (no lone surrogate)")

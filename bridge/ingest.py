@@ -19,6 +19,7 @@ from bridge.endpoints import Endpoint
 from bridge.errors import RecordChanged, StoreUnavailable, VerificationError
 from bridge.providers import Verdict, WebhookRequest
 from bridge.store import Store, StoredEvent
+from bridge.text import is_unicode
 from bridge.timefmt import iso
 
 PREVIEW_BYTES = 2048
@@ -142,10 +143,11 @@ def _envelope(
     # A JSON string may hold a lone surrogate ("\ud800"), which no UTF-8 can: redis-py
     # raised on it (a 500) in the dedup key or the stream's type field. Such an id is no
     # provider's; the body's hash stands in (an exact redelivery is still a duplicate).
-    event_id = identity.event_id if _utf8(identity.event_id) else None
-    event_id = event_id or body_hash(request.body)
+    event_id = identity.event_id
+    if not event_id or not is_unicode(event_id):
+        event_id = body_hash(request.body)
     event_type = identity.event_type
-    if event_type is not None and not _utf8(event_type):
+    if event_type is not None and not is_unicode(event_type):
         event_type = event_type.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     tail = envelope.tail(
         endpoint,
@@ -162,17 +164,6 @@ def _envelope(
         verification={"scheme": verdict.scheme, "secret_id": verdict.secret_id},
     )
     return event_id, event_type, tail
-
-
-def _utf8(text: str | None) -> bool:
-    """Whether `text` is a string UTF-8 can encode (no lone surrogate)."""
-    if text is None:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _keep_rejection(

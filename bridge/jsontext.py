@@ -38,11 +38,7 @@ def loads(data: bytes | str, *, finite: bool = False) -> Any:
     `finite` also refuses a number too large for a float (1e400), which json.loads makes
     `inf`: for a value that is written out again as JSON (an envelope's body), where it
     would come out as `Infinity`, which no strict parser reads."""
-    opening = (
-        data.count(b"[") + data.count(b"{")
-        if isinstance(data, bytes)
-        else (data.count("[") + data.count("{"))
-    )
+    opening = containers(data)
     # Millions of containers (25 MB of `{},`) made while the collector runs: each collection
     # walks the whole growing tree, which cost seconds of a worker on top of the parse. The
     # tree holds no cycles, so collecting during the parse finds nothing. The collector is
@@ -65,6 +61,13 @@ def loads(data: bytes | str, *, finite: bool = False) -> Any:
     if too_deep:
         raise TooDeep()
     return value
+
+
+def containers(data: bytes | str) -> int:
+    """How many arrays and objects JSON `data` opens at most (its `[` and `{`, strings too)."""
+    if isinstance(data, bytes):
+        return data.count(b"[") + data.count(b"{")
+    return data.count("[") + data.count("{")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from typing import TypeVar, cast
 import gevent
 from gevent import monkey
 
+from bridge import jsontext
+
 LARGE = 256 * 1024  # bytes of body
 # Parsing one JSON container costs about as much as this many bytes of plain text: a 241 KB
 # body of 120,000 nested brackets took 35-90 ms to parse, some 30 times its size in text.
@@ -27,7 +29,7 @@ T = TypeVar("T")
 
 def weight(body: bytes) -> int:
     """What parsing `body` costs, in bytes of plain JSON text: what `run` is given for it."""
-    return len(body) + CONTAINER_BYTES * (body.count(b"[") + body.count(b"{"))
+    return len(body) + CONTAINER_BYTES * jsontext.containers(body)
 
 
 def run(size: int, work: Callable[[], T]) -> T:

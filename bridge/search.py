@@ -8,7 +8,6 @@ so a search cannot tell whether a masked value was some given text.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -16,15 +15,13 @@ from typing import Any
 
 from bridge.errors import InvalidInput
 from bridge.store import StoredEvent
+from bridge.text import CONTROL, CONTROL_CLASS
 
 MAX_TERM = 200  # characters of an event_type glob or a q text
 # Entries one request may look at: a search that matches little stops there and answers
 # `next`, so one request costs bounded time whatever the stream holds.
 SCAN_BUDGET = 5_000
-# C0, DEL and C1: what a search term may not hold.
-CONTROL_CLASS = r"\x00-\x1f\x7f-\x9f"
-CONTROL = re.compile(f"[{CONTROL_CLASS}]")
-# What _term() takes, for the OpenAPI document.
+# What _term() takes (no control character: C0, DEL, C1), for the OpenAPI document.
 TERM_SCHEMA = {
     "type": "string",
     "minLength": 1,

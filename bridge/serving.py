@@ -24,6 +24,7 @@ from gunicorn.glogging import Logger
 from bridge.auth import load_or_create_admin_token
 from bridge.config import Settings
 from bridge.embedded import EmbeddedRedis
+from bridge.text import escaped
 
 _settings = Settings.from_env()
 
@@ -61,14 +62,6 @@ _lock: IO[str] | None = None
 _metrics_dir = _settings.data_dir.resolve() / "metrics"
 
 
-# C0, DEL and C1: what a log line may not hold as it came.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _escaped(text: str) -> str:
-    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
-
-
 class AccessLogger(Logger):  # type: ignore[misc]  # gunicorn has no types
     """gunicorn's logger, whose access lines show control characters from a request as
     `\\xNN`: the path is logged percent-decoded, so a stranger's `/x%0a...` wrote a line of
@@ -80,8 +73,8 @@ class AccessLogger(Logger):  # type: ignore[misc]  # gunicorn has no types
         # entry, and escaping them all cost ~7% of a worker's CPU per webhook.
         for name in _logged(self.cfg.access_log_format):
             value = atoms.get(name)
-            if isinstance(value, str) and _CONTROL.search(value):
-                atoms[name] = _escaped(value)
+            if isinstance(value, str):
+                atoms[name] = escaped(value)
         return atoms
 
 

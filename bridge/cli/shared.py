@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 import textwrap
@@ -22,6 +21,7 @@ from bridge.client import Api, CliError, admin_token, server_url
 from bridge.config import ClientSettings
 from bridge.errors import InvalidInput
 from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
+from bridge.text import escaped
 
 Command = Callable[[argparse.Namespace, ClientSettings], int]
 FORMAT = argparse.RawDescriptionHelpFormatter
@@ -102,15 +102,11 @@ def server_flag(server: str) -> str:
 # -- output -----------------------------------------------------------------------------
 
 
-# C0, DEL and C1: ESC (and CSI, 0x9b) begins the sequences that clear a terminal, set its
-# title or, in some, write the clipboard.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def terminal_safe(text: str) -> str:
     """A line holding text from a webhook sender, fit for a terminal: every control
-    character written as its escape (`\\x1b`)."""
-    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+    character written as its escape (`\\x1b`; ESC begins the sequences that clear a
+    terminal, set its title or, in some, write the clipboard)."""
+    return escaped(text)
 
 
 def print_json(data: Any) -> None:
