@@ -14,9 +14,9 @@ the bridge needs (reading in the request greenlet, framing once per event):
   keeps its HTTP/1.1 handshake parser, the upgrade request and an event queue for the life of
   the socket (~3 KB each), for the public low-level `wsproto.connection.Connection` it wraps:
   same `send`, `receive_data` and `events`, no handshake.
-- simple-websocket's `_handle_events` iterates `ws.ws.events()`; `filter_events` replaces that
-  method on the one connection with a filter of it, so the bridge's inbound rate limit can
-  drop a client's control frames (pings, pongs) and fragments before they are answered.
+- simple-websocket's `_handle_events` iterates `ws.ws.events()`; `filter_events` makes that
+  connection a `_Filtered` (its class swapped, no state but its keeper) whose `events()`
+  drops what the bridge's inbound rate limit refuses (pings, pongs, fragments), unanswered.
 - wsproto's frame decoder (`Connection._proto._frame_decoder`, its `header` and
   `payload_consumed`) is read to refuse a frame by its declared length as soon as its header
   arrives; wsproto has no public way to see a frame before its payload.
