@@ -26,8 +26,12 @@ from bridge.embedded import EmbeddedRedis
 from bridge.providers import get as provider
 
 
-def json_body(mib: float) -> bytes:
-    """A JSON array of small objects, about `mib` MiB: many nodes, as real large payloads."""
+def json_body(mib: float, shape: str = "objects") -> bytes:
+    """A JSON array of about `mib` MiB: small objects (many nodes, as real large payloads),
+    or `nested` arrays 100 deep (the most containers per byte a stranger can send)."""
+    if shape == "nested":
+        count = max(1, int(mib * 1024 * 1024 / 201))
+        return b"[" + b",".join([b"[" * 100 + b"]" * 100] * count) + b"]"
     count = max(1, int(mib * 1024 * 1024 / 30))
     return json.dumps([{"n": i, "s": "abcdefgh"} for i in range(count)]).encode()
 
@@ -84,14 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("trees", nargs="+", type=Path, help="trees whose bridge/ to serve")
     parser.add_argument("--mib", type=float, default=20.0, help="size of the webhook's body")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--shape",
+        choices=["objects", "nested"],
+        default="objects",
+        help="small objects, or arrays nested 100 deep (try --mib 0.23: under offload.LARGE)",
+    )
     args = parser.parse_args(argv)
     for tree in args.trees:
         if not (tree / "bridge" / "__init__.py").is_file():
             parser.error(f"{tree} has no bridge/ package to serve")
     if args.rounds < 1 or not 0 < args.mib <= 24:
         parser.error("--rounds must be at least 1 and --mib between 0 and 24")
-    body = json_body(args.mib)
-    print(f"body: {len(body) / 2**20:.1f} MiB of JSON", flush=True)
+    body = json_body(args.mib, args.shape)
+    print(f"body: {len(body) / 2**20:.2f} MiB of JSON ({args.shape})", flush=True)
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-big-")))
         bridges: dict[str, Bridge] = {}
@@ -122,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             quiet = median([r["quiet_ms"] for r in done])
             print(
                 f"{name}: longest /healthz wait {during:.0f} ms during a webhook of"
-                f" {len(body) / 2**20:.1f} MiB vs {quiet:.1f} ms without = {during / quiet:.0f}x"
+                f" {len(body) / 2**20:.2f} MiB vs {quiet:.1f} ms without = {during / quiet:.0f}x"
                 " (medians)",
                 flush=True,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,19 @@ def test_big_body_reports_the_wait_with_and_without_a_large_webhook(
     """One round with a small body stores it (202) and prints both waits and their ratio."""
     assert big_body.main([str(ROOT), "--mib", "0.5", "--rounds", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("body: 0.5 MiB of JSON")
+    assert lines[0].startswith("body: 0.")
+    assert lines[0].endswith(" MiB of JSON (objects)")
     assert lines[1].startswith(f"round 1 {ROOT}: status 202, webhook ")
     assert "longest /healthz wait" in lines[1]
     assert lines[-1].startswith(f"{ROOT}: longest /healthz wait ")
     assert lines[-1].endswith("x (medians)")
+
+
+def test_big_body_sends_arrays_nested_100_deep_with_shape_nested() -> None:
+    """The nested shape is valid JSON of about the size asked, nested 100 levels."""
+    body = big_body.json_body(0.25, "nested")
+    assert abs(len(body) - 0.25 * 2**20) < 1024
+    first = json.loads(body)[0]
+    for _ in range(99):
+        (first,) = first
+    assert first == []
