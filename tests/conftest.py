@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -39,6 +40,11 @@ FIRST_PORT = 12000
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A shell without job control starts `cmd &` with SIGINT ignored, and every process
+    # below inherits that: the tests' Ctrl-C of `bridge listen` then did nothing (8 failed
+    # in such a run). A handler, unlike an ignore, is reset to the default at exec.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # An xdist worker takes its own slot, whatever its controller's environment says; the
     # controller runs no test; a process given a range by its parent keeps that one.
     worker = hasattr(config, "workerinput")
