@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from flask import Flask, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
-from werkzeug.http import parse_range_header
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bridge.auth import Authority, load_or_create_admin_token
@@ -30,30 +27,13 @@ from bridge.web import (
     library,
     pacing,
     responses,
+    screening,
     ws,
 )
 from bridge.wire.adapter import NoThread
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-SCHEMES = ("http", "https")
-# A Host as a URI may write it (RFC 3986 3.2.2, without sub-delims or %-escapes, which no
-# client sends): letters, digits, `.`, `-`, `_`, `~`, or an IP literal; then a port.
-URI_HOST = re.compile(r"([a-z0-9._~-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?", re.I)
-DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
-
-
-def uri_host(header: str, scheme: str) -> str:
-    """A Host werkzeug reads as "" though a URI allows it (a `_`: a docker-compose service
-    name such as `webhook_bridge`), lower-cased, without its scheme's default port; "" for
-    any other."""
-    match = URI_HOST.fullmatch(header)
-    if match is None or (match[2] is not None and not 0 < int(match[2]) < 65536):
-        return ""
-    if match[2] == DEFAULT_PORTS.get(scheme):
-        return match[1].lower()
-    return header.lower()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -127,44 +107,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     responses.register(app, settings.retry_after)
 
-    @app.before_request
-    def refuse_declared_oversize() -> None:
-        # From the declared length, before a byte is read: with `Expect: 100-continue` the
-        # client waits for this answer instead of sending the body (see serving.pre_request).
-        if (request.content_length or 0) > settings.max_body_bytes:
-            raise RequestEntityTooLarge()
-
-    @app.before_request
-    def refuse_invalid_host() -> None:
-        # RFC 9112 3.2: a Host that is not `host[:port]` (a space, a path, a port past
-        # 65535, an empty value) is a 400. werkzeug reads such a Host as "", so every URL
-        # built from it (an endpoint's webhook URL and setup steps, the OpenAPI servers) came
-        # out as `http:/hooks/<id>`. Behind a trusted proxy, X-Forwarded-Host/-Port make it.
-        if "HTTP_HOST" not in request.environ or request.host:
-            return
-        # werkzeug reads a Host with a `_` as "" too, which a URI allows: taken as sent.
-        request.host = uri_host(request.headers["Host"], request.scheme)
-        if not request.host:
-            via = " (as X-Forwarded-Host / -Port made it)" if settings.trusted_proxies else ""
-            raise BadRequest(f"the Host header{via} is not a host[:port] (RFC 9112 3.2)")
-
-    @app.before_request
-    def refuse_unknown_scheme() -> None:
-        # Only X-Forwarded-Proto (from a trusted proxy) can make another: `ftp` or
-        # `javascript` would otherwise start the webhook URL the API shows.
-        if request.scheme not in SCHEMES:
-            raise BadRequest("X-Forwarded-Proto must be http or https")
-
-    @app.before_request
-    def ignore_unusable_range() -> None:
-        # RFC 9110 14.2: a Range of another unit than bytes must be ignored, one that does
-        # not parse may be. werkzeug answered those, and a list of ranges (it serves one),
-        # 416 range_not_satisfiable on every static file; they get the whole file now, 200.
-        value = request.environ.get("HTTP_RANGE")
-        if value is not None:
-            wanted = parse_range_header(value)
-            if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
-                del request.environ["HTTP_RANGE"]
+    screening.register(app, settings)
 
     blueprints = [hooks.bp, api.bp, events_api.bp, backfill_api.bp, ws.bp, health.bp]
     blueprints += [dashboard.bp, library.bp]

@@ -1,0 +1,80 @@
+"""What every request passes before a route sees it: its declared length, its Host, its
+scheme and its Range, each refused with a 4xx naming it, or made usable."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, Request, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.http import parse_range_header
+
+from bridge.config import Settings
+
+SCHEMES = ("http", "https")
+# A Host as a URI may write it (RFC 3986 3.2.2, without sub-delims or %-escapes, which no
+# client sends): letters, digits, `.`, `-`, `_`, `~`, or an IP literal; then a port.
+URI_HOST = re.compile(r"([a-z0-9._~-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?", re.I)
+DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+
+def register(app: Flask, settings: Settings) -> None:
+    """Screen every request with one hook (each hook Flask runs costs a call per request)."""
+
+    @app.before_request
+    def screen() -> None:
+        refuse_declared_oversize(request, settings.max_body_bytes)
+        refuse_invalid_host(request, bool(settings.trusted_proxies))
+        refuse_unknown_scheme(request)
+        ignore_unusable_range(request)
+
+
+def refuse_declared_oversize(req: Request, max_body_bytes: int) -> None:
+    # From the declared length, before a byte is read: with `Expect: 100-continue` the
+    # client waits for this answer instead of sending the body (see serving.pre_request).
+    if (req.content_length or 0) > max_body_bytes:
+        raise RequestEntityTooLarge()
+
+
+def refuse_invalid_host(req: Request, behind_proxy: bool) -> None:
+    # RFC 9112 3.2: a Host that is not `host[:port]` (a space, a path, a port past 65535,
+    # an empty value) is a 400. werkzeug reads such a Host as "", so every URL built from
+    # it (an endpoint's webhook URL and setup steps, the OpenAPI servers) came out as
+    # `http:/hooks/<id>`. Behind a trusted proxy, X-Forwarded-Host/-Port make it.
+    if "HTTP_HOST" not in req.environ or req.host:
+        return
+    # werkzeug reads a Host with a `_` as "" too, which a URI allows: taken as sent.
+    req.host = uri_host(req.headers["Host"], req.scheme)
+    if not req.host:
+        via = " (as X-Forwarded-Host / -Port made it)" if behind_proxy else ""
+        raise BadRequest(f"the Host header{via} is not a host[:port] (RFC 9112 3.2)")
+
+
+def refuse_unknown_scheme(req: Request) -> None:
+    # Only X-Forwarded-Proto (from a trusted proxy) can make another: `ftp` or
+    # `javascript` would otherwise start the webhook URL the API shows.
+    if req.scheme not in SCHEMES:
+        raise BadRequest("X-Forwarded-Proto must be http or https")
+
+
+def ignore_unusable_range(req: Request) -> None:
+    # RFC 9110 14.2: a Range of another unit than bytes must be ignored, one that does not
+    # parse may be. werkzeug answered those, and a list of ranges (it serves one), 416
+    # range_not_satisfiable on every static file; they get the whole file now, 200.
+    value = req.environ.get("HTTP_RANGE")
+    if value is not None:
+        wanted = parse_range_header(value)
+        if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
+            del req.environ["HTTP_RANGE"]
+
+
+def uri_host(header: str, scheme: str) -> str:
+    """A Host werkzeug reads as "" though a URI allows it (a `_`: a docker-compose service
+    name such as `webhook_bridge`), lower-cased, without its scheme's default port; "" for
+    any other."""
+    match = URI_HOST.fullmatch(header)
+    if match is None or (match[2] is not None and not 0 < int(match[2]) < 65536):
+        return ""
+    if match[2] == DEFAULT_PORTS.get(scheme):
+        return match[1].lower()
+    return header.lower()
