@@ -212,6 +212,9 @@ def _appended(reply: Any, channel: str) -> Appended | Exception:
     if created == 2:
         return NotFound("endpoint", channel)
     if created == 3:
+        # Retried by ingest at once; counted so an operator sees records changing under
+        # deliveries (the 503 endpoint_changing when it keeps on) beside Redis's failures.
+        metrics.STORE_FAILURES.labels("append", RecordChanged.reason).inc()
         return RecordChanged(channel)
     return Appended(
         id=event_id.decode() if isinstance(event_id, bytes) else event_id, duplicate=not created

@@ -44,7 +44,7 @@ DELIVERY_SECONDS = Histogram(
 )
 STORE_FAILURES = Counter(
     "bridge_store_failures_total",
-    "Redis calls that failed, by operation and reason (unreachable, full)",
+    "Redis calls that failed, by operation and reason (unreachable, full, endpoint_changing)",
     ["operation", "reason"],
 )
 OPEN_SOCKETS = Gauge(

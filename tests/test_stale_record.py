@@ -28,6 +28,16 @@ def add_secret(client: FlaskClient, auth: dict[str, str], uid: str, secret: str)
     assert added.status_code == 201, added.get_json()
 
 
+def refused_appends(client: FlaskClient) -> float:
+    """The /metrics count of appends refused because the record had changed."""
+    sample = 'bridge_store_failures_total{operation="append",reason="endpoint_changing"}'
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == sample:
+            return float(value)
+    return 0.0
+
+
 def deliver(
     services: Services, stale: Endpoint, secret: str, *, reread: bool = True, n: int = 0
 ) -> Outcome:
@@ -104,8 +114,10 @@ def test_secret_added_a_moment_ago_verifies_through_a_copy_without_it(
 def test_record_changing_at_every_read_gives_up_storing_nothing(
     services: Services, client: FlaskClient, auth: dict[str, str], uid: str
 ) -> None:
-    """A record changed again after each read ends in RecordChanged (a 503) after RECORD_READS."""
+    """A record changed again after each read ends in RecordChanged (a 503) after RECORD_READS
+    refused appends, each counted in bridge_store_failures_total."""
     create(client, auth, uid, secret=SECRET)
+    refused = refused_appends(client)
     stale = services.endpoints.get(uid, fresh=True)
     reads = []
 
@@ -130,6 +142,7 @@ def test_record_changing_at_every_read_gives_up_storing_nothing(
     assert len(reads) == RECORD_READS  # the one above, then one per retry
     assert len(set(reads)) == RECORD_READS
     assert history(client, auth, uid) == []
+    assert refused_appends(client) == refused + RECORD_READS
 
 
 def test_record_changed_is_answered_503_naming_it(app: Flask) -> None:
