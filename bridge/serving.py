@@ -65,17 +65,83 @@ _metrics_dir = _settings.data_dir.resolve() / "metrics"
 class AccessLogger(Logger):  # type: ignore[misc]  # gunicorn has no types
     """gunicorn's logger, whose access lines show control characters from a request as
     `\\xNN`: the path is logged percent-decoded, so a stranger's `/x%0a...` wrote a line of
-    its own making into the log, and `%1b[...` a terminal escape to whoever tails it."""
+    its own making into the log, and `%1b[...` a terminal escape to whoever tails it.
+
+    It works out only the atoms the format shows. gunicorn's `atoms()` makes one of every
+    request header, answer header and environ entry (~70 for a webhook) and its `access()`
+    copies them all, quoting each `"`: in the ingest bench that was ~6% of a worker's CPU
+    per webhook, for a line that shows seven. Each atom is gunicorn 27's (pinned in
+    requirements.txt; tests/test_access_log.py compares every one with gunicorn's own)."""
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
-        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        # Only the atoms the line shows: gunicorn makes one of every header and environ
-        # entry, and escaping them all cost ~7% of a worker's CPU per webhook.
+        atoms: dict[str, Any] = {}
         for name in _logged(self.cfg.access_log_format):
-            value = atoms.get(name)
-            if isinstance(value, str):
-                atoms[name] = escaped(value)
-        return atoms
+            value = self._atom(name, resp, req, environ, request_time)
+            if value is not _ABSENT:
+                atoms[name] = escaped(value) if isinstance(value, str) else value
+        # An empty mapping would not format (logging takes it for no arguments at all).
+        return atoms or super().atoms(resp, req, environ, request_time)
+
+    def _atom(self, name: str, resp: Any, req: Any, environ: Any, request_time: Any) -> Any:
+        if name.startswith("{") and len(name) > 3:
+            key, kind = name[1:-2], name[-1]
+            if kind == "e":
+                found = [v for k, v in environ.items() if k.lower() == key]
+            elif kind in "io":
+                headers = req.headers if kind == "i" else resp.headers
+                found = [v for k, v in headers if k.lower() == key]
+            else:
+                return _ABSENT
+            return found[-1] if found else _ABSENT  # the last one, as gunicorn's dict keeps
+        seconds, micros = request_time.seconds, request_time.microseconds
+        sent = getattr(resp, "sent", None)
+        if name == "h":
+            return environ.get("REMOTE_ADDR", "-")
+        if name == "s":
+            status = resp.status
+            return status.split(None, 1)[0] if isinstance(status, str) else status
+        if name in _ENVIRON_ATOMS:
+            return environ.get(_ENVIRON_ATOMS[name])
+        if name == "B":
+            return sent
+        if name == "b":
+            return str(sent) if sent is not None else "-"
+        if name == "M":
+            return seconds * 1000 + int(micros / 1000)
+        if name == "D":
+            return seconds * 1000000 + micros
+        if name == "T":
+            return seconds
+        if name == "L":
+            return f"{seconds}.{micros:06d}"
+        if name == "t":
+            return self.now()
+        if name == "u":
+            return self._get_user(environ) or "-"
+        if name == "r":
+            return "%s %s %s" % (  # noqa: UP031 - as gunicorn writes it
+                environ["REQUEST_METHOD"],
+                environ["RAW_URI"],
+                environ["SERVER_PROTOCOL"],
+            )
+        if name in _DASHED_ATOMS:
+            return environ.get(_DASHED_ATOMS[name], "-")
+        if name == "l":
+            return "-"
+        if name == "p":
+            return f"<{os.getpid()}>"
+        return _ABSENT
+
+
+_ABSENT = object()
+# gunicorn's atoms that are an environ entry as it is, or "-" where it is missing.
+_ENVIRON_ATOMS = {
+    "m": "REQUEST_METHOD",
+    "U": "PATH_INFO",
+    "q": "QUERY_STRING",
+    "H": "SERVER_PROTOCOL",
+}
+_DASHED_ATOMS = {"f": "HTTP_REFERER", "a": "HTTP_USER_AGENT"}
 
 
 @functools.lru_cache(maxsize=4)
