@@ -10,6 +10,7 @@
     ├── Conflict(kind, key)                          creating something that already exists
     ├── InvalidInput(field, problem)                 a request that names a bad field
     ├── BodyTooSlow(received, elapsed, min_rate)     a request body that stalled or trickled
+    ├── BodyUnframed(problem)                        a chunked body whose framing is broken
     ├── LibraryChanged(attribute)                    an upgrade moved an internal the bridge uses
     └── SocketClosed(code, reason)                   a WebSocket closed, by either side
 
@@ -110,6 +111,16 @@ class BodyTooSlow(BridgeError):
             f"the body came slower than {min_rate} bytes/s: {received} bytes read in "
             f"{elapsed:.1f} s"
         )
+
+
+class BodyUnframed(BridgeError):
+    """A request's chunked body broke its framing (a chunk size that is not hex, a missing
+    CRLF, a trailer past gunicorn's limits, the connection ended before the last chunk): a
+    400. `problem` is gunicorn's word for it."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"the chunked body is broken: {problem}"[:200])
 
 
 class LibraryChanged(BridgeError):

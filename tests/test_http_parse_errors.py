@@ -83,3 +83,69 @@ def test_the_bridge_still_answers_after_unparsable_requests(bridge: BridgeProces
     )
     assert head.startswith(b"HTTP/1.1 200 ")
     assert json.loads(body) == {"status": "ok"}
+
+
+# A body gunicorn cannot parse comes to light only once the app reads it (chunked framing).
+BROKEN_BODIES = {
+    "chunk size not hex": (b"zz\r\nab\r\n0\r\n\r\n", "Invalid chunk size"),
+    "negative chunk size": (b"-1\r\nab\r\n0\r\n\r\n", "Invalid chunk size"),
+    "chunk without its CRLF": (b"2\r\nabXX0\r\n\r\n", "chunk terminator"),
+    "control character in a chunk extension": (b"1;a=\x01\r\n{\r\n0\r\n\r\n", "extension"),
+    # 8,192 bytes and no CRLF, all of it read (a close with bytes unread would be a reset).
+    "chunk-size line over 8 KiB": (b"2;" + b"a" * 8190, "chunk size"),
+    "trailer of too many fields": (
+        b"2\r\nab\r\n0\r\n" + b"X-T: y\r\n" * 200 + b"\r\n", "trailer",
+    ),
+}  # fmt: skip
+BODY_ROUTES = {
+    "a webhook": b"POST /hooks/{endpoint} HTTP/1.1\r\nHost: x\r\n",
+    "the admin API": b"POST /api/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n",
+}
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES.values(), ids=list(BODY_ROUTES))
+@pytest.mark.parametrize(("chunks", "named"), BROKEN_BODIES.values(), ids=list(BROKEN_BODIES))
+def test_a_body_of_broken_chunks_is_a_400_naming_it_and_closes_the_connection(
+    bridge: BridgeProcess, uid: str, route: bytes, chunks: bytes, named: str
+) -> None:
+    """A chunked body whose framing is broken is a 400 bad_request naming the problem, the
+    only answer on that connection, and no traceback in the log."""
+    bridge.create_endpoint(uid)
+    logged = len(bridge.log())
+    request = route.replace(b"{endpoint}", uid.encode())
+    request += f"Authorization: Bearer {bridge.token}\r\n".encode()
+    answer = exchange(bridge, request + b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 400 "), answer[:300]
+    headers = {name.lower(): value for name, _, value in (h.partition(": ") for h in lines[1:])}
+    assert headers["connection"] == "close"
+    assert int(headers["content-length"]) == len(body), answer[:600]  # nothing after it
+    error = json.loads(body)
+    assert error["error"] == "bad_request"
+    assert named.lower() in error["message"].lower(), error
+    assert "Traceback" not in bridge.log()[logged:]
+
+
+def test_a_chunked_body_cut_off_by_the_sender_is_a_400_naming_it(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A chunked body whose sender ends its side of the connection before the last chunk is
+    a 400 bad_request saying so, not a stored delivery and not a traceback."""
+    bridge.create_endpoint(uid)
+    logged = len(bridge.log())
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
+        conn.sendall(
+            f"POST /hooks/{uid} HTTP/1.1\r\nHost: x\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\n\r\n5\r\nab"
+        )
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
+    error = json.loads(body)
+    assert error["error"] == "bad_request"
+    assert "before the last chunk" in error["message"], error
+    assert "Traceback" not in bridge.log()[logged:]

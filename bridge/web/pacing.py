@@ -10,6 +10,10 @@ game, unlike an idle timeout that every byte resets). Each read waits at most un
 bound, under a gevent timeout (cumulative over the reads a piece takes). A sender behind it
 gets `BodyTooSlow`, a 408; gunicorn's keep-alive timeout then ends its connection while
 draining the rest.
+
+A chunked body whose framing gunicorn cannot parse (found only as it is read) is
+`BodyUnframed`, a 400, and its connection is closed after the answer, which says so: where
+the next request would start on it is unknown.
 """
 
 from __future__ import annotations
@@ -20,8 +24,15 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import gevent
+from gunicorn.http.errors import (
+    ChunkMissingTerminator,
+    InvalidChunkExtension,
+    InvalidChunkSize,
+    NoMoreData,
+    ParseException,
+)
 
-from bridge.errors import BodyTooSlow
+from bridge.errors import BodyTooSlow, BodyUnframed
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -57,8 +68,26 @@ class PacedInput:
             if exc is not timer:
                 raise
             raise self._too_slow() from None
+        except NoMoreData:
+            self._close_after()
+            raise BodyUnframed("the connection ended before the last chunk") from None
+        except (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension) as exc:
+            self._close_after()
+            raise BodyUnframed(str(exc)) from None
+        except ParseException as exc:  # what gunicorn refuses in a header, in the trailer
+            self._close_after()
+            raise BodyUnframed(f"its trailer: {exc}") from None
         self.received += len(data)
         return data
+
+    def _close_after(self) -> None:
+        """Have gunicorn close the connection after this answer, with `Connection: close`:
+        gunicorn 27 (pinned in requirements.txt) closes it after a body that failed anyway,
+        but its answer would still say keep-alive. `reader.req` is its Request, and
+        `must_close` the flag serving.pre_request sets too."""
+        request = getattr(getattr(self._inner, "reader", None), "req", None)
+        if request is not None:
+            request.must_close = True
 
     def _too_slow(self) -> BodyTooSlow:
         return BodyTooSlow(self.received, time.monotonic() - self._started, self._min_rate)

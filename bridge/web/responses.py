@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from bridge.errors import (
     BodyTooSlow,
+    BodyUnframed,
     Conflict,
     InvalidInput,
     NotFound,
@@ -79,6 +80,10 @@ def register(app: Flask, retry_after: int) -> None:
     @app.errorhandler(BodyTooSlow)
     def _too_slow(exc: BodyTooSlow) -> Response:
         return error(408, "body_too_slow", message=str(exc))
+
+    @app.errorhandler(BodyUnframed)
+    def _unframed(exc: BodyUnframed) -> Response:
+        return error(400, "bad_request", message=str(exc))
 
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable) -> Response:
