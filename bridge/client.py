@@ -89,7 +89,7 @@ def admin_token(settings: ClientSettings) -> AdminToken:
         return AdminToken(settings.admin_token, "BRIDGE_ADMIN_TOKEN")
     path = settings.data_dir / TOKEN_FILE
     try:
-        value = path.read_text().strip()
+        value = path.read_text(errors="replace").strip()
     except FileNotFoundError:
         raise CliError(
             f"no admin token: set BRIDGE_ADMIN_TOKEN, or run where the bridge keeps its data "
@@ -99,6 +99,8 @@ def admin_token(settings: ClientSettings) -> AdminToken:
         raise CliError(f"cannot read the admin token from {path}: {exc.strerror}") from None
     if not value:
         raise CliError(f"no admin token: {path} is empty")
+    if not (value.isascii() and value.isprintable()):  # as config._header_text, unshown
+        raise CliError(f"the admin token in {path} is not one line of printable ASCII")
     return AdminToken(value, str(path))
 
 

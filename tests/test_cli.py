@@ -574,3 +574,41 @@ def test_client_settings_from_the_environment() -> None:
         with pytest.raises(ConfigError) as refused:
             ClientSettings.from_env({name: "localhost:8000"})
         assert refused.value.variable == name
+
+
+@pytest.mark.parametrize(
+    ("variable", "args"),
+    [
+        ("BRIDGE_ADMIN_TOKEN", ["endpoints", "list"]),
+        ("GITHUB_TOKEN", ["register", "github", "--repo", "octo/hello"]),
+        ("STRIPE_API_KEY", ["register", "stripe"]),
+    ],
+)
+def test_a_credential_no_header_can_carry_is_refused_without_showing_it(
+    bridge: BridgeProcess, variable: str, args: list[str]
+) -> None:
+    """A token or key holding a newline (or anything no HTTP header can carry) exits 1 with
+    one line naming its variable, and the credential's text appears nowhere in the output."""
+    secret = "0123456789abcdef\nsecret-part-42"
+    env = cli_env(**{variable: secret}) if variable != "BRIDGE_ADMIN_TOKEN" else cli_env(secret)
+    result = run(*args, "--server", bridge.url, env=env)
+    line = one_error_line(result)
+    assert line.startswith(f"bridge: {variable}: "), line
+    assert "secret-part-42" not in result.stderr + result.stdout
+    assert "0123456789abcdef" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "content", [b"0123456789abcdef\nsecret-part-42\n", b"\xff\xfesecret-part-42"]
+)
+def test_an_admin_token_file_no_header_can_carry_is_refused_without_showing_it(
+    bridge: BridgeProcess, tmp_path: Path, content: bytes
+) -> None:
+    """An admin-token file of two lines or of bytes that are not ASCII text exits 1 with one
+    line naming the file, and none of its text in the output."""
+    (tmp_path / "admin-token").write_bytes(content)
+    env = cli_env(None, BRIDGE_DATA_DIR=str(tmp_path))
+    result = run("endpoints", "list", "--server", bridge.url, env=env)
+    line = one_error_line(result)
+    assert str(tmp_path / "admin-token") in line
+    assert "secret-part-42" not in result.stderr + result.stdout

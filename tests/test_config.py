@@ -168,6 +168,11 @@ BAD_VALUES = [
     # other bad values
     ("BRIDGE_ADMIN_TOKEN", "short"),
     ("BRIDGE_ADMIN_TOKEN", "x" * 15),
+    # a token no Authorization header can carry
+    ("BRIDGE_ADMIN_TOKEN", "0123456789abcdef\nsecret"),
+    ("BRIDGE_ADMIN_TOKEN", "0123456789abcdef\x00"),
+    ("BRIDGE_ADMIN_TOKEN", "0123456789abcdef\u20ac"),
+    ("BRIDGE_METRICS_TOKEN", "0123456789abcdef\rsecret"),
     ("BRIDGE_LOG_LEVEL", "LOUD"),
     # unknown settings
     ("BRIDGE_FOO", "1"),
