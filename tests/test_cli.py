@@ -205,6 +205,23 @@ def test_server_from_the_environment(bridge: BridgeProcess) -> None:
         ["register", "github", "--repo", "o/r", "--events", "push,,issues"],
         ["register", "stripe", "--api-base", "api.stripe.com"],
         ["token", "--channel", "x", "--ttl", "-5"],
+        # an argument that is no endpoint id, or not text (a byte that is not UTF-8)
+        *(
+            [*command, bad]
+            for command in (
+                ["endpoints", "show"],
+                ["endpoints", "delete"],
+                ["endpoints", "rotate"],
+                ["rejections"],
+                ["send", "--provider", "github", "--secret", SECRET],
+            )
+            for bad in ("\udcff", "x\n", "a" * 5000)
+        ),
+        ["endpoints", "retire", "\udcff", "s1"],
+        ["send", "x", "--provider", "github", "--secret", SECRET, "--event-id", "\udcff"],
+        ["send", "x", "--provider", "github", "--secret", SECRET, "--event-id", "a\nb"],
+        ["send", "x", "--provider", "github", "--secret", SECRET, "--event-type", "\u20ac"],
+        ["send", "x", "--provider", "github", "--secret", SECRET, "--data", "\udcff"],
     ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:

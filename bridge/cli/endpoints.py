@@ -210,7 +210,7 @@ def add(commands: Any, parents: shared.Parents) -> None:
             description=text[0].upper() + text[1:] + ".",
             examples=[f"bridge endpoints {name} demo"],
         )
-        sub.add_argument("id", help="endpoint id")
+        sub.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
     rotated = shared.command(
         group,
         "rotate",
@@ -224,7 +224,7 @@ def add(commands: Any, parents: shared.Parents) -> None:
             "bridge endpoints rotate pay --secret whsec_new...",
         ],
     )
-    rotated.add_argument("id", help="endpoint id")
+    rotated.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
     rotated.add_argument("--secret", metavar="S", help="the new secret (generated if omitted)")
     retired = shared.command(
         group,
@@ -240,7 +240,7 @@ def add(commands: Any, parents: shared.Parents) -> None:
             "bridge endpoints retire pay s1 --grace 86400",
         ],
     )
-    retired.add_argument("id", help="endpoint id")
+    retired.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
     retired.add_argument("secret_id", help="the secret's id, e.g. s1 (see `endpoints show`)")
     retired.add_argument(
         "--grace", type=int, default=0, metavar="S", help="seconds it still verifies (default 0)"
