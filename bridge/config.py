@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from bridge import redis_url
 from bridge.errors import ConfigError
+from bridge.text import is_unicode
 
 MiB = 1024 * 1024
 T = TypeVar("T")
@@ -64,6 +65,8 @@ def _redis_url(raw: str) -> str:
 
 
 def _http_url(raw: str) -> str:
+    if not is_unicode(raw):  # a byte that is not UTF-8: no URL shown or signed can hold it
+        raise ValueError("expected an http(s):// URL in UTF-8 (a byte of it is not)")
     parts = urlsplit(raw)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ValueError(f"expected an http(s):// URL, got {raw!r}")

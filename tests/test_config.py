@@ -161,6 +161,8 @@ BAD_VALUES = [
     ("BRIDGE_ALLOWED_ORIGINS", "https://ok.example,javascript:alert(1)"),
     ("BRIDGE_ALLOWED_ORIGINS", "ws://a.example"),
     ("BRIDGE_ALLOWED_ORIGINS", "a.example"),
+    ("BRIDGE_PUBLIC_URL", "https://hooks\udcff.example"),  # a byte that is not UTF-8
+    ("BRIDGE_ALLOWED_ORIGINS", "https://a\udcff.example"),
     # bad booleans
     ("BRIDGE_ALLOW_UNVERIFIED", "maybe"),
     ("BRIDGE_ALLOW_UNVERIFIED", "2"),
