@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import WebsocketMismatch
 
 from bridge.errors import (
     BodyTooSlow,
@@ -89,6 +90,17 @@ def register(app: Flask, retry_after: int) -> None:
     def _unavailable(exc: StoreUnavailable) -> Response:
         log.warning("503: %s", exc)
         return unavailable(retry_after, exc.reason, exc.advice)
+
+    @app.errorhandler(WebsocketMismatch)
+    def _not_an_upgrade(exc: WebsocketMismatch) -> Response:
+        # werkzeug's routing: /ws asked without `Upgrade: websocket` and `Connection:
+        # upgrade`, or another path asked with them. Its own sentence names neither.
+        return error(
+            400,
+            "bad_request",
+            message="/ws takes only a WebSocket upgrade (Upgrade: websocket, Connection: "
+            "upgrade), and a WebSocket upgrade goes only to /ws",
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
