@@ -11,9 +11,10 @@ bound, under a gevent timeout (cumulative over the reads a piece takes). A sende
 gets `BodyTooSlow`, a 408; gunicorn's keep-alive timeout then ends its connection while
 draining the rest.
 
-A chunked body whose framing gunicorn cannot parse (found only as it is read) is
-`BodyUnframed`, a 400, and its connection is closed after the answer, which says so: where
-the next request would start on it is unknown.
+A chunked body whose framing gunicorn cannot parse (found only as it is read), or a body
+whose sender closed before its Content-Length arrived (gunicorn hands on what came, and
+werkzeug took it for the whole body), is `BodyUnframed`, a 400, and its connection is closed
+after the answer, which says so: where the next request would start on it is unknown.
 """
 
 from __future__ import annotations
@@ -46,8 +47,11 @@ PIECE = 16 * 1024
 class PacedInput:
     """`wsgi.input` for one request, read no slower than `grace` + `min_rate` allow."""
 
-    def __init__(self, inner: Any, grace: float, min_rate: int) -> None:
+    def __init__(
+        self, inner: Any, grace: float, min_rate: int, declared: int | None = None
+    ) -> None:
         self._inner = inner
+        self._declared = declared  # its Content-Length; None when chunked
         self._grace = grace
         self._min_rate = min_rate
         self._started = time.monotonic()
@@ -69,16 +73,23 @@ class PacedInput:
                 raise
             raise self._too_slow() from None
         except NoMoreData:
-            self._close_after()
-            raise BodyUnframed("the connection ended before the last chunk") from None
+            raise self._unframed("the connection ended before the last chunk") from None
         except (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension) as exc:
-            self._close_after()
-            raise BodyUnframed(str(exc)) from None
+            raise self._unframed(str(exc)) from None
         except ParseException as exc:  # what gunicorn refuses in a header, in the trailer
+            raise self._unframed(f"its trailer: {exc}") from None
+        if not data and want and self._declared is not None and self.received < self._declared:
             self._close_after()
-            raise BodyUnframed(f"its trailer: {exc}") from None
+            raise BodyUnframed(
+                f"the connection ended after {self.received} of the {self._declared} bytes "
+                "its Content-Length declared"
+            )
         self.received += len(data)
         return data
+
+    def _unframed(self, problem: str) -> BodyUnframed:
+        self._close_after()
+        return BodyUnframed(f"the chunked body is broken: {problem}")
 
     def _close_after(self) -> None:
         """Have gunicorn close the connection after this answer, with `Connection: close`:
@@ -123,11 +134,13 @@ def wrap(wsgi_app: WSGIApplication, grace: float, min_rate: int) -> WSGIApplicat
     def paced(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # Only a body read from a client's socket (gunicorn's, not a test client's buffer),
         # and only a request that has one (a WebSocket upgrade reads the socket itself).
-        has_body = environ.get("CONTENT_LENGTH") not in (None, "", "0") or (
-            "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        )
+        length = environ.get("CONTENT_LENGTH")
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        has_body = length not in (None, "", "0") or chunked
         if has_body and "gunicorn.socket" in environ:
-            environ["wsgi.input"] = PacedInput(environ["wsgi.input"], grace, min_rate)
+            # gunicorn has checked a Content-Length to be digits (a 400 otherwise).
+            declared = None if chunked or not length else int(length)
+            environ["wsgi.input"] = PacedInput(environ["wsgi.input"], grace, min_rate, declared)
         return wsgi_app(environ, start_response)
 
     return paced
