@@ -180,3 +180,26 @@ def test_a_body_cut_short_of_its_content_length_is_a_400_and_not_stored(
     assert "Content-Length" in error["message"], error
     events = bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
     assert events == []
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "compress"])
+def test_a_transfer_coding_besides_chunked_is_a_501_naming_it(
+    bridge: BridgeProcess, uid: str, coding: str
+) -> None:
+    """A body sent with `Transfer-Encoding: gzip, chunked` (or deflate, compress) is a 501
+    not_implemented naming the coding, and the connection closes: gunicorn de-chunks it but
+    hands the coded bytes on, which were taken for the body itself (a 401, or for provider
+    `none` the compressed bytes stored as the event)."""
+    bridge.create_endpoint(uid)
+    request = (
+        f"POST /hooks/{uid} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Transfer-Encoding: {coding}, chunked\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n"
+    )
+    head, _, body = exchange(bridge, request.encode()).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 501 "), lines[0]
+    headers = {name.lower(): value for name, _, value in (h.partition(": ") for h in lines[1:])}
+    assert headers["connection"] == "close"
+    error = json.loads(body)
+    assert error["error"] == "not_implemented"
+    assert coding in error["message"], error

@@ -11,7 +11,10 @@ bound, under a gevent timeout (cumulative over the reads a piece takes). A sende
 gets `BodyTooSlow`, a 408; gunicorn's keep-alive timeout then ends its connection while
 draining the rest.
 
-A chunked body whose framing gunicorn cannot parse (found only as it is read), or a body
+A body with a transfer coding besides chunked (`gzip, chunked`: gunicorn removes the
+chunking and hands the gzip bytes on, for the app to decode) is refused when first read, a
+501: the bridge decodes none, and verifying or storing the coded bytes took them for the
+body. A chunked body whose framing gunicorn cannot parse (found only as it is read), or a body
 whose sender closed before its Content-Length arrived (gunicorn hands on what came, and
 werkzeug took it for the whole body), is `BodyUnframed`, a 400, and its connection is closed
 after the answer, which says so: where the next request would start on it is unknown.
@@ -32,6 +35,7 @@ from gunicorn.http.errors import (
     NoMoreData,
     ParseException,
 )
+from werkzeug.exceptions import NotImplemented as NotImplementedCoding
 
 from bridge.errors import BodyTooSlow, BodyUnframed
 
@@ -48,10 +52,16 @@ class PacedInput:
     """`wsgi.input` for one request, read no slower than `grace` + `min_rate` allow."""
 
     def __init__(
-        self, inner: Any, grace: float, min_rate: int, declared: int | None = None
+        self,
+        inner: Any,
+        grace: float,
+        min_rate: int,
+        declared: int | None = None,
+        coding: str | None = None,
     ) -> None:
         self._inner = inner
         self._declared = declared  # its Content-Length; None when chunked
+        self._coding = coding  # a transfer coding besides chunked, refused when read
         self._grace = grace
         self._min_rate = min_rate
         self._started = time.monotonic()
@@ -60,6 +70,11 @@ class PacedInput:
 
     def _paced(self, want: int, read: Callable[[], bytes]) -> bytes:
         """`read()`, which returns at most `want` bytes, by the time they are due."""
+        if self._coding is not None:
+            self._close_after()
+            raise NotImplementedCoding(
+                f"transfer coding {self._coding!r} is not supported: send the body chunked only"
+            )
         due = self._started + self._grace + (self.received + want) / self._min_rate
         left = due - time.monotonic()
         if left <= 0:
@@ -135,12 +150,19 @@ def wrap(wsgi_app: WSGIApplication, grace: float, min_rate: int) -> WSGIApplicat
         # Only a body read from a client's socket (gunicorn's, not a test client's buffer),
         # and only a request that has one (a WebSocket upgrade reads the socket itself).
         length = environ.get("CONTENT_LENGTH")
-        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        codings = [
+            c.strip(" \t").lower() for c in environ.get("HTTP_TRANSFER_ENCODING", "").split(",")
+        ]
+        chunked = "chunked" in codings
         has_body = length not in (None, "", "0") or chunked
         if has_body and "gunicorn.socket" in environ:
-            # gunicorn has checked a Content-Length to be digits (a 400 otherwise).
+            # gunicorn has checked a Content-Length to be digits (a 400 otherwise), and
+            # refused every transfer coding but chunked and these three before it.
             declared = None if chunked or not length else int(length)
-            environ["wsgi.input"] = PacedInput(environ["wsgi.input"], grace, min_rate, declared)
+            coding = next((c for c in codings if c in {"gzip", "deflate", "compress"}), None)
+            environ["wsgi.input"] = PacedInput(
+                environ["wsgi.input"], grace, min_rate, declared, coding
+            )
         return wsgi_app(environ, start_response)
 
     return paced

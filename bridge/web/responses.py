@@ -58,6 +58,7 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
+    501: "not_implemented",  # as gunicorn's own 501 (bridge/serving.py)
 }
 
 
