@@ -341,6 +341,24 @@ def test_a_malformed_upgrade_is_refused_with_a_json_error(
         assert answer.headers["Sec-WebSocket-Version"] == "13"
 
 
+def test_a_head_upgrade_is_refused(bridge: BridgeProcess) -> None:
+    """A WebSocket upgrade asked with HEAD is a 400, not a socket: RFC 6455 4.1 has the
+    opening handshake be a GET (Flask routes HEAD wherever it routes GET)."""
+    answer = requests.head(
+        bridge.url + "/ws",
+        headers={
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": KEY,
+            "Sec-WebSocket-Version": "13",
+            "Authorization": f"Bearer {bridge.token}",
+        },
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert "Upgrade" not in answer.headers
+
+
 def test_an_http_1_0_upgrade_is_refused(bridge: BridgeProcess) -> None:
     """A WebSocket upgrade over HTTP/1.0 is a JSON 400, not a socket (RFC 6455 4.1)."""
     with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as raw:
