@@ -149,7 +149,7 @@ class Checkpoint:
 
     def _load(self) -> dict[str, str]:
         try:
-            text = self.path.read_text()
+            text = self.path.read_bytes()  # json.loads decodes it, or refuses it as not UTF-8
         except FileNotFoundError:
             return {}
         except OSError as exc:
@@ -169,7 +169,7 @@ class Checkpoint:
         return cursors
 
 
-def _parse(text: str) -> dict[str, Any] | None:
+def _parse(text: str | bytes) -> dict[str, Any] | None:
     """The checkpoint document, or None when it is not one (each cursor checked)."""
     try:
         document = json.loads(text)
