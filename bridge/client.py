@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from bridge import jsontext
 from bridge.auth import TOKEN_FILE
 from bridge.config import ClientSettings
 from bridge.errors import BridgeError
@@ -107,10 +108,17 @@ def admin_token(settings: ClientSettings) -> AdminToken:
 # -- HTTP ------------------------------------------------------------------------------
 
 
+def response_json(response: requests.Response) -> Any:
+    """An answer's JSON, parsed as the bridge parses a stranger's (jsontext.loads): a server
+    or a provider API at a URL the user gave may answer anything, and requests' own parse
+    raised RecursionError for JSON nested past the stack. ValueError for what is not JSON."""
+    return jsontext.loads(response.content)
+
+
 def _describe(response: requests.Response) -> str:
     """One line from the bridge's JSON error `{"error", "field"?, "message"?, "id"?}`."""
     try:
-        data = response.json()
+        data = response_json(response)
     except ValueError:
         data = None
     status = response.status_code
@@ -162,7 +170,7 @@ class Api:
         if not response.content:
             return None
         try:
-            return response.json()
+            return response_json(response)
         except ValueError:
             raise CliError(
                 f"{self.server}{path} answered {response.status_code} with something that is "
@@ -220,7 +228,7 @@ def post_webhook(server: str, endpoint_id: str, body: bytes, headers: Mapping[st
     url = hook_url(server, endpoint_id)
     response = _send(server, "POST", url, data=body, headers=dict(headers))
     try:
-        parsed = response.json()
+        parsed = response_json(response)
     except ValueError:
         parsed = None
     return Answer(response.status_code, parsed, response.text)

@@ -38,7 +38,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bridge import cursor
+from bridge import cursor, jsontext
 from bridge.client import CliError
 from bridge.errors import InvalidInput
 
@@ -172,7 +172,7 @@ class Checkpoint:
 def _parse(text: str | bytes) -> dict[str, Any] | None:
     """The checkpoint document, or None when it is not one (each cursor checked)."""
     try:
-        document = json.loads(text)
+        document = jsontext.loads(text)
     except ValueError:
         return None
     if not isinstance(document, dict) or document.get("format") != FORMAT:

@@ -114,8 +114,9 @@ def print_json(data: Any) -> None:
 
 
 def notice(text: str) -> None:
-    """A status line on stderr, so stdout holds only what a pipe wants."""
-    print(f"bridge: {text}", file=sys.stderr, flush=True)
+    """A status line on stderr, so stdout holds only what a pipe wants; its control
+    characters escaped (it may quote the bridge or a provider)."""
+    print(f"bridge: {terminal_safe(text)}", file=sys.stderr, flush=True)
 
 
 # -- provider options (`--option key=value`) ---------------------------------------------
