@@ -629,3 +629,17 @@ def test_an_admin_token_file_no_header_can_carry_is_refused_without_showing_it(
     line = one_error_line(result)
     assert str(tmp_path / "admin-token") in line
     assert "secret-part-42" not in result.stderr + result.stdout
+
+
+def test_a_description_holding_terminal_escapes_is_shown_escaped(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """`endpoints show` and `endpoints list` write an endpoint's description with its control
+    characters escaped: one set through the API with ESC sequences cleared the screen (and
+    set the title) of whoever listed the endpoints."""
+    bridge.create_endpoint(uid, description="\x1b[2Jwiped\x1b]0;title\x07")
+    for args in (["endpoints", "show", uid], ["endpoints", "list"]):
+        out = ok(*args, "--server", bridge.url)
+        assert "\x1b" not in out
+        assert "\x07" not in out
+        assert "\\x1b[2Jwiped" in out

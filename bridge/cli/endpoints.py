@@ -24,7 +24,7 @@ def show_endpoint(endpoint: dict[str, Any], server: str, heading: str = "Endpoin
         label = f"Secret {secret.get('id', '?')}{newest}:"
         print(f"  {label:<13} {secret.get('value', '')}")
     if endpoint.get("description"):
-        print(f"  Description:  {endpoint['description']}")
+        print(f"  Description:  {shared.terminal_safe(str(endpoint['description']))}")
     options = endpoint.get("options") or {}
     if options:
         shown = " ".join(shared.option_text(k, v) for k, v in sorted(options.items()))
@@ -83,7 +83,7 @@ def list_all(args: argparse.Namespace, settings: ClientSettings) -> int:
         provider = str(e.get("provider", "?"))
         if e.get("verified") is False:
             provider += " (UNVERIFIED)"
-        description = str(e.get("description") or "")
+        description = shared.terminal_safe(str(e.get("description") or ""))
         if len(description) > 40:
             description = description[:39] + "…"
         secrets = str(len(e.get("secrets") or []))
