@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from bridge import jsontext
 from bridge.auth import TOKEN_FILE
 from bridge.config import ClientSettings
 from bridge.errors import BridgeError
@@ -89,7 +90,7 @@ def admin_token(settings: ClientSettings) -> AdminToken:
         return AdminToken(settings.admin_token, "BRIDGE_ADMIN_TOKEN")
     path = settings.data_dir / TOKEN_FILE
     try:
-        value = path.read_text().strip()
+        value = path.read_text(errors="replace").strip()
     except FileNotFoundError:
         raise CliError(
             f"no admin token: set BRIDGE_ADMIN_TOKEN, or run where the bridge keeps its data "
@@ -99,16 +100,25 @@ def admin_token(settings: ClientSettings) -> AdminToken:
         raise CliError(f"cannot read the admin token from {path}: {exc.strerror}") from None
     if not value:
         raise CliError(f"no admin token: {path} is empty")
+    if not (value.isascii() and value.isprintable()):  # as config._header_text, unshown
+        raise CliError(f"the admin token in {path} is not one line of printable ASCII")
     return AdminToken(value, str(path))
 
 
 # -- HTTP ------------------------------------------------------------------------------
 
 
+def response_json(response: requests.Response) -> Any:
+    """An answer's JSON, parsed as the bridge parses a stranger's (jsontext.loads): a server
+    or a provider API at a URL the user gave may answer anything, and requests' own parse
+    raised RecursionError for JSON nested past the stack. ValueError for what is not JSON."""
+    return jsontext.loads(response.content)
+
+
 def _describe(response: requests.Response) -> str:
     """One line from the bridge's JSON error `{"error", "field"?, "message"?, "id"?}`."""
     try:
-        data = response.json()
+        data = response_json(response)
     except ValueError:
         data = None
     status = response.status_code
@@ -160,7 +170,7 @@ class Api:
         if not response.content:
             return None
         try:
-            return response.json()
+            return response_json(response)
         except ValueError:
             raise CliError(
                 f"{self.server}{path} answered {response.status_code} with something that is "
@@ -218,7 +228,7 @@ def post_webhook(server: str, endpoint_id: str, body: bytes, headers: Mapping[st
     url = hook_url(server, endpoint_id)
     response = _send(server, "POST", url, data=body, headers=dict(headers))
     try:
-        parsed = response.json()
+        parsed = response_json(response)
     except ValueError:
         parsed = None
     return Answer(response.status_code, parsed, response.text)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from bridge import redis_url
 from bridge.errors import ConfigError
+from bridge.text import is_unicode
 
 MiB = 1024 * 1024
 T = TypeVar("T")
@@ -64,6 +65,8 @@ def _redis_url(raw: str) -> str:
 
 
 def _http_url(raw: str) -> str:
+    if not is_unicode(raw):  # a byte that is not UTF-8: no URL shown or signed can hold it
+        raise ValueError("expected an http(s):// URL in UTF-8 (a byte of it is not)")
     parts = urlsplit(raw)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ValueError(f"expected an http(s):// URL, got {raw!r}")
@@ -77,10 +80,19 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _header_text(raw: str) -> str:
+    """A credential sent in an HTTP header (`Authorization: Bearer ...`): printable ASCII.
+    A newline, a control character or a non-ASCII letter can never travel there, and the
+    HTTP client's own refusal quoted the header, credential and all. Never shown here."""
+    if not (raw.isascii() and raw.isprintable()):
+        raise ValueError("must be printable ASCII: it is sent in an HTTP Authorization header")
+    return raw
+
+
 def _token(raw: str) -> str:
     if len(raw) < 16:
         raise ValueError("must be at least 16 characters")
-    return raw
+    return _header_text(raw)
 
 
 def _log_level(raw: str) -> str:
@@ -246,15 +258,19 @@ class ClientSettings:
     server: str = _setting("BRIDGE_SERVER", "http://127.0.0.1:8000", _http_url)
     # None: read <data_dir>/admin-token when a command needs it (bridge/client.py).
     admin_token: str | None = _setting(
-        "BRIDGE_ADMIN_TOKEN", None, str, shown="generated", secret=True
+        "BRIDGE_ADMIN_TOKEN", None, _header_text, shown="generated", secret=True
     )
     # Where `make run` keeps the admin token; also the home of `listen` checkpoints.
     data_dir: Path = _setting("BRIDGE_DATA_DIR", Path(".bridge"), Path)
     # `bridge register github`: a token that may manage the repository's hooks.
-    github_token: str | None = _setting("GITHUB_TOKEN", None, str, shown="unset", secret=True)
+    github_token: str | None = _setting(
+        "GITHUB_TOKEN", None, _header_text, shown="unset", secret=True
+    )
     github_api_url: str = _setting("GITHUB_API_URL", "https://api.github.com", _http_url)
     # `bridge register stripe`: a secret key (sk_...) or a restricted key with webhook rights.
-    stripe_api_key: str | None = _setting("STRIPE_API_KEY", None, str, shown="unset", secret=True)
+    stripe_api_key: str | None = _setting(
+        "STRIPE_API_KEY", None, _header_text, shown="unset", secret=True
+    )
     stripe_api_base: str = _setting("STRIPE_API_BASE", "https://api.stripe.com", _http_url)
 
     def __repr__(self) -> str:

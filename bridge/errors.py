@@ -10,6 +10,7 @@
     ├── Conflict(kind, key)                          creating something that already exists
     ├── InvalidInput(field, problem)                 a request that names a bad field
     ├── BodyTooSlow(received, elapsed, min_rate)     a request body that stalled or trickled
+    ├── BodyUnframed(problem)                        a body its framing does not delimit
     ├── LibraryChanged(attribute)                    an upgrade moved an internal the bridge uses
     └── SocketClosed(code, reason)                   a WebSocket closed, by either side
 
@@ -110,6 +111,16 @@ class BodyTooSlow(BridgeError):
             f"the body came slower than {min_rate} bytes/s: {received} bytes read in "
             f"{elapsed:.1f} s"
         )
+
+
+class BodyUnframed(BridgeError):
+    """A request's body is not the one its framing declares (a chunk size that is not hex, a
+    missing CRLF, a trailer past gunicorn's limits, the connection ended before the last
+    chunk or before its Content-Length): a 400. `problem` says which, as a sentence."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(problem[:200])
 
 
 class LibraryChanged(BridgeError):

@@ -14,11 +14,24 @@ workers patch the world, and importing redis-py would import ssl too early.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 SINGLE = {"redis", "rediss", "unix"}
+
+# What a one-server URL's query may hold: the names redis-py 8.1 (pinned in
+# requirements.txt) reads from it and its pool or connection takes, each value checked as
+# redis-py would parse it. A bad value raised in every worker as it booted (a traceback
+# each, and no bridge); any other name reached the connection as a keyword it does not
+# take, so every request was a 500. Flags take any text, as redis-py's to_bool does.
+_WHOLE = {"db", "socket_read_size", "max_connections", "health_check_interval", "ssl_min_version"}
+_NUMBER = {"socket_timeout", "socket_connect_timeout", "timeout"}
+_FLAG = {"socket_keepalive", "retry_on_timeout", "ssl_check_hostname"}
+_TEXT = {"client_name", "lib_name", "lib_version", "username", "password"}
+_TLS_TEXT = {"ssl_keyfile", "ssl_certfile", "ssl_ca_certs", "ssl_ca_path", "ssl_password"}
+_CERT_REQS = {"none", "optional", "required"}
 CLUSTER = {"redis+cluster", "rediss+cluster"}
 SENTINEL = {"redis+sentinel", "rediss+sentinel"}
 
@@ -46,6 +59,7 @@ def parse(raw: str) -> RedisTarget:
         parts = urlsplit(raw)
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
+        _check_single(scheme, parts.path, parts.query)
         return RedisTarget(raw, "single", f"{scheme}://{host}{port}{parts.path}")
     if scheme not in CLUSTER | SENTINEL:
         raise ValueError(
@@ -89,6 +103,40 @@ def parse(raw: str) -> RedisTarget:
         sentinel_password=options.get("sentinel_password"),
         **common,
     )
+
+
+def _check_single(scheme: str, path: str, query: str) -> None:
+    """Refuse what redis-py would ignore (a database that is not a number reads database 0)
+    or raise on later, in each worker."""
+    if scheme == "unix":
+        if not path:
+            raise ValueError("expected unix:///<the socket's path>[?db=N]")
+    else:
+        db = unquote(path).removeprefix("/")
+        if db and not (db.isascii() and db.isdigit()):
+            raise ValueError(f"database must be a number, got {db!r}")
+    for name, values in parse_qs(query, keep_blank_values=True).items():
+        value = values[0]
+        if name in _WHOLE:
+            if not (value.isascii() and value.isdigit()):
+                raise ValueError(f"{name}: expected a whole number, got {value!r}")
+        elif name in _NUMBER:
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if not 0 <= number < math.inf:
+                raise ValueError(f"{name}: expected a number, got {value!r}")
+        elif name == "protocol":
+            if value not in {"2", "3"}:
+                raise ValueError(f"protocol: expected 2 or 3, got {value!r}")
+        elif name == "ssl_cert_reqs" and scheme == "rediss":
+            if value.lower() not in _CERT_REQS:
+                raise ValueError(
+                    f"ssl_cert_reqs: expected none, optional or required, got {value!r}"
+                )
+        elif not (name in _FLAG | _TEXT or (name in _TLS_TEXT and scheme == "rediss")):
+            raise ValueError(f"unknown option {name!r}")
 
 
 def _host_port(text: str) -> tuple[str, int]:

@@ -156,9 +156,18 @@ def _claim_data_dir() -> None:
     """Refuse to share the data dir with a running bridge: a second one would clear the
     first's metrics, and take over its Redis socket and append-only file."""
     global _lock
-    _settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = _settings.data_dir / "bridge.lock"
-    _lock = path.open("a+")
+    try:
+        _settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _lock = path.open("a+")
+    except OSError as exc:  # a file there, no right to make it, a name past the limit
+        print(
+            f"bridge: BRIDGE_DATA_DIR: cannot use {str(_settings.data_dir)!r} as the data dir: "
+            f"{exc.strerror or exc}",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(1)
     try:
         fcntl.flock(_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -193,6 +202,9 @@ def refuse_unusable_port() -> None:
             errno.EADDRNOTAVAIL: f"{host} is not an address of this machine (BRIDGE_HOST)",
         }.get(exc.errno or 0, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
         print(f"bridge: {problem}; choose another with PORT=<port>", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except UnicodeError:  # IDNA refuses it before any lookup: an empty label, a stray byte
+        print(f"bridge: BRIDGE_HOST: {host!r} is not a host name", file=sys.stderr, flush=True)
         sys.exit(1)
 
 

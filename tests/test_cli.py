@@ -205,6 +205,23 @@ def test_server_from_the_environment(bridge: BridgeProcess) -> None:
         ["register", "github", "--repo", "o/r", "--events", "push,,issues"],
         ["register", "stripe", "--api-base", "api.stripe.com"],
         ["token", "--channel", "x", "--ttl", "-5"],
+        # an argument that is no endpoint id, or not text (a byte that is not UTF-8)
+        *(
+            [*command, bad]
+            for command in (
+                ["endpoints", "show"],
+                ["endpoints", "delete"],
+                ["endpoints", "rotate"],
+                ["rejections"],
+                ["send", "--provider", "github", "--secret", SECRET],
+            )
+            for bad in ("\udcff", "x\n", "a" * 5000)
+        ),
+        ["endpoints", "retire", "\udcff", "s1"],
+        ["send", "x", "--provider", "github", "--secret", SECRET, "--event-id", "\udcff"],
+        ["send", "x", "--provider", "github", "--secret", SECRET, "--event-id", "a\nb"],
+        ["send", "x", "--provider", "github", "--secret", SECRET, "--event-type", "\u20ac"],
+        ["send", "x", "--provider", "github", "--secret", SECRET, "--data", "\udcff"],
     ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
@@ -574,3 +591,55 @@ def test_client_settings_from_the_environment() -> None:
         with pytest.raises(ConfigError) as refused:
             ClientSettings.from_env({name: "localhost:8000"})
         assert refused.value.variable == name
+
+
+@pytest.mark.parametrize(
+    ("variable", "args"),
+    [
+        ("BRIDGE_ADMIN_TOKEN", ["endpoints", "list"]),
+        ("GITHUB_TOKEN", ["register", "github", "--repo", "octo/hello"]),
+        ("STRIPE_API_KEY", ["register", "stripe"]),
+    ],
+)
+def test_a_credential_no_header_can_carry_is_refused_without_showing_it(
+    bridge: BridgeProcess, variable: str, args: list[str]
+) -> None:
+    """A token or key holding a newline (or anything no HTTP header can carry) exits 1 with
+    one line naming its variable, and the credential's text appears nowhere in the output."""
+    secret = "0123456789abcdef\nsecret-part-42"
+    env = cli_env(**{variable: secret}) if variable != "BRIDGE_ADMIN_TOKEN" else cli_env(secret)
+    result = run(*args, "--server", bridge.url, env=env)
+    line = one_error_line(result)
+    assert line.startswith(f"bridge: {variable}: "), line
+    assert "secret-part-42" not in result.stderr + result.stdout
+    assert "0123456789abcdef" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "content", [b"0123456789abcdef\nsecret-part-42\n", b"\xff\xfesecret-part-42"]
+)
+def test_an_admin_token_file_no_header_can_carry_is_refused_without_showing_it(
+    bridge: BridgeProcess, tmp_path: Path, content: bytes
+) -> None:
+    """An admin-token file of two lines or of bytes that are not ASCII text exits 1 with one
+    line naming the file, and none of its text in the output."""
+    (tmp_path / "admin-token").write_bytes(content)
+    env = cli_env(None, BRIDGE_DATA_DIR=str(tmp_path))
+    result = run("endpoints", "list", "--server", bridge.url, env=env)
+    line = one_error_line(result)
+    assert str(tmp_path / "admin-token") in line
+    assert "secret-part-42" not in result.stderr + result.stdout
+
+
+def test_a_description_holding_terminal_escapes_is_shown_escaped(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """`endpoints show` and `endpoints list` write an endpoint's description with its control
+    characters escaped: one set through the API with ESC sequences cleared the screen (and
+    set the title) of whoever listed the endpoints."""
+    bridge.create_endpoint(uid, description="\x1b[2Jwiped\x1b]0;title\x07")
+    for args in (["endpoints", "show", uid], ["endpoints", "list"]):
+        out = ok(*args, "--server", bridge.url)
+        assert "\x1b" not in out
+        assert "\x07" not in out
+        assert "\\x1b[2Jwiped" in out

@@ -5,10 +5,12 @@ present, dry runs, an interrupted run resumed, provider refusals, and the stored
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,14 @@ from bridge.config import Settings
 from bridge.providers import get as provider
 from tests.cli_support import cli_env, events, one_error_line, run
 from tests.support import BridgeProcess
-from tests.test_cli_register import GITHUB_TOKEN, REPO, STRIPE_KEY, StandIn, serve_stand_in
+from tests.test_cli_register import (
+    GITHUB_TOKEN,
+    REPO,
+    STRIPE_KEY,
+    Provider,
+    StandIn,
+    serve_stand_in,
+)
 
 STRIPE_SECRET = "whsec_backfill_test_0123456789"
 COUNT = 130  # more than one page of 100
@@ -467,3 +476,51 @@ def test_backfill_route_stores_once_and_check_reports_it(
     )
     assert stored["body_base64"] == "/w=="
     assert stored["headers"] == {"authorization": "***"}
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    """An API base that answers every request with the class's `status` and `body`."""
+
+    status = 200
+    body = b""
+
+    def do_GET(self) -> None:
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, b'{"error": {"message": "\\u001b]0;owned\\u0007\\u001b[2Jboom"}}'),
+        (200, b"[" * 100_000 + b"]" * 100_000),
+    ],
+    ids=["terminal escapes in its error", "JSON nested 100,000 deep"],
+)
+def test_a_hostile_provider_api_answer_is_one_plain_line(
+    bridge: BridgeProcess, uid: str, tmp_path: Path, status: int, body: bytes
+) -> None:
+    """An API base (--api-base, STRIPE_API_BASE) whose answer holds terminal escapes or JSON
+    nested past any parser's stack is one `bridge:` line with every control character
+    escaped: it was the escapes written to the terminal, or 'unexpected error:
+    RecursionError'."""
+    stripe_endpoint(bridge, uid, StandIn("http://unused", Provider()))
+    handler = type("Answer", (_Hostile,), {"status": status, "body": body})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env_ = env(tmp_path, StandIn(f"http://127.0.0.1:{server.server_port}", Provider()))
+        result = run("backfill", uid, "--since", "1h", "--server", bridge.url, env=env_)
+    finally:
+        server.shutdown()
+        server.server_close()
+    line = error_line(result)
+    assert "unexpected error" not in line
+    assert "\x1b" not in result.stderr
+    assert "\x07" not in result.stderr

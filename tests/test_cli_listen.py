@@ -334,7 +334,7 @@ def test_checkpoint_refusals(
     bridge: BridgeProcess, uid: str, listen: Listen, receiver: Receiver, tmp_path: Path
 ) -> None:
     """A checkpoint in use by another listen, one of another bridge, or one that is not a
-    checkpoint: exit 1 with one line each."""
+    checkpoint (not JSON, not UTF-8): exit 1 with one line each."""
     bridge.create_endpoint(uid, "github", SECRET)
     path = tmp_path / "cp.json"
     args = [uid, "--forward-to", receiver.url, "--checkpoint", str(path), "--server", bridge.url]
@@ -348,9 +348,10 @@ def test_checkpoint_refusals(
     line = one_error_line(run("listen", *args[:-4], "--checkpoint", str(other), *args[-2:]))
     assert "is the position on http://elsewhere:8000" in line
     broken = tmp_path / "broken.json"
-    broken.write_text("{not json")
-    line = one_error_line(run("listen", *args[:-4], "--checkpoint", str(broken), *args[-2:]))
-    assert "is not a `bridge listen` checkpoint" in line
+    for content in (b"{not json", b"\xff\xfe{}"):  # the second: not even UTF-8
+        broken.write_bytes(content)
+        line = one_error_line(run("listen", *args[:-4], "--checkpoint", str(broken), *args[-2:]))
+        assert "is not a `bridge listen` checkpoint" in line
 
 
 # -- a bridge that goes quiet, or away -------------------------------------------------------

@@ -161,6 +161,8 @@ BAD_VALUES = [
     ("BRIDGE_ALLOWED_ORIGINS", "https://ok.example,javascript:alert(1)"),
     ("BRIDGE_ALLOWED_ORIGINS", "ws://a.example"),
     ("BRIDGE_ALLOWED_ORIGINS", "a.example"),
+    ("BRIDGE_PUBLIC_URL", "https://hooks\udcff.example"),  # a byte that is not UTF-8
+    ("BRIDGE_ALLOWED_ORIGINS", "https://a\udcff.example"),
     # bad booleans
     ("BRIDGE_ALLOW_UNVERIFIED", "maybe"),
     ("BRIDGE_ALLOW_UNVERIFIED", "2"),
@@ -168,6 +170,11 @@ BAD_VALUES = [
     # other bad values
     ("BRIDGE_ADMIN_TOKEN", "short"),
     ("BRIDGE_ADMIN_TOKEN", "x" * 15),
+    # a token no Authorization header can carry
+    ("BRIDGE_ADMIN_TOKEN", "0123456789abcdef\nsecret"),
+    ("BRIDGE_ADMIN_TOKEN", "0123456789abcdef\x00"),
+    ("BRIDGE_ADMIN_TOKEN", "0123456789abcdef\u20ac"),
+    ("BRIDGE_METRICS_TOKEN", "0123456789abcdef\rsecret"),
     ("BRIDGE_LOG_LEVEL", "LOUD"),
     # unknown settings
     ("BRIDGE_FOO", "1"),

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 
+from bridge.providers import get as provider
 from tests.support import BridgeProcess
 
 pytestmark = pytest.mark.gunicorn
@@ -83,3 +85,121 @@ def test_the_bridge_still_answers_after_unparsable_requests(bridge: BridgeProces
     )
     assert head.startswith(b"HTTP/1.1 200 ")
     assert json.loads(body) == {"status": "ok"}
+
+
+# A body gunicorn cannot parse comes to light only once the app reads it (chunked framing).
+BROKEN_BODIES = {
+    "chunk size not hex": (b"zz\r\nab\r\n0\r\n\r\n", "Invalid chunk size"),
+    "negative chunk size": (b"-1\r\nab\r\n0\r\n\r\n", "Invalid chunk size"),
+    "chunk without its CRLF": (b"2\r\nabXX0\r\n\r\n", "chunk terminator"),
+    "control character in a chunk extension": (b"1;a=\x01\r\n{\r\n0\r\n\r\n", "extension"),
+    # 8,192 bytes and no CRLF, all of it read (a close with bytes unread would be a reset).
+    "chunk-size line over 8 KiB": (b"2;" + b"a" * 8190, "chunk size"),
+    "trailer of too many fields": (
+        b"2\r\nab\r\n0\r\n" + b"X-T: y\r\n" * 200 + b"\r\n", "trailer",
+    ),
+}  # fmt: skip
+BODY_ROUTES = {
+    "a webhook": b"POST /hooks/{endpoint} HTTP/1.1\r\nHost: x\r\n",
+    "the admin API": b"POST /api/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n",
+}
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES.values(), ids=list(BODY_ROUTES))
+@pytest.mark.parametrize(("chunks", "named"), BROKEN_BODIES.values(), ids=list(BROKEN_BODIES))
+def test_a_body_of_broken_chunks_is_a_400_naming_it_and_closes_the_connection(
+    bridge: BridgeProcess, uid: str, route: bytes, chunks: bytes, named: str
+) -> None:
+    """A chunked body whose framing is broken is a 400 bad_request naming the problem, the
+    only answer on that connection, and no traceback in the log."""
+    bridge.create_endpoint(uid)
+    logged = len(bridge.log())
+    request = route.replace(b"{endpoint}", uid.encode())
+    request += f"Authorization: Bearer {bridge.token}\r\n".encode()
+    answer = exchange(bridge, request + b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 400 "), answer[:300]
+    headers = {name.lower(): value for name, _, value in (h.partition(": ") for h in lines[1:])}
+    assert headers["connection"] == "close"
+    assert int(headers["content-length"]) == len(body), answer[:600]  # nothing after it
+    error = json.loads(body)
+    assert error["error"] == "bad_request"
+    assert named.lower() in error["message"].lower(), error
+    assert "Traceback" not in bridge.log()[logged:]
+
+
+def test_a_chunked_body_cut_off_by_the_sender_is_a_400_naming_it(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A chunked body whose sender ends its side of the connection before the last chunk is
+    a 400 bad_request saying so, not a stored delivery and not a traceback."""
+    bridge.create_endpoint(uid)
+    logged = len(bridge.log())
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
+        conn.sendall(
+            f"POST /hooks/{uid} HTTP/1.1\r\nHost: x\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\n\r\n5\r\nab"
+        )
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
+    error = json.loads(body)
+    assert error["error"] == "bad_request"
+    assert "before the last chunk" in error["message"], error
+    assert "Traceback" not in bridge.log()[logged:]
+
+
+def test_a_body_cut_short_of_its_content_length_is_a_400_and_not_stored(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A correctly signed delivery whose sender closes its side before the Content-Length it
+    declared has arrived is a 400 bad_request saying so, and nothing is stored: it was
+    taken whole (a 202), and where the signature does not cover the body (Mailgun) a cut
+    body would verify."""
+    bridge.create_endpoint(uid)
+    body = b'{"zen": "cut"}'
+    signed = provider("github").sign(
+        body, "test-secret-123456", now=time.time(), event_id="cut", event_type="push"
+    )
+    head = f"POST /hooks/{uid} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body) + 50}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in signed.items())
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
+        conn.sendall(head.encode() + b"\r\n" + body)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status, _, rest = answer.partition(b"\r\n")
+    assert status.startswith(b"HTTP/1.1 400 "), answer[:300]
+    error = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert error["error"] == "bad_request"
+    assert "Content-Length" in error["message"], error
+    events = bridge.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
+    assert events == []
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "compress"])
+def test_a_transfer_coding_besides_chunked_is_a_501_naming_it(
+    bridge: BridgeProcess, uid: str, coding: str
+) -> None:
+    """A body sent with `Transfer-Encoding: gzip, chunked` (or deflate, compress) is a 501
+    not_implemented naming the coding, and the connection closes: gunicorn de-chunks it but
+    hands the coded bytes on, which were taken for the body itself (a 401, or for provider
+    `none` the compressed bytes stored as the event)."""
+    bridge.create_endpoint(uid)
+    request = (
+        f"POST /hooks/{uid} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Transfer-Encoding: {coding}, chunked\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n"
+    )
+    head, _, body = exchange(bridge, request.encode()).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 501 "), lines[0]
+    headers = {name.lower(): value for name, _, value in (h.partition(": ") for h in lines[1:])}
+    assert headers["connection"] == "close"
+    error = json.loads(body)
+    assert error["error"] == "not_implemented"
+    assert coding in error["message"], error

@@ -86,3 +86,23 @@ def test_chunked_body_under_the_limit_is_accepted(
     )
     assert answer.status_code == 202, answer.get_data(as_text=True)
     assert history(client, auth, uid)[0]["body"] == json.loads(body)
+
+
+@pytest.mark.parametrize("route", ["/api/tokens", "/api/endpoints/{uid}/backfill"])
+def test_chunked_admin_body_over_the_limit_is_413_not_read_cut_short(
+    small_app: Flask, auth: dict[str, str], uid: str, route: str
+) -> None:
+    """A chunked admin request (no Content-Length) over max_body_bytes is 413, as one that
+    declares its length is: cut at the limit, a JSON object padded past it read as whole."""
+    client = small_app.test_client()
+    create(client, auth, uid, "github")
+    start = {"channels": [uid]} if route == "/api/tokens" else {"events": []}
+    body = json.dumps(start).encode() + b" " * 2048
+    answer = client.post(
+        route.format(uid=uid),
+        input_stream=io.BytesIO(body),
+        headers={**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert answer.status_code == 413, answer.get_data(as_text=True)
+    assert answer.get_json()["error"] == "payload_too_large"

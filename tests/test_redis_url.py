@@ -58,9 +58,38 @@ def test_display_form_never_shows_a_password(url: str, shown: str) -> None:
         ("redis+sentinel://s:26379", "/<service>"),
         ("redis+sentinel://s:26379/main/x", "database must be a number"),
         ("redis+sentinel://s:26379/main?timeout=3", "unknown option 'timeout'"),
+        # one server: what redis-py would take as a database, a socket, its query options
+        ("redis://h:6379/zero", "database must be a number, got 'zero'"),
+        ("redis://h:6379/0/1", "database must be a number, got '0/1'"),
+        ("unix://", "the socket's path"),
+        ("redis://h:6379/0?colour=blue", "unknown option 'colour'"),
+        ("redis://h:6379/0?decode_responses=true", "unknown option 'decode_responses'"),
+        ("redis://h:6379?socket_timeout=abc", "socket_timeout: expected a number, got 'abc'"),
+        ("redis://h:6379?socket_timeout=nan", "socket_timeout: expected a number, got 'nan'"),
+        ("unix:///run/redis.sock?db=x", "db: expected a whole number, got 'x'"),
+        ("redis://h:6379?protocol=4", "protocol: expected 2 or 3"),
+        ("rediss://h:6379?ssl_cert_reqs=bogus", "ssl_cert_reqs: expected none, optional"),
+        ("redis://h:6379?ssl_ca_certs=/ca.pem", "unknown option 'ssl_ca_certs'"),
     ],
 )
 def test_bad_forms_are_refused_with_the_reason(url: str, says: str) -> None:
     """Each malformed URL is refused with a message naming what is wrong."""
     with pytest.raises(ValueError, match=re.escape(says)):
         parse(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://h:6379",
+        "redis://h:6379/",
+        "redis://:pw@h:6379/3",
+        "unix:///run/redis.sock?db=2",
+        "redis://h:6379/0?socket_timeout=2.5&health_check_interval=30&client_name=bridge",
+        "rediss://h:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem&ssl_check_hostname=1",
+        "redis://h:6379?protocol=3",
+    ],
+)
+def test_one_server_urls_redis_py_takes_are_accepted(url: str) -> None:
+    """A one-server URL with a database and the query options redis-py reads is accepted."""
+    assert parse(url).kind == "single"

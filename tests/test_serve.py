@@ -85,6 +85,53 @@ def test_bad_setting_refuses_to_start_naming_it(tmp_path: Path) -> None:
     assert "Traceback" not in bridge.log()
 
 
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:1/0?socket_timeout=abc", "redis://127.0.0.1:1/0?colour=blue"]
+)
+def test_a_redis_url_option_redis_py_would_refuse_stops_start_naming_it(
+    tmp_path: Path, url: str
+) -> None:
+    """A BRIDGE_REDIS_URL whose query redis-py would refuse (a bad value: each worker died
+    at boot with a traceback; an unknown name: every request a 500) stops `bridge serve`
+    with one line naming the variable."""
+    bridge = BridgeProcess(tmp_path / "data", url)
+    try:
+        with pytest.raises(AssertionError, match="exited"):
+            bridge.start()
+    finally:
+        bridge.stop()
+    assert re.search(r"BRIDGE_REDIS_URL: .*(socket_timeout|colour)", bridge.log())
+    assert "Traceback" not in bridge.log()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BRIDGE_DATA_DIR", "{file}"),  # a file, not a directory
+        ("BRIDGE_DATA_DIR", "{file}/data"),  # under a file: it cannot be made
+        ("BRIDGE_DATA_DIR", "{tmp}/" + "d" * 300),  # a name past the file system's
+        ("BRIDGE_HOST", "a..b"),
+        ("BRIDGE_HOST", "\udcff"),  # a byte that is not UTF-8
+    ],
+)
+def test_an_unusable_data_dir_or_host_stops_start_naming_it(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    """A data dir the bridge cannot make or use, or a host that is no name, stops `bridge
+    serve` with one line naming the variable, not a traceback."""
+    (tmp_path / "a-file").write_text("")
+    value = value.format(file=tmp_path / "a-file", tmp=tmp_path)
+    bridge = BridgeProcess(tmp_path / "log", None)
+    bridge.env[variable] = value
+    try:
+        with pytest.raises(AssertionError, match="exited"):
+            bridge.start()
+    finally:
+        bridge.stop()
+    assert re.search(rf"^bridge: {variable}: ", bridge.log(), re.MULTILINE), bridge.log()
+    assert "Traceback" not in bridge.log()
+
+
 def test_procfile_command_serves_webhooks_and_sockets(
     tmp_path: Path, redis_url: str, uid: str, connect: Connect
 ) -> None:

@@ -263,6 +263,30 @@ def test_plain_get_on_ws_is_json_error(bridge: BridgeProcess) -> None:
     assert answer.json()["error"] == "bad_request"
 
 
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/ws", {}),  # no upgrade at all
+        ("/ws", {"Upgrade": "websocket", "Connection": "keep-alive"}),  # Connection lacks it
+        ("/ws", {"Upgrade": "websocket, h2c", "Connection": "Upgrade"}),
+        ("/healthz", {"Upgrade": "websocket", "Connection": "Upgrade"}),  # not the socket's
+    ],
+    ids=["plain GET of /ws", "no Connection: upgrade", "two upgrades", "upgrade elsewhere"],
+)
+def test_a_get_that_is_not_a_websocket_upgrade_of_ws_says_what_is_wrong(
+    bridge: BridgeProcess, path: str, headers: dict[str, str]
+) -> None:
+    """A GET of /ws that is not a WebSocket upgrade, or an upgrade of any other path, is a
+    400 bad_request whose message says /ws takes WebSocket upgrades only (not werkzeug's
+    generic sentence)."""
+    answer = requests.get(bridge.url + path, headers=headers, timeout=5)
+    assert answer.status_code == 400
+    error = answer.json()
+    assert error["error"] == "bad_request"
+    assert "WebSocket upgrade" in error["message"], error
+    assert "/ws" in error["message"], error
+
+
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's own sample: 16 bytes in base64
 BAD_HANDSHAKES = {
     "no version": ({"Sec-WebSocket-Key": KEY}, 426, "unsupported_websocket_version"),
@@ -315,6 +339,24 @@ def test_a_malformed_upgrade_is_refused_with_a_json_error(
     assert answer.json()["error"] == code
     if status == 426:
         assert answer.headers["Sec-WebSocket-Version"] == "13"
+
+
+def test_a_head_upgrade_is_refused(bridge: BridgeProcess) -> None:
+    """A WebSocket upgrade asked with HEAD is a 400, not a socket: RFC 6455 4.1 has the
+    opening handshake be a GET (Flask routes HEAD wherever it routes GET)."""
+    answer = requests.head(
+        bridge.url + "/ws",
+        headers={
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": KEY,
+            "Sec-WebSocket-Version": "13",
+            "Authorization": f"Bearer {bridge.token}",
+        },
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert "Upgrade" not in answer.headers
 
 
 def test_an_http_1_0_upgrade_is_refused(bridge: BridgeProcess) -> None:

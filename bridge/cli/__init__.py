@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.func(args, settings)
     except shared.UsageError as exc:
         args.parser.error(exc.message)  # exits 2, with the command's usage
-    except BridgeError as exc:
-        print(f"bridge: {exc}", file=sys.stderr)
+    except BridgeError as exc:  # may quote a server or a provider API: no terminal escapes
+        print(f"bridge: {shared.terminal_safe(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as exc:  # the contract: one line, never a traceback
-        print(f"bridge: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"bridge: unexpected error: {type(exc).__name__}: {shared.terminal_safe(str(exc))}",
+            file=sys.stderr,
+        )
         return 1
     return result

@@ -6,7 +6,6 @@ lets the same command line continue from the last saved page.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bridge import jsontext
 from bridge.cli import registrations
 from bridge.cli.sources import Window
 from bridge.config import ClientSettings
@@ -67,7 +67,7 @@ class Position:
             "until_arg": args.until.text if args.until else None,
         }
         try:
-            saved = json.loads(path.read_text())
+            saved = jsontext.loads(path.read_text())
         except (OSError, ValueError):
             saved = None
         if isinstance(saved, dict) and all(saved.get(k) == v for k, v in asked.items()):

@@ -38,7 +38,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bridge import cursor
+from bridge import cursor, jsontext
 from bridge.client import CliError
 from bridge.errors import InvalidInput
 
@@ -149,7 +149,7 @@ class Checkpoint:
 
     def _load(self) -> dict[str, str]:
         try:
-            text = self.path.read_text()
+            text = self.path.read_bytes()  # json.loads decodes it, or refuses it as not UTF-8
         except FileNotFoundError:
             return {}
         except OSError as exc:
@@ -169,10 +169,10 @@ class Checkpoint:
         return cursors
 
 
-def _parse(text: str) -> dict[str, Any] | None:
+def _parse(text: str | bytes) -> dict[str, Any] | None:
     """The checkpoint document, or None when it is not one (each cursor checked)."""
     try:
-        document = json.loads(text)
+        document = jsontext.loads(text)
     except ValueError:
         return None
     if not isinstance(document, dict) or document.get("format") != FORMAT:

@@ -24,7 +24,7 @@ def show_endpoint(endpoint: dict[str, Any], server: str, heading: str = "Endpoin
         label = f"Secret {secret.get('id', '?')}{newest}:"
         print(f"  {label:<13} {secret.get('value', '')}")
     if endpoint.get("description"):
-        print(f"  Description:  {endpoint['description']}")
+        print(f"  Description:  {shared.terminal_safe(str(endpoint['description']))}")
     options = endpoint.get("options") or {}
     if options:
         shown = " ".join(shared.option_text(k, v) for k, v in sorted(options.items()))
@@ -83,7 +83,7 @@ def list_all(args: argparse.Namespace, settings: ClientSettings) -> int:
         provider = str(e.get("provider", "?"))
         if e.get("verified") is False:
             provider += " (UNVERIFIED)"
-        description = str(e.get("description") or "")
+        description = shared.terminal_safe(str(e.get("description") or ""))
         if len(description) > 40:
             description = description[:39] + "…"
         secrets = str(len(e.get("secrets") or []))
@@ -210,7 +210,7 @@ def add(commands: Any, parents: shared.Parents) -> None:
             description=text[0].upper() + text[1:] + ".",
             examples=[f"bridge endpoints {name} demo"],
         )
-        sub.add_argument("id", help="endpoint id")
+        sub.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
     rotated = shared.command(
         group,
         "rotate",
@@ -224,7 +224,7 @@ def add(commands: Any, parents: shared.Parents) -> None:
             "bridge endpoints rotate pay --secret whsec_new...",
         ],
     )
-    rotated.add_argument("id", help="endpoint id")
+    rotated.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
     rotated.add_argument("--secret", metavar="S", help="the new secret (generated if omitted)")
     retired = shared.command(
         group,
@@ -240,7 +240,7 @@ def add(commands: Any, parents: shared.Parents) -> None:
             "bridge endpoints retire pay s1 --grace 86400",
         ],
     )
-    retired.add_argument("id", help="endpoint id")
+    retired.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
     retired.add_argument("secret_id", help="the secret's id, e.g. s1 (see `endpoints show`)")
     retired.add_argument(
         "--grace", type=int, default=0, metavar="S", help="seconds it still verifies (default 0)"

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import requests
 
 from bridge import __version__
-from bridge.client import HTTP_TIMEOUT, CliError
+from bridge.client import HTTP_TIMEOUT, CliError, response_json
 from bridge.config import ClientSettings
 
 USER_AGENT = f"webhook-bridge/{__version__}"
@@ -72,7 +72,7 @@ def _request(name: str, method: str, url: str, **kwargs: Any) -> requests.Respon
 
 def _json(name: str, response: requests.Response) -> dict[str, Any]:
     try:
-        data = response.json()
+        data = response_json(response)
     except ValueError:
         data = None
     if not isinstance(data, dict):
@@ -174,7 +174,7 @@ def github_deliveries(
     if response.status_code != 200:
         raise _github_refusal(response, f"list the deliveries of webhook {hook_id} on {repo}")
     try:
-        page = response.json()
+        page = response_json(response)
     except ValueError:
         page = None
     if not isinstance(page, list) or not all(isinstance(d, dict) for d in page):

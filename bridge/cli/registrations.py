@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge import jsontext
 from bridge.client import CliError
 
 FORMAT = 1
@@ -43,7 +44,7 @@ def _path(data_dir: Path) -> Path:
 def load(data_dir: Path) -> list[Hook]:
     path = _path(data_dir)
     try:
-        document = json.loads(path.read_text())
+        document = jsontext.loads(path.read_text())
         return [Hook(**h) for h in document["hooks"]] if document.get("format") == FORMAT else []
     except FileNotFoundError:
         return []

@@ -70,7 +70,7 @@ def add(commands: Any, parents: shared.Parents) -> None:
         "a near-miss secret, timestamp skew. Never shows a secret.",
         examples=["bridge rejections demo", "bridge rejections demo --last 1 --json"],
     )
-    sub.add_argument("id", help="endpoint id")
+    sub.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
     sub.add_argument(
         "--last", type=shared.positive_int, default=10, metavar="N", help="how many (default 10)"
     )

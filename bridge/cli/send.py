@@ -109,13 +109,21 @@ def add(commands: Any, parents: shared.Parents) -> None:
             "bridge send pay --provider stripe --secret whsec_... --stale   (expect 401)",
         ],
     )
-    sub.add_argument("endpoint", help="endpoint id")
+    sub.add_argument("endpoint", type=shared.endpoint_arg, help="endpoint id")
     sub.add_argument("--provider", required=True, metavar="P", choices=sorted(providers.REGISTRY))
     sub.add_argument("--secret", required=True, metavar="S", help="the endpoint's secret")
-    sub.add_argument("--event-type", metavar="T", help="default: the provider's sample")
-    sub.add_argument("--event-id", metavar="ID", help="default: a fresh one")
     sub.add_argument(
-        "--data", metavar="JSON", help="the body: @file.json, @- for stdin, or the JSON itself"
+        "--event-type",
+        type=shared.event_arg,
+        metavar="T",
+        help="default: the provider's sample",
+    )
+    sub.add_argument("--event-id", type=shared.event_arg, metavar="ID", help="default: a fresh one")
+    sub.add_argument(
+        "--data",
+        type=shared.text_arg,
+        metavar="JSON",
+        help="the body: @file.json, @- for stdin, or the JSON itself",
     )
     sub.add_argument(
         "--option",

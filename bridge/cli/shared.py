@@ -21,7 +21,7 @@ from bridge.client import Api, CliError, admin_token, server_url
 from bridge.config import ClientSettings
 from bridge.errors import InvalidInput
 from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
-from bridge.text import escaped
+from bridge.text import escaped, is_unicode
 
 Command = Callable[[argparse.Namespace, ClientSettings], int]
 FORMAT = argparse.RawDescriptionHelpFormatter
@@ -114,8 +114,9 @@ def print_json(data: Any) -> None:
 
 
 def notice(text: str) -> None:
-    """A status line on stderr, so stdout holds only what a pipe wants."""
-    print(f"bridge: {text}", file=sys.stderr, flush=True)
+    """A status line on stderr, so stdout holds only what a pipe wants; its control
+    characters escaped (it may quote the bridge or a provider)."""
+    print(f"bridge: {terminal_safe(text)}", file=sys.stderr, flush=True)
 
 
 # -- provider options (`--option key=value`) ---------------------------------------------
@@ -169,6 +170,22 @@ def endpoint_arg(raw: str) -> str:
         raise argparse.ArgumentTypeError(
             f"an endpoint id matches {ENDPOINT_ID_PATTERN}, got {raw!r}"
         )
+    return raw
+
+
+def event_arg(raw: str) -> str:
+    """An event id or type as `bridge send` puts it in a header: visible ASCII, no spaces
+    (as providers' own, and the backfill API's rule)."""
+    if not (raw and raw.isascii() and raw.isprintable() and " " not in raw):
+        raise argparse.ArgumentTypeError(f"expected visible ASCII without spaces, got {raw!r}")
+    return raw
+
+
+def text_arg(raw: str) -> str:
+    """Text given on the command line, which must be UTF-8 (a byte that is not decodes to a
+    lone surrogate, which no request can carry); `@<file>` names a file, any bytes."""
+    if not raw.startswith("@") and not is_unicode(raw):
+        raise argparse.ArgumentTypeError("expected UTF-8 text (a byte of it is not)")
     return raw
 
 

@@ -10,6 +10,14 @@ game, unlike an idle timeout that every byte resets). Each read waits at most un
 bound, under a gevent timeout (cumulative over the reads a piece takes). A sender behind it
 gets `BodyTooSlow`, a 408; gunicorn's keep-alive timeout then ends its connection while
 draining the rest.
+
+A body with a transfer coding besides chunked (`gzip, chunked`: gunicorn removes the
+chunking and hands the gzip bytes on, for the app to decode) is refused when first read, a
+501: the bridge decodes none, and verifying or storing the coded bytes took them for the
+body. A chunked body whose framing gunicorn cannot parse (found only as it is read), or a body
+whose sender closed before its Content-Length arrived (gunicorn hands on what came, and
+werkzeug took it for the whole body), is `BodyUnframed`, a 400, and its connection is closed
+after the answer, which says so: where the next request would start on it is unknown.
 """
 
 from __future__ import annotations
@@ -20,8 +28,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import gevent
+from gunicorn.http.errors import (
+    ChunkMissingTerminator,
+    InvalidChunkExtension,
+    InvalidChunkSize,
+    NoMoreData,
+    ParseException,
+)
+from werkzeug.exceptions import NotImplemented as NotImplementedCoding
 
-from bridge.errors import BodyTooSlow
+from bridge.errors import BodyTooSlow, BodyUnframed
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -35,8 +51,17 @@ PIECE = 16 * 1024
 class PacedInput:
     """`wsgi.input` for one request, read no slower than `grace` + `min_rate` allow."""
 
-    def __init__(self, inner: Any, grace: float, min_rate: int) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        grace: float,
+        min_rate: int,
+        declared: int | None = None,
+        coding: str | None = None,
+    ) -> None:
         self._inner = inner
+        self._declared = declared  # its Content-Length; None when chunked
+        self._coding = coding  # a transfer coding besides chunked, refused when read
         self._grace = grace
         self._min_rate = min_rate
         self._started = time.monotonic()
@@ -45,6 +70,11 @@ class PacedInput:
 
     def _paced(self, want: int, read: Callable[[], bytes]) -> bytes:
         """`read()`, which returns at most `want` bytes, by the time they are due."""
+        if self._coding is not None:
+            self._close_after()
+            raise NotImplementedCoding(
+                f"transfer coding {self._coding!r} is not supported: send the body chunked only"
+            )
         due = self._started + self._grace + (self.received + want) / self._min_rate
         left = due - time.monotonic()
         if left <= 0:
@@ -57,8 +87,33 @@ class PacedInput:
             if exc is not timer:
                 raise
             raise self._too_slow() from None
+        except NoMoreData:
+            raise self._unframed("the connection ended before the last chunk") from None
+        except (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension) as exc:
+            raise self._unframed(str(exc)) from None
+        except ParseException as exc:  # what gunicorn refuses in a header, in the trailer
+            raise self._unframed(f"its trailer: {exc}") from None
+        if not data and want and self._declared is not None and self.received < self._declared:
+            self._close_after()
+            raise BodyUnframed(
+                f"the connection ended after {self.received} of the {self._declared} bytes "
+                "its Content-Length declared"
+            )
         self.received += len(data)
         return data
+
+    def _unframed(self, problem: str) -> BodyUnframed:
+        self._close_after()
+        return BodyUnframed(f"the chunked body is broken: {problem}")
+
+    def _close_after(self) -> None:
+        """Have gunicorn close the connection after this answer, with `Connection: close`:
+        gunicorn 27 (pinned in requirements.txt) closes it after a body that failed anyway,
+        but its answer would still say keep-alive. `reader.req` is its Request, and
+        `must_close` the flag serving.pre_request sets too."""
+        request = getattr(getattr(self._inner, "reader", None), "req", None)
+        if request is not None:
+            request.must_close = True
 
     def _too_slow(self) -> BodyTooSlow:
         return BodyTooSlow(self.received, time.monotonic() - self._started, self._min_rate)
@@ -94,11 +149,20 @@ def wrap(wsgi_app: WSGIApplication, grace: float, min_rate: int) -> WSGIApplicat
     def paced(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # Only a body read from a client's socket (gunicorn's, not a test client's buffer),
         # and only a request that has one (a WebSocket upgrade reads the socket itself).
-        has_body = environ.get("CONTENT_LENGTH") not in (None, "", "0") or (
-            "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        )
+        length = environ.get("CONTENT_LENGTH")
+        codings = [
+            c.strip(" \t").lower() for c in environ.get("HTTP_TRANSFER_ENCODING", "").split(",")
+        ]
+        chunked = "chunked" in codings
+        has_body = length not in (None, "", "0") or chunked
         if has_body and "gunicorn.socket" in environ:
-            environ["wsgi.input"] = PacedInput(environ["wsgi.input"], grace, min_rate)
+            # gunicorn has checked a Content-Length to be digits (a 400 otherwise), and
+            # refused every transfer coding but chunked and these three before it.
+            declared = None if chunked or not length else int(length)
+            coding = next((c for c in codings if c in {"gzip", "deflate", "compress"}), None)
+            environ["wsgi.input"] = PacedInput(
+                environ["wsgi.input"], grace, min_rate, declared, coding
+            )
         return wsgi_app(environ, start_response)
 
     return paced

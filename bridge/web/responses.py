@@ -11,9 +11,11 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import WebsocketMismatch
 
 from bridge.errors import (
     BodyTooSlow,
+    BodyUnframed,
     Conflict,
     InvalidInput,
     NotFound,
@@ -56,6 +58,7 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
+    501: "not_implemented",  # as gunicorn's own 501 (bridge/serving.py)
 }
 
 
@@ -80,10 +83,25 @@ def register(app: Flask, retry_after: int) -> None:
     def _too_slow(exc: BodyTooSlow) -> Response:
         return error(408, "body_too_slow", message=str(exc))
 
+    @app.errorhandler(BodyUnframed)
+    def _unframed(exc: BodyUnframed) -> Response:
+        return error(400, "bad_request", message=str(exc))
+
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable) -> Response:
         log.warning("503: %s", exc)
         return unavailable(retry_after, exc.reason, exc.advice)
+
+    @app.errorhandler(WebsocketMismatch)
+    def _not_an_upgrade(exc: WebsocketMismatch) -> Response:
+        # werkzeug's routing: /ws asked without `Upgrade: websocket` and `Connection:
+        # upgrade`, or another path asked with them. Its own sentence names neither.
+        return error(
+            400,
+            "bad_request",
+            message="/ws takes only a WebSocket upgrade (Upgrade: websocket, Connection: "
+            "upgrade), and a WebSocket upgrade goes only to /ws",
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -121,10 +121,13 @@ def guard() -> Response | None:
 
 def _bad_handshake() -> Response | None:
     """RFC 6455 4.2.1's checks of an upgrade request that wsproto would raise on (a 500)
-    rather than answer: HTTP/1.1, ASCII `Connection` and `Sec-WebSocket-Protocol`, version 13
-    only (426 naming it, 4.4), a key of 16 bytes in base64."""
+    rather than answer, or would take: a GET (not HEAD), over HTTP/1.1, ASCII `Connection`
+    and `Sec-WebSocket-Protocol`, version 13 only (426 naming it, 4.4), a key of 16 bytes
+    in base64."""
     if request.headers.get("Upgrade", "").lower() != "websocket":
         return None  # a plain GET: simple-websocket's own 400
+    if request.method != "GET":  # HEAD: Flask routes it wherever it routes GET
+        return error(400, "bad_request", message="a WebSocket upgrade is a GET (RFC 6455 4.1)")
     if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
         return error(400, "bad_request", message="a WebSocket upgrade needs HTTP/1.1")
     # wsproto decodes these as ASCII, and raises on any other byte.
