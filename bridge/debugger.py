@@ -24,6 +24,8 @@ import base64
 import binascii
 import json
 import re
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -48,15 +50,54 @@ MAX_INDENT_GROWTH = 4
 # ... and it is made only for a body of at most this many `[` and `{`: that encoder works
 # node by node (64,000 tiny arrays in 256 KB took it 175 ms), where a webhook has hundreds.
 MAX_INDENT_CONTAINERS = 10_000
+# Trying the body's re-encodings is the part of a diagnosis whose cost a stranger chooses:
+# 240 KB of `1e308,` took 140 ms of CPU (a parse, five encodings, each verified), for a
+# forged delivery that costs its sender nothing to repeat. Each process spends at most this
+# share of a core on that part, saved up to BURST seconds; past it a rejection is still kept
+# and diagnosed, without the re-encodings (`limited`).
+DIAGNOSIS_SHARE = 0.05
+DIAGNOSIS_BURST = 2.0
 SHOWN_CHARS = 8  # of a signature computed with a secret
 SIGNED_PREVIEW = 300  # characters of the signed string shown, the body abbreviated
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 
 
+class Budget:
+    """CPU seconds for the body work of diagnoses, refilled at `share` of a core up to
+    `burst`. Shared by the threads diagnoses run in (offload.run's pool, or the loop)."""
+
+    def __init__(
+        self, share: float, burst: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._share, self._burst, self._clock = share, burst, clock
+        self._left, self._at = burst, clock()
+        self._lock = threading.Lock()
+
+    def allows(self) -> bool:
+        """Whether some is left (a diagnosis may overdraw it once: its cost is known after)."""
+        with self._lock:
+            return self._refilled() > 0
+
+    def spend(self, seconds: float) -> None:
+        with self._lock:
+            self._left = self._refilled() - seconds
+
+    def _refilled(self) -> float:
+        now = self._clock()
+        self._left = min(self._burst, self._left + (now - self._at) * self._share)
+        self._at = now
+        return self._left
+
+
 def diagnose(
-    provider: Provider, request: WebhookRequest, secrets: Sequence[Secret], error: VerificationError
+    provider: Provider,
+    request: WebhookRequest,
+    secrets: Sequence[Secret],
+    error: VerificationError,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
+    """The report on one rejected delivery; `budget`, where given, bounds its body work."""
     expected = _reference_headers(provider, request, secrets)
     present = {name.lower() for name in request.headers}
     report: dict[str, Any] = {
@@ -72,25 +113,45 @@ def diagnose(
             if name in present and _looks_like_signature(name)
         },
         "body": {"bytes": len(request.body), "json": None},
+        "limited": False,
     }
     # Parsing or re-encoding a stranger's body is work on input nobody vouched for: a 20 MB
-    # JSON body took seconds of the worker's loop and 300 MB. Only small bodies get it.
+    # JSON body took seconds of the worker's loop and 300 MB. Only small bodies get it, and
+    # only while the budget lasts.
     if len(request.body) <= MAX_VARIANT_BODY:
-        report["body"]["json"] = request.json() is not None
-    if error.reason != VerificationError.STALE and len(request.body) <= MAX_VARIANT_BODY:
+        if budget is None or budget.allows():
+            started = time.thread_time()
+            _body_work(report, provider, request, secrets, error)
+            if budget is not None:
+                budget.spend(time.thread_time() - started)
+        else:
+            report["limited"] = True
+    report["work"] = _work(provider, request, secrets)
+    report["first_difference"] = first_difference(report)
+    report["hints"] = hints(report)
+    return report
+
+
+def _body_work(
+    report: dict[str, Any],
+    provider: Provider,
+    request: WebhookRequest,
+    secrets: Sequence[Secret],
+    error: VerificationError,
+) -> None:
+    """Whether the body is JSON, which re-encoding of it verifies, and the secret's near-misses."""
+    parsed = request.json()
+    report["body"]["json"] = parsed is not None
+    if error.reason != VerificationError.STALE:
         report["body"]["verifies_as"] = next(
             (
                 label
-                for label, body in body_variants(request.body)
+                for label, body in body_variants(request.body, parsed)
                 if _verifies(provider, replace(request, body=body), secrets)
             ),
             None,
         )
         report["secret_hint"] = _secret_hint(provider, request, secrets)
-    report["work"] = _work(provider, request, secrets)
-    report["first_difference"] = first_difference(report)
-    report["hints"] = hints(report)
-    return report
 
 
 def _work(provider: Provider, request: WebhookRequest, secrets: Sequence[Secret]) -> dict[str, Any]:
@@ -141,17 +202,14 @@ def first_difference(report: dict[str, Any]) -> dict[str, str] | None:
     return None
 
 
-def body_variants(body: bytes) -> list[tuple[str, bytes]]:
-    """Re-encodings that proxies and frameworks commonly apply to a body on the way."""
+def body_variants(body: bytes, parsed: Any) -> list[tuple[str, bytes]]:
+    """Re-encodings that proxies and frameworks commonly apply to a body on the way;
+    `parsed` is the body's JSON value, None when it is none."""
     variants = [
         ("trailing newline removed", body.rstrip(b"\r\n")),
         ("trailing newline added", body + b"\n"),
         ("CRLF line ends turned into LF", body.replace(b"\r\n", b"\n")),
     ]
-    try:
-        parsed = jsontext.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        parsed = None
     if parsed is not None:
         variants += [
             ("JSON re-serialised compactly", json.dumps(parsed, separators=(",", ":")).encode()),
@@ -217,6 +275,11 @@ def hints(report: dict[str, Any]) -> list[str]:
         out.append(
             "The signature is well-formed but matches none of the endpoint's secrets: "
             "check that the secret configured at the provider is this endpoint's."
+        )
+    if report.get("limited"):
+        out.append(
+            "Many rejected deliveries were diagnosed here a moment ago, so the body's "
+            "re-encodings and the secret's near-misses were not tried for this one."
         )
     return out
 

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bridge.auth import Authority, load_or_create_admin_token
 from bridge.config import Settings
+from bridge.debugger import DIAGNOSIS_BURST, DIAGNOSIS_SHARE, Budget
 from bridge.endpoints import Endpoints, RecordCache
 from bridge.errors import ConfigError
 from bridge.hub import Hub
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         endpoints=endpoints,
         hub=hub,
         authority=Authority(admin_token),
+        diagnoses=Budget(DIAGNOSIS_SHARE, DIAGNOSIS_BURST),
     )
     responses.register(app, settings.retry_after)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from bridge import debugger, envelope, metrics, offload
 from bridge.append import Appended
-from bridge.debugger import diagnose
+from bridge.debugger import Budget, diagnose
 from bridge.endpoints import Endpoint
 from bridge.errors import RecordChanged, StoreUnavailable, VerificationError
 from bridge.providers import Verdict, WebhookRequest
@@ -55,6 +55,7 @@ def receive(
     trace: str | None = None,
     now: float | None = None,
     reread: Callable[[], tuple[Endpoint, str]] | None = None,
+    diagnoses: Budget | None = None,
 ) -> Outcome:
     """Verify and store one delivery; raises VerificationError or StoreUnavailable.
 
@@ -63,7 +64,8 @@ def receive(
     cached record, a moment behind a change made through another worker: `reread` reads it
     (and the `url` for it) from Redis, for a delivery that fails against the copy (a secret
     added a moment ago) and one whose append finds the record changed (RecordChanged: a
-    secret removed, the endpoint created again), which stores nothing."""
+    secret removed, the endpoint created again), which stores nothing. `diagnoses` bounds the
+    CPU a rejection's diagnosis spends on the body (None: unbounded, for trusted callers)."""
     started = time.perf_counter()
     trace = trace or new_trace()
     arrived = time.time() if now is None else now
@@ -90,7 +92,7 @@ def receive(
                     continue
             metrics.VERIFICATION_FAILURES.labels(provider.name, exc.reason).inc()
             metrics.WEBHOOKS.labels(endpoint.id, "rejected").inc()
-            _keep_rejection(store, endpoint, request, exc, trace)
+            _keep_rejection(store, endpoint, request, exc, trace, diagnoses)
             raise
         secret = next((s for s in secrets if s.id == verdict.secret_id), None)
         handshake = provider.handshake(request, secret)
@@ -167,10 +169,15 @@ def _envelope(
 
 
 def _keep_rejection(
-    store: Store, endpoint: Endpoint, request: WebhookRequest, error: VerificationError, trace: str
+    store: Store,
+    endpoint: Endpoint,
+    request: WebhookRequest,
+    error: VerificationError,
+    trace: str,
+    diagnoses: Budget | None,
 ) -> None:
     live = endpoint.live_secrets(request.now)
-    work = partial(diagnose, endpoint.verifier, request, live, error)
+    work = partial(diagnose, endpoint.verifier, request, live, error, diagnoses)
     entry = {
         "id": secrets.token_hex(8),
         "trace": trace,

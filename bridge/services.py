@@ -8,6 +8,7 @@ from flask import current_app
 
 from bridge.auth import Authority
 from bridge.config import Settings
+from bridge.debugger import Budget
 from bridge.endpoints import Endpoints
 from bridge.hub import Hub
 from bridge.redis_client import Client
@@ -22,6 +23,7 @@ class Services:
     endpoints: Endpoints
     hub: Hub
     authority: Authority
+    diagnoses: Budget  # the CPU the signature debugger may spend on strangers' bodies
 
     def close(self) -> None:
         """Stop the hub and drop the Redis pool, for an app that ends before its process does."""

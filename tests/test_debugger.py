@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bridge.debugger import MAX_VARIANT_BODY, body_variants
+from bridge import jsontext
+from bridge.debugger import MAX_VARIANT_BODY, Budget, body_variants
 from bridge.providers import get as provider
 
 SECRET = "debugger-secret-123456"
@@ -306,7 +307,7 @@ def test_a_body_whose_indentation_would_outgrow_it_gets_no_indented_variant(body
     """A stranger's body nested deep, or of many small containers, is not re-encoded with
     indentation (a 240 KB one came to 24 MB, a second of the worker's loop); every variant
     stays within a few times the body."""
-    variants = dict(body_variants(body))
+    variants = dict(body_variants(body, jsontext.loads(body)))
     assert INDENTED not in variants
     assert "JSON re-serialised with spaces" in variants
     # debugger.MAX_INDENT_GROWTH times the body, plus 4096
@@ -321,3 +322,49 @@ def test_an_indented_original_is_still_named(
     original = json.dumps({"a": [{"b": 1}, {"c": [2, 3]}]}, indent=2).encode()
     assert send(client, uid, json.dumps(json.loads(original)).encode(), signed(original)) == 401
     assert last_rejection(client, auth, uid)["diagnosis"]["body"]["verifies_as"] == INDENTED
+
+
+def test_the_budget_refills_at_its_share_of_a_core_up_to_its_burst() -> None:
+    """A Budget allows body work while any is left, may be overdrawn by the last diagnosis,
+    and refills at `share` CPU seconds a second, never past `burst`."""
+    now = [100.0]
+    budget = Budget(share=0.05, burst=2.0, clock=lambda: now[0])
+    assert budget.allows()
+    budget.spend(2.5)  # one costly diagnosis overdraws it
+    assert not budget.allows()
+    now[0] += 9.0  # 0.45 s back: still overdrawn
+    assert not budget.allows()
+    now[0] += 2.0  # 0.55 s back in all: 0.05 left
+    assert budget.allows()
+    now[0] += 10_000.0
+    budget.spend(2.0)
+    assert not budget.allows()  # full again at 2.0, not at 500
+
+
+FLOATS = b"[" + b",".join([b"1e308"] * 40_000) + b"]"  # 234 KiB, ~140 ms of body work
+
+
+def test_a_flood_of_costly_forged_deliveries_spends_the_budget_then_is_diagnosed_without_the_body(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """Forged deliveries whose re-encodings cost the most (floats, under MAX_VARIANT_BODY) are
+    diagnosed in full until the worker's budget is spent; later ones are still kept, 401, with
+    the header shapes and the signatures but `limited`, no re-encodings tried, and a hint."""
+    create(client, auth, uid)
+    headers = {**signed(FLOATS), "X-Hub-Signature-256": "sha256=" + "0" * 64}
+    assert send(client, uid, FLOATS, headers) == 401
+    first = last_rejection(client, auth, uid)["diagnosis"]
+    assert first["limited"] is False
+    assert first["body"] == {"bytes": len(FLOATS), "json": True, "verifies_as": None}
+    for _ in range(60):  # 2 s of burst at ~0.14 s each, and a little refill
+        assert send(client, uid, FLOATS, headers) == 401
+        diagnosis = last_rejection(client, auth, uid)["diagnosis"]
+        if diagnosis["limited"]:
+            break
+    else:
+        raise AssertionError("60 costly diagnoses never spent the budget")
+    assert diagnosis["body"] == {"bytes": len(FLOATS), "json": None}
+    assert "secret_hint" not in diagnosis
+    assert diagnosis["work"]["expected"]  # the signature each secret gives: still shown
+    assert diagnosis["first_difference"]["kind"] == "signature"
+    assert any("were not tried for this one" in hint for hint in diagnosis["hints"])

@@ -73,6 +73,7 @@ def ingest(endpoint_id: str) -> Response:
         default_tolerance=settings.timestamp_tolerance,
         trace=trace,
         reread=reread,
+        diagnoses=found.diagnoses,
     )
     if outcome.handshake is not None:
         # An empty answer means "200, empty body" (Xero's intent-to-receive).
