@@ -41,7 +41,13 @@ def refuse_invalid_host(req: Request, behind_proxy: bool) -> None:
     # an empty value) is a 400. werkzeug reads such a Host as "", so every URL built from
     # it (an endpoint's webhook URL and setup steps, the OpenAPI servers) came out as
     # `http:/hooks/<id>`. Behind a trusted proxy, X-Forwarded-Host/-Port make it.
-    if "HTTP_HOST" not in req.environ or req.host:
+    if "HTTP_HOST" not in req.environ:
+        # RFC 9112 3.2 again: an HTTP/1.1 request without one is a 400 too. HTTP/1.0 has no
+        # Host to send; its URLs are built from the address it reached.
+        if req.environ.get("SERVER_PROTOCOL") == "HTTP/1.1":
+            raise BadRequest("an HTTP/1.1 request must send a Host header (RFC 9112 3.2)")
+        return
+    if req.host:
         return
     # werkzeug reads a Host with a `_` as "" too, which a URI allows: taken as sent.
     req.host = uri_host(req.headers["Host"], req.scheme)
