@@ -98,14 +98,21 @@ def diagnose(
     budget: Budget | None = None,
 ) -> dict[str, Any]:
     """The report on one rejected delivery; `budget`, where given, bounds its body work."""
-    expected = _reference_headers(provider, request, secrets)
+    # Parsing, re-encoding or signing a stranger's body is work on input nobody vouched for:
+    # a 20 MB JSON body took seconds of the worker's loop and 300 MB. Only small bodies get
+    # it, and only while the budget lasts; the others are checked against a reference body.
+    small = len(request.body) <= MAX_VARIANT_BODY
+    full = small and (budget is None or budget.allows())
+    started = time.thread_time()
+    reference = request.body if full else b"{}"
+    expected = _reference_headers(provider, request, secrets, reference)
     present = {name.lower() for name in request.headers}
     report: dict[str, Any] = {
         "reason": error.reason,
         "detail": error.detail,
         "secrets_tried": [s.id for s in secrets],
         "missing_headers": sorted(
-            h for h in _required(provider, request, secrets) if h not in present
+            h for h in _required(provider, request, secrets, reference) if h not in present
         ),
         "signature_headers": {
             name: {"received": shape(request.headers[name]), "expected": shape(value)}
@@ -113,19 +120,12 @@ def diagnose(
             if name in present and _looks_like_signature(name)
         },
         "body": {"bytes": len(request.body), "json": None},
-        "limited": False,
+        "limited": small and not full,
     }
-    # Parsing or re-encoding a stranger's body is work on input nobody vouched for: a 20 MB
-    # JSON body took seconds of the worker's loop and 300 MB. Only small bodies get it, and
-    # only while the budget lasts.
-    if len(request.body) <= MAX_VARIANT_BODY:
-        if budget is None or budget.allows():
-            started = time.thread_time()
-            _body_work(report, provider, request, secrets, error)
-            if budget is not None:
-                budget.spend(time.thread_time() - started)
-        else:
-            report["limited"] = True
+    if full:
+        _body_work(report, provider, request, secrets, error)
+        if budget is not None:
+            budget.spend(time.thread_time() - started)
     report["work"] = _work(provider, request, secrets)
     report["first_difference"] = first_difference(report)
     report["hints"] = hints(report)
@@ -285,11 +285,11 @@ def hints(report: dict[str, Any]) -> list[str]:
 
 
 def _reference_headers(
-    provider: Provider, request: WebhookRequest, secrets: Sequence[Secret]
+    provider: Provider, request: WebhookRequest, secrets: Sequence[Secret], body: bytes
 ) -> dict[str, str]:
+    """The headers the provider would send with `body` (this request's, or a small one:
+    only their shapes are shown, and signing parses a body, Mailgun's)."""
     secret = secrets[0].value if secrets else "reference-secret-only"
-    # Only the headers' shapes are shown, and signing a large body parsed it (Mailgun's).
-    body = request.body if len(request.body) <= MAX_VARIANT_BODY else b"{}"
     try:
         headers = provider.sign(body, secret, now=request.now, options=request.options)
     except Exception:  # a provider that cannot sign this body still gets a report
@@ -299,12 +299,14 @@ def _reference_headers(
     return {name.lower(): value for name, value in headers.items() if secret not in value}
 
 
-def _required(provider: Provider, request: WebhookRequest, secrets: Sequence[Secret]) -> set[str]:
-    """The headers a correctly signed copy of this request cannot do without: each header
-    the provider sends is dropped in turn, and those whose absence fails verification count
-    (GitHub's legacy `X-Hub-Signature` does not; `X-Hub-Signature-256` does)."""
+def _required(
+    provider: Provider, request: WebhookRequest, secrets: Sequence[Secret], body: bytes
+) -> set[str]:
+    """The headers a correctly signed copy of this request, with `body`, cannot do without:
+    each header the provider sends is dropped in turn, and those whose absence fails
+    verification count (GitHub's legacy `X-Hub-Signature` does not; `X-Hub-Signature-256`
+    does)."""
     secret = Secret("reference", secrets[0].value if secrets else "reference-secret-only")
-    body = request.body if len(request.body) <= MAX_VARIANT_BODY else b"{}"
     try:
         body = provider.sign_body(body, secret.value, now=request.now, options=request.options)
         sent = provider.sign(body, secret.value, now=request.now, options=request.options)

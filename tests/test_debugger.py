@@ -349,7 +349,8 @@ def test_a_flood_of_costly_forged_deliveries_spends_the_budget_then_is_diagnosed
 ) -> None:
     """Forged deliveries whose re-encodings cost the most (floats, under MAX_VARIANT_BODY) are
     diagnosed in full until the worker's budget is spent; later ones are still kept, 401, with
-    the header shapes and the signatures but `limited`, no re-encodings tried, and a hint."""
+    the header shapes, the missing headers and the signatures but `limited`, no re-encodings
+    tried, and a hint."""
     create(client, auth, uid)
     headers = {**signed(FLOATS), "X-Hub-Signature-256": "sha256=" + "0" * 64}
     assert send(client, uid, FLOATS, headers) == 401
@@ -368,3 +369,8 @@ def test_a_flood_of_costly_forged_deliveries_spends_the_budget_then_is_diagnosed
     assert diagnosis["work"]["expected"]  # the signature each secret gives: still shown
     assert diagnosis["first_difference"]["kind"] == "signature"
     assert any("were not tried for this one" in hint for hint in diagnosis["hints"])
+    unsigned = {k: v for k, v in headers.items() if k != "X-Hub-Signature-256"}
+    assert send(client, uid, FLOATS, unsigned) == 401
+    diagnosis = last_rejection(client, auth, uid)["diagnosis"]
+    assert diagnosis["limited"] is True
+    assert diagnosis["missing_headers"] == ["x-hub-signature-256"]  # learnt from a small body
