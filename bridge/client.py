@@ -42,7 +42,12 @@ class CliError(BridgeError):
 class Unreachable(CliError):
     def __init__(self, server: str, detail: str = "", *, text: str | None = None) -> None:
         self.server = server
-        text = text or f"cannot reach {server}: is the bridge running? (make run)"
+        # A bridge started with PORT=<port> is elsewhere than the default the CLI calls:
+        # the line names how to point the command at it.
+        text = text or (
+            f"cannot reach {server}: is the bridge running? (make run; one on another"
+            " address: --server URL or BRIDGE_SERVER)"
+        )
         super().__init__(text + (f" [{detail}]" if detail else ""))
 
 

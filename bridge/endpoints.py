@@ -268,9 +268,14 @@ class Endpoints:
             now = time.time()
             if secret_id not in {s.id for s in endpoint.secrets}:
                 raise NotFound("secret", secret_id)
-            if not any(s.live(now) for s in endpoint.secrets if s.id != secret_id):
+            # A secret in its grace period is on its way out too, so it is no successor: with
+            # it counted, removing the one lasting secret left an endpoint that, once the
+            # grace ran out, refused every delivery.
+            if not any(s.expires_at is None for s in endpoint.secrets if s.id != secret_id):
                 raise InvalidInput(
-                    "secret", "the last live secret cannot be removed: add its successor first"
+                    "secret",
+                    "the last live secret cannot be removed (the others are in their grace"
+                    " period, or there are none): add its successor first",
                 )
             kept = []
             for s in endpoint.secrets:

@@ -231,10 +231,33 @@ def when_ready(server: Any) -> None:
         f"(redis: {redis_note})",
         flush=True,
     )
+    if not _embedded and _settings.redis_url:
+        _warn_if_redis_is_away(_settings.redis_url)
     if not _settings.admin_token:
         token, _ = load_or_create_admin_token(_settings.data_dir)
         print(f"Dashboard: http://127.0.0.1:{_settings.port}/#token={token}", flush=True)
         print(f"Admin token kept in {_settings.data_dir / 'admin-token'}", flush=True)
+
+
+def _warn_if_redis_is_away(url: str) -> None:
+    """One line at start when the external Redis does not answer a PING: the bridge serves
+    anyway (webhooks get 503 with Retry-After until it answers, /readyz says so), but an
+    operator with a mistyped BRIDGE_REDIS_URL learnt it only from the first 503s."""
+    from bridge.redis_client import connect  # redis-py only where a URL is set
+
+    try:
+        client = connect(url, 1, min(_settings.redis_timeout, 1.0))
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # any failure is the same news: it does not answer
+        print(
+            f"bridge: WARNING: Redis at {_settings.redis_display} does not answer "
+            f"({type(exc).__name__}): webhooks are answered 503 until it does (/readyz)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def pre_request(worker: Any, req: Any) -> None:

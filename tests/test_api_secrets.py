@@ -102,6 +102,29 @@ def test_secret_removal_refusals(
     assert deliver(client, uid, b"{}", secret=SECRET).status_code == 202
 
 
+def test_the_successor_of_a_retiring_secret_cannot_be_removed(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A secret in its grace period does not count as a successor: the lasting one stays."""
+    rotated(client, auth, uid)
+    grace = client.delete(f"/api/endpoints/{uid}/secrets/s1?grace_seconds=3600", headers=auth)
+    assert grace.status_code == 200
+    answer = client.delete(f"/api/endpoints/{uid}/secrets/s2", headers=auth)
+    assert_json_error(answer, 400, "invalid_request")
+    assert "grace period" in answer.get_json()["message"]
+    assert deliver(client, uid, b'{"n": "new"}', secret=OTHER_SECRET).status_code == 202
+
+
+def test_a_negative_grace_is_refused_naming_the_range(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """grace_seconds=-5 is a 400 saying which whole numbers are taken, not that -5 is none."""
+    rotated(client, auth, uid)
+    answer = client.delete(f"/api/endpoints/{uid}/secrets/s1?grace_seconds=-5", headers=auth)
+    body = assert_json_error(answer, 400, "invalid_request")
+    assert body["message"] == "expected a whole number of seconds from 0 to 2592000"
+
+
 def test_rotation_generates_a_secret_when_none_is_given(
     client: FlaskClient, auth: dict[str, str], uid: str
 ) -> None:

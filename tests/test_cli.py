@@ -139,7 +139,10 @@ def test_unreachable_server(uid: str) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     for args in (["endpoints", "list"], ["listen", uid], ["token", "--channel", uid]):
         line = one_error_line(run(*args, "--server", url))
-        assert line == f"bridge: cannot reach {url}: is the bridge running? (make run)"
+        assert line == (
+            f"bridge: cannot reach {url}: is the bridge running? (make run; one on another"
+            " address: --server URL or BRIDGE_SERVER)"
+        )
     line = one_error_line(
         run("send", uid, "--provider", "github", "--secret", SECRET, "--server", url)
     )

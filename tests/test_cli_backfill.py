@@ -243,6 +243,19 @@ def test_a_window_older_than_the_dedup_window_is_refused_before_listing(
     assert events(bridge, uid) == []
 
 
+def test_a_window_exactly_the_dedup_window_is_refused_with_a_duration_that_fits(
+    bridge: BridgeProcess, uid: str, provider_api: StandIn, tmp_path: Path
+) -> None:
+    """--since 3d against the default 72 h is refused naming the window in hours and a
+    duration that fits, not two times that read the same."""
+    stripe_endpoint(bridge, uid, provider_api)
+    result = backfill(bridge, tmp_path, provider_api, uid, "--since", "3d", "--dry-run")
+    assert result.returncode == 2, result
+    assert "BRIDGE_DEDUP_TTL only (72 h)" in result.stderr
+    assert "(--since 71h fits)" in result.stderr
+    assert provider_api.state.requests == []
+
+
 def github_deliveries(hook_id: str, now: float) -> list[dict[str, Any]]:
     """COUNT deliveries in the last hour (one a redelivery of another), then two older."""
     listed = []

@@ -36,6 +36,15 @@ def test_retiring_the_last_secret_is_one_clear_error(bridge: BridgeProcess, uid:
     assert "last live secret" in one_error_line(result)
 
 
+def test_a_negative_grace_is_a_usage_error(bridge: BridgeProcess, uid: str) -> None:
+    """`retire --grace -5` exits 2 saying the grace must be 0 or more, and retires nothing."""
+    bridge.create_endpoint(uid, secret=OLD)
+    result = run("endpoints", "retire", uid, "s1", "--grace", "-5", "--server", bridge.url)
+    assert result.returncode == 2, result
+    assert "argument --grace: must be 0 or more, got -5" in result.stderr
+    assert bridge.post_signed(uid, b"{}", secret=OLD, event_id="kept").status_code == 202
+
+
 def test_rejections_explain_a_failed_delivery(bridge: BridgeProcess, uid: str) -> None:
     """`bridge rejections` prints each rejected delivery with the debugger's hints."""
     bridge.create_endpoint(uid, secret=OLD)

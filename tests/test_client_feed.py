@@ -85,6 +85,22 @@ def test_a_subscriber_token_reads_its_channel(bridge: BridgeProcess, uid: str) -
         feed.close()
 
 
+def test_the_listening_notice_of_a_library_feed_names_no_ctrl_c(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A worker's feed says what it listens to, not the CLI's "Ctrl-C to stop"."""
+    bridge.create_endpoint(uid)
+    stored = deliver(bridge, uid).json()["id"]
+    lines: list[str] = []
+    feed = Feed(bridge.url, bridge.token, [uid], since={uid: "0-0"}, notices=lines.append)
+    try:
+        assert ids(iter(feed), 1) == [stored]
+    finally:
+        feed.close()
+    assert f"listening to {uid} on {bridge.url}, from after 0-0" in lines, lines
+    assert not any("Ctrl-C" in line for line in lines), lines
+
+
 def test_a_wrong_token_raises_from_the_iteration(bridge: BridgeProcess, uid: str) -> None:
     """A refused token ends the feed with AuthRefused instead of retrying forever."""
     feed = Feed(bridge.url, "wrong-token-0123456789", [uid])

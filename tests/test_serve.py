@@ -12,9 +12,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+import requests
 import websocket
 
-from tests.support import ROOT, BridgeProcess, Connect, wait_until
+from tests.support import ROOT, BridgeProcess, Connect, free_port, wait_until
 
 
 def valkey_children(bridge: BridgeProcess) -> list[psutil.Process]:
@@ -101,6 +102,19 @@ def test_a_redis_url_option_redis_py_would_refuse_stops_start_naming_it(
     finally:
         bridge.stop()
     assert re.search(r"BRIDGE_REDIS_URL: .*(socket_timeout|colour)", bridge.log())
+    assert "Traceback" not in bridge.log()
+
+
+def test_a_redis_that_does_not_answer_is_named_at_start(tmp_path: Path) -> None:
+    """A BRIDGE_REDIS_URL nothing answers on: the bridge starts, says so in one line, and
+    answers webhooks 503."""
+    bridge = BridgeProcess(tmp_path / "data", f"redis://127.0.0.1:{free_port()}/0").start()
+    try:
+        assert requests.get(bridge.url + "/readyz", timeout=10).status_code == 503
+    finally:
+        bridge.stop()
+    assert "bridge: WARNING: Redis at redis://127.0.0.1:" in bridge.log()
+    assert "does not answer (ConnectionError)" in bridge.log()
     assert "Traceback" not in bridge.log()
 
 

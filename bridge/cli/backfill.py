@@ -194,10 +194,15 @@ def _refuse_too_old(api: Api, endpoint: str, window: Window) -> None:
     answer = api.call("POST", api.endpoint_path(endpoint, "/backfill/check"), {"event_ids": []})
     oldest = float(answer["accepts_after"])
     if window.since < oldest:
+        # In whole hours (3d against the default 72 h is past it by a few milliseconds, and
+        # the two times, to the second, read the same), with a duration that does fit.
+        hours = int((time.time() - oldest) // 3600)
+        fits = f" (--since {hours - 1}h fits)" if hours >= 2 else ""
         raise shared.UsageError(
-            f"the window starts at {iso(window.since)}, before {iso(oldest)}: the bridge "
-            f"remembers event ids for BRIDGE_DEDUP_TTL only and takes no older event (it "
-            f"could not tell whether it has it); give a --since after {iso(oldest)}"
+            f"the window starts at {iso(window.since)}, not after {iso(oldest)}: the bridge "
+            f"remembers event ids for BRIDGE_DEDUP_TTL only ({hours} h) and takes no older "
+            f"event (it could not tell whether it has it); give a --since after "
+            f"{iso(oldest)}{fits}"
         )
 
 

@@ -243,5 +243,9 @@ def add(commands: Any, parents: shared.Parents) -> None:
     retired.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
     retired.add_argument("secret_id", help="the secret's id, e.g. s1 (see `endpoints show`)")
     retired.add_argument(
-        "--grace", type=int, default=0, metavar="S", help="seconds it still verifies (default 0)"
+        "--grace",
+        type=shared.seconds_arg,
+        default=0,
+        metavar="S",
+        help="seconds it still verifies (default 0)",
     )

@@ -76,8 +76,12 @@ class Feed:
         *,
         stall_after: float = STALL_AFTER,
         on_start: Callable[[str, str], None] | None = None,
+        stop_hint: str = "",
     ) -> None:
         self.server = server
+        # How the user stops it, for the "listening" line: `bridge listen` says Ctrl-C; a
+        # library feed in someone's worker is stopped by its own code (`Feed.close()`).
+        self.stop_hint = stop_hint
         self.token = token
         self.resume = dict(resume)
         self.notice = notice
@@ -143,7 +147,8 @@ class Feed:
                 s if len(self.resume) == 1 else f"{c} {s}" for c, s in started.items()
             )
             self.notice(
-                f"listening to {names} on {self.server}{where if started else ''} (Ctrl-C to stop)"
+                f"listening to {names} on {self.server}{where if started else ''}"
+                + (f" ({self.stop_hint})" if self.stop_hint else "")
             )
         for channel, subscribed in connection.subscribed.items():
             self._subscribed(channel, subscribed)

@@ -151,6 +151,7 @@ def listen(args: argparse.Namespace, settings: ClientSettings) -> int:
             output.notice,
             stall_after=args.stall_after,
             on_start=checkpoint.advance if checkpoint else None,
+            stop_hint="Ctrl-C to stop",
         )
         crew = Crew()
         lanes = Lanes(endpoints, handler, args.queue, crew)

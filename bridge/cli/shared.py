@@ -199,6 +199,17 @@ def positive_int(raw: str) -> int:
     return value
 
 
+def seconds_arg(raw: str) -> int:
+    """A whole number of seconds, 0 included (`--grace 0`: at once)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def positive_float(raw: str) -> float:
     try:
         value = float(raw)

@@ -156,7 +156,9 @@ def remove_secret(endpoint_id: str, secret_id: str) -> Response:
     raw = request.args.get("grace_seconds", "0")
     # ASCII digits only: str.isdigit() also takes "²", which int() then refuses (a 500).
     if not GRACE.fullmatch(raw):
-        raise InvalidInput("grace_seconds", "expected a whole number of seconds")
+        raise InvalidInput(
+            "grace_seconds", f"expected a whole number of seconds from 0 to {MAX_GRACE}"
+        )
     endpoint = services().endpoints.remove_secret(endpoint_id, secret_id, int(raw))
     return jsonify(_endpoint(endpoint))
 
