@@ -466,3 +466,13 @@ def spread_history(
             pipe.xadd(key, fields, id=cursor)  # type: ignore[arg-type]
         pipe.execute()
     return cursors
+
+
+def exchange(bridge: BridgeProcess, request: bytes) -> bytes:
+    """Send raw bytes, read the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer

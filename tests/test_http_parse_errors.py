@@ -11,7 +11,7 @@ import time
 import pytest
 
 from bridge.providers import get as provider
-from tests.support import BridgeProcess
+from tests.support import BridgeProcess, exchange
 
 pytestmark = pytest.mark.gunicorn
 
@@ -46,16 +46,6 @@ BROKEN = {
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n" + CLOSE, 400, "bad_request",
     ),
 }  # fmt: skip
-
-
-def exchange(bridge: BridgeProcess, request: bytes) -> bytes:
-    """Send raw bytes, read the answer until the server closes."""
-    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
-        conn.sendall(request)
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
-    return answer
 
 
 @pytest.mark.parametrize(("request_bytes", "status", "code"), BROKEN.values(), ids=list(BROKEN))

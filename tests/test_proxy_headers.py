@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from collections.abc import Iterator
 
 import pytest
 import requests
 import websocket
 
-from tests.support import BridgeProcess, wait_until
+from tests.support import BridgeProcess, exchange, wait_until
 
 FORGED = {
     "X-Forwarded-For": "203.0.113.9",
@@ -130,27 +129,18 @@ def test_a_host_that_is_not_host_port_is_400(direct: BridgeProcess, uid: str, ho
     assert "Traceback" not in direct.log()
 
 
-def _raw(bridge: BridgeProcess, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as sock:
-        sock.sendall(request)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    return answer
-
-
 def test_an_http_1_1_request_without_host_is_400_and_an_http_1_0_one_is_served(
     direct: BridgeProcess,
 ) -> None:
     """An HTTP/1.1 request that sends no Host is a 400 naming the header (RFC 9112 3.2); an
     HTTP/1.0 one, which has none to send, is answered."""
-    answer = _raw(direct, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+    answer = exchange(direct, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 "), answer[:200]
     refused = json.loads(body)
     assert refused["error"] == "bad_request"
     assert "Host header" in refused["message"]
-    answer = _raw(direct, b"GET /healthz HTTP/1.0\r\n\r\n")
+    answer = exchange(direct, b"GET /healthz HTTP/1.0\r\n\r\n")
     assert answer.startswith(b"HTTP/1.0 200 ") or answer.startswith(b"HTTP/1.1 200 "), answer[:200]
     assert "Traceback" not in direct.log()
 

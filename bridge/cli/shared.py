@@ -190,23 +190,21 @@ def text_arg(raw: str) -> str:
 
 
 def positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    return _whole_number(raw, 1, "must be at least 1")
 
 
 def seconds_arg(raw: str) -> int:
     """A whole number of seconds, 0 included (`--grace 0`: at once)."""
+    return _whole_number(raw, 0, "must be 0 or more")
+
+
+def _whole_number(raw: str, least: int, problem: str) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{problem}, got {value}")
     return value
 
 
