@@ -468,10 +468,13 @@ def spread_history(
     return cursors
 
 
-def exchange(bridge: BridgeProcess, request: bytes) -> bytes:
-    """Send raw bytes, read the answer until the server closes."""
+def exchange(bridge: BridgeProcess, request: bytes, *, half_close: bool = False) -> bytes:
+    """Send raw bytes (then end our side, with `half_close`), read the answer until the
+    server closes."""
     with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
         conn.sendall(request)
+        if half_close:
+            conn.shutdown(socket.SHUT_WR)
         answer = b""
         while chunk := conn.recv(65536):
             answer += chunk

@@ -5,7 +5,6 @@ gunicorn's HTML page."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import pytest
@@ -126,15 +125,10 @@ def test_a_chunked_body_cut_off_by_the_sender_is_a_400_naming_it(
     a 400 bad_request saying so, not a stored delivery and not a traceback."""
     bridge.create_endpoint(uid)
     logged = len(bridge.log())
-    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
-        conn.sendall(
-            f"POST /hooks/{uid} HTTP/1.1\r\nHost: x\r\n".encode()
-            + b"Transfer-Encoding: chunked\r\n\r\n5\r\nab"
-        )
-        conn.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
+    request = f"POST /hooks/{uid} HTTP/1.1\r\nHost: x\r\n".encode()
+    answer = exchange(
+        bridge, request + b"Transfer-Encoding: chunked\r\n\r\n5\r\nab", half_close=True
+    )
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
     error = json.loads(body)
@@ -157,12 +151,7 @@ def test_a_body_cut_short_of_its_content_length_is_a_400_and_not_stored(
     )
     head = f"POST /hooks/{uid} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body) + 50}\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in signed.items())
-    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
-        conn.sendall(head.encode() + b"\r\n" + body)
-        conn.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
+    answer = exchange(bridge, head.encode() + b"\r\n" + body, half_close=True)
     status, _, rest = answer.partition(b"\r\n")
     assert status.startswith(b"HTTP/1.1 400 "), answer[:300]
     error = json.loads(rest.partition(b"\r\n\r\n")[2])
