@@ -96,7 +96,9 @@ def test_the_embedded_redis_is_on_disk_before_it_answers(own_redis: EmbeddedRedi
 def test_deliveries_during_outage_are_503_or_kept(
     own_redis: EmbeddedRedis, own_bridge: BridgeProcess, uid: str
 ) -> None:
-    """Deliveries racing a Redis crash are either refused (503) or stored: none acked and lost."""
+    """Deliveries racing a Redis crash are either refused (503) or stored: none acked and lost,
+    in order; the only extras are writes Redis made durable but could not answer (a 503 the
+    provider retries, which dedup then answers as a duplicate)."""
     own_bridge.create_endpoint(uid)
     acked: list[str] = []
     statuses: list[int] = []
@@ -124,7 +126,9 @@ def test_deliveries_during_outage_are_503_or_kept(
     thread.join()
     assert set(statuses) == {202, 503}
     history = own_bridge.api("GET", f"/api/endpoints/{uid}/events?limit=1000").json()["events"]
-    assert [e["id"] for e in history] == acked
+    stored = [e["id"] for e in history]
+    assert [i for i in stored if i in set(acked)] == acked
+    assert len(stored) - len(acked) <= statuses.count(503)
 
 
 def slow_closes(bridge: BridgeProcess) -> float:
