@@ -28,6 +28,9 @@ def summary(results: dict[str, Any]) -> str:
             f"ingest: bridge {i['bridge_per_s']:.0f}/s vs bare Flask {i['baseline_per_s']:.0f}/s"
             f" = {i['ratio']:.2f}x (target >= {i['target_ratio']}x)"
         )
+        for name, ratio in i.get("ratios", {}).items():
+            if name != "baseline":
+                lines.append(f"ingest: bridge / {name} = {ratio:.2f}x")
         if "cpu_multiple" in i:  # results written before it was measured have none
             cpu = i["server_ms_per_webhook"]
             lines.append(

@@ -3,7 +3,8 @@
 Scenarios (issue 6), all on loopback, bounded in count and time:
 
 1. ingest   signed webhooks acknowledged per second, bridge vs a bare Flask POST handler
-            under the same gunicorn settings (baseline_app.py), alternating rounds.
+            under the same gunicorn settings (baseline_app.py), and vs the same handler
+            without the access log, alternating rounds.
 2. latency  webhook -> socket p50/p99/max at (subscribers, events/s) = (100, 50),
             (1000, 10), (5000, 2); lost events counted.
 3. fanout   one event to 1k, 5k, 10k subscribers: time until all have it; deliveries/s.
@@ -95,18 +96,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # Servers start in parallel; an idle one costs nothing. Only the fresh bridge of the
         # idle scenario waits in a full run: its hub would take every event of the others.
         bridge = launch(Bridge(work / "bridge", redis_url, args.bridge_root))
-        baseline = launch(Baseline(work / "baseline")) if "ingest" in chosen else None
+        baselines = (
+            [launch(Baseline(work / "baseline")), launch(Baseline(work / "bare", access_log=False))]
+            if "ingest" in chosen
+            else []
+        )
         peer = launch(Peer(work / "peer", redis_url, peer_python)) if peer_python else None
         # The idle scenario measures memory on a fresh bridge (a smoke run reuses the first).
         fresh = bridge if args.smoke else Bridge(work / "bridge-idle", redis_url, args.bridge_root)
-        for server in (bridge, baseline, peer):
+        for server in (bridge, *baselines, peer):
             if server is not None:
                 server.ready()
         if {"ingest", "latency", "fanout"} & set(chosen):
             bridge.create_endpoint("ingest")
-            if baseline is not None:
-                scenarios["ingest"] = ingest.scenario(bridge, baseline, cfg["ingest"])
-                baseline.stop()
+            if baselines:
+                scenarios["ingest"] = ingest.scenario(bridge, baselines, cfg["ingest"])
+                for baseline in baselines:
+                    baseline.stop()
             if "latency" in chosen:
                 scenarios["latency"] = latency.scenario(
                     bridge, bridge.ws_url, "bridge", cfg["latency"], seq, cap

@@ -2,7 +2,9 @@
 
 All three run under gunicorn with the bridge's own settings (`gunicorn_flags()` reads them
 from bridge/serving.py): gevent workers, the same worker count, connections per worker,
-keep-alive and timeouts. One valkey-server (the embedded one the bridge ships) on a loopback
+keep-alive and timeouts, and the same access log (one line per request on stdout, the
+bridge's format). The ingest scenario also runs a baseline without that log, to show what
+the log alone costs. One valkey-server (the embedded one the bridge ships) on a loopback
 port serves the bridge's stream and the peer's message queue.
 """
 
@@ -29,19 +31,33 @@ ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"  # noqa: S105 - loopback benc
 SECRET = "bench-secret-0123456789"  # noqa: S105 - loopback bench only
 
 
-def gunicorn_flags(workers: int) -> list[str]:
-    """The bridge's gunicorn settings (bridge/serving.py) as command-line flags."""
+def gunicorn_flags(
+    workers: int, *, access_log: bool = True, bridge_logger: bool = True
+) -> list[str]:
+    """The bridge's gunicorn settings (bridge/serving.py) as command-line flags.
+
+    `bridge_logger` is the bridge's own access logger class; the peer's venv has no bridge
+    package, so it logs the same format through gunicorn's default logger."""
     from bridge import serving
 
-    return [
+    flags = [
         "--worker-class", serving.worker_class,
         "--workers", str(workers),
         "--worker-connections", str(serving.worker_connections),
         "--timeout", str(serving.timeout),
         "--graceful-timeout", str(serving.graceful_timeout),
         "--keep-alive", str(serving.keepalive),
+        "--forwarded-allow-ips", serving.forwarded_allow_ips,
         "--log-level", "warning",
     ]  # fmt: skip
+    if serving.control_socket_disable:
+        flags.append("--no-control-socket")
+    if access_log:
+        flags += ["--access-logfile", serving.accesslog]
+        flags += ["--access-logformat", serving.access_log_format]
+        if bridge_logger:
+            flags += ["--logger-class", serving.logger_class]
+    return flags
 
 
 def ensure_peer_venv(log: Any = sys.stderr) -> Path:
@@ -211,11 +227,18 @@ class Bridge(Server):
 
 
 class Baseline(Server):
-    name = "baseline"
+    """The bare Flask handler (baseline_app.py); `access_log=False` is the one without the
+    bridge's access log, the only setting it differs in."""
+
+    def __init__(self, work_dir: Path, workers: int = 2, access_log: bool = True) -> None:
+        self.name = "baseline" if access_log else "baseline-no-log"
+        super().__init__(work_dir, workers)
+        self.access_log = access_log
 
     def argv(self) -> list[str]:
         return [
-            sys.executable, "-m", "gunicorn", *gunicorn_flags(self.workers),
+            sys.executable, "-m", "gunicorn",
+            *gunicorn_flags(self.workers, access_log=self.access_log),
             "--bind", f"127.0.0.1:{self.port}", "--chdir", str(BENCH), "baseline_app:app",
         ]  # fmt: skip
 
@@ -234,7 +257,8 @@ class Peer(Server):
 
     def argv(self) -> list[str]:
         return [
-            str(self.python), "-m", "gunicorn", *gunicorn_flags(self.workers),
+            str(self.python), "-m", "gunicorn",
+            *gunicorn_flags(self.workers, bridge_logger=False),
             "--bind", f"127.0.0.1:{self.port}", "--chdir", str(BENCH), "peer_app:app",
         ]  # fmt: skip
 

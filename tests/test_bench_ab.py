@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from bench import ab_ingest, big_body
+from bench.loopback import request
 from bench.procs import ROOT
+from bench.servers import Baseline
 
 pytestmark = pytest.mark.gunicorn
 
@@ -61,3 +64,24 @@ def test_big_body_sends_arrays_nested_100_deep_with_shape_nested() -> None:
     for _ in range(99):
         (first,) = first
     assert first == []
+
+
+@pytest.mark.parametrize("access_log", [True, False])
+def test_baseline_logs_each_request_in_the_bridges_format_unless_told_not_to(
+    tmp_path: Path, access_log: bool
+) -> None:
+    """The bare Flask baseline writes the bridge's access line for each request (the same
+    settings as the bridge), and the one built without the access log writes none."""
+    baseline = Baseline(tmp_path, access_log=access_log).start()
+    try:
+        status, _ = request("POST", baseline.url + "/hooks/ab%0a", b"{}")
+    finally:
+        baseline.stop()
+    assert status == 202
+    lines = [line for line in baseline.log(full=True).splitlines() if '"POST ' in line]
+    if access_log:
+        # The bridge's format and logger (bridge/serving.py): its escaping of the path too.
+        assert lines == [lines[0]]
+        assert re.fullmatch(r'127\.0\.0\.1 "POST /hooks/ab\\x0a" 202 \d+ \d+ms trace=-', lines[0])
+    else:
+        assert lines == []

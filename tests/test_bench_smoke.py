@@ -54,10 +54,29 @@ def test_smoke_ingest_reports_server_cpu_per_webhook_against_the_baseline(
     cpu = ingest["server_ms_per_webhook"]
     assert cpu["bridge"] > 0
     assert cpu["baseline"] > 0
+    assert cpu["baseline-no-log"] > 0
     assert ingest["cpu_multiple"] == cpu["bridge"] / cpu["baseline"]
+    no_log = ingest["cpu_multiples"]["baseline-no-log"]
+    assert no_log == cpu["bridge"] / cpu["baseline-no-log"]
     doc = tmp_path / "performance.md"
     report.write(smoke, doc, TARGETS, PROTOTYPE)
-    assert f"**{ingest['cpu_multiple']:.2f}x**, the figure" in doc.read_text()
+    assert (
+        f"**{ingest['cpu_multiple']:.2f}x**; {no_log:.2f}x against the baseline without"
+        " access log, the figure"
+    ) in doc.read_text()
+
+
+def test_smoke_ingest_takes_the_ratio_against_both_baselines(smoke: dict[str, Any]) -> None:
+    """The ingest scenario ran rounds on the baseline with the bridge's access log and on the
+    one without it, and gives the bridge's acked rate as a ratio to each."""
+    ingest = smoke["scenarios"]["ingest"]
+    assert list(ingest["rounds"]) == ["baseline", "baseline-no-log", "bridge"]
+    rate = ingest["per_s"]
+    assert ingest["ratios"] == {
+        "baseline": rate["bridge"] / rate["baseline"],
+        "baseline-no-log": rate["bridge"] / rate["baseline-no-log"],
+    }
+    assert ingest["ratio"] == ingest["ratios"]["baseline"]
 
 
 def test_smoke_run_loses_no_event(smoke: dict[str, Any]) -> None:
