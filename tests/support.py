@@ -304,6 +304,18 @@ def server_side(bridge: BridgeProcess, client: Client) -> tuple[int, int] | None
     return None
 
 
+def unread_by_redis(redis_port: int, client_port: int) -> int:
+    """Bytes a client on `client_port` sent that Redis (on loopback `redis_port`) has not
+    read yet: its socket's receive queue, from /proc/net/tcp. With Redis stopped (SIGSTOP)
+    this is how a test sees a command go out that nothing can answer yet."""
+    wanted = f"0100007F:{redis_port:04X}", f":{client_port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == wanted[0] and fields[2].endswith(wanted[1]):
+            return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"no connection from port {client_port} to Redis on {redis_port}")
+
+
 def socket_owner(bridge: BridgeProcess, client: Client) -> int | None:
     """The gunicorn worker holding the server side of this client's TCP connection."""
     found = server_side(bridge, client)

@@ -28,6 +28,7 @@ from tests.support import (
     channel_subscribers,
     deliver,
     events_through,
+    unread_by_redis,
     wait_until,
 )
 
@@ -272,20 +273,29 @@ def test_a_channel_taken_back_before_its_unsubscribe_was_answered_is_released_la
     redis_pid = own_redis.process.pid
     try:
         bridge.create_endpoint(uid)
-        # Another endpoint's socket keeps the worker's pub/sub connection (it would end with
-        # its last channel, and with it the unanswered UNSUBSCRIBE).
-        bridge.create_endpoint(f"{uid}-kept")
-        connect(bridge).subscribe(f"{uid}-kept")
+        # Other endpoints' sockets keep the worker's pub/sub connection (it would end with
+        # its last channel, and with it the unanswered UNSUBSCRIBE); two of them, so that it
+        # is the one with three channels beside the hub's listener (two).
+        for kept in (f"{uid}-kept", f"{uid}-kept2"):
+            bridge.create_endpoint(kept)
+            connect(bridge).subscribe(kept)
         first = connect(bridge)
         first.subscribe(uid)
         assert channel_subscribers(admin, uid) == 1
+        (events,) = [c for c in admin.client_list(_type="pubsub") if c["sub"] == "3"]
+        events_port = int(events["addr"].rsplit(":", 1)[1])
+
+        def unread() -> int:
+            return unread_by_redis(own_redis.port, events_port)
+
         os.kill(redis_pid, signal.SIGSTOP)
         try:
             first.close()
-            time.sleep(0.5)  # the worker's UNSUBSCRIBE goes out (unanswered): no way to see it
+            wait_until(lambda: unread() > 0)  # the worker's UNSUBSCRIBE went out, unanswered
+            sent = unread()
             second = connect(bridge)
             second.send({"type": "subscribe", "channel": uid})
-            time.sleep(0.3)  # and its SUBSCRIBE after it
+            wait_until(lambda: unread() > sent)  # and its SUBSCRIBE after it
         finally:
             os.kill(redis_pid, signal.SIGCONT)
         assert second.recv()["type"] == "subscribed"
