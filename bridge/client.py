@@ -192,6 +192,10 @@ class Api:
     def endpoint_path(self, endpoint_id: str, tail: str = "") -> str:
         return f"/api/endpoints/{quote(endpoint_id, safe='')}{tail}"
 
+    def secret_path(self, endpoint_id: str, secret_id: str) -> str:
+        # Quoted whole: a typed `../../other` must not reach another endpoint's path.
+        return self.endpoint_path(endpoint_id, f"/secrets/{quote(secret_id, safe='')}")
+
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token.value}"}
 

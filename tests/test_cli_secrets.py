@@ -6,8 +6,10 @@ import hashlib
 import hmac
 import time
 
+import pytest
 import requests
 
+from bridge.client import AdminToken, Api
 from tests.cli_support import as_json, ok, one_error_line, run
 from tests.support import BridgeProcess
 
@@ -43,6 +45,35 @@ def test_a_negative_grace_is_a_usage_error(bridge: BridgeProcess, uid: str) -> N
     assert result.returncode == 2, result
     assert "argument --grace: must be 0 or more, got -5" in result.stderr
     assert bridge.post_signed(uid, b"{}", secret=OLD, event_id="kept").status_code == 202
+
+
+@pytest.mark.parametrize("secret_id", ["../../{victim}", "s1?grace_seconds=5", "s1#x", "s1\n"])
+def test_a_secret_id_that_is_not_one_is_a_usage_error_that_touches_nothing(
+    bridge: BridgeProcess, uid: str, secret_id: str
+) -> None:
+    """`retire` with a secret id made of `../`, `?`, `#` or a trailing newline exits 2 naming
+    the argument, and neither another endpoint nor the secret it starts like is retired."""
+    victim = f"{uid}-victim"
+    bridge.create_endpoint(uid, secret=OLD)
+    ok("endpoints", "rotate", uid, "--secret", NEW, "--server", bridge.url)
+    bridge.create_endpoint(victim, secret=OLD)
+    typed = secret_id.format(victim=victim)
+    result = run("endpoints", "retire", uid, typed, "--server", bridge.url)
+    assert result.returncode == 2, result
+    assert "argument secret_id: a secret id is s and its number, e.g. s1" in result.stderr
+    assert repr(typed) in result.stderr
+    for endpoint in (uid, victim):
+        assert bridge.post_signed(endpoint, b"{}", secret=OLD).status_code == 202
+    shown = as_json("endpoints", "show", uid, "--server", bridge.url)
+    assert [s["id"] for s in shown["secrets"]] == ["s1", "s2"]
+
+
+def test_the_client_quotes_a_secret_id_as_one_path_segment() -> None:
+    """Api.secret_path quotes the id whole, so no id can climb to another endpoint's path."""
+    api = Api("http://127.0.0.1:1", AdminToken("t", "test"))
+    assert api.secret_path("pay", "../../other?x#y") == (
+        "/api/endpoints/pay/secrets/..%2F..%2Fother%3Fx%23y"
+    )
 
 
 def test_rejections_explain_a_failed_delivery(bridge: BridgeProcess, uid: str) -> None:

@@ -135,7 +135,7 @@ def rotate(args: argparse.Namespace, settings: ClientSettings) -> int:
 
 def retire(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
-    path = api.endpoint_path(args.id, f"/secrets/{args.secret_id}?grace_seconds={args.grace}")
+    path = f"{api.secret_path(args.id, args.secret_id)}?grace_seconds={args.grace}"
     endpoint = api.call("DELETE", path)
     if args.json:
         shared.print_json(endpoint)
@@ -241,7 +241,9 @@ def add(commands: Any, parents: shared.Parents) -> None:
         ],
     )
     retired.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
-    retired.add_argument("secret_id", help="the secret's id, e.g. s1 (see `endpoints show`)")
+    retired.add_argument(
+        "secret_id", type=shared.secret_arg, help="the secret's id, e.g. s1 (see `endpoints show`)"
+    )
     retired.add_argument(
         "--grace",
         type=shared.seconds_arg,

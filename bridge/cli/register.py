@@ -74,7 +74,7 @@ def _undo(api: Api, endpoint_id: str, created: bool, secret_id: str) -> str:
         if created:
             api.call("DELETE", api.endpoint_path(endpoint_id))
             return f"the new endpoint {endpoint_id} was deleted again"
-        api.call("DELETE", api.endpoint_path(endpoint_id, f"/secrets/{secret_id}"))
+        api.call("DELETE", api.secret_path(endpoint_id, secret_id))
         return f"the new secret {secret_id} was removed from {endpoint_id} again"
     except CliError as exc:
         return f"undoing on the bridge failed too ({exc})"

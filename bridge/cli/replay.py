@@ -10,6 +10,7 @@ import argparse
 import time
 from collections import Counter
 from typing import Any
+from urllib.parse import quote
 
 from bridge import cursor
 from bridge.cli import forward, shared
@@ -31,7 +32,8 @@ def history(
     after = since
     while True:
         page = api.call(
-            "GET", api.endpoint_path(endpoint_id, f"/events?since={after}&limit={PAGE}")
+            "GET",
+            api.endpoint_path(endpoint_id, f"/events?since={quote(after, safe='')}&limit={PAGE}"),
         )
         if recovered is None:
             recovered = bool(page.get("recovered", True))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import textwrap
@@ -169,6 +170,15 @@ def endpoint_arg(raw: str) -> str:
     if not is_endpoint_id(raw):
         raise argparse.ArgumentTypeError(
             f"an endpoint id matches {ENDPOINT_ID_PATTERN}, got {raw!r}"
+        )
+    return raw
+
+
+def secret_arg(raw: str) -> str:
+    """A secret's id as the bridge names them (endpoints.py): `s` and its number."""
+    if not re.fullmatch(r"s[1-9][0-9]*", raw, flags=re.ASCII):
+        raise argparse.ArgumentTypeError(
+            f"a secret id is s and its number, e.g. s1 (see `endpoints show`), got {raw!r}"
         )
     return raw
 
