@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from bridge import redis_url
+from bridge import embedded, redis_url
 from bridge.errors import ConfigError
 from bridge.text import is_unicode
 
@@ -243,6 +243,10 @@ class Settings:
         unknown = sorted(k for k in env if k.startswith("BRIDGE_") and k not in known)
         if unknown:
             raise ConfigError(unknown[0], "unknown setting (see docs/configuration.md)")
+        # Here, so `bridge serve` refuses before gunicorn starts, not with valkey's own line.
+        problem = None if settings.redis_url else embedded.socket_problem(settings.data_dir)
+        if problem:
+            raise ConfigError("BRIDGE_DATA_DIR", problem)
         return settings
 
 
