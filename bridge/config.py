@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from bridge import embedded, redis_url
+from bridge import embedded, numbers, redis_url
 from bridge.errors import ConfigError
 from bridge.text import is_unicode
 
@@ -26,13 +26,7 @@ T = TypeVar("T")
 
 def _int_range(lo: int, hi: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}, got {value}")
-        return value
+        return numbers.whole(raw, lo, hi)
 
     return parse
 

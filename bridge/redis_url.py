@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bridge import numbers
+
 SINGLE = {"redis", "rediss", "unix"}
 
 # What a one-server URL's query may hold: the names redis-py 8.1 (pinned in
@@ -91,15 +93,13 @@ def parse(raw: str) -> RedisTarget:
         return RedisTarget(raw, "cluster", f"{scheme}://{shown}", **common)
     if not segments or len(segments) > 2:
         raise ValueError("expected redis+sentinel://host:port[,host:port]/<service>[/db]")
-    db = segments[1] if len(segments) == 2 else "0"
-    if not db.isdigit():
-        raise ValueError(f"database must be a number, got {db!r}")
+    db = _database(segments[1] if len(segments) == 2 else "0")
     return RedisTarget(
         raw,
         "sentinel",
         f"{scheme}://{shown}/{segments[0]}/{db}",
         service=segments[0],
-        db=int(db),
+        db=db,
         sentinel_password=options.get("sentinel_password"),
         **common,
     )
@@ -113,13 +113,15 @@ def _check_single(scheme: str, path: str, query: str) -> None:
             raise ValueError("expected unix:///<the socket's path>[?db=N]")
     else:
         db = unquote(path).removeprefix("/")
-        if db and not (db.isascii() and db.isdigit()):
-            raise ValueError(f"database must be a number, got {db!r}")
+        if db:
+            _database(db)
     for name, values in parse_qs(query, keep_blank_values=True).items():
         value = values[0]
         if name in _WHOLE:
-            if not (value.isascii() and value.isdigit()):
-                raise ValueError(f"{name}: expected a whole number, got {value!r}")
+            try:
+                numbers.whole(value)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
         elif name in _NUMBER:
             try:
                 number = float(value)
@@ -142,6 +144,17 @@ def _check_single(scheme: str, path: str, query: str) -> None:
 def _host_port(text: str) -> tuple[str, int]:
     host, _, port = text.strip().rpartition(":")
     host = host.strip("[]")  # [::1]:7000
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    try:
+        number = numbers.whole(port, 1, 65535)
+    except ValueError:
+        raise ValueError(f"expected host:port, got {text!r}") from None
+    if not host:
         raise ValueError(f"expected host:port, got {text!r}")
-    return host, int(port)
+    return host, number
+
+
+def _database(text: str) -> int:
+    try:
+        return numbers.whole(text)
+    except ValueError:
+        raise ValueError(f"database must be a number, got {text!r}") from None

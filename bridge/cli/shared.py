@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bridge import cursor, jsontext
+from bridge import cursor, jsontext, numbers
 from bridge.client import Api, CliError, admin_token, server_url
 from bridge.config import ClientSettings
 from bridge.errors import InvalidInput
@@ -190,22 +190,19 @@ def text_arg(raw: str) -> str:
 
 
 def positive_int(raw: str) -> int:
-    return _whole_number(raw, 1, "must be at least 1")
+    return _whole_number(raw, 1)
 
 
 def seconds_arg(raw: str) -> int:
     """A whole number of seconds, 0 included (`--grace 0`: at once)."""
-    return _whole_number(raw, 0, "must be 0 or more")
+    return _whole_number(raw, 0)
 
 
-def _whole_number(raw: str, least: int, problem: str) -> int:
+def _whole_number(raw: str, least: int) -> int:
     try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
-    if value < least:
-        raise argparse.ArgumentTypeError(f"{problem}, got {value}")
-    return value
+        return numbers.whole(raw, least)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive_float(raw: str) -> float:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge import cursor
+from bridge import cursor, numbers
 from bridge.errors import InvalidInput, NotFound
 from bridge.ingest import republish
 from bridge.search import SCAN_BUDGET, TERM_SCHEMA, Search
@@ -21,7 +20,6 @@ bp = Blueprint("events_api", __name__, url_prefix="/api/endpoints/<endpoint_id>"
 bp.before_request(require_admin)
 
 MAX_PAGE = 1000
-PAGE_SIZE = re.compile(r"[0-9]{1,6}")  # then checked against 1..MAX_PAGE
 SCAN_BATCH = 500  # entries read per round trip while searching
 RAW_FALLBACK = "application/octet-stream"
 
@@ -52,13 +50,10 @@ def events(endpoint_id: str) -> Response:
     found.endpoints.get(endpoint_id)
     since = cursor.parse(request.args.get("since", "0-0"))
     before = request.args.get("before")
-    raw_limit = request.args.get("limit", "100")
-    # ASCII digits only: int() would also take " 5", "+5", "1_0" and Arabic-Indic digits.
-    if not PAGE_SIZE.fullmatch(raw_limit):
-        raise InvalidInput("limit", "expected a whole number")
-    limit = int(raw_limit)
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
+    try:
+        limit = numbers.whole(request.args.get("limit", "100"), 1, MAX_PAGE)
+    except ValueError as exc:
+        raise InvalidInput("limit", str(exc)) from None
     search = Search.from_args(request.args)
     end = None if before is None else cursor.parse(before, "before")
     page, following, scanned = _page(found.store, endpoint_id, since, end, limit, search)
