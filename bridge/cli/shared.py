@@ -105,7 +105,8 @@ def server_flag(server: str) -> str:
 def terminal_safe(text: str) -> str:
     """A line holding text from a webhook sender, fit for a terminal: every control
     character written as its escape (`\\x1b`; ESC begins the sequences that clear a
-    terminal, set its title or, in some, write the clipboard)."""
+    terminal, set its title or, in some, write the clipboard), and every bidirectional
+    control and line separator (`\\u202e` would show the rest of the line reversed)."""
     return escaped(text)
 
 
