@@ -127,6 +127,19 @@ def test_create_errors_name_the_field(
     assert "(invalid_request)" in line
 
 
+def test_a_tolerance_that_is_no_number_is_named_with_its_value(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """`--option tolerance=abc` exits 1 with one line naming the option, what it takes and
+    the value given."""
+    argv = ["endpoints", "create", uid, "--provider", "github", "--option", "tolerance=abc"]
+    line = one_error_line(run(*argv, "--server", bridge.url))
+    assert line == (
+        "bridge: options.tolerance: must be a whole number of seconds from 1 to 86400, "
+        'got "abc" (invalid_request)'
+    )
+
+
 def test_create_twice_is_a_conflict(bridge: BridgeProcess, uid: str) -> None:
     """Creating an id that exists exits 1 saying it already exists."""
     bridge.create_endpoint(uid)
