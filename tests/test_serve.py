@@ -135,7 +135,9 @@ def test_an_unusable_data_dir_or_host_stops_start_naming_it(
     serve` with one line naming the variable, not a traceback."""
     (tmp_path / "a-file").write_text("")
     value = value.format(file=tmp_path / "a-file", tmp=tmp_path)
-    bridge = BridgeProcess(tmp_path / "log", None)
+    # A Redis URL: with the embedded Redis, a data dir this deep is refused for its socket
+    # first (the test above), before the bridge tries to make it.
+    bridge = BridgeProcess(tmp_path / "log", f"redis://127.0.0.1:{free_port()}/0")
     bridge.env[variable] = value
     try:
         with pytest.raises(AssertionError, match="exited"):
