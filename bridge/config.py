@@ -34,9 +34,9 @@ def _int_range(lo: int, hi: int) -> Callable[[str], int]:
 def _float_range(lo: float, hi: float, unit: str = "seconds") -> Callable[[str], float]:
     def parse(raw: str) -> float:
         try:
-            value = float(raw)
+            value = numbers.decimal(raw)
         except ValueError:
-            raise ValueError(f"expected a number of {unit}, got {raw!r}") from None
+            raise ValueError(f"expected a number of {unit}, got {numbers.shown(raw)}") from None
         if not lo <= value <= hi:
             raise ValueError(f"must be between {lo} and {hi}, got {value}")
         return value

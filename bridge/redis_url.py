@@ -124,7 +124,7 @@ def _check_single(scheme: str, path: str, query: str) -> None:
                 raise ValueError(f"{name}: {exc}") from None
         elif name in _NUMBER:
             try:
-                number = float(value)
+                number = numbers.decimal(value)
             except ValueError:
                 number = math.nan
             if not 0 <= number < math.inf:

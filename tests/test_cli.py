@@ -673,6 +673,13 @@ def test_a_whole_number_argument_takes_ascii_digits_only(
         parse(raw)
 
 
+@pytest.mark.parametrize("raw", [*NOT_WHOLE, "1e3", "inf", "nan", "0", "-1"])
+def test_a_number_of_seconds_argument_takes_a_plain_decimal_above_0(raw: str) -> None:
+    """--rate, --timeout and the like refuse what float() would read besides a decimal."""
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^(expected a number|must be more)"):
+        shared.positive_float(raw)
+
+
 def test_a_count_of_arabic_indic_digits_is_a_usage_error_naming_the_argument() -> None:
     """`rejections x --last ١٢` exits 2 naming --last and quoting the value."""
     result = run("rejections", "x", "--last", "\u0661\u0662")

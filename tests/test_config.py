@@ -176,6 +176,9 @@ BAD_VALUES = [
         if str(p.values[0]).strip() == p.values[0]
     ),
     ("BRIDGE_WORKERS", "\u0662"),
+    ("BRIDGE_BODY_TIMEOUT", "1_0"),
+    ("BRIDGE_BODY_TIMEOUT", "\uff15"),
+    ("BRIDGE_WS_RATE", "1e3"),
     ("BRIDGE_MAX_BODY_BYTES", "1_048_576"),
     # other bad values
     ("BRIDGE_ADMIN_TOKEN", "short"),

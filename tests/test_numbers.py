@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bridge.numbers import MOST, whole
+from bridge.numbers import MOST, decimal, whole
 from tests.support import NOT_WHOLE
 
 
@@ -45,3 +45,19 @@ def test_the_default_most_is_a_signed_64_bit_number() -> None:
     assert whole(str(MOST)) == 2**63 - 1
     with pytest.raises(ValueError, match=f"^must be at most {MOST}, got {MOST + 1}$"):
         whole(str(MOST + 1))
+
+
+@pytest.mark.parametrize(("text", "value"), [("2.5", 2.5), ("10", 10.0), (".5", 0.5), ("5.", 5.0)])
+def test_a_plain_decimal_is_read(text: str, value: float) -> None:
+    """Digits with at most one point are their number."""
+    assert decimal(text) == value
+
+
+@pytest.mark.parametrize(
+    "text", [*NOT_WHOLE, "1_0.5", "1e3", "inf", "nan", "", ".", "1.2.3", "0x1p3", "\u0661.5"]
+)
+def test_what_float_would_take_besides_a_decimal_is_refused(text: str) -> None:
+    """float() takes exponents, inf, nan, separators, whitespace and other scripts' digits;
+    a setting or argument is a plain decimal."""
+    with pytest.raises(ValueError, match=r"^expected a number, got "):
+        decimal(text)

@@ -208,9 +208,9 @@ def _whole_number(raw: str, least: int) -> int:
 
 def positive_float(raw: str) -> float:
     try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {raw!r}") from None
+        value = numbers.decimal(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be more than 0, got {raw}")
     return value
