@@ -21,11 +21,11 @@ import threading
 import time
 from pathlib import Path
 
+from bridge.redis_url import MAX_SOCKET_PATH
+
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
-# A unix socket's path lives in sun_path: 108 bytes, the last one its NUL.
-MAX_SOCKET_PATH = 107
 SOCKET_NAME = "redis.sock"
 
 

@@ -15,6 +15,7 @@ workers patch the world, and importing redis-py would import ssl too early.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,6 +29,8 @@ SINGLE = {"redis", "rediss", "unix"}
 # redis-py would parse it. A bad value raised in every worker as it booted (a traceback
 # each, and no bridge); any other name reached the connection as a keyword it does not
 # take, so every request was a 500. Flags take any text, as redis-py's to_bool does.
+# A unix socket's path lives in sun_path: 108 bytes, the last one its NUL.
+MAX_SOCKET_PATH = 107
 _WHOLE = {"db", "socket_read_size", "max_connections", "health_check_interval", "ssl_min_version"}
 _NUMBER = {"socket_timeout", "socket_connect_timeout", "timeout"}
 _FLAG = {"socket_keepalive", "retry_on_timeout", "ssl_check_hostname"}
@@ -111,6 +114,13 @@ def _check_single(scheme: str, path: str, query: str) -> None:
     if scheme == "unix":
         if not path:
             raise ValueError("expected unix:///<the socket's path>[?db=N]")
+        # Else each connection failed with "AF_UNIX path too long", told as Redis not answering.
+        size = len(os.fsencode(unquote(path)))
+        if size > MAX_SOCKET_PATH:
+            raise ValueError(
+                f"the socket's path is {size} bytes, and a unix socket's path may hold at most "
+                f"{MAX_SOCKET_PATH}"
+            )
     else:
         db = unquote(path).removeprefix("/")
         if db:

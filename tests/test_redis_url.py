@@ -62,6 +62,7 @@ def test_display_form_never_shows_a_password(url: str, shown: str) -> None:
         ("redis://h:6379/zero", "database must be a number, got 'zero'"),
         ("redis://h:6379/0/1", "database must be a number, got '0/1'"),
         ("unix://", "the socket's path"),
+        ("unix:///" + "s" * 107, "the socket's path is 108 bytes, and a unix socket's path"),
         ("redis://h:6379/0?colour=blue", "unknown option 'colour'"),
         ("redis://h:6379/0?decode_responses=true", "unknown option 'decode_responses'"),
         ("redis://h:6379?socket_timeout=abc", "socket_timeout: expected a number, got 'abc'"),
@@ -92,6 +93,7 @@ def test_bad_forms_are_refused_with_the_reason(url: str, says: str) -> None:
         "redis://h:6379/",
         "redis://:pw@h:6379/3",
         "unix:///run/redis.sock?db=2",
+        "unix:///" + "s" * 106,  # a path of 107 bytes: the most a unix socket's holds
         "redis://h:6379/0?socket_timeout=2.5&health_check_interval=30&client_name=bridge",
         "rediss://h:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem&ssl_check_hostname=1",
         "redis://h:6379?protocol=3",
