@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from bridge import redis_url
+from bridge import embedded, numbers, redis_url
 from bridge.errors import ConfigError
 from bridge.text import is_unicode
 
@@ -26,13 +26,7 @@ T = TypeVar("T")
 
 def _int_range(lo: int, hi: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}, got {value}")
-        return value
+        return numbers.whole(raw, lo, hi)
 
     return parse
 
@@ -40,9 +34,9 @@ def _int_range(lo: int, hi: int) -> Callable[[str], int]:
 def _float_range(lo: float, hi: float, unit: str = "seconds") -> Callable[[str], float]:
     def parse(raw: str) -> float:
         try:
-            value = float(raw)
+            value = numbers.decimal(raw)
         except ValueError:
-            raise ValueError(f"expected a number of {unit}, got {raw!r}") from None
+            raise ValueError(f"expected a number of {unit}, got {numbers.shown(raw)}") from None
         if not lo <= value <= hi:
             raise ValueError(f"must be between {lo} and {hi}, got {value}")
         return value
@@ -243,6 +237,10 @@ class Settings:
         unknown = sorted(k for k in env if k.startswith("BRIDGE_") and k not in known)
         if unknown:
             raise ConfigError(unknown[0], "unknown setting (see docs/configuration.md)")
+        # Here, so `bridge serve` refuses before gunicorn starts, not with valkey's own line.
+        problem = None if settings.redis_url else embedded.socket_problem(settings.data_dir)
+        if problem:
+            raise ConfigError("BRIDGE_DATA_DIR", problem)
         return settings
 
 

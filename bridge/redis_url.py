@@ -15,9 +15,12 @@ workers patch the world, and importing redis-py would import ssl too early.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from bridge import numbers
 
 SINGLE = {"redis", "rediss", "unix"}
 
@@ -26,6 +29,8 @@ SINGLE = {"redis", "rediss", "unix"}
 # redis-py would parse it. A bad value raised in every worker as it booted (a traceback
 # each, and no bridge); any other name reached the connection as a keyword it does not
 # take, so every request was a 500. Flags take any text, as redis-py's to_bool does.
+# A unix socket's path lives in sun_path: 108 bytes, the last one its NUL.
+MAX_SOCKET_PATH = 107
 _WHOLE = {"db", "socket_read_size", "max_connections", "health_check_interval", "ssl_min_version"}
 _NUMBER = {"socket_timeout", "socket_connect_timeout", "timeout"}
 _FLAG = {"socket_keepalive", "retry_on_timeout", "ssl_check_hostname"}
@@ -91,15 +96,13 @@ def parse(raw: str) -> RedisTarget:
         return RedisTarget(raw, "cluster", f"{scheme}://{shown}", **common)
     if not segments or len(segments) > 2:
         raise ValueError("expected redis+sentinel://host:port[,host:port]/<service>[/db]")
-    db = segments[1] if len(segments) == 2 else "0"
-    if not db.isdigit():
-        raise ValueError(f"database must be a number, got {db!r}")
+    db = _database(segments[1] if len(segments) == 2 else "0")
     return RedisTarget(
         raw,
         "sentinel",
         f"{scheme}://{shown}/{segments[0]}/{db}",
         service=segments[0],
-        db=int(db),
+        db=db,
         sentinel_password=options.get("sentinel_password"),
         **common,
     )
@@ -111,18 +114,27 @@ def _check_single(scheme: str, path: str, query: str) -> None:
     if scheme == "unix":
         if not path:
             raise ValueError("expected unix:///<the socket's path>[?db=N]")
+        # Else each connection failed with "AF_UNIX path too long", told as Redis not answering.
+        size = len(os.fsencode(unquote(path)))
+        if size > MAX_SOCKET_PATH:
+            raise ValueError(
+                f"the socket's path is {size} bytes, and a unix socket's path may hold at most "
+                f"{MAX_SOCKET_PATH}"
+            )
     else:
         db = unquote(path).removeprefix("/")
-        if db and not (db.isascii() and db.isdigit()):
-            raise ValueError(f"database must be a number, got {db!r}")
+        if db:
+            _database(db)
     for name, values in parse_qs(query, keep_blank_values=True).items():
         value = values[0]
         if name in _WHOLE:
-            if not (value.isascii() and value.isdigit()):
-                raise ValueError(f"{name}: expected a whole number, got {value!r}")
+            try:
+                numbers.whole(value)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
         elif name in _NUMBER:
             try:
-                number = float(value)
+                number = numbers.decimal(value)
             except ValueError:
                 number = math.nan
             if not 0 <= number < math.inf:
@@ -142,6 +154,17 @@ def _check_single(scheme: str, path: str, query: str) -> None:
 def _host_port(text: str) -> tuple[str, int]:
     host, _, port = text.strip().rpartition(":")
     host = host.strip("[]")  # [::1]:7000
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    try:
+        number = numbers.whole(port, 1, 65535)
+    except ValueError:
+        raise ValueError(f"expected host:port, got {text!r}") from None
+    if not host:
         raise ValueError(f"expected host:port, got {text!r}")
-    return host, int(port)
+    return host, number
+
+
+def _database(text: str) -> int:
+    try:
+        return numbers.whole(text)
+    except ValueError:
+        raise ValueError(f"database must be a number, got {text!r}") from None

@@ -268,7 +268,13 @@ def pre_request(worker: Any, req: Any) -> None:
     the body. Closing the connection afterwards keeps gunicorn from draining that body to
     reuse it. `_expected_100_continue` is gunicorn's own flag (checked against gunicorn 27,
     pinned in requirements.txt; tests/test_hostile_input.py fails if it moves).
+
+    Also hands the request to bridge/web/pacing.py, which closes the connection of a body
+    that came too slowly.
     """
+    from bridge.web import pacing  # here, in a worker: it imports gevent, which the master need not
+
+    pacing.REQUESTS[req.body] = req  # what PacedInput closes the connection of
     declared = next((v for name, v in req.headers if name == "CONTENT-LENGTH"), "")
     if declared.isascii() and declared.isdigit() and int(declared) > _settings.max_body_bytes:
         req._expected_100_continue = False

@@ -2,8 +2,11 @@
 line, a terminal), and whether a string is Unicode at all.
 
 C0, DEL and C1: a newline in a logged path forges a line of its own; ESC (and CSI, 0x9b)
-begins the sequences that clear a terminal or set its title. A JSON string can escape a
-lone surrogate ("\\ud800"), which no UTF-8 holds: Redis, a terminal and every JSON writer
+begins the sequences that clear a terminal or set its title. The bidirectional controls
+(U+202A-U+202E embeddings and overrides, U+2066-U+2069 isolates, the U+200E, U+200F and
+U+061C marks) let a stranger's text reorder the rest of the line as it is shown ("Trojan
+Source"), and U+2028 / U+2029 end a line in some terminals and viewers. A JSON string can
+escape a lone surrogate ("\\ud800"), which no UTF-8 holds: Redis, a terminal and every JSON writer
 with `ensure_ascii=False` refuse it.
 """
 
@@ -13,13 +16,21 @@ import re
 
 CONTROL_CLASS = r"\x00-\x1f\x7f-\x9f"  # as a regex character class, without its brackets
 CONTROL = re.compile(f"[{CONTROL_CLASS}]")
+# What `escaped` writes out: the controls, and what reorders or splits a line when shown.
+UNSAFE = re.compile(f"[{CONTROL_CLASS}\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _escape(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def escaped(text: str) -> str:
-    """`text` with every control character written as its escape (`\\x1b`)."""
-    if CONTROL.search(text) is None:
+    """`text` with every control character written as its escape (`\\x1b`), and every
+    bidirectional control and line or paragraph separator too (`\\u202e`)."""
+    if UNSAFE.search(text) is None:
         return text
-    return CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+    return UNSAFE.sub(_escape, text)
 
 
 def is_unicode(text: str) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 import requests
 import websocket
@@ -26,6 +27,20 @@ from bridge.providers import get as provider
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "test-admin-token-0123456789"
+# What int() takes as a number and the bridge must not (bridge/numbers.py): Arabic-Indic and
+# fullwidth digits, a digit separator, whitespace around, a `+`, and more digits than any
+# setting or parameter could hold (int() refuses past 4,300, after quadratic work).
+NOT_WHOLE = [
+    pytest.param("\u0661\u0662", id="arabic-indic"),
+    pytest.param("\uff11\uff12", id="fullwidth"),
+    pytest.param("1_0", id="underscore"),
+    pytest.param(" 5", id="leading-space"),
+    pytest.param("5\n", id="trailing-newline"),
+    pytest.param("\t5", id="tab"),
+    pytest.param("+5", id="plus"),
+    pytest.param("1" + "0" * 400, id="10**400"),
+    pytest.param("9" * 100_000, id="100000-digits"),
+]
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:

@@ -30,6 +30,9 @@ REQUESTS = {
     ),
     "bare": b"GET /healthz HTTP/1.0\r\n\r\n",
     "control": b"GET /hooks/x%0aforged%1b[31m HTTP/1.1\r\nHost: h\r\n\r\n",
+    # RIGHT-TO-LEFT OVERRIDE and LINE SEPARATOR, percent-encoded UTF-8 in the path: WSGI
+    # reads the path as Latin-1, so each reaches the log as three characters, one a C1
+    "bidi": b"GET /hooks/x%E2%80%AEgp.exe%E2%80%A8forged HTTP/1.1\r\nHost: h\r\n\r\n",
 }
 
 
@@ -110,3 +113,4 @@ def test_the_line_is_the_one_gunicorn_writes(shape: str, access_log_format: str)
     assert lines[1] == escaped(lines[0])
     assert "\n" not in lines[1]
     assert "\x1b" not in lines[1]
+    assert not {"\u202e", "\u2028"} & set(lines[1])

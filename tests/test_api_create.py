@@ -255,6 +255,48 @@ def test_bad_options_are_refused_naming_the_option(
     assert client.get(f"/api/endpoints/{uid}", headers=auth).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("provider_name", "options", "message"),
+    [
+        (
+            "stripe",
+            {"tolerance": "abc"},
+            'must be a whole number of seconds from 1 to 86400, got "abc"',
+        ),
+        ("stripe", {"tolerance": 0}, "must be a whole number of seconds from 1 to 86400, got 0"),
+        (
+            "stripe",
+            {"tolerance": 1.5},
+            "must be a whole number of seconds from 1 to 86400, got 1.5",
+        ),
+        (
+            "stripe",
+            {"tolerance": True},
+            "must be a whole number of seconds from 1 to 86400, got true",
+        ),
+        ("github", {"legacy_sha1": "yes"}, 'must be true or false, got "yes"'),
+        ("hmac", {"header": 5}, "must be text (a JSON string), got 5"),
+        ("github", {"mask": "email"}, 'must be a list, got "email"'),
+        ("stripe", {"tolerance": "x" * 5000}, 'got "' + "x" * 35 + " ..."),
+    ],
+)
+def test_a_bad_option_says_what_it_takes_and_what_it_got(
+    client: FlaskClient,
+    auth: dict[str, str],
+    uid: str,
+    provider_name: str,
+    options: dict[str, Any],
+    message: str,
+) -> None:
+    """A refused option's message says what the option takes and quotes (briefly, as JSON)
+    the value sent."""
+    answer = create(client, auth, uid, provider_name, secret=SECRET, options=options)
+    body = assert_json_error(answer, 400, "invalid_request")
+    assert body["field"] == f"options.{next(iter(options))}"
+    assert body["message"].endswith(message), body
+    assert len(body["message"]) < 120
+
+
 def test_good_options_are_kept(client: FlaskClient, auth: dict[str, str], uid: str) -> None:
     """Valid options are stored and shown back on the endpoint."""
     options = {"header": "x-my-sig", "encoding": "base64", "prefix": "v1=", "tolerance": 60}

@@ -14,6 +14,7 @@ from bridge.ingest import receive
 from bridge.providers import get as provider
 from tests.api_support import OTHER_SECRET, assert_json_error, created
 from tests.ingest_support import SECRET, deliver, history
+from tests.support import NOT_WHOLE
 
 
 def test_rotation_keeps_the_old_secret_valid_and_records_which_matched(
@@ -123,6 +124,19 @@ def test_a_negative_grace_is_refused_naming_the_range(
     answer = client.delete(f"/api/endpoints/{uid}/secrets/s1?grace_seconds=-5", headers=auth)
     body = assert_json_error(answer, 400, "invalid_request")
     assert body["message"] == "expected a whole number of seconds from 0 to 2592000"
+
+
+@pytest.mark.parametrize("grace", NOT_WHOLE)
+def test_a_grace_int_would_take_is_refused_naming_it(
+    client: FlaskClient, auth: dict[str, str], uid: str, grace: str
+) -> None:
+    """grace_seconds of non-ASCII digits, separators, whitespace or 10**400 is a 400 naming it."""
+    rotated(client, auth, uid)
+    answer = client.delete(
+        f"/api/endpoints/{uid}/secrets/s1", query_string={"grace_seconds": grace}, headers=auth
+    )
+    assert assert_json_error(answer, 400, "invalid_request")["field"] == "grace_seconds"
+    assert len(client.get(f"/api/endpoints/{uid}", headers=auth).get_json()["secrets"]) == 2
 
 
 def test_rotation_generates_a_secret_when_none_is_given(

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bridge.cli import shared
 from bridge.providers import get as provider
 from tests.cli_support import (
     SECRET,
@@ -27,7 +29,7 @@ from tests.cli_support import (
     post,
     run,
 )
-from tests.support import ADMIN_TOKEN, BridgeProcess, Connect, free_port
+from tests.support import ADMIN_TOKEN, NOT_WHOLE, BridgeProcess, Connect, free_port
 
 CURSOR = re.compile(r"^\d+-\d+$")
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -123,6 +125,19 @@ def test_create_errors_name_the_field(
     line = one_error_line(run("endpoints", "create", *argv, "--server", bridge.url))
     assert line.startswith(f"bridge: {field}: "), line
     assert "(invalid_request)" in line
+
+
+def test_a_tolerance_that_is_no_number_is_named_with_its_value(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """`--option tolerance=abc` exits 1 with one line naming the option, what it takes and
+    the value given."""
+    argv = ["endpoints", "create", uid, "--provider", "github", "--option", "tolerance=abc"]
+    line = one_error_line(run(*argv, "--server", bridge.url))
+    assert line == (
+        "bridge: options.tolerance: must be a whole number of seconds from 1 to 86400, "
+        'got "abc" (invalid_request)'
+    )
 
 
 def test_create_twice_is_a_conflict(bridge: BridgeProcess, uid: str) -> None:
@@ -646,3 +661,28 @@ def test_a_description_holding_terminal_escapes_is_shown_escaped(
         assert "\x1b" not in out
         assert "\x07" not in out
         assert "\\x1b[2Jwiped" in out
+
+
+@pytest.mark.parametrize("raw", NOT_WHOLE)
+@pytest.mark.parametrize("parse", [shared.positive_int, shared.seconds_arg])
+def test_a_whole_number_argument_takes_ascii_digits_only(
+    parse: Callable[[str], int], raw: str
+) -> None:
+    """--ttl, --grace, --last and the like refuse what int() would read, saying what is taken."""
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^(expected a whole number|must be)"):
+        parse(raw)
+
+
+@pytest.mark.parametrize("raw", [*NOT_WHOLE, "1e3", "inf", "nan", "0", "-1"])
+def test_a_number_of_seconds_argument_takes_a_plain_decimal_above_0(raw: str) -> None:
+    """--rate, --timeout and the like refuse what float() would read besides a decimal."""
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^(expected a number|must be more)"):
+        shared.positive_float(raw)
+
+
+def test_a_count_of_arabic_indic_digits_is_a_usage_error_naming_the_argument() -> None:
+    """`rejections x --last ١٢` exits 2 naming --last and quoting the value."""
+    result = run("rejections", "x", "--last", "\u0661\u0662")
+    assert result.returncode == 2, result
+    assert "argument --last: expected a whole number, got '\u0661\u0662'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -461,3 +461,19 @@ def test_listen_prints_a_senders_escape_sequences_escaped(
     (line,) = listener.wait_for(listener.out, lambda text: text.startswith(cursor))
     assert line.split()[1] == "push.\\x1b]0;pwned\\x07"
     assert "\x1b" not in "".join(listener.out)
+
+
+def test_listen_escapes_a_senders_bidi_overrides_and_line_separators(
+    bridge: BridgeProcess, uid: str, listen: Listen
+) -> None:
+    """An event type carrying a right-to-left override or a line separator is printed with
+    them escaped, so the line reads in the order it was sent and stays one line."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    listener = listen(uid, "--server", bridge.url)
+    listener.started()
+    action = "paid\u202edesrever\u2069\u2028forged verified"
+    cursor, _ = deliver(bridge, uid, json.dumps({"action": action}).encode())
+    (line,) = listener.wait_for(listener.out, lambda text: text.startswith(cursor))
+    assert line.split()[1] == "push.paid\\u202edesrever\\u2069\\u2028forged"
+    printed = "".join(listener.out)
+    assert not {"\u202e", "\u2069", "\u2028"} & set(printed)

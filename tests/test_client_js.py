@@ -59,7 +59,7 @@ class EmbedApp:
         self.url = f"http://127.0.0.1:{self.port}"
         environment = {
             **os.environ,
-            "BRIDGE_URL": bridge.url,
+            "BRIDGE_SERVER": bridge.url,
             "BRIDGE_ADMIN_TOKEN": bridge.token,
             "EMBED_ENDPOINT": endpoint,
             "EMBED_PORT": str(self.port),

@@ -13,6 +13,7 @@ import pytest
 from bridge.auth import TOKEN_FILE, load_or_create_admin_token
 from bridge.config import ClientSettings, MiB, Settings, variable_of
 from bridge.errors import ConfigError
+from tests.support import NOT_WHOLE
 
 GOOD_TOKEN = "a-good-admin-token-0123456789"
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +168,18 @@ BAD_VALUES = [
     ("BRIDGE_ALLOW_UNVERIFIED", "maybe"),
     ("BRIDGE_ALLOW_UNVERIFIED", "2"),
     ("BRIDGE_ALLOW_UNVERIFIED", "enabled"),
+    # what int() takes and a whole number is not (surrounding whitespace is stripped from
+    # every setting, so it is absent here)
+    *(
+        pytest.param("PORT", *p.values, id=f"PORT-{p.id}")
+        for p in NOT_WHOLE
+        if str(p.values[0]).strip() == p.values[0]
+    ),
+    ("BRIDGE_WORKERS", "\u0662"),
+    ("BRIDGE_BODY_TIMEOUT", "1_0"),
+    ("BRIDGE_BODY_TIMEOUT", "\uff15"),
+    ("BRIDGE_WS_RATE", "1e3"),
+    ("BRIDGE_MAX_BODY_BYTES", "1_048_576"),
     # other bad values
     ("BRIDGE_ADMIN_TOKEN", "short"),
     ("BRIDGE_ADMIN_TOKEN", "x" * 15),

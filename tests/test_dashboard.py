@@ -37,7 +37,7 @@ from bridge.providers import get as provider
 from tests.browser import RECONNECT_WAIT, needs_chromium
 from tests.support import ROOT, BridgeProcess, metric, spread_history
 
-RAW_ROUTE = "/api/endpoints/{endpoint_id}/events/{event_id}/raw"
+RAW_ROUTE = "/api/endpoints/{endpoint_id}/events/{cursor}/raw"
 
 pytestmark = needs_chromium
 

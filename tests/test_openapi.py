@@ -67,12 +67,12 @@ def test_a_route_registered_on_the_app_is_documented_from_its_registration(
     probe = Blueprint("probe", __name__, url_prefix="/api/probe/<endpoint_id>")
     probe.before_request(require_admin)
 
-    @probe.route("/things/<event_id>/<label>", methods=["GET", "PUT"])
+    @probe.route("/things/<cursor>/<label>", methods=["GET", "PUT"])
     @documented(
         {"200": ok("A thing", OBJECT), "404": err("unknown_thing")},
         query=(query("depth", {"type": "integer", "maximum": 3}),),
     )
-    def thing(endpoint_id: str, event_id: str, label: str) -> Response:
+    def thing(endpoint_id: str, cursor: str, label: str) -> Response:
         """Look at one thing
 
         More words that stay out of the summary."""
@@ -81,13 +81,13 @@ def test_a_route_registered_on_the_app_is_documented_from_its_registration(
     app.register_blueprint(probe)
     document = app.test_client().get("/api/openapi.json", headers=auth).get_json()
 
-    operations = document["paths"]["/api/probe/{endpoint_id}/things/{event_id}/{label}"]
+    operations = document["paths"]["/api/probe/{endpoint_id}/things/{cursor}/{label}"]
     assert set(operations) == {"get", "put"}
     operation = operations["put"]
     assert operation["summary"] == "Look at one thing"
     assert operation["parameters"] == [
         {"name": "endpoint_id", "in": "path", "required": True, "schema": ENDPOINT_ID_SCHEMA},
-        {"name": "event_id", "in": "path", "required": True, "schema": cursor.SCHEMA},
+        {"name": "cursor", "in": "path", "required": True, "schema": cursor.SCHEMA},
         {"name": "label", "in": "path", "required": True, "schema": {"type": "string"}},
         {"name": "depth", "in": "query", "schema": {"type": "integer", "maximum": 3}},
     ]

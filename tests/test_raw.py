@@ -107,3 +107,31 @@ def test_raw_needs_the_admin_token(client: FlaskClient, endpoint: str) -> None:
     event_id = post(client, endpoint, b"{}", "application/json")
     answer = client.get(f"/api/endpoints/{endpoint}/events/{event_id}/raw")
     assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("action", ["raw", "replay"])
+def test_a_malformed_cursor_is_named_as_the_cursor_the_path_takes(
+    client: FlaskClient, auth: dict[str, str], endpoint: str, action: str
+) -> None:
+    """A provider's event id where the path takes a cursor is a 400 whose field is `cursor`
+    (the path parameter's name in openapi.json), not `event_id`, the envelope's name for the
+    provider's id the caller may well have sent."""
+    post(client, endpoint, b"{}", "application/json")
+    url = f"/api/endpoints/{endpoint}/events/evt_1NG8Du2eZvKYlo2C/{action}"
+    answer = client.open(url, method="GET" if action == "raw" else "POST", headers=auth)
+    assert answer.status_code == 400
+    body = answer.get_json()
+    assert body == {
+        "error": "invalid_request",
+        "field": "cursor",
+        "message": "expected a cursor like 1732590000000-0",
+    }
+    paths = client.get("/api/openapi.json", headers=auth).get_json()["paths"]
+    (parameter,) = [
+        p
+        for p in paths[f"/api/endpoints/{{endpoint_id}}/events/{{cursor}}/{action}"].get(
+            "get" if action == "raw" else "post"
+        )["parameters"]
+        if p["name"] == body["field"]
+    ]
+    assert parameter["in"] == "path"

@@ -135,7 +135,9 @@ def test_an_unusable_data_dir_or_host_stops_start_naming_it(
     serve` with one line naming the variable, not a traceback."""
     (tmp_path / "a-file").write_text("")
     value = value.format(file=tmp_path / "a-file", tmp=tmp_path)
-    bridge = BridgeProcess(tmp_path / "log", None)
+    # A Redis URL: with the embedded Redis, a data dir this deep is refused for its socket
+    # first (the test above), before the bridge tries to make it.
+    bridge = BridgeProcess(tmp_path / "log", f"redis://127.0.0.1:{free_port()}/0")
     bridge.env[variable] = value
     try:
         with pytest.raises(AssertionError, match="exited"):
@@ -258,3 +260,40 @@ def test_embedded_redis_that_dies_is_restarted_with_its_data(
     events = embedded.api("GET", f"/api/endpoints/{uid}/events").json()["events"]
     assert [e["event_id"] for e in events] == ["before", "after"]
     assert events[0]["id"] == kept
+
+
+def _data_dir_of_socket_length(parent: Path, length: int) -> Path:
+    """A data dir under `parent` whose `redis.sock` path is `length` bytes long."""
+    name = "d" * (length - len(str(parent.resolve() / "x" / "redis.sock")) + 1)
+    path = parent / name
+    assert len(str(path.resolve() / "redis.sock")) == length
+    return path
+
+
+def test_a_data_dir_too_deep_for_the_redis_socket_stops_start_naming_it(tmp_path: Path) -> None:
+    """A data dir whose Redis socket path passes the 107 bytes a unix socket holds stops
+    `bridge serve` with one line naming BRIDGE_DATA_DIR, the path and the limit, before
+    gunicorn or valkey start."""
+    deep = _data_dir_of_socket_length(tmp_path, 108)
+    bridge = BridgeProcess(tmp_path / "log", None)
+    bridge.env["BRIDGE_DATA_DIR"] = str(deep)
+    try:
+        with pytest.raises(AssertionError, match="exited"):
+            bridge.start()
+    finally:
+        bridge.stop()
+    (line,) = bridge.log().splitlines()
+    assert line.startswith("bridge: BRIDGE_DATA_DIR: ")
+    assert f"{str(deep.resolve() / 'redis.sock')!r}, 108 bytes" in line
+    assert "at most 107" in line
+    assert not deep.exists()
+
+
+def test_a_data_dir_whose_socket_just_fits_serves(tmp_path: Path, uid: str) -> None:
+    """A data dir whose Redis socket path is exactly 107 bytes long runs the embedded Redis."""
+    bridge = BridgeProcess(_data_dir_of_socket_length(tmp_path, 107), None).start()
+    try:
+        bridge.create_endpoint(uid)
+        assert bridge.post_signed(uid, b"{}", event_id="fits").status_code == 202
+    finally:
+        assert bridge.stop(signal.SIGTERM) == 0

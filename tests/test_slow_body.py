@@ -48,6 +48,7 @@ def until_closed(conn: socket.socket) -> bytes:
 
 def assert_too_slow(received: bytes) -> None:
     assert received.startswith(b"HTTP/1.1 408 "), received[:300]
+    assert b"\r\nConnection: close\r\n" in received.partition(b"\r\n\r\n")[0]
     assert b'"error":"body_too_slow"' in received
     assert b"bytes/s" in received
 
@@ -68,6 +69,20 @@ def test_chunked_body_that_stops_coming_is_408(bridge: BridgeProcess, uid: str) 
     with socket.create_connection(("127.0.0.1", bridge.port)) as conn:
         conn.sendall(head(f"/hooks/{uid}", "Transfer-Encoding: chunked") + b"2\r\n{}\r\n")
         assert_too_slow(until_closed(conn))
+
+
+def test_a_408_closes_the_connection_with_the_answer(bridge: BridgeProcess, uid: str) -> None:
+    """A chunk declared 2**80 bytes long of which none comes is answered 408 saying
+    `Connection: close`, and the bridge hangs up with it, not a keep-alive timeout later."""
+    bridge.create_endpoint(uid)
+    with socket.create_connection(("127.0.0.1", bridge.port)) as conn:
+        conn.sendall(head(f"/hooks/{uid}", "Transfer-Encoding: chunked") + b"F" * 20 + b"\r\n")
+        conn.settimeout(10)
+        first = conn.recv(65536)
+        answered = time.monotonic()
+        received = first + until_closed(conn)
+        assert time.monotonic() - answered < 1
+    assert_too_slow(received)
 
 
 def test_admin_request_body_that_stops_coming_is_408(bridge: BridgeProcess) -> None:

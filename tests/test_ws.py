@@ -11,7 +11,9 @@ import pytest
 import requests
 import websocket
 
-from tests.support import BridgeProcess, Connect
+from tests.support import ADMIN_TOKEN, BridgeProcess, Connect
+
+AUTH = f"Bearer {ADMIN_TOKEN}"
 
 
 def post(bridge: BridgeProcess, uid: str, n: int, event_type: str = "push") -> list[str]:
@@ -270,8 +272,21 @@ def test_plain_get_on_ws_is_json_error(bridge: BridgeProcess) -> None:
         ("/ws", {"Upgrade": "websocket", "Connection": "keep-alive"}),  # Connection lacks it
         ("/ws", {"Upgrade": "websocket, h2c", "Connection": "Upgrade"}),
         ("/healthz", {"Upgrade": "websocket", "Connection": "Upgrade"}),  # not the socket's
+        # a path another method's route shares (POST /api/endpoints): werkzeug said 405
+        ("/api/endpoints", {"Upgrade": "websocket", "Connection": "Upgrade"}),
+        (
+            "/api/endpoints",
+            {"Upgrade": "websocket", "Connection": "Upgrade", "Authorization": AUTH},
+        ),
     ],
-    ids=["plain GET of /ws", "no Connection: upgrade", "two upgrades", "upgrade elsewhere"],
+    ids=[
+        "plain GET of /ws",
+        "no Connection: upgrade",
+        "two upgrades",
+        "upgrade elsewhere",
+        "upgrade of a path with a POST route",
+        "the same with the admin token",
+    ],
 )
 def test_a_get_that_is_not_a_websocket_upgrade_of_ws_says_what_is_wrong(
     bridge: BridgeProcess, path: str, headers: dict[str, str]
@@ -285,6 +300,28 @@ def test_a_get_that_is_not_a_websocket_upgrade_of_ws_says_what_is_wrong(
     assert error["error"] == "bad_request"
     assert "WebSocket upgrade" in error["message"], error
     assert "/ws" in error["message"], error
+    if path != "/ws":
+        assert error["message"] == (
+            f"a WebSocket upgrade is accepted only on /ws; GET {path} is plain HTTP: "
+            "send it without Upgrade: websocket"
+        )
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_an_upgrade_with_a_method_no_route_takes_is_still_405(
+    bridge: BridgeProcess, method: str
+) -> None:
+    """An upgrade asking /api/endpoints with a method it has no route for is a JSON 405
+    naming the methods it takes."""
+    answer = requests.request(
+        method,
+        bridge.url + "/api/endpoints",
+        headers={"Upgrade": "websocket", "Connection": "Upgrade", "Authorization": AUTH},
+        timeout=5,
+    )
+    assert answer.status_code == 405
+    assert answer.json()["error"] == "method_not_allowed"
+    assert {"GET", "POST"} <= {m.strip() for m in answer.headers["Allow"].split(",")}
 
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's own sample: 16 bytes in base64

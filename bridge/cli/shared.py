@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bridge import cursor, jsontext
+from bridge import cursor, jsontext, numbers
 from bridge.client import Api, CliError, admin_token, server_url
 from bridge.config import ClientSettings
 from bridge.errors import InvalidInput
@@ -106,7 +106,8 @@ def server_flag(server: str) -> str:
 def terminal_safe(text: str) -> str:
     """A line holding text from a webhook sender, fit for a terminal: every control
     character written as its escape (`\\x1b`; ESC begins the sequences that clear a
-    terminal, set its title or, in some, write the clipboard)."""
+    terminal, set its title or, in some, write the clipboard), and every bidirectional
+    control and line separator (`\\u202e` would show the rest of the line reversed)."""
     return escaped(text)
 
 
@@ -200,29 +201,26 @@ def text_arg(raw: str) -> str:
 
 
 def positive_int(raw: str) -> int:
-    return _whole_number(raw, 1, "must be at least 1")
+    return _whole_number(raw, 1)
 
 
 def seconds_arg(raw: str) -> int:
     """A whole number of seconds, 0 included (`--grace 0`: at once)."""
-    return _whole_number(raw, 0, "must be 0 or more")
+    return _whole_number(raw, 0)
 
 
-def _whole_number(raw: str, least: int, problem: str) -> int:
+def _whole_number(raw: str, least: int) -> int:
     try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
-    if value < least:
-        raise argparse.ArgumentTypeError(f"{problem}, got {value}")
-    return value
+        return numbers.whole(raw, least)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive_float(raw: str) -> float:
     try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {raw!r}") from None
+        value = numbers.decimal(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be more than 0, got {raw}")
     return value

@@ -17,6 +17,7 @@ holds each provider's documentation (title, table row, setup steps), apart from 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import secrets as _random
@@ -137,6 +138,21 @@ COMMON_OPTION_RULES: Mapping[str, Mapping[str, Any]] = {
 }
 
 
+# What an option's type is called in a refusal ("must be int" said little to a CLI user).
+_KINDS: Mapping[type, str] = {
+    int: "a whole number",
+    str: "text (a JSON string)",
+    bool: "true or false",
+    list: "a list",
+}
+
+
+def _shown(value: Any) -> str:
+    """A refused option's value as JSON, cut short: it is quoted back in the 400."""
+    text = json.dumps(value[:40] if isinstance(value, str) else value)
+    return text if len(text) <= 40 else text[:36] + " ..."
+
+
 class Provider(ABC):
     name: ClassVar[str]
     # The endpoint's "secret" is the provider's public key (it signs with its private key).
@@ -236,14 +252,20 @@ class Provider(ABC):
             expected = allowed.get(key)
             if expected is None:
                 raise InvalidInput(f"options.{key}", f"not an option of provider {self.name}")
-            if not isinstance(value, expected) or isinstance(value, bool) is not (expected is bool):
-                raise InvalidInput(f"options.{key}", f"must be {expected.__name__}")
-            clean[key] = value
-        tolerance = clean.get("tolerance")
-        if tolerance is not None and not 1 <= tolerance <= MAX_TOLERANCE:
-            raise InvalidInput(
-                "options.tolerance", f"must be between 1 and {MAX_TOLERANCE} seconds"
+            wrong = not isinstance(value, expected) or isinstance(value, bool) is not (
+                expected is bool
             )
+            if key == "tolerance" and (wrong or not 1 <= value <= MAX_TOLERANCE):
+                raise InvalidInput(
+                    "options.tolerance",
+                    f"must be a whole number of seconds from 1 to {MAX_TOLERANCE}, "
+                    f"got {_shown(value)}",
+                )
+            if wrong:
+                raise InvalidInput(
+                    f"options.{key}", f"must be {_KINDS[expected]}, got {_shown(value)}"
+                )
+            clean[key] = value
         if "mask" in clean:
             clean["mask"] = masking.validate(clean["mask"])
         public_url = clean.get("public_url")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bridge import jsontext, providers
+from bridge import jsontext, numbers, providers
 from bridge.auth import MAX_TTL, bearer
 from bridge.endpoints import MAX_GRACE, Endpoint, StoredSecret
 from bridge.errors import InvalidInput
@@ -22,9 +21,6 @@ from bridge.web.responses import unauthorized
 from bridge.web.schemas import ref, secret
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-# Enough digits for any grace up to MAX_GRACE; longer ones are refused by its range check
-# without int() ever seeing thousands of digits.
-GRACE = re.compile(r"[0-9]{1,12}")
 
 
 @bp.before_request
@@ -153,13 +149,13 @@ def add_secret(endpoint_id: str) -> tuple[Response, int]:
 )
 def remove_secret(endpoint_id: str, secret_id: str) -> Response:
     """Remove a secret, at once or after grace_seconds"""
-    raw = request.args.get("grace_seconds", "0")
-    # ASCII digits only: str.isdigit() also takes "²", which int() then refuses (a 500).
-    if not GRACE.fullmatch(raw):
+    try:
+        grace = numbers.whole(request.args.get("grace_seconds", "0"), 0, MAX_GRACE)
+    except ValueError:
         raise InvalidInput(
             "grace_seconds", f"expected a whole number of seconds from 0 to {MAX_GRACE}"
-        )
-    endpoint = services().endpoints.remove_secret(endpoint_id, secret_id, int(raw))
+        ) from None
+    endpoint = services().endpoints.remove_secret(endpoint_id, secret_id, grace)
     return jsonify(_endpoint(endpoint))
 
 

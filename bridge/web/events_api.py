@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge import cursor
+from bridge import cursor as cursors
+from bridge import numbers
 from bridge.errors import InvalidInput, NotFound
 from bridge.ingest import republish
 from bridge.search import SCAN_BUDGET, TERM_SCHEMA, Search
@@ -21,7 +21,6 @@ bp = Blueprint("events_api", __name__, url_prefix="/api/endpoints/<endpoint_id>"
 bp.before_request(require_admin)
 
 MAX_PAGE = 1000
-PAGE_SIZE = re.compile(r"[0-9]{1,6}")  # then checked against 1..MAX_PAGE
 SCAN_BATCH = 500  # entries read per round trip while searching
 RAW_FALLBACK = "application/octet-stream"
 
@@ -30,10 +29,10 @@ RAW_FALLBACK = "application/octet-stream"
 @documented(
     {"200": ok("Events", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
     query=(
-        query("since", cursor.SCHEMA),
+        query("since", cursors.SCHEMA),
         query(
             "before",
-            cursor.SCHEMA,
+            cursors.SCHEMA,
             "The newest `limit` events before this cursor (exclusive), still oldest first; "
             "`next` is then the `before` of the next older page",
         ),
@@ -50,17 +49,14 @@ def events(endpoint_id: str) -> Response:
     backwards; `next` is where the following page starts, either way."""
     found = services()
     found.endpoints.get(endpoint_id)
-    since = cursor.parse(request.args.get("since", "0-0"))
+    since = cursors.parse(request.args.get("since", "0-0"))
     before = request.args.get("before")
-    raw_limit = request.args.get("limit", "100")
-    # ASCII digits only: int() would also take " 5", "+5", "1_0" and Arabic-Indic digits.
-    if not PAGE_SIZE.fullmatch(raw_limit):
-        raise InvalidInput("limit", "expected a whole number")
-    limit = int(raw_limit)
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
+    try:
+        limit = numbers.whole(request.args.get("limit", "100"), 1, MAX_PAGE)
+    except ValueError as exc:
+        raise InvalidInput("limit", str(exc)) from None
     search = Search.from_args(request.args)
-    end = None if before is None else cursor.parse(before, "before")
+    end = None if before is None else cursors.parse(before, "before")
     page, following, scanned = _page(found.store, endpoint_id, since, end, limit, search)
     answer: dict[str, Any] = {
         "events": [json.loads(e.envelope_json()) for e in page],
@@ -75,8 +71,8 @@ def events(endpoint_id: str) -> Response:
 def _page(
     store: Store,
     endpoint_id: str,
-    since: cursor.Cursor,
-    before: cursor.Cursor | None,
+    since: cursors.Cursor,
+    before: cursors.Cursor | None,
     limit: int,
     search: Search,
 ) -> tuple[list[StoredEvent], str | None, int]:
@@ -111,9 +107,9 @@ def _page(
             return _oldest_first(found, backwards), None, scanned
         stopped_at = rows[-1].id
         if before is None:
-            since = cursor.parse(stopped_at)
+            since = cursors.parse(stopped_at)
         else:
-            before = cursor.parse(stopped_at)
+            before = cursors.parse(stopped_at)
     return _oldest_first(found, backwards), stopped_at, scanned
 
 
@@ -121,16 +117,17 @@ def _oldest_first(events: list[StoredEvent], backwards: bool) -> list[StoredEven
     return events[::-1] if backwards else events
 
 
-def _one(endpoint_id: str, event_id: str) -> StoredEvent:
+def _one(endpoint_id: str, cursor: str) -> StoredEvent:
     found = services()
     found.endpoints.get(endpoint_id)
-    stored = found.store.event(endpoint_id, cursor.parse(event_id, "event_id"))
+    # The field is the cursor: an envelope's `event_id` is the provider's id, not this.
+    stored = found.store.event(endpoint_id, cursors.parse(cursor, "cursor"))
     if stored is None:
-        raise NotFound("event", event_id)
+        raise NotFound("event", cursor)
     return stored
 
 
-@bp.get("/events/<event_id>/raw")
+@bp.get("/events/<cursor>/raw")
 @documented(
     {
         "200": ok(
@@ -142,13 +139,13 @@ def _one(endpoint_id: str, event_id: str) -> StoredEvent:
         "404": err("unknown_endpoint / unknown_event"),
     }
 )
-def raw_event(endpoint_id: str, event_id: str) -> Response:
+def raw_event(endpoint_id: str, cursor: str) -> Response:
     """One event's body, byte for byte as received, with its original Content-Type (for
     forwarding; the headers are in the event's envelope)
 
     The envelope's `body` is parsed JSON, and re-serialising it would break the provider's
     signature."""
-    stored = _one(endpoint_id, event_id)
+    stored = _one(endpoint_id, cursor)
     headers = json.loads(stored.envelope_tail).get("headers") or {}
     response = Response(stored.raw, content_type=headers.get("content-type") or RAW_FALLBACK)
     # Untrusted bytes under the bridge's origin: never sniffed, never rendered as a page.
@@ -158,7 +155,7 @@ def raw_event(endpoint_id: str, event_id: str) -> Response:
     return response
 
 
-@bp.post("/events/<event_id>/replay")
+@bp.post("/events/<cursor>/replay")
 @documented(
     {
         "201": ok("The replay's cursor", OBJECT),
@@ -166,9 +163,9 @@ def raw_event(endpoint_id: str, event_id: str) -> Response:
         "404": err("unknown_endpoint / unknown_event"),
     }
 )
-def replay(endpoint_id: str, event_id: str) -> tuple[Response, int]:
+def replay(endpoint_id: str, cursor: str) -> tuple[Response, int]:
     """Publish a stored event again, as a new event marked `replay_of` the original."""
-    original = _one(endpoint_id, event_id)
+    original = _one(endpoint_id, cursor)
     appended = republish(services().store, endpoint_id, original)
     return jsonify({"id": appended.id, "endpoint": endpoint_id, "replay_of": original.id}), 201
 

@@ -26,7 +26,7 @@ from bridge.web.schemas import components
 # Path parameters by name, wherever they appear; a view may say more (Operation.path).
 PATH_SCHEMAS: dict[str, Schema] = {
     "endpoint_id": ENDPOINT_ID_SCHEMA,
-    "event_id": cursor.SCHEMA,
+    "cursor": cursor.SCHEMA,
 }
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _ADMIN: list[dict[str, list[str]]] = [{"admin": []}]

@@ -8,8 +8,7 @@ must then have averaged `min_rate` bytes a second: at every moment, `received >=
 grace) * min_rate` (Apache's mod_reqtimeout `body=...,MinRate=...`, which a trickle cannot
 game, unlike an idle timeout that every byte resets). Each read waits at most until that
 bound, under a gevent timeout (cumulative over the reads a piece takes). A sender behind it
-gets `BodyTooSlow`, a 408; gunicorn's keep-alive timeout then ends its connection while
-draining the rest.
+gets `BodyTooSlow`, a 408 with `Connection: close`, and its connection is closed after it.
 
 A body with a transfer coding besides chunked (`gzip, chunked`: gunicorn removes the
 chunking and hands the gzip bytes on, for the app to decode) is refused when first read, a
@@ -23,6 +22,7 @@ after the answer, which says so: where the next request would start on it is unk
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 # rate: gunicorn returns a read only when all of it is there, so a piece is what the bound
 # can be checked against, and a steady sender is given the time its piece takes.
 PIECE = 16 * 1024
+# gunicorn's Request of each body being read (its `wsgi.input`), from serving.pre_request:
+# the body alone does not lead back to it (a Content-Length body's reader holds no request).
+REQUESTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class PacedInput:
@@ -109,13 +112,16 @@ class PacedInput:
     def _close_after(self) -> None:
         """Have gunicorn close the connection after this answer, with `Connection: close`:
         gunicorn 27 (pinned in requirements.txt) closes it after a body that failed anyway,
-        but its answer would still say keep-alive. `reader.req` is its Request, and
-        `must_close` the flag serving.pre_request sets too."""
-        request = getattr(getattr(self._inner, "reader", None), "req", None)
+        but its answer would still say keep-alive. `must_close` is the flag of gunicorn's
+        Request that serving.pre_request sets too."""
+        request = REQUESTS.get(self._inner)
         if request is not None:
             request.must_close = True
 
     def _too_slow(self) -> BodyTooSlow:
+        # RFC 9110 15.5.9: a 408 means the server gave up on the connection. Kept open, its
+        # answer said keep-alive while gunicorn drained the rest for its keep-alive timeout.
+        self._close_after()
         return BodyTooSlow(self.received, time.monotonic() - self._started, self._min_rate)
 
     def read(self, size: int | None = -1) -> bytes:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import WebsocketMismatch
 
 from bridge.errors import (
@@ -24,6 +24,7 @@ from bridge.errors import (
 )
 
 log = logging.getLogger(__name__)
+WS_PATH = "/ws"  # bridge/web/ws.py's route
 
 
 def error(status: int, code: str, **extra: Any) -> Response:
@@ -62,6 +63,17 @@ _HTTP_CODES = {
 }
 
 
+def _upgrade_mismatch() -> Response:
+    if request.path == WS_PATH:
+        message = "/ws takes only a WebSocket upgrade (Upgrade: websocket, Connection: upgrade)"
+    else:
+        message = (
+            f"a WebSocket upgrade is accepted only on {WS_PATH}; {request.method} "
+            f"{request.path} is plain HTTP: send it without Upgrade: websocket"
+        )
+    return error(400, "bad_request", message=message)
+
+
 def register(app: Flask, retry_after: int) -> None:
     @app.errorhandler(VerificationError)
     def _verification(exc: VerificationError) -> Response:
@@ -96,12 +108,15 @@ def register(app: Flask, retry_after: int) -> None:
     def _not_an_upgrade(exc: WebsocketMismatch) -> Response:
         # werkzeug's routing: /ws asked without `Upgrade: websocket` and `Connection:
         # upgrade`, or another path asked with them. Its own sentence names neither.
-        return error(
-            400,
-            "bad_request",
-            message="/ws takes only a WebSocket upgrade (Upgrade: websocket, Connection: "
-            "upgrade), and a WebSocket upgrade goes only to /ws",
-        )
+        return _upgrade_mismatch()
+
+    @app.errorhandler(MethodNotAllowed)
+    def _not_allowed(exc: MethodNotAllowed) -> Response:
+        # werkzeug reports a wrong method before a WebSocket mismatch: an upgrade of
+        # GET /api/endpoints was a 405 "Allow: POST", the method it had asked for refused.
+        if _upgrade_elsewhere():
+            return _upgrade_mismatch()
+        return _http(exc)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -113,6 +128,17 @@ def register(app: Flask, retry_after: int) -> None:
             if name.lower() != "content-type":  # e.g. Allow on a 405
                 response.headers[name] = value
         return response
+
+    def _upgrade_elsewhere() -> bool:
+        """Whether this is a WebSocket upgrade of a route that takes the method over HTTP."""
+        adapter = app.url_map.bind_to_environ(request.environ)
+        if not adapter.websocket:
+            return False
+        try:
+            adapter.match(method=request.method, websocket=False)
+        except HTTPException:
+            return False
+        return True
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

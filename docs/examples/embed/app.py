@@ -13,7 +13,8 @@ from pathlib import Path
 import requests
 from flask import Flask, Response, jsonify, render_template_string
 
-BRIDGE_URL = os.environ.get("BRIDGE_URL", "http://127.0.0.1:8000").rstrip("/")
+# BRIDGE_SERVER, as the `bridge` command calls the bridge it talks to (docs/cli.md).
+BRIDGE_URL = os.environ.get("BRIDGE_SERVER", "http://127.0.0.1:8000").rstrip("/")
 ADMIN_TOKEN = os.environ["BRIDGE_ADMIN_TOKEN"]  # never sent to the browser
 ENDPOINT = os.environ.get("EMBED_ENDPOINT", "payments")
 TOKEN_TTL = int(os.environ.get("EMBED_TOKEN_TTL", "600"))  # seconds; the page refreshes it
