@@ -321,6 +321,10 @@ class Endpoints:
                 "secret", f"must be text of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters"
             )
         _unicode("secret", secret)
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in secret):
+            # A pasted value's newline or tab: no provider's secret holds one, and the
+            # endpoint would have refused every delivery (401) with nothing to say why.
+            raise InvalidInput("secret", "must hold no control characters (a pasted newline?)")
         provider.check_secret(secret)
         return secret
 

@@ -361,3 +361,95 @@ def test_bad_description_is_refused(
     """A description that is not text of at most 500 characters is refused naming it."""
     answer = create(client, auth, uid, description=description)
     assert assert_json_error(answer, 400, "invalid_request")["field"] == "description"
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        ("/api/endpoints", {"id": "typo-1", "provider": "github", "secrte": "x" * 12}, "secrte"),
+        ("/api/endpoints", {"id": "typo-2", "provider": "github", "descripton": "d"}, "descripton"),
+        ("/api/tokens", {"channels": ["typo-3"], "tll": 60}, "tll"),
+    ],
+)
+def test_a_misspelt_field_is_refused_by_name(
+    client: FlaskClient, auth: dict[str, str], route: str, body: dict[str, Any], field: str
+) -> None:
+    """A request body with a field the route does not take is 400 naming that field and
+    listing the ones it takes, and nothing is made: a silently dropped "secrte" gave an
+    endpoint a generated secret instead of the one meant."""
+    answer = client.post(route, json=body, headers=auth)
+    error = assert_json_error(answer, 400, "invalid_request")
+    assert error["field"] == field
+    assert "not a field of this request; it takes " in error["message"]
+    assert client.get("/api/endpoints/typo-1", headers=auth).status_code == 404
+
+
+def test_a_misspelt_field_of_a_new_secret_is_refused_by_name(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """Adding a secret with `{"secert": ...}` is 400 naming `secert`, and adds none."""
+    created(client, auth, uid)
+    answer = client.post(f"/api/endpoints/{uid}/secrets", json={"secert": "x" * 12}, headers=auth)
+    assert assert_json_error(answer, 400, "invalid_request")["field"] == "secert"
+    shown = client.get(f"/api/endpoints/{uid}", headers=auth).get_json()
+    assert [s["id"] for s in shown["secrets"]] == ["s1"]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"id": "big", "description": ' + b"9" * 5000 + b"}", "a number with more than 4300"),
+        (b'{"id": "deep", "description": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "nested more"),
+        (b'{"id": "nan", "options": {"tolerance": NaN}}', "NaN is not JSON"),
+        (b'{"id": "cut", "provider": ', "not JSON at line 1 column 27"),
+        (b'{"id": "\xff"}', "not UTF-8"),
+    ],
+)
+def test_a_body_that_does_not_parse_says_why(
+    client: FlaskClient, auth: dict[str, str], data: bytes, reason: str
+) -> None:
+    """A create body the bridge cannot read as JSON is 400 naming `body` with the reason in
+    its own words (a number too long, too deep, NaN, where the text stopped, not UTF-8)."""
+    answer = client.post("/api/endpoints", data=data, content_type="application/json", headers=auth)
+    error = assert_json_error(answer, 400, "invalid_request")
+    assert error["field"] == "body"
+    assert error["message"].startswith("expected a JSON object: ")
+    assert reason in error["message"]
+    assert "sys.set_int_max_str_digits" not in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "secret"),
+    [
+        ("github", "pasted-secret-123\n"),
+        ("github", "tab\tinside-secret"),
+        ("gitlab", "nul\x00inside-token"),
+        ("gitlab", " spaced-token-123"),
+        ("gitlab", "spaced-token-123 "),
+        ("gitlab", "gitlab-tökén-123"),
+    ],
+)
+def test_a_secret_no_delivery_could_match_is_refused(
+    client: FlaskClient, auth: dict[str, str], uid: str, provider: str, secret: str
+) -> None:
+    """A secret holding a control character (a pasted newline), or a GitLab token that
+    cannot travel as a header value as it is (spaces around it, not ASCII), is 400 naming
+    `secret`: the endpoint would have answered every delivery 401."""
+    answer = create(client, auth, uid, provider, secret=secret)
+    assert assert_json_error(answer, 400, "invalid_request")["field"] == "secret"
+    assert client.get(f"/api/endpoints/{uid}", headers=auth).status_code == 404
+
+
+def test_a_gitlab_token_with_inner_spaces_verifies(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """Spaces inside a GitLab token survive the header, so such a token is taken and a
+    delivery carrying it is stored."""
+    token = "three word token"
+    created(client, auth, uid, "gitlab", secret=token)
+    answer = client.post(
+        f"/hooks/{uid}",
+        data=b'{"object_kind": "push"}',
+        headers={"X-Gitlab-Token": token, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 202, answer.get_data(as_text=True)

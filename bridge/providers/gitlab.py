@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Sequence
 from typing import ClassVar
 
+from bridge.errors import InvalidInput
 from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
 from bridge.providers.headers import json_str, to_bytes
 from bridge.providers.matching import first_match
@@ -38,6 +39,15 @@ class GitLab(Provider):
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:
         token = _digest(self.require(request, "x-gitlab-token"))
         return first_match(self, secrets, [token], lambda s: _digest(s.value), "token")
+
+    def check_secret(self, secret: str) -> None:
+        # The token travels as a header value: HTTP drops the spaces around it, and a header
+        # read as Latin-1 never equals a token of other characters encoded as UTF-8.
+        if not secret.isascii() or secret != secret.strip(" \t"):
+            raise InvalidInput(
+                "secret",
+                "GitLab sends the token as a header: use ASCII, without spaces around it",
+            )
 
     def identify(self, request: WebhookRequest) -> Identity:
         event_id = request.header("idempotency-key") or request.header("x-gitlab-event-uuid")

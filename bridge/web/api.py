@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Collection
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -23,6 +26,9 @@ from bridge.web.schemas import ref, secret
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+NEW_ENDPOINT_FIELDS = ("id", "provider", "secret", "description", "options")
+
+
 @bp.before_request
 def require_admin() -> Response | None:
     token = bearer(request.headers.get("Authorization"))
@@ -31,8 +37,10 @@ def require_admin() -> Response | None:
     return None
 
 
-def json_body(*, optional: bool = False) -> dict[str, Any]:
-    """The request's JSON object; `optional` lets an empty body stand for `{}`."""
+def json_body(*, fields: Collection[str], optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object, holding only `fields`; `optional` lets an empty body stand
+    for `{}`. A misspelt field is refused by name: taken silently, `"secrte"` made an
+    endpoint with a generated secret and `"descripton"` one with none."""
     raw = request.get_data(cache=True)
     # MAX_CONTENT_LENGTH refuses a declared length over the limit, but a chunked body it
     # only stops reading one byte past it: cut there, a padded object read as complete.
@@ -40,13 +48,33 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
         raise RequestEntityTooLarge()
     if optional and not raw.strip():
         return {}
+    if not request.is_json:
+        raise InvalidInput("body", "expected a JSON object (send Content-Type: application/json)")
     try:
-        data = jsontext.loads(raw) if request.is_json else None
-    except ValueError:
-        data = None
+        data = jsontext.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput("body", f"expected a JSON object: {_not_json(exc)}") from None
     if not isinstance(data, dict):
         raise InvalidInput("body", "expected a JSON object")
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise InvalidInput(
+            unknown[0], f"not a field of this request; it takes {', '.join(sorted(fields))}"
+        )
     return data
+
+
+def _not_json(exc: ValueError) -> str:
+    """What made the body unreadable, in our words (Python's name its own limits)."""
+    if isinstance(exc, jsontext.TooDeep):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    if str(exc).startswith("Exceeds the limit"):  # int()'s, on a number's digits
+        return f"a number with more than {sys.get_int_max_str_digits()} digits"
+    return str(exc)  # jsontext's own: NaN, Infinity
 
 
 def public_base() -> str:
@@ -90,7 +118,7 @@ def _endpoint(endpoint: Endpoint, events: int | None = None) -> dict[str, Any]:
 )
 def create_endpoint() -> tuple[Response, int]:
     """Create an endpoint"""
-    data = json_body()
+    data = json_body(fields=NEW_ENDPOINT_FIELDS)
     endpoint = services().endpoints.create(
         data.get("id"),
         data.get("provider"),
@@ -133,7 +161,8 @@ def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
 )
 def add_secret(endpoint_id: str) -> tuple[Response, int]:
     """Add a secret (rotation); old secrets stay valid"""
-    data = json_body(optional=True)  # no body: the bridge generates the new secret
+    # No body: the bridge generates the new secret.
+    data = json_body(fields=("secret",), optional=True)
     endpoint, added = services().endpoints.add_secret(endpoint_id, data.get("secret"))
     return jsonify({"endpoint": _endpoint(endpoint), "secret": _secret(added)}), 201
 
@@ -201,7 +230,7 @@ def list_providers() -> Response:
 )
 def mint_token() -> tuple[Response, int]:
     """Mint a subscriber token limited to some channels"""
-    data = json_body()
+    data = json_body(fields=("channels", "ttl"))
     channels = data.get("channels")
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
         raise InvalidInput("channels", "expected a list of endpoint ids")

@@ -36,7 +36,9 @@ def store_events(endpoint_id: str) -> Response:
     endpoint = found.endpoints.get(endpoint_id, fresh=True)
     # Every item is checked before the first is stored: a bad one stores nothing.
     settings = found.settings
-    items = backfill.arrivals(json_body(), settings.max_body_bytes, settings.dedup_ttl)
+    items = backfill.arrivals(
+        json_body(fields=("events",)), settings.max_body_bytes, settings.dedup_ttl
+    )
     results = backfill.store_all(found.store, endpoint, items)
     return jsonify({"events": [r.as_json() for r in results]})
 
@@ -58,7 +60,9 @@ def check_events(endpoint_id: str) -> Response:
     """Which of these provider event ids the endpoint has (stores nothing)"""
     found = services()
     endpoint = found.endpoints.get(endpoint_id)
-    results = backfill.check(found.store, endpoint, backfill.event_ids(json_body()))
+    results = backfill.check(
+        found.store, endpoint, backfill.event_ids(json_body(fields=("event_ids",)))
+    )
     # The CLI refuses a window that starts earlier, before it lists anything.
     accepts_after = backfill.oldest_accepted(found.settings.dedup_ttl)
     return jsonify({"events": [r.as_json() for r in results], "accepts_after": accepts_after})
