@@ -75,7 +75,7 @@ EVENT_SCHEMA = {
     },
     "oneOf": [{"required": ["body"]}, {"required": ["body_base64"]}],
 }
-REQUEST_SCHEMA = {
+REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["events"],
     "properties": {
@@ -85,11 +85,13 @@ REQUEST_SCHEMA = {
             "items": {"$ref": "#/components/schemas/BackfillEvent"},
         }
     },
+    "additionalProperties": False,
 }
-CHECK_SCHEMA = {
+CHECK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["event_ids"],
     "properties": {"event_ids": {"type": "array", "maxItems": MAX_EVENTS, "items": _ID_SCHEMA}},
+    "additionalProperties": False,
 }
 
 

@@ -164,6 +164,9 @@ class Provider(ABC):
     requires_secret: ClassVar[bool] = True
     # Where the secret is a key that check_secret parses: the OpenAPI `format` naming it.
     key_format: ClassVar[str] = ""
+    # A rule check_secret holds every secret to, as a regular expression, for the OpenAPI
+    # document; "" where the provider has none beyond the endpoint's own.
+    secret_pattern: ClassVar[str] = ""
     # Endpoint options this provider accepts beyond the common ones, with their types.
     option_types: ClassVar[Mapping[str, type]] = {}
     # What its validate_options checks of them beyond the type, as JSON Schema (OpenAPI).

@@ -19,7 +19,7 @@ from bridge.providers.base import COMMON_OPTIONS
 from bridge.providers.guides import guide
 from bridge.services import services
 from bridge.timefmt import iso
-from bridge.web.operation import OBJECT, documented, err, ok, query, request_body
+from bridge.web.operation import OBJECT, Schema, documented, err, ok, query, request_body
 from bridge.web.responses import unauthorized
 from bridge.web.schemas import ref, secret
 
@@ -27,6 +27,20 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 NEW_ENDPOINT_FIELDS = ("id", "provider", "secret", "description", "options")
+NEW_SECRET: Schema = {
+    "type": "object",
+    "properties": {"secret": secret(None)},
+    "additionalProperties": False,
+}
+NEW_TOKEN: Schema = {
+    "type": "object",
+    "required": ["channels"],
+    "properties": {
+        "channels": {"type": "array", "minItems": 1, "items": ENDPOINT_ID_SCHEMA},
+        "ttl": {"type": "integer", "minimum": 1, "maximum": MAX_TTL},
+    },
+    "additionalProperties": False,
+}
 
 
 @bp.before_request
@@ -157,12 +171,12 @@ def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
 @bp.post("/endpoints/<endpoint_id>/secrets")
 @documented(
     {"201": ok("Added", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
-    body=request_body({"type": "object", "properties": {"secret": secret(None)}}, required=False),
+    body=request_body(NEW_SECRET, required=False),
 )
 def add_secret(endpoint_id: str) -> tuple[Response, int]:
     """Add a secret (rotation); old secrets stay valid"""
     # No body: the bridge generates the new secret.
-    data = json_body(fields=("secret",), optional=True)
+    data = json_body(fields=NEW_SECRET["properties"], optional=True)
     endpoint, added = services().endpoints.add_secret(endpoint_id, data.get("secret"))
     return jsonify({"endpoint": _endpoint(endpoint), "secret": _secret(added)}), 201
 
@@ -217,20 +231,11 @@ def list_providers() -> Response:
 @bp.post("/tokens")
 @documented(
     {"201": ok("Token", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
-    body=request_body(
-        {
-            "type": "object",
-            "required": ["channels"],
-            "properties": {
-                "channels": {"type": "array", "minItems": 1, "items": ENDPOINT_ID_SCHEMA},
-                "ttl": {"type": "integer", "minimum": 1, "maximum": MAX_TTL},
-            },
-        }
-    ),
+    body=request_body(NEW_TOKEN),
 )
 def mint_token() -> tuple[Response, int]:
     """Mint a subscriber token limited to some channels"""
-    data = json_body(fields=("channels", "ttl"))
+    data = json_body(fields=NEW_TOKEN["properties"])
     channels = data.get("channels")
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
         raise InvalidInput("channels", "expected a list of endpoint ids")

@@ -37,7 +37,9 @@ def store_events(endpoint_id: str) -> Response:
     # Every item is checked before the first is stored: a bad one stores nothing.
     settings = found.settings
     items = backfill.arrivals(
-        json_body(fields=("events",)), settings.max_body_bytes, settings.dedup_ttl
+        json_body(fields=backfill.REQUEST_SCHEMA["properties"]),
+        settings.max_body_bytes,
+        settings.dedup_ttl,
     )
     results = backfill.store_all(found.store, endpoint, items)
     return jsonify({"events": [r.as_json() for r in results]})
@@ -61,7 +63,9 @@ def check_events(endpoint_id: str) -> Response:
     found = services()
     endpoint = found.endpoints.get(endpoint_id)
     results = backfill.check(
-        found.store, endpoint, backfill.event_ids(json_body(fields=("event_ids",)))
+        found.store,
+        endpoint,
+        backfill.event_ids(json_body(fields=backfill.CHECK_SCHEMA["properties"])),
     )
     # The CLI refuses a window that starts earlier, before it lists anything.
     accepts_after = backfill.oldest_accepted(found.settings.dedup_ttl)

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from bridge import backfill, providers
-from bridge.endpoints import MAX_DESCRIPTION, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH
+from bridge.endpoints import (
+    MAX_DESCRIPTION,
+    MAX_SECRET_LENGTH,
+    MIN_SECRET_LENGTH,
+    SECRET_CHARACTERS,
+)
 from bridge.identifiers import ENDPOINT_ID_SCHEMA
 from bridge.providers.base import COMMON_OPTION_RULES, COMMON_OPTIONS, Provider
 from bridge.web.operation import OBJECT, Schema
@@ -27,7 +32,10 @@ def secret(provider: Provider | None) -> Schema:
         "maxLength": MAX_SECRET_LENGTH,
     }
     if provider is not None and provider.key_format:
-        given["format"] = provider.key_format
+        given["format"] = provider.key_format  # a key's format is stricter than any pattern
+    else:
+        rule = provider.secret_pattern if provider is not None else ""
+        given["pattern"] = f"^{rule or SECRET_CHARACTERS}$"
     if provider is not None and not provider.generates_secret:
         return given
     return {"nullable": True, "oneOf": [{"type": "string", "maxLength": 0}, given]}
@@ -56,7 +64,12 @@ def _new_endpoint(provider: Provider) -> Schema:
         properties["secret"] = secret(provider)
         if not provider.generates_secret:
             required.append("secret")
-    return {"type": "object", "required": required, "properties": properties}
+    return {
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": False,
+    }
 
 
 _FIXED: dict[str, Schema] = {
