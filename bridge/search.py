@@ -59,7 +59,7 @@ class Search:
         envelope: dict[str, Any] = json.loads(event.envelope_tail)
         if self.verified is not None and envelope.get("verified") is not self.verified:
             return False
-        return self.q is None or self.q.casefold() in _text(envelope).casefold()
+        return self.q is None or _holds(envelope.get("body"), self.q.casefold())
 
 
 def _term(args: Mapping[str, str], name: str) -> str | None:
@@ -71,9 +71,21 @@ def _term(args: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _text(envelope: Mapping[str, Any]) -> str:
-    """The body as text: as received when it is text, its JSON (unescaped) otherwise."""
-    body = envelope.get("body")
-    if isinstance(body, str):
-        return body
-    return json.dumps(body, ensure_ascii=False)
+def _holds(body: Any, folded: str) -> bool:
+    """Whether the body holds the text: a text body anywhere in it, a JSON body in one of its
+    keys or values as the sender meant them. Not in the JSON the bridge writes out again: its
+    escapes (`\\"`, `\\\\`) and its `": "` between members matched text no body held."""
+    pending = [body]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if folded in item.casefold():
+                return True
+        elif item is not None and folded in json.dumps(item):  # a number, true or false
+            return True
+    return False

@@ -51,6 +51,23 @@ def test_event_type_glob_and_body_text_find_their_events(
     assert search(client, auth, uid, q="nothing like it")["events"] == []
 
 
+def test_q_finds_a_json_bodys_text_as_sent_not_the_json_written_again(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """`q` matches a key or value of a JSON body as the sender meant it (quotes and
+    backslashes as they are, a number by its digits), not the escapes or the `": "`
+    separators of the JSON the bridge writes out again."""
+    create(client, auth, uid, "github")
+    body = b'{"msg":"fix \\"quoted\\" bug","path":"C:\\\\temp","amount":4242,"paid":true}'
+    assert json.loads(body)["path"] == "C:\\temp"
+    assert deliver(client, uid, body, event_id="j1").status_code == 202
+    assert deliver(client, uid, b"plain text, not JSON", event_id="j2").status_code == 202
+    for found in ('fix "quoted" bug', "C:\\temp", "4242", "PAID", "TRUE", "not json"):
+        assert len(search(client, auth, uid, q=found)["events"]) == 1, found
+    for absent in ('\\"quoted', "C:\\\\temp", '": "', "null"):
+        assert search(client, auth, uid, q=absent)["events"] == [], absent
+
+
 def test_masked_values_cannot_be_found(client: FlaskClient, auth: dict[str, str], uid: str) -> None:
     """A search runs over the masked envelope: the masked text is not found, `***` is."""
     create(client, auth, uid, "github", options={"mask": ["email"]})
