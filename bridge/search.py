@@ -59,7 +59,7 @@ class Search:
         envelope: dict[str, Any] = json.loads(event.envelope_tail)
         if self.verified is not None and envelope.get("verified") is not self.verified:
             return False
-        return self.q is None or _holds(envelope.get("body"), self.q.casefold())
+        return self.q is None or body_holds(envelope.get("body"), self.q.casefold())
 
 
 def _term(args: Mapping[str, str], name: str) -> str | None:
@@ -71,10 +71,11 @@ def _term(args: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _holds(body: Any, folded: str) -> bool:
+def body_holds(body: Any, folded: str) -> bool:
     """Whether the body holds the text: a text body anywhere in it, a JSON body in one of its
     keys or values as the sender meant them. Not in the JSON the bridge writes out again: its
-    escapes (`\\"`, `\\\\`) and its `": "` between members matched text no body held."""
+    escapes (`\\"`, `\\\\`) and its `": "` between members matched text no body held.
+    The dashboard filters live events the same way (static/match.js `bodyHolds`)."""
     pending = [body]
     while pending:
         item = pending.pop()

@@ -34,6 +34,7 @@ from playwright.sync_api import (
 
 from bridge.embedded import EmbeddedRedis
 from bridge.providers import get as provider
+from bridge.search import body_holds
 from tests.browser import RECONNECT_WAIT, needs_chromium
 from tests.support import ROOT, BridgeProcess, metric, spread_history
 
@@ -443,9 +444,9 @@ def random_json(rng: random.Random, text: Any, depth: int = 0) -> Any:
 def test_page_matching_agrees_with_python_on_random_globs_bodies_and_cases(
     page: Page, bridge: BridgeProcess
 ) -> None:
-    """On seeded random globs, type names, JSON bodies and strings, match.js gives what the
-    bridge's search computes with Python: fnmatchcase, json.dumps(ensure_ascii=False) and
-    casefold (a lone surrogate, U+2028, DEL, ß/ẞ, Cherokee and dotless i among the characters)."""
+    """On seeded random globs, type names, JSON bodies, texts to find and strings, match.js
+    gives what the bridge's search computes with Python: fnmatchcase, body_holds and casefold
+    (a lone surrogate, U+2028, DEL, ß/ẞ, Cherokee and dotless i among the characters)."""
     rng = random.Random(20261202)
     glob_chars = [*"*?[]!-^\\ab.z|&~(){}$+/", "é", "\U0001f600", "\n"]
     globs = ["".join(rng.choices(glob_chars, k=rng.randint(1, 8))) for _ in range(1000)]
@@ -457,6 +458,9 @@ def test_page_matching_agrees_with_python_on_random_globs_bodies_and_cases(
         return "".join(rng.choices(letters, k=rng.randint(0, 6)))
 
     values = [random_json(rng, text) for _ in range(500)]
+    # What to look for in each value: a random text, often one of its own pieces.
+    needles = [json.dumps(v)[2:5] if rng.random() < 0.5 else text() for v in values]
+    needles = [(n or "k").casefold() for n in needles]
     strings = [text() * 2 for _ in range(1000)]
     encoded = [json.dumps(value) for value in values]  # as the page receives envelopes
     page.goto(bridge.url + "/")
@@ -464,22 +468,32 @@ def test_page_matching_agrees_with_python_on_random_globs_bodies_and_cases(
     answer = page.evaluate(
         """async (input) => {
             const m = await import("/static/match.js");
-            const { globs, names, values, strings } = JSON.parse(input);
+            const { globs, names, values, needles, strings } = JSON.parse(input);
             return JSON.stringify({
                 globs: globs.map((g) => {
                     const re = m.globToRegExp(g);
                     return names.map((n) => re.test(m.storedType(n)));
                 }),
-                values: values.map((v) => m.pythonJson(JSON.parse(v))),
+                holds: values.map((v, i) => m.bodyHolds(JSON.parse(v), needles[i])),
                 strings: strings.map((s) => m.casefold(s)),
             });
         }""",
-        json.dumps({"globs": globs, "names": names, "strings": strings, "values": encoded}),
+        json.dumps(
+            {
+                "globs": globs,
+                "names": names,
+                "strings": strings,
+                "values": encoded,
+                "needles": needles,
+            }
+        ),
     )
     found = json.loads(answer)
     flat = [name.replace("\n", " ") for name in names]
     assert found["globs"] == [[fnmatchcase(n, g) for n in flat] for g in globs]
-    assert found["values"] == [json.dumps(v, ensure_ascii=False) for v in values]
+    holds = [body_holds(v, n) for v, n in zip(values, needles, strict=True)]
+    assert found["holds"] == holds
+    assert 50 < sum(holds) < 450  # both answers are well represented
     assert found["strings"] == [s.casefold() for s in strings]
 
 

@@ -1,6 +1,6 @@
 // Events kept in memory: sorted by cursor, deduplicated, capped, filterable.
 
-import { bodyText, casefold, globToRegExp, storedType } from "./match.js";
+import { bodyTexts, casefold, globToRegExp, storedType } from "./match.js";
 
 export const MEMORY_CAP = 20000;
 
@@ -35,18 +35,18 @@ export class Filter {
   matches(item) {
     if (this.endpoint && item.endpoint !== this.endpoint) return false;
     if (this.typeRe && !this.typeRe.test(storedType(item.event.event_type))) return false;
-    if (this.text && !searchText(item).includes(this.text)) return false;
+    if (this.text && !searchTexts(item).some((text) => text.includes(this.text))) return false;
     return true;
   }
 }
 
 const CACHED_TEXT = 200000; // characters: a longer body is folded again at each search, not kept twice
 
-function searchText(item) {
+function searchTexts(item) {
   if (item.search !== undefined) return item.search;
-  const text = casefold(bodyText(item.event));
-  if (text.length <= CACHED_TEXT) item.search = text;
-  return text;
+  const texts = bodyTexts(item.event.body);
+  if (texts.reduce((sum, text) => sum + text.length, 0) <= CACHED_TEXT) item.search = texts;
+  return texts;
 }
 
 /**

@@ -1,9 +1,9 @@
 // The history search's own matching (bridge/search.py), in the browser: live events are
 // filtered here with the same answers the server gives for history. `event_type` is Python's
 // fnmatchcase (case-sensitive, `*` `?` `[seq]` `[!seq]`) over the stored type (line breaks as
-// spaces); `q` is a casefolded substring of the body as Python's json.dumps(ensure_ascii=False)
-// writes it. What JSON.parse cannot give back (1.0 or 1e3 as written, integers past 2^53, the
-// order of integer-like keys) is the only place the two can differ: docs/dashboard.md.
+// spaces); `q` is a casefolded substring of a text body, or of one key or value of a JSON body
+// (numbers as Python writes them). What JSON.parse cannot give back (1.0 or 1e3 as written,
+// integers past 2^53) is the only place the two can differ: docs/dashboard.md.
 
 /** fnmatch.translate of Python 3.11, as a RegExp over code points (`u`), `.` matching line breaks (`s`). */
 export function globToRegExp(glob) {
@@ -117,25 +117,34 @@ export function casefold(text) {
 
 // -- the body as the server searches it -----------------------------------------------------
 
-/** json.dumps(value, ensure_ascii=False): ", " and ": " separators, Python's escapes and floats. */
-export function pythonJson(value) {
-  if (value === null || value === undefined) return "null";
-  if (value === true) return "true";
-  if (value === false) return "false";
-  if (typeof value === "number") return pythonNumber(value);
-  if (typeof value === "string") return pythonString(value);
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  return `{${Object.keys(value)
-    .map((key) => `${pythonString(key)}: ${pythonJson(value[key])}`)
-    .join(", ")}}`;
+/**
+ * The texts `q` is looked for in (bridge/search.py `body_holds`), casefolded: a text body
+ * whole; of a JSON body, each key and string value as sent, and each number or boolean as
+ * Python writes it. A non-UTF-8 body (`null` in the envelope) holds none.
+ */
+export function bodyTexts(body) {
+  const texts = [];
+  const pending = [body];
+  while (pending.length) {
+    const item = pending.pop();
+    if (item === null || item === undefined) continue;
+    if (typeof item === "string") texts.push(casefold(item));
+    else if (typeof item === "number") texts.push(pythonNumber(item));
+    else if (typeof item === "boolean") texts.push(String(item));
+    else if (Array.isArray(item)) for (const value of item) pending.push(value);
+    else {
+      for (const key of Object.keys(item)) {
+        texts.push(casefold(key));
+        pending.push(item[key]);
+      }
+    }
+  }
+  return texts;
 }
 
-const ESCAPES = { "\\": "\\\\", '"': '\\"', "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
-
-function pythonString(text) {
-  // Only `"`, `\` and C0 are escaped: DEL, U+2028 and lone surrogates stay as they are.
-  const body = text.replace(/[\0-\x1f\\"]/g, (ch) => ESCAPES[ch] || `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  return `"${body}"`;
+/** Whether `body` holds the casefolded text `folded`, as the history search answers. */
+export function bodyHolds(body, folded) {
+  return bodyTexts(body).some((text) => text.includes(folded));
 }
 
 function pythonNumber(x) {
@@ -146,9 +155,4 @@ function pythonNumber(x) {
   const [mantissa, exponent] = x.toExponential().split("e");
   const sign = exponent[0] === "-" ? "-" : "+";
   return `${mantissa}e${sign}${exponent.replace(/^[+-]/, "").padStart(2, "0")}`;
-}
-
-/** The text `q` is looked for in: the body as received when text, its JSON otherwise. */
-export function bodyText(event) {
-  return typeof event.body === "string" ? event.body : pythonJson(event.body);
 }
