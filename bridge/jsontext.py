@@ -191,10 +191,14 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+class TooLarge(ValueError):
+    """A number too large for a float (1e400), refused by `loads(finite=True)`."""
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if math.isinf(value):
-        raise ValueError(f"{text[:40]} is too large for a JSON number")
+        raise TooLarge(f"{text[:40]} is too large for a JSON number")
     return value
 
 
