@@ -26,6 +26,7 @@ import requests
 from bridge import jsontext
 from bridge.auth import TOKEN_FILE
 from bridge.config import ClientSettings
+from bridge.envelope import PAGE_DEPTH
 from bridge.errors import BridgeError
 
 DEFAULT_SERVER = ClientSettings.server
@@ -116,8 +117,10 @@ def admin_token(settings: ClientSettings) -> AdminToken:
 def response_json(response: requests.Response) -> Any:
     """An answer's JSON, parsed as the bridge parses a stranger's (jsontext.loads): a server
     or a provider API at a URL the user gave may answer anything, and requests' own parse
-    raised RecursionError for JSON nested past the stack. ValueError for what is not JSON."""
-    return jsontext.loads(response.content)
+    raised RecursionError for JSON nested past the stack. ValueError for what is not JSON.
+
+    Nested as deep as a history page holding a body at the bridge's limit may be."""
+    return jsontext.loads(response.content, depth=PAGE_DEPTH)
 
 
 def _describe(response: requests.Response) -> str:
@@ -256,8 +259,9 @@ class Feed:
     channel to the cursor to resume after (absent: live from now). Events wait in a bounded
     queue (`queue` events): while it is full the channel is paused at the bridge and resumed
     after the last event queued, so a slow consumer loses nothing and holds no more. The
-    first connection failing, or a refused token, raises from the iteration (CliError);
-    later drops are retried with backoff. `notices` gets one line per state change
+    first connection failing, a refused token, or a frame the feed cannot parse (it may be
+    an event: the iteration stops before it) raises from the iteration (CliError); later
+    drops are retried with backoff. `notices` gets one line per state change
     ("away: ...", "back: ...", "stalled: ..."), as `bridge listen` prints them.
     """
 

@@ -32,6 +32,12 @@ if TYPE_CHECKING:  # endpoints.py imports the store, which builds on this module
 # part of the event, so they are masked before the envelope is stored or shown.
 # X-Gitlab-Token is GitLab's "signature": the endpoint's secret itself, sent in clear.
 MASKED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-gitlab-token"})
+# How deep the bridge's own JSON gets around a body it stored as JSON (nested up to
+# jsontext.MAX_DEPTH): an event frame `{"event": {"body": <body>}}` adds 2 levels, a history
+# page `{"events": [{"body": <body>}]}` 3. Clients parse frames and pages with these limits:
+# with the body's own, an event nested 127 deep was unreadable to the bridge's own CLI.
+FRAME_DEPTH = jsontext.MAX_DEPTH + 2
+PAGE_DEPTH = jsontext.MAX_DEPTH + 3
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from bridge.endpoints import Endpoint
 from bridge.errors import RecordChanged, StoreUnavailable, VerificationError
 from bridge.providers import Verdict, WebhookRequest
 from bridge.store import Store, StoredEvent
-from bridge.text import is_unicode
+from bridge.text import is_unicode, replaced_surrogates
 from bridge.timefmt import iso
 
 PREVIEW_BYTES = 2048
@@ -150,7 +150,7 @@ def _envelope(
         event_id = body_hash(request.body)
     event_type = identity.event_type
     if event_type is not None and not is_unicode(event_type):
-        event_type = event_type.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        event_type = replaced_surrogates(event_type)
     tail = envelope.tail(
         endpoint,
         envelope.Arrival(

@@ -25,26 +25,28 @@ MAX_DEPTH = 128
 
 
 class TooDeep(ValueError):
-    """JSON nested more than MAX_DEPTH levels."""
+    """JSON nested more than its limit (MAX_DEPTH unless told) levels."""
 
-    def __init__(self) -> None:
-        super().__init__(f"JSON nested more than {MAX_DEPTH} levels deep")
+    def __init__(self, limit: int = MAX_DEPTH) -> None:
+        super().__init__(f"JSON nested more than {limit} levels deep")
 
 
-def loads(data: bytes | str, *, finite: bool = False) -> Any:
+def loads(data: bytes | str, *, finite: bool = False, depth: int = MAX_DEPTH) -> Any:
     """The JSON value of `data`; ValueError for anything else (not UTF-8, not JSON, NaN or
-    Infinity, an integer too long to convert, or nested more than MAX_DEPTH levels).
+    Infinity, an integer too long to convert, or nested more than `depth` levels).
 
     `finite` also refuses a number too large for a float (1e400), which json.loads makes
     `inf`: for a value that is written out again as JSON (an envelope's body), where it
-    would come out as `Infinity`, which no strict parser reads."""
+    would come out as `Infinity`, which no strict parser reads. `depth` is MAX_DEPTH for
+    what a stranger sends; a client reading the bridge's own frames and pages allows the
+    levels they wrap a body in (envelope.FRAME_DEPTH, envelope.PAGE_DEPTH)."""
     opening = containers(data)
     # Millions of containers (25 MB of `{},`) made while the collector runs: each collection
     # walks the whole growing tree, which cost seconds of a worker on top of the parse. The
     # tree holds no cycles, so collecting during the parse finds nothing. The collector is
     # the process's: the rest of the worker (a large body is parsed in offload.py's thread
     # pool) goes without collections meanwhile, which delays garbage, never loses any.
-    paused = gc.isenabled() and opening > MAX_DEPTH
+    paused = gc.isenabled() and opening > depth
     if paused:
         gc.disable()
     try:
@@ -52,14 +54,14 @@ def loads(data: bytes | str, *, finite: bool = False) -> Any:
             data, parse_float=_finite_float if finite else float, parse_constant=_reject_constant
         )
         # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
-        too_deep = opening > MAX_DEPTH and _deeper_than(value, MAX_DEPTH)
+        too_deep = opening > depth and _deeper_than(value, depth)
     except RecursionError:
-        raise TooDeep() from None
+        raise TooDeep(depth) from None
     finally:
         if paused:
             gc.enable()
     if too_deep:
-        raise TooDeep()
+        raise TooDeep(depth)
     return value
 
 
@@ -189,10 +191,14 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+class TooLarge(ValueError):
+    """A number too large for a float (1e400), refused by `loads(finite=True)`."""
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if math.isinf(value):
-        raise ValueError(f"{text[:40]} is too large for a JSON number")
+        raise TooLarge(f"{text[:40]} is too large for a JSON number")
     return value
 
 

@@ -1,5 +1,5 @@
 """Text from outside, made safe to write out: its control characters escaped (for a log
-line, a terminal), and whether a string is Unicode at all.
+line, a terminal), and whether a string is Unicode at all (and made so).
 
 C0, DEL and C1: a newline in a logged path forges a line of its own; ESC (and CSI, 0x9b)
 begins the sequences that clear a terminal or set its title. The bidirectional controls
@@ -40,3 +40,10 @@ def is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def replaced_surrogates(text: str) -> str:
+    """`text` with each lone surrogate as one U+FFFD (a high one followed by a low one, a
+    pair, as the character they make). Through UTF-16, whose decoder replaces one code unit
+    per error: UTF-8's replaces each of the three bytes of a surrogate, three U+FFFD."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

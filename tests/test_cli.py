@@ -251,6 +251,28 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    "command",
+    [
+        ["endpoints", "create", "v5", "--provider", "github"],
+        ["send", "v5", "--provider", "github", "--secret", SECRET],
+    ],
+)
+@pytest.mark.parametrize("option", ["tolerance=1e400", "tolerance=-1e400", "mask=[1e400]"])
+def test_an_option_number_past_a_float_is_a_usage_error_naming_it(
+    command: list[str], option: str
+) -> None:
+    """`--option` holding a number too large for JSON (1e400) is exit 2 naming the option and
+    its value, not requests' "Out of range float values are not JSON compliant"."""
+    result = run(*command, "--option", option, "--server", "http://127.0.0.1:9")
+    assert result.returncode == 2, result
+    assert "usage: bridge" in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert f"error: argument --option: {option}: " in last, last
+    assert "too large for a JSON number" in last, last
+    assert "Out of range" not in result.stderr
+
+
+@pytest.mark.parametrize(
     "args",
     [
         [],

@@ -79,16 +79,46 @@ LONE = "\\ud800"
 def test_an_event_type_with_a_lone_surrogate_is_stored(
     unverified_app: Flask, auth: dict[str, str], uid: str, no_error_logged: None
 ) -> None:
-    """A body whose `type` is a lone surrogate escape is 202, typed with replacement
-    characters: redis-py could not encode it (a 500 and a traceback)."""
+    """A body whose `type` is a lone surrogate escape is 202, typed with a replacement
+    character: redis-py could not encode it (a 500 and a traceback)."""
     client = unverified_app.test_client()
     create(client, auth, uid, "none", secret=None)
     body = ('{"type": "payment.' + LONE + '"}').encode()
     answer = client.post(f"/hooks/{uid}", data=body, content_type="application/json")
     assert answer.status_code == 202, answer.get_data(as_text=True)
     (event,) = history(client, auth, uid)
-    assert event["event_type"] == "payment.\ufffd\ufffd\ufffd"
+    assert event["event_type"] == "payment.\ufffd"
     assert event["body"] == {"type": "payment.\ud800"}
+
+
+@pytest.mark.parametrize(
+    ("action", "event_type"),
+    [
+        pytest.param(LONE, "push.\ufffd", id="one"),
+        pytest.param(
+            "a\\ud800b\\udc00\\udc00\\ud800", "push.a\ufffdb\ufffd\ufffd\ufffd", id="several"
+        ),
+        pytest.param("\\ud83d\\ude00", "push.\U0001f600", id="a-pair"),
+        pytest.param(
+            "\\udfff\\ud83d\\ude00\\ud800", "push.\ufffd\U0001f600\ufffd", id="pair-among-lone"
+        ),
+    ],
+)
+def test_each_lone_surrogate_in_an_event_type_reads_as_one_replacement_character(
+    client: FlaskClient,
+    auth: dict[str, str],
+    uid: str,
+    action: str,
+    event_type: str,
+    no_error_logged: None,
+) -> None:
+    """A signed GitHub `action` gets one U+FFFD per lone surrogate escape in its event type
+    (not three: the bytes of its UTF-8 encoding), and a surrogate pair stays its character."""
+    create(client, auth, uid, "github")
+    answer = deliver(client, uid, ('{"action": "' + action + '"}').encode(), event_id=uid)
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    (event,) = history(client, auth, uid)
+    assert event["event_type"] == event_type
 
 
 def test_a_signed_event_id_with_a_lone_surrogate_falls_back_to_the_body_hash(

@@ -185,6 +185,29 @@ def test_bad_subscribe_options_name_the_field(
     assert field in answer["message"]
 
 
+@pytest.mark.parametrize(
+    "channel",
+    [{"channel": 5}, {"channel": ["x"]}, {}, {"channel": None}, {"channel": "UPPER"},
+     {"channel": "x\n"}],
+    ids=["number", "list", "missing", "null", "not-an-id", "newline"],
+)  # fmt: skip
+def test_unsubscribe_with_a_bad_channel_is_a_bad_request_naming_it(
+    bridge: BridgeProcess, endpoint: str, channel: dict[str, Any], connect: Connect
+) -> None:
+    """An unsubscribe whose channel is no endpoint id or glob is answered as such a subscribe
+    is, bad_request naming `channel` (not `not_subscribed` "not subscribed to None"), and
+    the socket's own subscription keeps its events."""
+    client = connect(bridge)
+    client.subscribe(endpoint)
+    for kind in ("subscribe", "unsubscribe"):
+        client.send({"type": kind, **channel, "ref": kind})
+        assert client.recv() == {"type": "error", "code": "bad_request", "ref": kind,
+                                 "message": "channel: must be an endpoint id, or a glob such "
+                                 "as stripe-*"}  # fmt: skip
+    sent = post(bridge, endpoint, 1)
+    assert [e["id"] for e in client.events(1)] == sent
+
+
 def test_oversized_frame_closes_with_1009(bridge: BridgeProcess, connect: Connect) -> None:
     """A client frame larger than the maximum message size closes the socket with 1009."""
     client = connect(bridge)

@@ -154,3 +154,24 @@ def test_a_frame_stalled_after_part_of_its_payload_is_dropped(
         assert code == 1008
     finally:
         raw.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (RawSocket.frame(b'{"type": "ping", "ref": "\xff"}'), "invalid UTF-8 in a text frame"),
+        (RawSocket.frame(b"\x03\xe8bye \xc3\x28", 0x8), "invalid UTF-8 in a close reason"),
+    ],
+    ids=["text-frame", "close-reason"],
+)
+def test_invalid_utf8_closes_with_1007_and_a_short_fixed_reason(
+    bridge: BridgeProcess, frame: bytes, reason: str
+) -> None:
+    """A text frame (or a close reason) that is not UTF-8 closes the socket with 1007 and a
+    fixed phrase, not Python's decode error ("'utf-8' codec can't decode byte 0xff ...")."""
+    raw = RawSocket(bridge)
+    try:
+        raw.send(frame)
+        assert raw.close_code() == (1007, reason)
+    finally:
+        raw.close()

@@ -18,6 +18,7 @@ import simple_websocket
 
 from bridge import closecodes, jsontext
 from bridge.client import AdminToken, Refused, Unreachable
+from bridge.envelope import FRAME_DEPTH
 
 # A WebSocket connect plus upgrade that takes longer than this counts as unreachable.
 WS_CONNECT_TIMEOUT = 10.0
@@ -32,6 +33,11 @@ def ws_url(server: str) -> str:
     """`http://h:p/x` -> `ws://h:p/x/ws`; https gives wss."""
     scheme, rest = server.split("://", 1)
     return ("wss" if scheme == "https" else "ws") + "://" + rest + "/ws"
+
+
+class Unreadable(Exception):
+    """A frame this client could not parse (the message says why): it may have been an
+    event, so the feed stops instead of going on past it."""
 
 
 class Dropped(Exception):
@@ -204,9 +210,10 @@ class Connection:
             return None
         try:
             # jsontext: a hostile server's frame nested 100,000 deep was a RecursionError.
-            frame = jsontext.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return {"type": "error", "code": "bad_frame", "message": "a frame that is not JSON"}
+            # FRAME_DEPTH: an event frame wraps a body the bridge keeps up to MAX_DEPTH deep.
+            frame = jsontext.loads(raw, depth=FRAME_DEPTH)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Unreadable(str(exc)[:200]) from None
         return frame if isinstance(frame, dict) else None
 
     def close(self) -> None:

@@ -16,8 +16,9 @@ channels (docs/protocol.md), kept alive forever.
   (the whole process was stopped), that is a drop like any other, resumed after the last
   event taken per channel, while the lanes keep what they hold.
 - **Reconnect.** A dropped connection is retried forever, with exponential backoff. Only the
-  first connection failing (the bridge was never there) or a refusal (a wrong token, an
-  unknown endpoint) ends the feed, as a CliError.
+  first connection failing (the bridge was never there), a refusal (a wrong token, an
+  unknown endpoint), a close the catalogue marks `never`, or a frame this client cannot
+  parse (it may be an event: going on would skip it) ends the feed, as a CliError.
 - **Silence.** Whenever nothing has arrived for a while, the protocol's own ping
   (`{"type": "ping"}`, answered `{"type": "pong"}`) is sent. So after `stall_after` seconds
   without events the user is told which it is: *idle* (pongs come back: nobody sent
@@ -35,7 +36,7 @@ from typing import Any, Protocol
 
 from bridge import closecodes
 from bridge.backoff import Backoff
-from bridge.cli.connection import Connection, Dropped, subscribe_answered
+from bridge.cli.connection import Connection, Dropped, Unreadable, subscribe_answered
 from bridge.client import AdminToken, CliError, Unreachable
 
 # Reconnect backoff: first wait, doubling up to the cap.
@@ -98,6 +99,17 @@ class Feed:
         self._stopped.set()
 
     def run(self, sink: Sink) -> None:
+        try:
+            self._run(sink)
+        except Unreadable as unreadable:
+            # Not the bridge's word, and perhaps an event: skipping it would lose that event
+            # (and move a checkpoint past it); a reconnect would only receive it again.
+            raise CliError(
+                f"this client could not parse a frame from {self.server} ({unreadable}); "
+                f"stopped rather than pass over what may be an event, at {self._position()}"
+            ) from None
+
+    def _run(self, sink: Sink) -> None:
         connected_once = False
         backoff = Backoff(BACKOFF_FIRST, BACKOFF_CAP, least=0.8)
         while not self._stopped.is_set():

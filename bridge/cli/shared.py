@@ -125,9 +125,13 @@ def notice(text: str) -> None:
 
 
 def option_value(raw: str) -> Any:
-    """`600` -> 600, `true` -> True, `"600"` -> "600"; anything that is not JSON stays text."""
+    """`600` -> 600, `true` -> True, `"600"` -> "600"; anything that is not JSON stays text.
+    jsontext.TooLarge for a number too large for JSON (1e400): it would be sent as inf,
+    which no JSON holds, and the text may well be a typo, so it is not sent as text either."""
     try:
-        return jsontext.loads(raw)
+        return jsontext.loads(raw, finite=True)
+    except jsontext.TooLarge:
+        raise
     except ValueError:
         return raw
 
@@ -155,7 +159,10 @@ def option_arg(raw: str) -> tuple[str, Any]:
     key, eq, value = raw.partition("=")
     if not eq or not key.strip():
         raise argparse.ArgumentTypeError(f"expected key=value, got {raw!r}")
-    return key.strip(), option_value(value)
+    try:
+        return key.strip(), option_value(value)
+    except jsontext.TooLarge as exc:
+        raise argparse.ArgumentTypeError(f"{raw}: {exc}") from None
 
 
 def cursor_arg(raw: str) -> str:

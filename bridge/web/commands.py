@@ -52,7 +52,7 @@ class Follow:
 
 @dataclass(frozen=True)
 class Unsubscribe:
-    channel: str | None  # None: not a string (answered `not_subscribed`)
+    channel: str  # an endpoint id or a glob, as a subscribe takes
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,7 @@ def command(message: dict[str, Any], ref: Ref) -> tuple[Command, Ref]:
         if kind == "subscribe":
             return _subscribe(message), ref
         if kind == "unsubscribe":
-            channel = message.get("channel")
-            return Unsubscribe(channel if isinstance(channel, str) else None), ref
+            return Unsubscribe(_channel(message.get("channel"))), ref
         if kind == "ping":
             return Ping(), ref
         if kind == "auth":
@@ -112,7 +111,6 @@ def command(message: dict[str, Any], ref: Ref) -> tuple[Command, Ref]:
 
 
 def _subscribe(message: dict[str, Any]) -> Subscribe | Follow:
-    channel = message.get("channel")
     since, pattern = message.get("since"), _pattern(message.get("filter"))
     on_slow = message.get("on_slow", CLOSE)
     if on_slow not in POLICIES:
@@ -120,11 +118,17 @@ def _subscribe(message: dict[str, Any]) -> Subscribe | Follow:
     rejections = message.get("rejections", False)
     if not isinstance(rejections, bool):
         raise InvalidInput("rejections", "expected true or false")
+    channel = _channel(message.get("channel"))
     if is_channel_glob(channel):
         return Follow(channel, _since_map(since), pattern, on_slow, rejections)
-    if not is_endpoint_id(channel):
-        raise InvalidInput("channel", "must be an endpoint id, or a glob such as stripe-*")
     return Subscribe(channel, _since(since), pattern, on_slow, rejections)
+
+
+def _channel(value: Any) -> str:
+    """A subscribe's or an unsubscribe's channel: an endpoint id or a glob."""
+    if not is_channel_glob(value) and not is_endpoint_id(value):
+        raise InvalidInput("channel", "must be an endpoint id, or a glob such as stripe-*")
+    return str(value)
 
 
 def is_channel_glob(value: object) -> TypeGuard[str]:

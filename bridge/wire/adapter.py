@@ -16,7 +16,8 @@ the bridge needs (reading in the request greenlet, framing once per event):
   same `send`, `receive_data` and `events`, no handshake.
 - simple-websocket's `_handle_events` iterates `ws.ws.events()`; `filter_events` makes that
   connection a `_Filtered` (its class swapped, no state but its keeper) whose `events()`
-  drops what the bridge's inbound rate limit refuses (pings, pongs, fragments), unanswered.
+  drops what the bridge's inbound rate limit refuses (pings, pongs, fragments), unanswered,
+  and gives the close wsproto makes for text that is not UTF-8 (1007) a fixed reason.
 - wsproto's frame decoder (`Connection._proto._frame_decoder`, its `header` and
   `payload_consumed`) is read to refuse a frame by its declared length as soon as its header
   arrives; wsproto has no public way to see a frame before its payload.
@@ -37,8 +38,8 @@ from typing import Any, Protocol, cast
 
 from gevent import socket as gevent_socket
 from wsproto.connection import Connection
-from wsproto.events import Event
-from wsproto.frame_protocol import FrameDecoder
+from wsproto.events import CloseConnection, Event
+from wsproto.frame_protocol import CloseReason, FrameDecoder
 
 from bridge.errors import LibraryChanged
 
@@ -135,8 +136,25 @@ class _Filtered(Connection):
     def events(self) -> Generator[Event, None, None]:
         keep = self.keeper.keep
         for event in super().events():
+            if isinstance(event, CloseConnection):
+                event = _fixed_reason(event)
             if keep(event):
                 yield event
+
+
+# wsproto closes a socket whose text frame (or close reason) is not UTF-8 with 1007 and
+# Python's decode error as the reason, which simple-websocket sends the client: "'utf-8'
+# codec can't decode byte 0xff in position 25: invalid start byte" says how we parse.
+_DECODE_ERROR = "codec can't decode"
+_CLOSE_REASON_ERROR = "Error decoding CLOSE reason"
+
+
+def _fixed_reason(event: CloseConnection) -> CloseConnection:
+    reason = event.reason or ""
+    if event.code != CloseReason.INVALID_FRAME_PAYLOAD_DATA or _DECODE_ERROR not in reason:
+        return event
+    where = "a close reason" if reason.startswith(_CLOSE_REASON_ERROR) else "a text frame"
+    return CloseConnection(event.code, f"invalid UTF-8 in {where}")
 
 
 def filter_events(ws: Any, keeper: Keeper) -> None:
