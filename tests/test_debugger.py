@@ -216,7 +216,7 @@ def test_secret_with_stray_spaces_is_spotted(
     client: FlaskClient, auth: dict[str, str], uid: str
 ) -> None:
     """An endpoint secret pasted with surrounding spaces is pointed out."""
-    body = {"id": uid, "provider": "github", "secret": f"  {SECRET}\n"}
+    body = {"id": uid, "provider": "github", "secret": f"  {SECRET} "}
     assert client.post("/api/endpoints", json=body, headers=auth).status_code == 201
     assert send(client, uid, BODY, signed(BODY)) == 401
     hint = last_rejection(client, auth, uid)["diagnosis"]["secret_hint"]
