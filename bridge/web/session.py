@@ -242,7 +242,7 @@ class Session:
         frame: dict[str, Any] = {
             "type": "subscribed",
             "channel": channel,
-            "cursor": cursor.text(state.last),
+            "cursor": cursor.text(state.newest),
             "recovered": True if since is None else state.recovers(since),
         }
         if glob is not None:
