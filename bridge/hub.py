@@ -58,7 +58,9 @@ class Hub:
         # Every channel there is: after a reconnect, a glob follow learns those created while
         # the hub was away (their first events came while nobody was listening).
         self._list_channels = channels
-        self._follows: set[Following] = set()
+        # In the order they were made: of a socket's globs matching an endpoint created later,
+        # the earliest adopts it.
+        self._follows: dict[Following, None] = {}
         self._store = store
         self._send_timeout = send_timeout
         # Redis may stay silent this long before the hub pings it, and twice this before the
@@ -182,10 +184,14 @@ class Hub:
         """
         self.ensure_started()
         known = list(channels)
-        matching = sorted(c for c in known if fnmatchcase(c, following.glob))
         with self._lock:
             following.seen.update(known)
-            self._follows.add(following)
+            # A channel the socket holds already (exactly, or through an earlier glob) stays
+            # where it is: the socket gets each event once.
+            matching = sorted(
+                c for c in known if fnmatchcase(c, following.glob) and following.claim(c)
+            )
+            self._follows[following] = None
         sent = 0
         try:
             # All the channels' subscriptions asked for at once, not one round trip each.
@@ -203,8 +209,12 @@ class Hub:
 
     def unfollow(self, following: Following) -> None:
         with self._lock:
-            self._follows.discard(following)
+            self._follows.pop(following, None)
             children = list(following.children.values())
+            # Each channel it claimed is one it has seen (a follow that failed midway claimed
+            # some it made no subscription for).
+            for channel in following.seen:
+                following.holdings.release(channel, following.glob)
         for child in children:
             self.unsubscribe(child)
 
@@ -216,7 +226,7 @@ class Hub:
                 if channel in following.seen:
                     continue
                 following.seen.add(channel)
-                if not fnmatchcase(channel, following.glob):
+                if not fnmatchcase(channel, following.glob) or not following.claim(channel):
                     continue
                 child = following.child(channel)
                 child.buffer = None  # live at once: it has no backlog to wait for

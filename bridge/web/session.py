@@ -18,7 +18,7 @@ from bridge.errors import NotFound, SocketClosed, StoreUnavailable
 from bridge.ratelimit import InboundLimit, TokenBucket, Verdict
 from bridge.services import Services
 from bridge.store import StreamState
-from bridge.subscription import Following, Subscription
+from bridge.subscription import Following, Holdings, Subscription
 from bridge.web import commands
 from bridge.web.commands import Auth, BadFrame, Follow, Ping, Ref, Subscribe, Unsubscribe
 from bridge.wire.connection import Connection
@@ -51,6 +51,7 @@ class Session:
         )
         self.subs: dict[str, Subscription] = {}
         self.follows: dict[str, Following] = {}  # glob channels (admin only)
+        self.holdings = Holdings()  # which of those holds each channel: one event, one frame
         self._owed: tuple[Verdict, ...] = ()  # what verdicts on the reader's frames owe
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -178,6 +179,16 @@ class Session:
         if command.rejections and not self.principal.admin:
             self._error("forbidden", "rejections are for the admin token", ref)
             return
+        glob = self.holdings.claim(channel, channel)
+        if glob is not None:
+            self._error(
+                "already_subscribed",
+                f"already subscribed to {channel!r} through {glob!r}",
+                ref,
+                channel=channel,
+                held_by=glob,
+            )
+            return
         sub = Subscription(
             channel, self.socket, command.pattern, command.on_slow, command.rejections
         )
@@ -186,6 +197,7 @@ class Session:
                 sub, since, lambda state: self._announce(channel, since, state, ref)
             )
         except StoreUnavailable:
+            self.holdings.release(channel, channel)
             self._error("unavailable", "storage is unreachable; retry", ref)
             return
         self.subs[channel] = sub
@@ -201,7 +213,7 @@ class Session:
         if not self._room_for(glob, ref):
             return
         following = Following(
-            glob, self.socket, command.pattern, command.on_slow, command.rejections
+            glob, self.socket, command.pattern, command.on_slow, command.rejections, self.holdings
         )
         try:
             channels = self.services.endpoints.ids()
@@ -223,7 +235,13 @@ class Session:
 
     def _room_for(self, channel: str, ref: Ref) -> bool:
         if channel in self.subs or channel in self.follows:
-            self._error("already_subscribed", f"already subscribed to {channel!r}", ref)
+            self._error(
+                "already_subscribed",
+                f"already subscribed to {channel!r}",
+                ref,
+                channel=channel,
+                held_by=channel,
+            )
             return False
         if len(self.subs) + len(self.follows) >= MAX_SUBSCRIPTIONS:
             self._error("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS}", ref)
@@ -259,6 +277,7 @@ class Session:
                 self._error("not_subscribed", f"not subscribed to {channel!r}", ref)
                 return
             self.services.hub.unsubscribe(sub)
+            self.holdings.release(sub.channel, sub.channel)
         self._send({"type": "unsubscribed", "channel": channel}, ref)
 
     # -- answers -------------------------------------------------------------------------
@@ -268,5 +287,5 @@ class Session:
             frame["ref"] = ref
         self.socket.offer(json_frame(frame))
 
-    def _error(self, code: str, message: str, ref: Ref = None) -> None:
-        self._send({"type": "error", "code": code, "message": message}, ref)
+    def _error(self, code: str, message: str, ref: Ref = None, **detail: str) -> None:
+        self._send({"type": "error", "code": code, "message": message, **detail}, ref)
