@@ -253,6 +253,17 @@ class Endpoints:
             raise unavailable("list endpoints", exc) from exc
         return [Endpoint.from_json(raw) for raw in raws if raw is not None]
 
+    def generations(self) -> dict[str, str]:
+        """Each endpoint's id and generation (which changes when it is created again)."""
+        return {endpoint.id: endpoint.generation for endpoint in self.list()}
+
+    def generation(self, endpoint_id: str) -> str | None:
+        """The endpoint's generation as stored now, or None when there is no such endpoint."""
+        try:
+            return self.get(endpoint_id, fresh=True).generation
+        except NotFound:
+            return None
+
     def delete(self, endpoint_id: str) -> None:
         self.get(endpoint_id, fresh=True)
         try:

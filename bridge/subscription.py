@@ -35,8 +35,8 @@ class Socket(Protocol):
 class Subscription:
     """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
 
-    __slots__ = ("buffer", "buffered_bytes", "channel", "last", "pattern", "policy", "rejected",
-                 "rescan", "sent", "socket")  # fmt: skip
+    __slots__ = ("buffer", "buffered_bytes", "channel", "ended", "generation", "glob", "last",
+                 "pattern", "policy", "rejected", "rescan", "sent", "socket")  # fmt: skip
 
     def __init__(
         self,
@@ -45,9 +45,17 @@ class Subscription:
         pattern: str | None,
         policy: str = CLOSE,
         rejections: bool = False,
+        *,
+        generation: str | None = None,
+        glob: str | None = None,
     ) -> None:
         self.channel = channel
         self.socket = socket
+        # The endpoint's `generation` (new with each creation) this follows, when known: an
+        # endpoint deleted, or created again under its id, ends the subscription (`end`).
+        self.generation = generation
+        self.glob = glob  # the glob that adopted this channel, if one did
+        self.ended = False
         self.pattern = pattern
         self.policy = policy  # on_slow: what the socket's queue does when this channel outruns it
         self.last: Cursor = cursor.ZERO
@@ -60,6 +68,14 @@ class Subscription:
         # Set by the hub's backfill while the backlog is sent: read the stream once more
         # after `last` before going live (what the backfill would have read).
         self.rescan = False
+
+    def end(self) -> None:
+        """The endpoint it followed is gone (deleted, perhaps created again): say so."""
+        self.ended = True
+        frame = {"type": "unsubscribed", "channel": self.channel, "reason": "deleted"}
+        if self.glob is not None:
+            frame["glob"] = self.glob
+        self.socket.offer(json_frame(frame))
 
     def put(self, event_id: Cursor, frame: bytes) -> bool:
         """Hand an event frame to the socket, tagged where its policy may drop it later."""
@@ -149,8 +165,11 @@ class Following:
         """Whether this glob may adopt `channel`: the socket holds it through nothing else."""
         return self.holdings.claim(channel, self.glob) is None
 
-    def child(self, channel: str) -> Subscription:
-        return Subscription(channel, self.socket, self.pattern, self.policy, self.rejections)
+    def child(self, channel: str, generation: str | None) -> Subscription:
+        return Subscription(
+            channel, self.socket, self.pattern, self.policy, self.rejections,
+            generation=generation, glob=self.glob,
+        )  # fmt: skip
 
     def announce_new(self, channel: str) -> None:
         """Tell the client a channel joined, before its first event."""

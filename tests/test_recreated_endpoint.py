@@ -40,3 +40,46 @@ def test_resuming_a_socket_from_a_cursor_of_the_deleted_endpoint_is_not_recovere
     other = connect(bridge)
     assert other.subscribe(uid, since="0-0")["recovered"] is True
     assert [e["id"] for e in other.events(1)] == [new]
+
+
+def test_a_socket_is_told_when_its_endpoint_is_deleted_and_gets_no_event_of_its_successor(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """Deleting an endpoint ends each socket's subscription of it with `unsubscribed`
+    (reason `deleted`); the endpoint created again under its id sends that socket nothing
+    until it subscribes again, and a resume from the old cursor is not recovered."""
+    bridge.create_endpoint(uid)
+    client = connect(bridge)
+    client.subscribe(uid)
+    old = bridge.post_signed(uid, b"{}", event_id="c1").json()["id"]
+    assert [e["id"] for e in client.events(1)] == [old]
+    assert bridge.api("DELETE", f"/api/endpoints/{uid}").status_code == 204
+    assert client.recv() == {"type": "unsubscribed", "channel": uid, "reason": "deleted"}
+    bridge.create_endpoint(uid)
+    new = bridge.post_signed(uid, b"{}", event_id="c2").json()["id"]
+    client.send({"type": "ping"})
+    assert client.recv() == {"type": "pong"}
+    assert client.subscribe(uid, since=old)["recovered"] is False
+    assert [e["id"] for e in client.events(1)] == [new]
+
+
+def test_a_glob_is_told_when_an_endpoint_is_deleted_and_adopts_it_created_again(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """A glob's channel whose endpoint is deleted ends with `unsubscribed` (reason `deleted`,
+    naming the glob); created again, it joins the glob as a new endpoint does: `subscribed`
+    from 0-0, then its events."""
+    bridge.create_endpoint(uid)
+    client = connect(bridge)
+    client.send({"type": "subscribe", "channel": f"{uid}*"})
+    assert client.recv()["channel"] == uid
+    assert client.recv()["channels"] == [uid]
+    assert bridge.api("DELETE", f"/api/endpoints/{uid}").status_code == 204
+    assert client.recv() == {
+        "type": "unsubscribed", "channel": uid, "reason": "deleted", "glob": f"{uid}*",
+    }  # fmt: skip
+    bridge.create_endpoint(uid)
+    new = bridge.post_signed(uid, b"{}", event_id="c2").json()["id"]
+    assert client.recv() == {"type": "subscribed", "channel": uid, "cursor": "0-0",
+                             "recovered": True, "glob": f"{uid}*"}  # fmt: skip
+    assert [e["id"] for e in client.events(1)] == [new]

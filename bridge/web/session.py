@@ -169,7 +169,7 @@ class Session:
         if not self._room_for(channel, ref):
             return
         try:
-            self.services.endpoints.get(channel)
+            endpoint = self.services.endpoints.get(channel)
         except NotFound:
             self._error("unknown_channel", f"no endpoint {channel!r}", ref)
             return
@@ -190,8 +190,9 @@ class Session:
             )
             return
         sub = Subscription(
-            channel, self.socket, command.pattern, command.on_slow, command.rejections
-        )
+            channel, self.socket, command.pattern, command.on_slow, command.rejections,
+            generation=endpoint.generation,
+        )  # fmt: skip
         try:
             self.services.hub.subscribe(
                 sub, since, lambda state: self._announce(channel, since, state, ref)
@@ -216,7 +217,7 @@ class Session:
             glob, self.socket, command.pattern, command.on_slow, command.rejections, self.holdings
         )
         try:
-            channels = self.services.endpoints.ids()
+            channels = self.services.endpoints.generations()
             self.services.hub.follow(
                 following,
                 channels,
@@ -234,6 +235,7 @@ class Session:
         )
 
     def _room_for(self, channel: str, ref: Ref) -> bool:
+        self._forget_ended()
         if channel in self.subs or channel in self.follows:
             self._error(
                 "already_subscribed",
@@ -267,7 +269,16 @@ class Session:
             frame["glob"] = glob
         self._send(frame, ref)
 
+    def _forget_ended(self) -> None:
+        """Drop the exact subscriptions the hub ended (their endpoint was deleted): the client
+        was told (`unsubscribed`, reason `deleted`), and may subscribe again."""
+        for channel, sub in list(self.subs.items()):
+            if sub.ended:
+                del self.subs[channel]
+                self.holdings.release(channel, channel)
+
     def _unsubscribe(self, command: Unsubscribe, ref: Ref) -> None:
+        self._forget_ended()
         channel = command.channel
         if channel is not None and channel in self.follows:
             self.services.hub.unfollow(self.follows.pop(channel))
