@@ -227,8 +227,13 @@ class Hub:
             self.unsubscribe(child)
 
     def _adopt(self, channel: str, generation: str | None) -> bool:
-        """A channel first heard of: a subscription from its start in each follow it matches."""
-        adopted = False
+        """A channel first heard of: a subscription from its start in each follow it matches.
+
+        Each starts buffering, reads what the stream already holds, then goes live
+        (`_catch_up`): this worker may hold the channel's subscription already (an endpoint
+        deleted and created again under its id: its first events may have come while no
+        subscription of it was registered here)."""
+        adopted: list[Subscription] = []
         with self._lock:
             for following in self._follows:
                 if channel in following.seen:
@@ -237,12 +242,44 @@ class Hub:
                 if not fnmatchcase(channel, following.glob) or not following.claim(channel):
                     continue
                 child = following.child(channel, generation)
-                child.buffer = None  # live at once: it has no backlog to wait for
                 following.children[channel] = child
                 self._channels.setdefault(channel, set()).add(child)
                 following.announce_new(channel)
-                adopted = True
-        return adopted
+                adopted.append(child)
+        for child in adopted:
+            self._catch_up(child)
+        return bool(adopted)
+
+    def _catch_up(self, sub: Subscription) -> None:
+        """Queue the stream after `sub.last`, then the live events buffered meanwhile, as
+        `subscribe` does; but in the listener's thread, which must never wait on a socket,
+        so a socket that cannot take it all is closed as a slow consumer."""
+        channel_json = _json_string(sub.channel)
+        try:
+            while True:
+                for event in self._store.replay_after(sub.channel, sub.last):
+                    event_id = cursor.parse(event.id)
+                    with self._lock:
+                        if sub.ended:
+                            return
+                        if event_id <= sub.last:
+                            continue
+                        sub.last = event_id
+                    if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
+                        sub.put(event_id, _stored_frame(channel_json, event))
+                with self._lock:
+                    if sub.rescan:  # a confirmation asked for the stream after sub.last
+                        sub.rescan = False
+                        continue
+                    buffered, sub.buffer = sub.buffer or [], None
+                    for pending in buffered:
+                        sub.offer(*pending)
+                    return
+        except StoreUnavailable:
+            with self._lock:
+                # Held: live events are ignored until a backfill reads them in order.
+                sub.buffer = None
+                self._held.add(sub.channel)
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
