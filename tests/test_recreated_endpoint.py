@@ -83,3 +83,29 @@ def test_a_glob_is_told_when_an_endpoint_is_deleted_and_adopts_it_created_again(
     assert client.recv() == {"type": "subscribed", "channel": uid, "cursor": "0-0",
                              "recovered": True, "glob": f"{uid}*"}  # fmt: skip
     assert [e["id"] for e in client.events(1)] == [new]
+
+
+def test_a_subscriber_token_reads_only_the_endpoint_it_was_minted_for(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """A subscriber token minted before its endpoint was deleted does not read the endpoint
+    created again under that id (`forbidden`, on a socket opened before the deletion too);
+    one minted afterwards does."""
+    bridge.create_endpoint(uid)
+
+    def mint() -> str:
+        answer = bridge.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 600})
+        token: str = answer.json()["token"]
+        return token
+
+    old_token = mint()
+    opened = connect(bridge, token=old_token)
+    opened.subscribe(uid)
+    assert bridge.api("DELETE", f"/api/endpoints/{uid}").status_code == 204
+    assert opened.recv()["reason"] == "deleted"
+    bridge.create_endpoint(uid)
+    for client in (opened, connect(bridge, token=old_token)):
+        client.send({"type": "subscribe", "channel": uid})
+        answer = client.recv()
+        assert (answer["type"], answer["code"]) == ("error", "forbidden"), answer
+    connect(bridge, token=mint()).subscribe(uid)

@@ -176,6 +176,13 @@ class Session:
         except StoreUnavailable:
             self._error("unavailable", "storage is unreachable; retry", ref)
             return
+        if not self.principal.minted_for(channel, endpoint.generation):
+            self._error(
+                "forbidden",
+                f"this token was minted for an endpoint {channel!r} since deleted",
+                ref,
+            )
+            return
         if command.rejections and not self.principal.admin:
             self._error("forbidden", "rejections are for the admin token", ref)
             return
