@@ -341,8 +341,9 @@ class Hub:
 
     def _end_stale(self, channel: str, generation: str | None) -> None:
         """End the subscriptions that follow an endpoint that is no more (deleted; `generation`
-        None, or another: created again since). A glob's channel becomes unseen, so the glob
-        adopts the endpoint created again as a new one, with its own `subscribed`."""
+        None, or another: created again since). The channel becomes unseen by every glob, so
+        one that matches adopts the endpoint created again as a new one, with its own
+        `subscribed`, whatever held the old one."""
         with self._lock:
             stale = [
                 sub
@@ -354,8 +355,8 @@ class Hub:
             for following in self._follows:
                 if following.children.get(channel) in stale:
                     del following.children[channel]
+                if stale or generation is None:
                     following.seen.discard(channel)
-                    following.holdings.release(channel, following.glob)
             for sub in stale:
                 sub.end()
 

@@ -35,8 +35,8 @@ class Socket(Protocol):
 class Subscription:
     """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
 
-    __slots__ = ("buffer", "buffered_bytes", "channel", "ended", "generation", "glob", "last",
-                 "pattern", "policy", "rejected", "rescan", "sent", "socket")  # fmt: skip
+    __slots__ = ("buffer", "buffered_bytes", "channel", "ended", "generation", "glob", "holdings",
+                 "last", "pattern", "policy", "rejected", "rescan", "sent", "socket")  # fmt: skip
 
     def __init__(
         self,
@@ -48,6 +48,7 @@ class Subscription:
         *,
         generation: str | None = None,
         glob: str | None = None,
+        holdings: Holdings | None = None,
     ) -> None:
         self.channel = channel
         self.socket = socket
@@ -55,6 +56,7 @@ class Subscription:
         # endpoint deleted, or created again under its id, ends the subscription (`end`).
         self.generation = generation
         self.glob = glob  # the glob that adopted this channel, if one did
+        self.holdings = holdings  # its socket's, where it holds the channel
         self.ended = False
         self.pattern = pattern
         self.policy = policy  # on_slow: what the socket's queue does when this channel outruns it
@@ -70,8 +72,11 @@ class Subscription:
         self.rescan = False
 
     def end(self) -> None:
-        """The endpoint it followed is gone (deleted, perhaps created again): say so."""
+        """The endpoint it followed is gone (deleted, perhaps created again): say so, and let
+        the socket's other subscriptions take an endpoint created again under its id."""
         self.ended = True
+        if self.holdings is not None:
+            self.holdings.release(self.channel, self.glob or self.channel)
         frame = {"type": "unsubscribed", "channel": self.channel, "reason": "deleted"}
         if self.glob is not None:
             frame["glob"] = self.glob
@@ -168,7 +173,7 @@ class Following:
     def child(self, channel: str, generation: str | None) -> Subscription:
         return Subscription(
             channel, self.socket, self.pattern, self.policy, self.rejections,
-            generation=generation, glob=self.glob,
+            generation=generation, glob=self.glob, holdings=self.holdings,
         )  # fmt: skip
 
     def announce_new(self, channel: str) -> None:

@@ -109,3 +109,22 @@ def test_a_subscriber_token_reads_only_the_endpoint_it_was_minted_for(
         answer = client.recv()
         assert (answer["type"], answer["code"]) == ("error", "forbidden"), answer
     connect(bridge, token=mint()).subscribe(uid)
+
+
+def test_a_glob_adopts_the_endpoint_created_again_that_an_exact_subscription_held(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """On a socket holding `<uid>` exactly and `<uid>*`, deleting the endpoint ends the exact
+    subscription; the endpoint created again is a new one, which the glob takes."""
+    bridge.create_endpoint(uid)
+    client = connect(bridge)
+    client.subscribe(uid)
+    client.send({"type": "subscribe", "channel": f"{uid}*"})
+    assert client.recv()["channels"] == []
+    assert bridge.api("DELETE", f"/api/endpoints/{uid}").status_code == 204
+    assert client.recv() == {"type": "unsubscribed", "channel": uid, "reason": "deleted"}
+    bridge.create_endpoint(uid)
+    new = bridge.post_signed(uid, b"{}", event_id="c2").json()["id"]
+    assert client.recv() == {"type": "subscribed", "channel": uid, "cursor": "0-0",
+                             "recovered": True, "glob": f"{uid}*"}  # fmt: skip
+    assert [e["id"] for e in client.events(1)] == [new]

@@ -198,7 +198,7 @@ class Session:
             return
         sub = Subscription(
             channel, self.socket, command.pattern, command.on_slow, command.rejections,
-            generation=endpoint.generation,
+            generation=endpoint.generation, holdings=self.holdings,
         )  # fmt: skip
         try:
             self.services.hub.subscribe(
@@ -280,9 +280,8 @@ class Session:
         """Drop the exact subscriptions the hub ended (their endpoint was deleted): the client
         was told (`unsubscribed`, reason `deleted`), and may subscribe again."""
         for channel, sub in list(self.subs.items()):
-            if sub.ended:
+            if sub.ended:  # its hold on the channel went with it (Subscription.end)
                 del self.subs[channel]
-                self.holdings.release(channel, channel)
 
     def _unsubscribe(self, command: Unsubscribe, ref: Ref) -> None:
         self._forget_ended()
