@@ -1,9 +1,10 @@
 """Who may do what: the admin token, and short-lived subscriber tokens.
 
 Subscriber tokens are stateless: `wbs1.<payload>.<mac>`, where the payload (base64url JSON)
-names the channels and the expiry, and the MAC is HMAC-SHA256 under a key derived from the
-admin token. Any worker can check one without asking Redis; changing the admin token revokes
-them all.
+names the channels, each one's endpoint generation (so a token reads the endpoints it was
+minted for, not one created later under a deleted one's id) and the expiry, and the MAC is
+HMAC-SHA256 under a key derived from the admin token. Any worker can check one without
+asking Redis; changing the admin token revokes them all.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.errors import InvalidInput
@@ -56,9 +57,16 @@ class Principal:
     admin: bool
     channels: frozenset[str]
     expires_at: float | None = None
+    # The generation of each channel's endpoint when the token was minted; tokens minted
+    # before generations were bound have none, and read whatever endpoint has the id.
+    generations: Mapping[str, str] = field(default_factory=dict)
 
     def may_read(self, channel: str) -> bool:
         return self.admin or channel in self.channels
+
+    def minted_for(self, channel: str, generation: str) -> bool:
+        """Whether the endpoint of this generation is the one the token was minted for."""
+        return self.admin or self.generations.get(channel, generation) == generation
 
 
 ADMIN = Principal(admin=True, channels=frozenset())
@@ -86,13 +94,21 @@ class Authority:
             return None
         try:
             claims = json.loads(_unb64(parts[1]))
-            channels = frozenset(str(c) for c in claims["c"])
+            names = [str(c) for c in claims["c"]]
             expires_at = float(claims["e"])
-        except (ValueError, KeyError, TypeError):
+            generations = [str(g) for g in claims.get("g", [])]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        if generations and len(generations) != len(names):
             return None
         if expires_at <= (time.time() if now is None else now):
             return None
-        return Principal(admin=False, channels=channels, expires_at=expires_at)
+        return Principal(
+            admin=False,
+            channels=frozenset(names),
+            expires_at=expires_at,
+            generations=dict(zip(names, generations, strict=False)),
+        )
 
     def mint(self, channels: Iterable[str], ttl: int, now: float | None = None) -> Principal:
         names = sorted(set(channels))
@@ -109,7 +125,11 @@ class Authority:
         return Principal(admin=False, channels=frozenset(names), expires_at=expires_at)
 
     def encode(self, principal: Principal) -> str:
-        claims = {"c": sorted(principal.channels), "e": principal.expires_at}
+        names = sorted(principal.channels)
+        claims: dict[str, object] = {"c": names, "e": principal.expires_at}
+        if principal.generations:
+            # A list beside `c`, not a map: 100 channels' names already make a long token.
+            claims["g"] = [principal.generations[name] for name in names]
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{SUBSCRIBER_PREFIX}.{payload}.{self._mac(payload)}"
 

@@ -32,6 +32,24 @@ MAX_SECRET_LENGTH = 1024
 SECRET_CHARACTERS = r"[^\x00-\x1f\x7f-\x9f]*"  # noqa: S105 - a pattern, not a secret
 MAX_GRACE = 30 * 86400
 
+# Creating an endpoint writes its record and starts its stream at the creation moment, by
+# Redis's clock (the node that will number its events): last id and max-deleted-entry-id
+# both there, no entry counted as added. A cursor from an earlier endpoint of the same id
+# (deleted, its events gone with it) is then below what the stream says was dropped, so a
+# resume with it is told `recovered: false`; the new endpoint's own ids all come after.
+# One ms past TIME: ids the deleted stream gave within this very ms are below it too.
+_CREATE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('DEL', KEYS[2])
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + 1
+local start = string.format('%d', ms) .. '-0'
+redis.call('XADD', KEYS[2], start, 'x', '')
+redis.call('XDEL', KEYS[2], start)
+redis.call('XSETID', KEYS[2], start, 'ENTRIESADDED', 0, 'MAXDELETEDID', start)
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class StoredSecret:
@@ -134,6 +152,7 @@ class Endpoints:
         self.client = client
         self.allow_unverified = allow_unverified
         self.cache = cache or RecordCache()
+        self._create = client.register_script(_CREATE)
 
     def create(
         self,
@@ -181,7 +200,9 @@ class Endpoints:
             # must not leave a record that list() never shows. An index entry without a
             # record is skipped by list() and completed by the retried create.
             self.client.sadd(keys.ENDPOINT_INDEX, endpoint_id)
-            created = self.client.set(keys.endpoint(endpoint_id), text, nx=True)
+            created = self._create(
+                keys=[keys.endpoint(endpoint_id), keys.stream(endpoint_id)], args=[text]
+            )
             if not created:
                 raise Conflict("endpoint", endpoint_id)
         except REDIS_ERRORS as exc:
@@ -234,6 +255,17 @@ class Endpoints:
         except REDIS_ERRORS as exc:
             raise unavailable("list endpoints", exc) from exc
         return [Endpoint.from_json(raw) for raw in raws if raw is not None]
+
+    def generations(self) -> dict[str, str]:
+        """Each endpoint's id and generation (which changes when it is created again)."""
+        return {endpoint.id: endpoint.generation for endpoint in self.list()}
+
+    def generation(self, endpoint_id: str) -> str | None:
+        """The endpoint's generation as stored now, or None when there is no such endpoint."""
+        try:
+            return self.get(endpoint_id, fresh=True).generation
+        except NotFound:
+            return None
 
     def delete(self, endpoint_id: str) -> None:
         self.get(endpoint_id, fresh=True)

@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         send_timeout=settings.ws_send_timeout,
         peer_timeout=settings.redis_timeout,
         on_change=cache.invalidate,
-        channels=endpoints.ids,
+        channels=endpoints.generations,
+        generation=endpoints.generation,
     )
     cache.live = hub.connected.is_set
     app.extensions["bridge"] = Services(

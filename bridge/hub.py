@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from fnmatch import fnmatchcase
 
 from bridge import cursor, envelope, metrics
@@ -50,15 +50,22 @@ class Hub:
         send_timeout: float,
         peer_timeout: float = 5.0,
         on_change: Callable[[str | None], None] = lambda _: None,
-        channels: Callable[[], Iterable[str]] = tuple,
+        channels: Callable[[], Mapping[str, str]] = dict,
+        generation: Callable[[str], str | None] = lambda _: None,
     ) -> None:
         # on_change(endpoint id) for each endpoint-record change; on_change(None) whenever
         # the subscription is (re)made or lost, since changes may have gone unheard.
         self._on_change = on_change
-        # Every channel there is: after a reconnect, a glob follow learns those created while
-        # the hub was away (their first events came while nobody was listening).
+        # Every channel there is, with its endpoint's generation: after a reconnect, a glob
+        # follow learns those created while the hub was away (their first events came while
+        # nobody was listening), and subscriptions of endpoints deleted meanwhile end.
         self._list_channels = channels
-        self._follows: set[Following] = set()
+        # An endpoint's generation now (None: there is none), read on each change notice of
+        # an endpoint this process follows: deleted, or created again, its subscriptions end.
+        self._generation = generation
+        # In the order they were made: of a socket's globs matching an endpoint created later,
+        # the earliest adopts it.
+        self._follows: dict[Following, None] = {}
         self._store = store
         self._send_timeout = send_timeout
         # Redis may stay silent this long before the hub pings it, and twice this before the
@@ -155,6 +162,8 @@ class Hub:
         for event in self._store.replay_after(sub.channel, sub.last):
             event_id = cursor.parse(event.id)
             with self._lock:
+                if sub.ended:  # the endpoint was deleted meanwhile
+                    return sent, True
                 if event_id <= sub.last:
                     continue
                 sub.last = event_id
@@ -169,12 +178,13 @@ class Hub:
     def follow(
         self,
         following: Following,
-        channels: Iterable[str],
+        channels: Mapping[str, str],
         since: Mapping[str, Cursor],
         announce: Callable[[str, StreamState], None],
     ) -> int:
-        """Subscribe `following` to each of `channels` its glob matches, from its cursor in
-        `since` (else live), and from then on to each matching channel first heard of.
+        """Subscribe `following` to each of `channels` (endpoint id: generation) its glob
+        matches, from its cursor in `since` (else live), and from then on to each matching
+        channel first heard of.
 
         The channels there are now are marked seen before the follow is registered: a live
         event for one of them waits for its own subscription (whose backlog holds it), and
@@ -182,16 +192,20 @@ class Hub:
         """
         self.ensure_started()
         known = list(channels)
-        matching = sorted(c for c in known if fnmatchcase(c, following.glob))
         with self._lock:
             following.seen.update(known)
-            self._follows.add(following)
+            # A channel the socket holds already (exactly, or through an earlier glob) stays
+            # where it is: the socket gets each event once.
+            matching = sorted(
+                c for c in known if fnmatchcase(c, following.glob) and following.claim(c)
+            )
+            self._follows[following] = None
         sent = 0
         try:
             # All the channels' subscriptions asked for at once, not one round trip each.
             with self._wanting(matching):
                 for channel in matching:
-                    child = following.child(channel)
+                    child = following.child(channel, channels[channel])
                     following.children[channel] = child
                     sent += self.subscribe(
                         child, since.get(channel), functools.partial(announce, channel)
@@ -203,28 +217,69 @@ class Hub:
 
     def unfollow(self, following: Following) -> None:
         with self._lock:
-            self._follows.discard(following)
+            self._follows.pop(following, None)
             children = list(following.children.values())
+            # Each channel it claimed is one it has seen (a follow that failed midway claimed
+            # some it made no subscription for).
+            for channel in following.seen:
+                following.holdings.release(channel, following.glob)
         for child in children:
             self.unsubscribe(child)
 
-    def _adopt(self, channel: str) -> bool:
-        """A channel first heard of: a subscription from its start in each follow it matches."""
-        adopted = False
+    def _adopt(self, channel: str, generation: str | None) -> bool:
+        """A channel first heard of: a subscription from its start in each follow it matches.
+
+        Each starts buffering, reads what the stream already holds, then goes live
+        (`_catch_up`): this worker may hold the channel's subscription already (an endpoint
+        deleted and created again under its id: its first events may have come while no
+        subscription of it was registered here)."""
+        adopted: list[Subscription] = []
         with self._lock:
             for following in self._follows:
                 if channel in following.seen:
                     continue
                 following.seen.add(channel)
-                if not fnmatchcase(channel, following.glob):
+                if not fnmatchcase(channel, following.glob) or not following.claim(channel):
                     continue
-                child = following.child(channel)
-                child.buffer = None  # live at once: it has no backlog to wait for
+                child = following.child(channel, generation)
                 following.children[channel] = child
                 self._channels.setdefault(channel, set()).add(child)
                 following.announce_new(channel)
-                adopted = True
-        return adopted
+                adopted.append(child)
+        for child in adopted:
+            self._catch_up(child)
+        return bool(adopted)
+
+    def _catch_up(self, sub: Subscription) -> None:
+        """Queue the stream after `sub.last`, then the live events buffered meanwhile, as
+        `subscribe` does; but in the listener's thread, which must never wait on a socket,
+        so a socket that cannot take it all is closed as a slow consumer."""
+        channel_json = _json_string(sub.channel)
+        try:
+            while True:
+                for event in self._store.replay_after(sub.channel, sub.last):
+                    event_id = cursor.parse(event.id)
+                    with self._lock:
+                        if sub.ended:
+                            return
+                        if event_id <= sub.last:
+                            continue
+                        sub.last = event_id
+                    if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
+                        sub.put(event_id, _stored_frame(channel_json, event))
+                with self._lock:
+                    if sub.rescan:  # a confirmation asked for the stream after sub.last
+                        sub.rescan = False
+                        continue
+                    buffered, sub.buffer = sub.buffer or [], None
+                    for pending in buffered:
+                        sub.offer(*pending)
+                    return
+        except StoreUnavailable:
+            with self._lock:
+                # Held: live events are ignored until a backfill reads them in order.
+                sub.buffer = None
+                self._held.add(sub.channel)
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
@@ -264,10 +319,46 @@ class Hub:
 
     def changed(self, endpoint: str) -> None:
         self._on_change(endpoint)
+        if endpoint not in self._channels and not self._follows:
+            return
+        # Read now, not taken from the notice: a notice handled late (the endpoint deleted
+        # and already created again) still ends only what followed the deleted one.
+        try:
+            generation = self._generation(endpoint)
+        except StoreUnavailable:
+            # Its node is away: what follows it stays, and the next reconnect's backfill
+            # compares generations again; a glob still adopts a new endpoint at once.
+            log.warning("hub cannot read endpoint %s after its change notice", endpoint)
+            generation = None
+        else:
+            self._end_stale(endpoint, generation)
+            if generation is None:
+                return  # deleted
         # No event of a channel nobody subscribed reaches this process: glob follows learn
         # of a new endpoint from its creation, and subscribe it at once.
-        if self._follows and self._adopt(endpoint) and self.shards is not None:
+        if self._follows and self._adopt(endpoint, generation) and self.shards is not None:
             self.shards.wake()
+
+    def _end_stale(self, channel: str, generation: str | None) -> None:
+        """End the subscriptions that follow an endpoint that is no more (deleted; `generation`
+        None, or another: created again since). The channel becomes unseen by every glob, so
+        one that matches adopts the endpoint created again as a new one, with its own
+        `subscribed`, whatever held the old one."""
+        with self._lock:
+            stale = [
+                sub
+                for sub in self._channels.get(channel, ())
+                if sub.generation is not None and sub.generation != generation
+            ]
+            for sub in stale:
+                self.unsubscribe(sub)
+            for following in self._follows:
+                if following.children.get(channel) in stale:
+                    del following.children[channel]
+                if stale or generation is None:
+                    following.seen.discard(channel)
+            for sub in stale:
+                sub.end()
 
     @contextlib.contextmanager
     def _wanting(self, channels: list[str]) -> Iterator[None]:
@@ -322,7 +413,7 @@ class Hub:
         """A rejected delivery, to the subscriptions of its channel that asked for them.
         Not backfilled after a reconnect: the rejections API keeps the last 50."""
         channel, record = envelope.split_message(data)
-        if channel not in self._channels and not (self._follows and self._adopt(channel)):
+        if channel not in self._channels and not (self._follows and self._adopt(channel, None)):
             return
         frame = wire_frame(
             '{"type":"rejected","channel":' + _json_string(channel) + ',"rejection":'
@@ -340,12 +431,16 @@ class Hub:
         others serve) is *held*: its live events are ignored, since they are in its stream,
         and its backfill is retried every HELD_RETRY seconds; the other channels go on.
         """
-        if only is None and self._follows:
+        if only is None and (self._follows or self._channels):
             try:
-                for channel in self._list_channels():
-                    self._adopt(channel)
+                generations = self._list_channels()
             except StoreUnavailable:
                 log.warning("hub cannot list channels; glob follows learn new ones live")
+            else:
+                for channel in list(self._channels):
+                    self._end_stale(channel, generations.get(channel))
+                for channel, generation in generations.items():
+                    self._adopt(channel, generation)
         with self._lock:
             starts = {}
             for channel, subs in self._channels.items():

@@ -66,16 +66,29 @@ end
 
 @dataclass(frozen=True)
 class StreamState:
-    """Where an endpoint's stream stands: the newest id and the newest id ever trimmed."""
+    """Where an endpoint's stream stands: the newest id, the newest id ever dropped (by
+    retention, or the endpoint's creation: bridge/endpoints.py), and how many events it
+    holds and was ever given."""
 
     last: Cursor
     trimmed: Cursor
     exists: bool
+    length: int = 0
+    added: int = 0
+
+    @property
+    def newest(self) -> Cursor:
+        """The newest event's id; 0-0 when the endpoint has had none."""
+        return self.last if self.added else cursor.ZERO
 
     def recovers(self, since: Cursor) -> bool:
-        """Whether every event after `since` is still retained (False also after a data reset)."""
+        """Whether every event after `since` is still retained (False also after a data reset,
+        and for a cursor of an earlier endpoint of the same id)."""
         if since > self.last:
             return False
+        if since == cursor.ZERO:
+            # "From the start": of this endpoint, whose creation mark is no event missed.
+            return self.added == self.length
         return since >= self.trimmed
 
 
@@ -185,6 +198,8 @@ class Store:
             last=cursor.parse(_text(info["last-generated-id"])),
             trimmed=cursor.parse(_text(info["max-deleted-entry-id"])),
             exists=True,
+            length=int(info["length"]),
+            added=int(info["entries-added"]),
         )
 
     def history(self, channel: str, since: Cursor, limit: int) -> Page:

@@ -1,9 +1,11 @@
 """What a socket follows, as the hub holds it: a `Subscription` per channel (its cursor, its
 event-type filter, its slow-client policy, its buffer while the backlog is sent), a
-`Following` per glob, and the `Liveness` check of the hub's own Redis subscription."""
+`Following` per glob, the socket's `Holdings` (which of them has each channel), and the
+`Liveness` check of the hub's own Redis subscription."""
 
 from __future__ import annotations
 
+import threading
 import time
 from fnmatch import fnmatchcase
 from typing import Protocol
@@ -33,8 +35,8 @@ class Socket(Protocol):
 class Subscription:
     """One socket's interest in one channel. `buffer` is a list while the backlog is sent."""
 
-    __slots__ = ("buffer", "buffered_bytes", "channel", "last", "pattern", "policy", "rejected",
-                 "rescan", "sent", "socket")  # fmt: skip
+    __slots__ = ("buffer", "buffered_bytes", "channel", "ended", "generation", "glob", "holdings",
+                 "last", "pattern", "policy", "rejected", "rescan", "sent", "socket")  # fmt: skip
 
     def __init__(
         self,
@@ -43,9 +45,19 @@ class Subscription:
         pattern: str | None,
         policy: str = CLOSE,
         rejections: bool = False,
+        *,
+        generation: str | None = None,
+        glob: str | None = None,
+        holdings: Holdings | None = None,
     ) -> None:
         self.channel = channel
         self.socket = socket
+        # The endpoint's `generation` (new with each creation) this follows, when known: an
+        # endpoint deleted, or created again under its id, ends the subscription (`end`).
+        self.generation = generation
+        self.glob = glob  # the glob that adopted this channel, if one did
+        self.holdings = holdings  # its socket's, where it holds the channel
+        self.ended = False
         self.pattern = pattern
         self.policy = policy  # on_slow: what the socket's queue does when this channel outruns it
         self.last: Cursor = cursor.ZERO
@@ -58,6 +70,17 @@ class Subscription:
         # Set by the hub's backfill while the backlog is sent: read the stream once more
         # after `last` before going live (what the backfill would have read).
         self.rescan = False
+
+    def end(self) -> None:
+        """The endpoint it followed is gone (deleted, perhaps created again): say so, and let
+        the socket's other subscriptions take an endpoint created again under its id."""
+        self.ended = True
+        if self.holdings is not None:
+            self.holdings.release(self.channel, self.glob or self.channel)
+        frame = {"type": "unsubscribed", "channel": self.channel, "reason": "deleted"}
+        if self.glob is not None:
+            frame["glob"] = self.glob
+        self.socket.offer(json_frame(frame))
 
     def put(self, event_id: Cursor, frame: bytes) -> bool:
         """Hand an event frame to the socket, tagged where its policy may drop it later."""
@@ -87,12 +110,41 @@ class Subscription:
         return 0
 
 
+class Holdings:
+    """Which of one socket's subscriptions holds each channel: the exact subscribe of it, or
+    the glob that adopted it. A socket holds a channel once, so each event reaches it once
+    however its subscriptions overlap (`*`, `de*` and `deep` together)."""
+
+    __slots__ = ("_by_channel", "_lock")
+
+    def __init__(self) -> None:
+        self._by_channel: dict[str, str] = {}
+        # The session claims for exact subscribes, the hub's listener for globs adopting
+        # an endpoint created later: two threads (greenlets under gevent).
+        self._lock = threading.Lock()
+
+    def claim(self, channel: str, holder: str) -> str | None:
+        """Give `channel` to `holder` (a channel, or a glob): None when it was free, else what
+        holds it (unchanged)."""
+        with self._lock:
+            held = self._by_channel.get(channel)
+            if held is None:
+                self._by_channel[channel] = holder
+            return held
+
+    def release(self, channel: str, holder: str) -> None:
+        with self._lock:
+            if self._by_channel.get(channel) == holder:
+                del self._by_channel[channel]
+
+
 class Following:
     """An admin socket's glob subscription (`*`, `stripe-*`): one Subscription per matching
     channel, made for the channels there are when it starts and for each one first heard of
     later (an endpoint created afterwards), so every channel keeps its own cursor."""
 
-    __slots__ = ("children", "glob", "pattern", "policy", "rejections", "seen", "socket")
+    __slots__ = ("children", "glob", "holdings", "pattern", "policy", "rejections", "seen",
+                 "socket")  # fmt: skip
 
     def __init__(
         self,
@@ -101,17 +153,28 @@ class Following:
         pattern: str | None,
         policy: str = CLOSE,
         rejections: bool = False,
+        holdings: Holdings | None = None,
     ) -> None:
         self.glob = glob
         self.socket = socket
+        # The socket's: a channel it already holds (exactly, or through an earlier glob) is
+        # not adopted again.
+        self.holdings = holdings if holdings is not None else Holdings()
         self.pattern = pattern
         self.policy = policy
         self.rejections = rejections
         self.children: dict[str, Subscription] = {}
         self.seen: set[str] = set()  # channels already matched against the glob, or not
 
-    def child(self, channel: str) -> Subscription:
-        return Subscription(channel, self.socket, self.pattern, self.policy, self.rejections)
+    def claim(self, channel: str) -> bool:
+        """Whether this glob may adopt `channel`: the socket holds it through nothing else."""
+        return self.holdings.claim(channel, self.glob) is None
+
+    def child(self, channel: str, generation: str | None) -> Subscription:
+        return Subscription(
+            channel, self.socket, self.pattern, self.policy, self.rejections,
+            generation=generation, glob=self.glob, holdings=self.holdings,
+        )  # fmt: skip
 
     def announce_new(self, channel: str) -> None:
         """Tell the client a channel joined, before its first event."""

@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 from bridge import closecodes
 from bridge.client import AuthRefused, CliError, Feed
 from bridge.embedded import EmbeddedRedis
-from tests.support import BridgeProcess, deliver
+from tests.support import BridgeProcess, deliver, wait_until
 
 pytestmark = pytest.mark.gunicorn
 
@@ -99,6 +99,29 @@ def test_the_listening_notice_of_a_library_feed_names_no_ctrl_c(
         feed.close()
     assert f"listening to {uid} on {bridge.url}, from after 0-0" in lines, lines
     assert not any("Ctrl-C" in line for line in lines), lines
+
+
+def test_a_feed_says_when_an_endpoint_it_follows_is_deleted(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """Deleting an endpoint a feed follows is a notice naming it; the other channels go on."""
+    channels = [uid, f"{uid}-b"]
+    for name in channels:
+        bridge.create_endpoint(name)
+    first = deliver(bridge, uid).json()["id"]
+    lines: list[str] = []
+    feed = Feed(bridge.url, bridge.token, channels, since=dict.fromkeys(channels, "0-0"),
+                notices=lines.append)  # fmt: skip
+    try:
+        events = iter(feed)
+        assert ids(events, 1) == [first]
+        assert bridge.api("DELETE", f"/api/endpoints/{uid}").status_code == 204
+        later = deliver(bridge, f"{uid}-b").json()["id"]
+        assert ids(events, 1) == [later]
+        told = f"{uid}: the endpoint was deleted on {bridge.url}; no more events"
+        wait_until(lambda: told in lines)  # the notice and b's event come on their own ways
+    finally:
+        feed.close()
 
 
 def test_a_wrong_token_raises_from_the_iteration(bridge: BridgeProcess, uid: str) -> None:

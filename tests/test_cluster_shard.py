@@ -105,6 +105,33 @@ def test_a_glob_follow_gets_an_endpoint_created_later(
     assert [e["id"] for e in client.events(1)] == [sent]
 
 
+def test_an_endpoint_deleted_and_created_again_ends_its_subscriptions_and_old_cursors(
+    cluster: Cluster, bridges: list[BridgeProcess], connect: Connect
+) -> None:
+    """On a Cluster too: deleting an endpoint ends an exact and a glob subscription of it
+    (`unsubscribed`, reason `deleted`), the glob adopts it created again with its first
+    event, and a resume from a cursor of its earlier life is `recovered: false`."""
+    bridge = bridges[0]
+    endpoint = cluster.endpoint_on(2)
+    bridge.create_endpoint(endpoint)
+    old = accepted(bridge, endpoint, 0)
+    exact, glob = connect(bridge), connect(bridge)
+    exact.subscribe(endpoint)
+    glob.send({"type": "subscribe", "channel": f"{endpoint}*"})
+    assert [glob.recv()["channel"] for _ in range(2)] == [endpoint, f"{endpoint}*"]
+    assert bridge.api("DELETE", f"/api/endpoints/{endpoint}").status_code == 204
+    for client in (exact, glob):
+        notice = client.recv()
+        assert (notice["type"], notice["reason"]) == ("unsubscribed", "deleted"), notice
+    bridge.create_endpoint(endpoint)
+    new = accepted(bridge, endpoint, 1)
+    assert glob.recv()["type"] == "subscribed"
+    assert [e["id"] for e in glob.events(1)] == [new]
+    resumed = exact.subscribe(endpoint, since=old)
+    assert (resumed["recovered"], resumed["cursor"]) == (False, new)
+    assert [e["id"] for e in exact.events(1)] == [new]
+
+
 def test_a_slot_migrated_mid_traffic_loses_and_repeats_nothing(
     cluster: Cluster, bridges: list[BridgeProcess], connect: Connect
 ) -> None:

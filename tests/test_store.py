@@ -7,13 +7,16 @@ import time
 import pytest
 import redis
 
-from bridge import cursor, keys
+from bench.cluster import Cluster
+from bridge import cursor, keys, redis_client
 from bridge.endpoints import Endpoints
 from bridge.errors import NotFound
 from bridge.store import READ_BYTES, Store
 
 
-def make(client: redis.Redis, endpoint: str, events: int = 100, seconds: int = 3600) -> Store:
+def make(
+    client: redis_client.Client, endpoint: str, events: int = 100, seconds: int = 3600
+) -> Store:
     """A store, and the endpoint whose events it is to hold (appends need its record)."""
     Endpoints(client, allow_unverified=False).create(endpoint, "github", "store-test-secret-1")
     return Store(client, retention_events=events, retention_seconds=seconds, dedup_ttl=60)
@@ -61,6 +64,58 @@ def test_an_append_for_a_deleted_endpoint_stores_and_publishes_nothing(
     with pytest.raises(NotFound):
         store.append(uid, "after", "t", "{}", b"")
     assert not redis_client.exists(keys.stream(uid))
+
+
+def recreated(client: redis_client.Client, uid: str) -> tuple[Store, list[str], str]:
+    """An endpoint given three events, deleted, created again with the same id and given a
+    fourth: the store, the first three cursors, the fourth."""
+    store = make(client, uid)
+    old = [store.append(uid, f"c{n}", "t", "{}", b"").id for n in (1, 2, 3)]
+    Endpoints(client, allow_unverified=False).delete(uid)
+    store = make(client, uid)
+    return store, old, store.append(uid, "c4", "t", "{}", b"").id
+
+
+def assert_old_cursors_are_not_recovered(client: redis_client.Client, uid: str) -> None:
+    store, old, new = recreated(client, uid)
+    state = store.state(uid)
+    assert [e.id for e in store.history(uid, cursor.parse(old[0]), 10).events] == [new]
+    assert [state.recovers(cursor.parse(c)) for c in old] == [False, False, False]
+    assert state.recovers(cursor.parse(new))
+    assert state.recovers(cursor.ZERO)  # from the start of the endpoint as it is now
+    assert state.newest == cursor.parse(new)
+
+
+def test_a_cursor_from_before_the_endpoint_was_created_again_is_not_recovered(
+    redis_client: redis.Redis, uid: str
+) -> None:
+    """After an endpoint is deleted and created again under its id, a resume from any of the
+    old endpoint's cursors is not recovered (its events are gone); from 0-0 or from the new
+    endpoint's own cursors it is."""
+    assert_old_cursors_are_not_recovered(redis_client, uid)
+
+
+def test_a_new_endpoint_with_no_events_recovers_from_the_start(
+    redis_client: redis.Redis, uid: str
+) -> None:
+    """A fresh endpoint's stream starts at its creation: 0-0 recovers, its newest is 0-0."""
+    state = make(redis_client, uid).state(uid)
+    assert state.newest == cursor.ZERO
+    assert state.recovers(cursor.ZERO)
+    assert not state.recovers((1, 0))  # a cursor no endpoint of this id gave since
+
+
+def test_on_a_cluster_a_cursor_from_before_the_endpoint_was_created_again_is_not_recovered(
+    cluster: Cluster, uid: str
+) -> None:
+    """On a Redis Cluster too (the record and stream share the endpoint's slot, so its node
+    both marks the creation and numbers the events), the old endpoint's cursors are not
+    recovered after it is created again."""
+    client = redis_client.connect(cluster.url, max_connections=4, timeout=5)
+    try:
+        assert_old_cursors_are_not_recovered(client, uid)
+    finally:
+        client.close()
 
 
 MIB = 1024 * 1024

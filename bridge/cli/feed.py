@@ -240,6 +240,9 @@ class Feed:
                 raise Dropped(None, f"{answered}: {frame.get('message')} ({frame.get('code')})")
             self._subscribed(answered, frame)
             paused.pop(answered, None)
+        elif kind == "unsubscribed" and frame.get("reason") == "deleted" and channel in self.resume:
+            # Not a reason to stop the others: say it, since nothing of it will come now.
+            self.notice(f"{channel}: the endpoint was deleted on {self.server}; no more events")
         elif kind == "error":
             self.notice(f"the bridge said: {frame.get('message')} ({frame.get('code')})")
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -244,8 +245,9 @@ def mint_token() -> tuple[Response, int]:
         raise InvalidInput("ttl", "expected a whole number of seconds")
     found = services()
     principal = found.authority.mint(channels, ttl)  # validates the names, before Redis
-    for channel in principal.channels:
-        found.endpoints.get(channel)
+    # Bound to the endpoints as they are now: not to one created later under a deleted id.
+    generations = {c: found.endpoints.get(c, fresh=True).generation for c in principal.channels}
+    principal = replace(principal, generations=generations)
     assert principal.expires_at is not None
     body = {
         "token": found.authority.encode(principal),

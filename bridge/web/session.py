@@ -18,7 +18,7 @@ from bridge.errors import NotFound, SocketClosed, StoreUnavailable
 from bridge.ratelimit import InboundLimit, TokenBucket, Verdict
 from bridge.services import Services
 from bridge.store import StreamState
-from bridge.subscription import Following, Subscription
+from bridge.subscription import Following, Holdings, Subscription
 from bridge.web import commands
 from bridge.web.commands import Auth, BadFrame, Follow, Ping, Ref, Subscribe, Unsubscribe
 from bridge.wire.connection import Connection
@@ -51,6 +51,7 @@ class Session:
         )
         self.subs: dict[str, Subscription] = {}
         self.follows: dict[str, Following] = {}  # glob channels (admin only)
+        self.holdings = Holdings()  # which of those holds each channel: one event, one frame
         self._owed: tuple[Verdict, ...] = ()  # what verdicts on the reader's frames owe
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -168,24 +169,43 @@ class Session:
         if not self._room_for(channel, ref):
             return
         try:
-            self.services.endpoints.get(channel)
+            endpoint = self.services.endpoints.get(channel)
         except NotFound:
             self._error("unknown_channel", f"no endpoint {channel!r}", ref)
             return
         except StoreUnavailable:
             self._error("unavailable", "storage is unreachable; retry", ref)
             return
+        if not self.principal.minted_for(channel, endpoint.generation):
+            self._error(
+                "forbidden",
+                f"this token was minted for an endpoint {channel!r} since deleted",
+                ref,
+            )
+            return
         if command.rejections and not self.principal.admin:
             self._error("forbidden", "rejections are for the admin token", ref)
             return
+        glob = self.holdings.claim(channel, channel)
+        if glob is not None:
+            self._error(
+                "already_subscribed",
+                f"already subscribed to {channel!r} through {glob!r}",
+                ref,
+                channel=channel,
+                held_by=glob,
+            )
+            return
         sub = Subscription(
-            channel, self.socket, command.pattern, command.on_slow, command.rejections
-        )
+            channel, self.socket, command.pattern, command.on_slow, command.rejections,
+            generation=endpoint.generation, holdings=self.holdings,
+        )  # fmt: skip
         try:
             self.services.hub.subscribe(
                 sub, since, lambda state: self._announce(channel, since, state, ref)
             )
         except StoreUnavailable:
+            self.holdings.release(channel, channel)
             self._error("unavailable", "storage is unreachable; retry", ref)
             return
         self.subs[channel] = sub
@@ -201,10 +221,10 @@ class Session:
         if not self._room_for(glob, ref):
             return
         following = Following(
-            glob, self.socket, command.pattern, command.on_slow, command.rejections
+            glob, self.socket, command.pattern, command.on_slow, command.rejections, self.holdings
         )
         try:
-            channels = self.services.endpoints.ids()
+            channels = self.services.endpoints.generations()
             self.services.hub.follow(
                 following,
                 channels,
@@ -222,8 +242,15 @@ class Session:
         )
 
     def _room_for(self, channel: str, ref: Ref) -> bool:
+        self._forget_ended()
         if channel in self.subs or channel in self.follows:
-            self._error("already_subscribed", f"already subscribed to {channel!r}", ref)
+            self._error(
+                "already_subscribed",
+                f"already subscribed to {channel!r}",
+                ref,
+                channel=channel,
+                held_by=channel,
+            )
             return False
         if len(self.subs) + len(self.follows) >= MAX_SUBSCRIPTIONS:
             self._error("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS}", ref)
@@ -242,14 +269,22 @@ class Session:
         frame: dict[str, Any] = {
             "type": "subscribed",
             "channel": channel,
-            "cursor": cursor.text(state.last),
+            "cursor": cursor.text(state.newest),
             "recovered": True if since is None else state.recovers(since),
         }
         if glob is not None:
             frame["glob"] = glob
         self._send(frame, ref)
 
+    def _forget_ended(self) -> None:
+        """Drop the exact subscriptions the hub ended (their endpoint was deleted): the client
+        was told (`unsubscribed`, reason `deleted`), and may subscribe again."""
+        for channel, sub in list(self.subs.items()):
+            if sub.ended:  # its hold on the channel went with it (Subscription.end)
+                del self.subs[channel]
+
     def _unsubscribe(self, command: Unsubscribe, ref: Ref) -> None:
+        self._forget_ended()
         channel = command.channel
         if channel is not None and channel in self.follows:
             self.services.hub.unfollow(self.follows.pop(channel))
@@ -259,6 +294,7 @@ class Session:
                 self._error("not_subscribed", f"not subscribed to {channel!r}", ref)
                 return
             self.services.hub.unsubscribe(sub)
+            self.holdings.release(sub.channel, sub.channel)
         self._send({"type": "unsubscribed", "channel": channel}, ref)
 
     # -- answers -------------------------------------------------------------------------
@@ -268,5 +304,5 @@ class Session:
             frame["ref"] = ref
         self.socket.offer(json_frame(frame))
 
-    def _error(self, code: str, message: str, ref: Ref = None) -> None:
-        self._send({"type": "error", "code": code, "message": message}, ref)
+    def _error(self, code: str, message: str, ref: Ref = None, **detail: str) -> None:
+        self._send({"type": "error", "code": code, "message": message, **detail}, ref)
