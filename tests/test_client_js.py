@@ -201,7 +201,7 @@ def test_embed_example_refreshes_its_token_before_it_expires(
 
 OPEN_FEED = """async ([token, withGetToken, channel, since, filter]) => {
   const { connect } = await import("/client.js");
-  window.seen = []; window.gaps = []; window.states = []; window.asked = 0;
+  window.seen = []; window.gaps = []; window.states = []; window.errors = []; window.asked = 0;
   const getToken = withGetToken ? async () => { window.asked += 1; return withGetToken; } : null;
   const backoff = { base: 50, max: 200 };
   window.feed = connect({ token, getToken, storage: sessionStorage, backoff });
@@ -211,6 +211,7 @@ OPEN_FEED = """async ([token, withGetToken, channel, since, filter]) => {
     filter: filter || undefined,
     onEvent: (e) => window.seen.push(e.id),
     onGap: (g) => window.gaps.push(g),
+    onError: (e) => window.errors.push(e),
   });
 }"""
 
@@ -275,6 +276,45 @@ def test_a_new_feed_resumes_from_the_cursor_kept_in_session_storage(
     page.wait_for_function("window.seen.length >= 3")
     assert page.evaluate("window.seen") == [*between, after]
     assert before[-1] < between[0]
+
+
+@needs_chromium
+def test_a_deleted_endpoint_is_reported_and_its_subscription_and_cursor_dropped(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """When the endpoint a feed watches is deleted, onError gets `deleted`, the feed forgets
+    the channel's cursor (memory and sessionStorage), and an endpoint created again under the
+    id sends it nothing: the exact subscription does not carry over."""
+    bridge.create_endpoint(uid)
+    open_feed(page, bridge, bridge.token, uid)
+    page.wait_for_function("feed.state === 'live'")
+    first = post(bridge, uid, 1)
+    page.wait_for_function("window.seen.length === 1")
+    assert page.evaluate(f"feed.cursor({uid!r})") == first
+    gone = requests.delete(
+        f"{bridge.url}/api/endpoints/{uid}",
+        headers={"Authorization": f"Bearer {bridge.token}"},
+        timeout=10,
+    )
+    assert gone.status_code == 204, gone.text
+    page.wait_for_function("window.errors.length === 1")
+    assert page.evaluate("window.errors[0]") == {
+        "channel": uid,
+        "code": "deleted",
+        "message": f"endpoint {uid} was deleted",
+    }
+    assert page.evaluate(f"feed.cursor({uid!r})") in (None, "")
+    assert uid not in page.evaluate("sessionStorage.getItem(feed.storageKey)")
+    bridge.create_endpoint(uid)
+    post(bridge, uid, 2)
+    watcher = f"{uid}-w"
+    bridge.create_endpoint(watcher)
+    page.evaluate(f"feed.subscribe({watcher!r}, {{onEvent: (e) => window.seen.push(e.id)}})")
+    page.wait_for_function("feed.state === 'live'")
+    last = post(bridge, watcher, 3)
+    # The watcher's event came after the recreated endpoint's: that one would be in first.
+    page.wait_for_function("window.seen.length === 2")
+    assert page.evaluate("window.seen") == [first, last]
 
 
 @needs_chromium

@@ -338,9 +338,25 @@ export class Feed {
       case "error":
         this.problem(frame);
         break;
+      case "unsubscribed":
+        if (frame.reason === "deleted") this.deleted(frame);
+        break; // else the answer to our own unsubscribe
       default:
-        break; // pong, unsubscribed
+        break; // pong
     }
+  }
+
+  /** The bridge ended a channel's subscription because its endpoint was deleted. */
+  deleted(frame) {
+    if (typeof frame.channel !== "string") return;
+    const sub = this.route(frame.channel);
+    // An exact subscription does not carry over to an endpoint created again under the id,
+    // and a cursor of the deleted one would only resume it as `recovered: false`.
+    if (sub && !sub.pattern) this.subs.delete(frame.channel);
+    this.forget(frame.channel);
+    const error = { channel: frame.channel, code: "deleted", message: `endpoint ${frame.channel} was deleted` };
+    if (sub && sub.options.onError) sub.options.onError(error);
+    this.emit("error", error);
   }
 
   /** The subscription an event of `channel` belongs to: its own, else a glob's. */
@@ -429,6 +445,15 @@ export class Feed {
 
   remember(channel, cursor) {
     this.cursors.set(channel, cursor);
+    this.save();
+  }
+
+  forget(channel) {
+    this.cursors.delete(channel);
+    this.save();
+  }
+
+  save() {
     if (!this.storage) return;
     try {
       this.storage.setItem(this.storageKey, JSON.stringify(Object.fromEntries(this.cursors)));
