@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from bridge import keys, providers
+from bridge import jsontext, keys, providers
 from bridge.errors import Conflict, InvalidInput, NotFound
 from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
 from bridge.providers import Provider, Secret
@@ -368,13 +368,5 @@ def _unicode(field: str, value: Any) -> None:
     """InvalidInput unless every string in `value` (keys too) is valid Unicode: JSON can
     escape a lone surrogate ("\\ud800"), which no UTF-8 holds, and a record holding one
     broke every client that prints it (`bridge endpoints list` stopped at it)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item)
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, str) and not is_unicode(item):
-            raise InvalidInput(field, "must be valid Unicode (no lone surrogate)")
+    if any(isinstance(leaf, str) and not is_unicode(leaf) for leaf in jsontext.leaves(value)):
+        raise InvalidInput(field, "must be valid Unicode (no lone surrogate)")

@@ -16,6 +16,7 @@ import gc
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -189,6 +190,21 @@ def _deeper_than(value: Any, limit: int) -> bool:
                 nodes.append(child)
                 depths.append(depth + 1)
     return False
+
+
+def leaves(value: Any) -> Iterator[Any]:
+    """Every key, and every value that is not a container, of a parsed JSON tree (in no set
+    order); iterative, so a tree at the depth limit cannot make it recurse."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            yield from item
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        else:
+            yield item
 
 
 class TooLarge(ValueError):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from bridge import jsontext
 from bridge.errors import InvalidInput
 from bridge.store import StoredEvent
 from bridge.text import CONTROL, CONTROL_CLASS
@@ -76,17 +77,10 @@ def body_holds(body: Any, folded: str) -> bool:
     keys or values as the sender meant them. Not in the JSON the bridge writes out again: its
     escapes (`\\"`, `\\\\`) and its `": "` between members matched text no body held.
     The dashboard filters live events the same way (static/match.js `bodyHolds`)."""
-    pending = [body]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item)
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, str):
-            if folded in item.casefold():
+    for leaf in jsontext.leaves(body):
+        if isinstance(leaf, str):
+            if folded in leaf.casefold():
                 return True
-        elif item is not None and folded in json.dumps(item):  # a number, true or false
+        elif leaf is not None and folded in json.dumps(leaf):  # a number, true or false
             return True
     return False

@@ -21,6 +21,7 @@ from bench.loopback import PORTS_ENV
 from bridge.config import Settings
 from bridge.embedded import EmbeddedRedis
 from bridge.factory import create_app
+from tests.cli_support import Listen, Listeners, Receiver
 from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, MakeApp, free_port
 from tests.wire_support import OpenWire, connections
 
@@ -227,3 +228,19 @@ def wire() -> Iterator[OpenWire]:
     """wire(limit, max_bytes, stuck=False): a socket room Connection over a real upgrade on a
     gevent socket pair, and the client's end (tests/wire_support.py)."""
     yield from connections()
+
+
+@pytest.fixture
+def listen() -> Iterator[Listen]:
+    """Start `bridge listen` subprocesses; all are stopped and reaped after the test."""
+    started = Listeners()
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local app that checks GitHub signatures and answers 200 (401 when they fail)."""
+    app = Receiver()
+    yield app
+    app.close()

@@ -362,6 +362,15 @@ class ConnectionClosedError(Exception):
         self.reason = reason
 
 
+def frames_until(client: Client, done: Any) -> list[dict[str, Any]]:
+    """Every frame up to and including the first for which `done(frame)` is true."""
+    frames = []
+    while True:
+        frames.append(client.recv(15))
+        if done(frames[-1]):
+            return frames
+
+
 def events_through(client: Client, last: str) -> list[str]:
     """The ids of the event frames this client gets until `last`, then until the pong to a
     ping sent after it: events queued behind `last` (duplicates, say) are counted too."""

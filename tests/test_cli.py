@@ -9,7 +9,7 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ from bridge.providers import get as provider
 from tests.cli_support import (
     SECRET,
     Listen,
-    Listeners,
     as_json,
     cli_env,
     events,
@@ -42,14 +41,6 @@ def answers(stdout: str) -> list[tuple[int, dict[str, Any]]]:
         status, _, body = line.partition(" ")
         parsed.append((int(status), json.loads(body)))
     return parsed
-
-
-@pytest.fixture
-def listen() -> Iterator[Listen]:
-    """Start `bridge listen` subprocesses; all are stopped and reaped after the test."""
-    started = Listeners()
-    yield started
-    started.close()
 
 
 # -- endpoints ---------------------------------------------------------------------------

@@ -8,15 +8,11 @@ import json
 import os
 import signal
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.cli_support import (
     SECRET,
     Listen,
-    Listeners,
     Receiver,
     cli_env,
     deliver,
@@ -25,22 +21,6 @@ from tests.cli_support import (
     run,
 )
 from tests.support import BridgeProcess, free_port
-
-
-@pytest.fixture
-def listen() -> Iterator[Listen]:
-    """Start `bridge listen` subprocesses; all are stopped and reaped after the test."""
-    started = Listeners()
-    yield started
-    started.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A local app that checks GitHub signatures and answers 200 (401 when they fail)."""
-    app = Receiver()
-    yield app
-    app.close()
 
 
 def checkpoint_cursors(path: Path) -> dict[str, str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
 import requests
 
 from bridge.providers import get as provider
@@ -23,14 +21,6 @@ from tests.cli_support import (
     run,
 )
 from tests.support import BridgeProcess, free_port
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A local app that checks GitHub signatures and answers 200 (401 when they fail)."""
-    app = Receiver()
-    yield app
-    app.close()
 
 
 def test_replay_sends_the_range_with_a_summary(

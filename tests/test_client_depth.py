@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from bridge import jsontext
 from bridge.client import CliError, Feed
 from bridge.envelope import FRAME_DEPTH, PAGE_DEPTH
-from tests.cli_support import SECRET, Listen, Listeners, Receiver, deliver, events, run
+from tests.cli_support import SECRET, Listen, Receiver, deliver, events, run
 from tests.support import BridgeProcess
 
 pytestmark = pytest.mark.gunicorn
@@ -45,22 +44,6 @@ def stored(bridge: BridgeProcess, uid: str) -> list[str]:
     cursors = [deliver(bridge, uid, body)[0] for body in BODIES]
     assert all(isinstance(e["body"], dict) for e in events(bridge, uid))
     return cursors
-
-
-@pytest.fixture
-def listen() -> Iterator[Listen]:
-    """Start `bridge listen` subprocesses; all are stopped and reaped after the test."""
-    started = Listeners()
-    yield started
-    started.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A local app that checks GitHub signatures and answers 200 (401 when they fail)."""
-    app = Receiver()
-    yield app
-    app.close()
 
 
 def test_the_depth_limits_are_the_frames_and_pages_the_bridge_writes(

@@ -309,8 +309,11 @@ def test_a_deleted_endpoint_is_reported_and_its_subscription_and_cursor_dropped(
     post(bridge, uid, 2)
     watcher = f"{uid}-w"
     bridge.create_endpoint(watcher)
-    page.evaluate(f"feed.subscribe({watcher!r}, {{onEvent: (e) => window.seen.push(e.id)}})")
-    page.wait_for_function("feed.state === 'live'")
+    page.evaluate(
+        f"feed.subscribe({watcher!r}, {{onEvent: (e) => window.seen.push(e.id),"
+        " onSubscribed: () => { window.watching = true; }})"
+    )
+    page.wait_for_function("window.watching === true")  # its events from now on come
     last = post(bridge, watcher, 3)
     # The watcher's event came after the recreated endpoint's: that one would be in first.
     page.wait_for_function("window.seen.length === 2")

@@ -10,18 +10,9 @@ import pytest
 
 from bridge.embedded import EmbeddedRedis
 from tests.blackhole import Blackhole
-from tests.support import BridgeProcess, Client, Connect, deliver, metric, wait_until
+from tests.support import BridgeProcess, Connect, deliver, frames_until, metric, wait_until
 
 pytestmark = pytest.mark.gunicorn
-
-
-def frames_until(client: Client, done: Any) -> list[dict[str, Any]]:
-    """Every frame up to and including the first for which `done(frame)` is true."""
-    frames = []
-    while True:
-        frames.append(client.recv(15))
-        if done(frames[-1]):
-            return frames
 
 
 def test_glob_follows_matching_endpoints_each_from_its_cursor_and_new_ones_live(

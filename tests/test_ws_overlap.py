@@ -7,18 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.support import BridgeProcess, Client, Connect, deliver
+from tests.support import BridgeProcess, Client, Connect, deliver, frames_until
 
 pytestmark = pytest.mark.gunicorn
-
-
-def frames_until(client: Client, done: Any) -> list[dict[str, Any]]:
-    """Every frame up to and including the first for which `done(frame)` is true."""
-    frames = []
-    while True:
-        frames.append(client.recv(15))
-        if done(frames[-1]):
-            return frames
 
 
 def rest(client: Client) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import NoReturn
@@ -31,6 +32,8 @@ from bridge.cli.feed import Event
 QUEUE = 1000
 # How long a closing Output waits for a thread that is writing (a pipe nobody reads).
 _CLOSE_WAIT = 5.0
+# How long a feed that stopped waits for the lanes to handle what it had already taken.
+DRAIN_WAIT = 5.0
 
 
 class Crew:
@@ -81,6 +84,7 @@ class Lane:
         self.handle = handle
         self.limit = limit
         self._waiting: deque[Event] = deque()
+        self._busy = False  # handling an event taken from `_waiting`
         self._changed = threading.Condition()
         crew.start(f"lane {channel}", self._run)
 
@@ -98,13 +102,28 @@ class Lane:
         with self._changed:
             return len(self._waiting) <= self.limit // 2
 
+    def wait_idle(self, deadline: float) -> None:
+        """Until every event offered has been handled, or `deadline` (time.monotonic())."""
+        with self._changed:
+            while self._waiting or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._changed.wait(left)
+
     def _run(self) -> NoReturn:
         while True:
             with self._changed:
                 while not self._waiting:
                     self._changed.wait()
                 event = self._waiting.popleft()
-            self.handle(self.channel, event)
+                self._busy = True
+            try:
+                self.handle(self.channel, event)
+            finally:
+                with self._changed:
+                    self._busy = False
+                    self._changed.notify_all()
 
 
 class Lanes:
@@ -124,3 +143,10 @@ class Lanes:
 
     def ready(self, channel: str) -> bool:
         return self._lanes[channel].ready()
+
+    def drain(self, timeout: float = DRAIN_WAIT) -> None:
+        """Wait for every lane to handle what it holds, for `timeout` seconds at most (an app
+        that is down keeps its event retried, and must not keep the command from ending)."""
+        deadline = time.monotonic() + timeout
+        for lane in self._lanes.values():
+            lane.wait_idle(deadline)

@@ -155,7 +155,16 @@ def listen(args: argparse.Namespace, settings: ClientSettings) -> int:
         )
         crew = Crew()
         lanes = Lanes(endpoints, handler, args.queue, crew)
-        crew.start("feed", lambda: feed.run(lanes))
+
+        def follow() -> None:
+            try:
+                feed.run(lanes)
+            finally:
+                # A feed that stopped (a refused token, a frame it could not read) had taken
+                # events before it: they are printed and forwarded before the command ends.
+                lanes.drain()
+
+        crew.start("feed", follow)
         crew.wait()  # until Ctrl-C, or the first failure of a thread, raised here
     except KeyboardInterrupt:
         return 0
