@@ -453,3 +453,11 @@ def test_a_gitlab_token_with_inner_spaces_verifies(
         headers={"X-Gitlab-Token": token, "Content-Type": "application/json"},
     )
     assert answer.status_code == 202, answer.get_data(as_text=True)
+
+
+def test_a_long_unknown_field_is_named_in_part(client: FlaskClient, auth: dict[str, str]) -> None:
+    """An unknown field of 10,000 characters is named by its first 64, not echoed whole."""
+    body = {"id": "long-key", "provider": "github", "k" * 10_000: 1}
+    answer = client.post("/api/endpoints", json=body, headers=auth)
+    assert assert_json_error(answer, 400, "invalid_request")["field"] == "k" * 64
+    assert len(answer.get_data()) < 500
