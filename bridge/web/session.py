@@ -286,10 +286,10 @@ class Session:
     def _unsubscribe(self, command: Unsubscribe, ref: Ref) -> None:
         self._forget_ended()
         channel = command.channel
-        if channel is not None and channel in self.follows:
+        if channel in self.follows:
             self.services.hub.unfollow(self.follows.pop(channel))
         else:
-            sub = self.subs.pop(channel, None) if channel is not None else None
+            sub = self.subs.pop(channel, None)
             if sub is None:
                 self._error("not_subscribed", f"not subscribed to {channel!r}", ref)
                 return
