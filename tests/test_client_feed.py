@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -120,6 +122,35 @@ def test_a_feed_says_when_an_endpoint_it_follows_is_deleted(
         assert ids(events, 1) == [later]
         told = f"{uid}: the endpoint was deleted on {bridge.url}; no more events"
         wait_until(lambda: told in lines)  # the notice and b's event come on their own ways
+        # A reconnect neither fails on the deleted channel nor takes up the endpoint created
+        # again under its id: the feed goes on with the other one alone.
+        bridge.create_endpoint(uid)
+        deliver(bridge, uid)
+        workers = bridge.worker_pids()
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: len(set(bridge.worker_pids()) - set(workers)) == 2, timeout=30)
+        after = deliver(bridge, f"{uid}-b").json()["id"]
+        assert ids(events, 1) == [after]
+        assert feed.cursors == {f"{uid}-b": after}
+    finally:
+        feed.close()
+
+
+def test_a_feed_whose_every_endpoint_is_deleted_ends_saying_so(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """When the only endpoint a feed follows is deleted, the iteration ends with a CliError
+    saying nothing is left to listen to, instead of idling forever."""
+    bridge.create_endpoint(uid)
+    feed = Feed(bridge.url, bridge.token, [uid], since={uid: "0-0"})
+    try:
+        events = iter(feed)
+        first = deliver(bridge, uid).json()["id"]
+        assert ids(events, 1) == [first]
+        assert bridge.api("DELETE", f"/api/endpoints/{uid}").status_code == 204
+        with pytest.raises(CliError, match="nothing left to listen to"):
+            next(events)
     finally:
         feed.close()
 

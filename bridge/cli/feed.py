@@ -241,7 +241,16 @@ class Feed:
             self._subscribed(answered, frame)
             paused.pop(answered, None)
         elif kind == "unsubscribed" and frame.get("reason") == "deleted" and channel in self.resume:
-            # Not a reason to stop the others: say it, since nothing of it will come now.
+            # Not a reason to stop the others: say it, since nothing of it will come now, and
+            # forget it, so a reconnect neither fails on it (unknown_channel) nor resumes an
+            # endpoint created again under its id as if it were the one followed.
+            del self.resume[channel]
+            paused.pop(channel, None)
+            if not self.resume:
+                raise CliError(
+                    f"{channel}: the endpoint was deleted on {self.server}; every endpoint "
+                    "this followed is gone, so there is nothing left to listen to"
+                )
             self.notice(f"{channel}: the endpoint was deleted on {self.server}; no more events")
         elif kind == "error":
             self.notice(f"the bridge said: {frame.get('message')} ({frame.get('code')})")
