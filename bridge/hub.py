@@ -136,6 +136,13 @@ class Hub:
         sent = 0
         try:
             announce(state)
+            # A deletion whose notice came before `sub` was registered above ended nothing
+            # (`changed` found no subscription of it): read the endpoint again now that any
+            # later notice finds it, and end it, after its `subscribed`, if it is gone.
+            if sub.generation is not None:
+                current = self._generation(channel)
+                if current != sub.generation:
+                    self._end_stale(channel, current)
             while True:
                 more, whole = self._backlog(sub)
                 sent += more

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from tests.support import BridgeProcess, Connect
 
 
@@ -128,3 +130,34 @@ def test_a_glob_adopts_the_endpoint_created_again_that_an_exact_subscription_hel
     assert client.recv() == {"type": "subscribed", "channel": uid, "cursor": "0-0",
                              "recovered": True, "glob": f"{uid}*"}  # fmt: skip
     assert [e["id"] for e in client.events(1)] == [new]
+
+
+def test_a_subscribe_racing_the_deletion_is_told_of_it(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """Subscribes sent while their endpoint is being deleted are each refused
+    (`unknown_channel`) or answered `subscribed` and then `unsubscribed` (reason `deleted`):
+    none is left holding a channel that is gone. Bounded: 15 rounds of 4 sockets."""
+    answered = 0
+    for n in range(15):
+        channel = f"{uid}-{n}"
+        bridge.create_endpoint(channel)
+        clients = [connect(bridge) for _ in range(4)]
+        deleting = threading.Thread(
+            target=lambda c=channel: bridge.api("DELETE", f"/api/endpoints/{c}"), daemon=True
+        )
+        deleting.start()
+        for client in clients:
+            client.send({"type": "subscribe", "channel": channel, "since": "0-0"})
+        deleting.join(10)
+        for client in clients:
+            first = client.recv()
+            if first["type"] == "error":
+                assert first["code"] == "unknown_channel", first
+                continue
+            assert first["type"] == "subscribed", first
+            answered += 1
+            then = client.recv(5)
+            assert then == {"type": "unsubscribed", "channel": channel, "reason": "deleted"}
+            client.close()
+    assert answered > 0  # the race was run, not only refused
