@@ -45,7 +45,7 @@ BASE64_PATTERN = "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?
 
 # What arrivals() and event_ids() take, for the OpenAPI document.
 _ID_SCHEMA = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
-EVENT_SCHEMA = {
+EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["event_id"],
     "properties": {
@@ -68,12 +68,14 @@ EVENT_SCHEMA = {
                     "name": {"type": "string", "pattern": f"^{HEADER_NAME_PATTERN}$"},
                     "value": {"type": "string", "pattern": f"^{HEADER_VALUE_PATTERN}$"},
                 },
+                "additionalProperties": False,
             },
         },
         "body": {"type": "string"},
         "body_base64": {"type": "string", "pattern": f"^{BASE64_PATTERN}$"},
     },
     "oneOf": [{"required": ["body"]}, {"required": ["body_base64"]}],
+    "additionalProperties": False,
 }
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -127,6 +129,15 @@ def event_ids(data: Mapping[str, Any]) -> list[str]:
     return [_text(v, f"event_ids[{n}]", ID_PATTERN) for n, v in enumerate(ids)]
 
 
+def _only(item: Mapping[str, Any], schema: Mapping[str, Any], field: str, what: str) -> None:
+    """Refuse a member the schema does not name: a misspelt `recieved_at` was dropped, and
+    the event stored as received now."""
+    unknown = sorted(set(item) - set(schema["properties"]))
+    if unknown:
+        taken = ", ".join(sorted(schema["properties"]))
+        raise InvalidInput(f"{field}.{unknown[0][:64]}", f"not a field of {what}; it takes {taken}")
+
+
 def _headers(value: Any, field: str) -> dict[str, str]:
     """`[{"name", "value"}...]` (a list, so the OpenAPI document can state the name rule)."""
     if value is None:
@@ -137,6 +148,7 @@ def _headers(value: Any, field: str) -> dict[str, str]:
     for n, header in enumerate(value):
         if not isinstance(header, dict):
             raise InvalidInput(f"{field}[{n}]", "must be an object {name, value}")
+        _only(header, EVENT_SCHEMA["properties"]["headers"]["items"], f"{field}[{n}]", "a header")
         name = _text(header.get("name"), f"{field}[{n}].name", HEADER_NAME_PATTERN)
         value = _text(header.get("value"), f"{field}[{n}].value", HEADER_VALUE_PATTERN)
         # As HTTP parses a field (RFC 9110 5.5): no message carries surrounding whitespace, and
@@ -188,6 +200,7 @@ def arrivals(
         field = f"events[{n}]"
         if not isinstance(item, dict):
             raise InvalidInput(field, "must be an object")
+        _only(item, EVENT_SCHEMA, field, "an event")
         event_type = item.get("event_type")  # absent or null: the provider names none
         if event_type is not None:
             event_type = _text(event_type, f"{field}.event_type", ID_PATTERN)

@@ -537,3 +537,35 @@ def test_a_hostile_provider_api_answer_is_one_plain_line(
     assert "unexpected error" not in line
     assert "\x1b" not in result.stderr
     assert "\x07" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"event_id": "evt_m1", "body": "{}", "recieved_at": 1}, "events[0].recieved_at"),
+        ({"event_id": "evt_m2", "body": "{}", "eventType": "invoice.paid"}, "events[0].eventType"),
+        (
+            {"event_id": "evt_m3", "body": "{}", "headers": [{"name": "a", "value": "b", "x": 1}]},
+            "events[0].headers[0].x",
+        ),
+    ],
+)
+def test_a_misspelt_field_of_a_backfilled_event_is_refused_by_name(
+    client: FlaskClient, auth: dict[str, str], uid: str, item: dict[str, Any], field: str
+) -> None:
+    """A backfill item or header with a field it does not take is 400 naming it (a dropped
+    `recieved_at` stored the event as received now), and nothing is stored."""
+    created = client.post(
+        "/api/endpoints",
+        headers=auth,
+        json={"id": uid, "provider": "stripe", "secret": STRIPE_SECRET},
+    )
+    assert created.status_code == 201
+    answer = client.post(f"/api/endpoints/{uid}/backfill", headers=auth, json={"events": [item]})
+    assert answer.status_code == 400, answer.text
+    assert answer.json is not None
+    assert answer.json["field"] == field
+    assert "not a field of" in answer.json["message"]
+    listed = client.get(f"/api/endpoints/{uid}/events", headers=auth).json
+    assert listed is not None
+    assert listed["events"] == []
