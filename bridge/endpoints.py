@@ -22,14 +22,16 @@ from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
 from bridge.providers import Provider, Secret
 from bridge.redis_client import Client
 from bridge.redis_errors import REDIS_ERRORS, unavailable
-from bridge.text import is_unicode
+from bridge.text import UNSAFE_CLASS, is_unicode
 
 MAX_DESCRIPTION = 500
 MIN_SECRET_LENGTH = 8
 MAX_SECRETS = 10
 MAX_SECRET_LENGTH = 1024
-# Any text but the C0 and C1 controls (and DEL); the OpenAPI document states it as a pattern.
-SECRET_CHARACTERS = r"[^\x00-\x1f\x7f-\x9f]*"  # noqa: S105 - a pattern, not a secret
+# Any text but what no secret holds and no eye sees: controls, bidirectional controls, line
+# separators, the zero-width space and the BOM (a paste from a web page or a file carries
+# them). The OpenAPI document states it as a pattern.
+SECRET_CHARACTERS = f"[^{UNSAFE_CLASS}\u200b\ufeff]*"
 MAX_GRACE = 30 * 86400
 
 # Creating an endpoint writes its record and starts its stream at the creation moment, by
@@ -356,10 +358,13 @@ class Endpoints:
                 "secret", f"must be text of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters"
             )
         _unicode("secret", secret)
-        if not re.fullmatch(SECRET_CHARACTERS, secret):
-            # A pasted value's newline or tab: no provider's secret holds one, and the
-            # endpoint would have refused every delivery (401) with nothing to say why.
-            raise InvalidInput("secret", "must hold no control characters (a pasted newline?)")
+        if not re.fullmatch(SECRET_CHARACTERS, secret) or not secret.strip():
+            # A pasted value's newline, tab or invisible mark: no provider's secret holds one,
+            # and the endpoint would have refused every delivery (401) with nothing to say why.
+            raise InvalidInput(
+                "secret",
+                "must be visible text, no control or invisible characters (a pasted newline?)",
+            )
         provider.check_secret(secret)
         return secret
 

@@ -17,7 +17,8 @@ import re
 CONTROL_CLASS = r"\x00-\x1f\x7f-\x9f"  # as a regex character class, without its brackets
 CONTROL = re.compile(f"[{CONTROL_CLASS}]")
 # What `escaped` writes out: the controls, and what reorders or splits a line when shown.
-UNSAFE = re.compile(f"[{CONTROL_CLASS}\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+UNSAFE_CLASS = f"{CONTROL_CLASS}\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+UNSAFE = re.compile(f"[{UNSAFE_CLASS}]")
 
 
 def _escape(found: re.Match[str]) -> str:
