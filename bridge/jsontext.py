@@ -32,7 +32,9 @@ class TooDeep(ValueError):
         super().__init__(f"JSON nested more than {limit} levels deep")
 
 
-def loads(data: bytes | str, *, finite: bool = False, depth: int = MAX_DEPTH) -> Any:
+def loads(
+    data: bytes | str, *, finite: bool = False, depth: int = MAX_DEPTH, unique: bool = False
+) -> Any:
     """The JSON value of `data`; ValueError for anything else (not UTF-8, not JSON, NaN or
     Infinity, an integer too long to convert, or nested more than `depth` levels).
 
@@ -40,7 +42,9 @@ def loads(data: bytes | str, *, finite: bool = False, depth: int = MAX_DEPTH) ->
     `inf`: for a value that is written out again as JSON (an envelope's body), where it
     would come out as `Infinity`, which no strict parser reads. `depth` is MAX_DEPTH for
     what a stranger sends; a client reading the bridge's own frames and pages allows the
-    levels they wrap a body in (envelope.FRAME_DEPTH, envelope.PAGE_DEPTH)."""
+    levels they wrap a body in (envelope.FRAME_DEPTH, envelope.PAGE_DEPTH). `unique` refuses
+    an object naming a member twice (`{"id": "a", "id": "b"}`), which json.loads settles
+    silently for the last: for a request to the bridge, not a webhook body (kept as sent)."""
     opening = containers(data)
     # Millions of containers (25 MB of `{},`) made while the collector runs: each collection
     # walks the whole growing tree, which cost seconds of a worker on top of the parse. The
@@ -52,7 +56,10 @@ def loads(data: bytes | str, *, finite: bool = False, depth: int = MAX_DEPTH) ->
         gc.disable()
     try:
         value = json.loads(
-            data, parse_float=_finite_float if finite else float, parse_constant=_reject_constant
+            data,
+            parse_float=_finite_float if finite else float,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_unique_object if unique else None,
         )
         # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
         too_deep = opening > depth and _deeper_than(value, depth)
@@ -216,6 +223,15 @@ def _finite_float(text: str) -> float:
     if math.isinf(value):
         raise TooLarge(f"{text[:40]} is too large for a JSON number")
     return value
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"member {key[:64]!r} given twice")
+        seen.add(key)
+    return dict(pairs)
 
 
 def _reject_constant(name: str) -> Any:

@@ -461,3 +461,14 @@ def test_a_long_unknown_field_is_named_in_part(client: FlaskClient, auth: dict[s
     answer = client.post("/api/endpoints", json=body, headers=auth)
     assert assert_json_error(answer, 400, "invalid_request")["field"] == "k" * 64
     assert len(answer.get_data()) < 500
+
+
+def test_a_member_given_twice_is_refused(client: FlaskClient, auth: dict[str, str]) -> None:
+    """A create body naming a member twice (`"id"` twice) is 400 saying which, not settled
+    silently for the last one; nothing is made under either id."""
+    data = b'{"id": "twice-a", "provider": "github", "id": "twice-b"}'
+    answer = client.post("/api/endpoints", data=data, content_type="application/json", headers=auth)
+    error = assert_json_error(answer, 400, "invalid_request")
+    assert error["message"] == "expected a JSON object: member 'id' given twice"
+    for made in ("twice-a", "twice-b"):
+        assert client.get(f"/api/endpoints/{made}", headers=auth).status_code == 404

@@ -66,7 +66,7 @@ def json_body(*, fields: Collection[str], optional: bool = False) -> dict[str, A
     if not request.is_json:
         raise InvalidInput("body", "expected a JSON object (send Content-Type: application/json)")
     try:
-        data = jsontext.loads(raw)
+        data = jsontext.loads(raw, unique=True)
     except ValueError as exc:
         raise InvalidInput("body", f"expected a JSON object: {_not_json(exc)}") from None
     if not isinstance(data, dict):
