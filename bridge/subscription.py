@@ -132,6 +132,11 @@ class Holdings:
                 self._by_channel[channel] = holder
             return held
 
+    def holder(self, channel: str) -> str | None:
+        """What holds `channel` (itself, or a glob), or None."""
+        with self._lock:
+            return self._by_channel.get(channel)
+
     def release(self, channel: str, holder: str) -> None:
         with self._lock:
             if self._by_channel.get(channel) == holder:

@@ -90,6 +90,25 @@ def test_an_exact_subscribe_of_a_channel_a_glob_holds_is_already_subscribed(
         assert shown(through(socket, sent)) == [("event", uid, sent)]
 
 
+def test_unsubscribing_a_channel_a_glob_holds_names_the_glob(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """An unsubscribe of a channel the socket holds only through a glob is `not_subscribed`
+    naming the glob (as a subscribe of it names it), and its events keep coming."""
+    bridge.create_endpoint(uid)
+    client = connect(bridge)
+    client.send({"type": "subscribe", "channel": f"{uid}*"})
+    frames_until(client, lambda f: f.get("channel") == f"{uid}*")
+    client.send({"type": "unsubscribe", "channel": uid, "ref": 2})
+    answer = client.recv()
+    assert (answer["code"], answer["channel"], answer["held_by"], answer["ref"]) == (
+        "not_subscribed", uid, f"{uid}*", 2,
+    )  # fmt: skip
+    assert f"unsubscribe {f'{uid}*'!r} to stop it" in answer["message"]
+    sent = deliver(bridge, uid).json()["id"]
+    assert shown(through(client, sent)) == [("event", uid, sent)]
+
+
 def test_a_glob_takes_over_no_channel_another_subscription_drops(
     bridge: BridgeProcess, uid: str, connect: Connect
 ) -> None:

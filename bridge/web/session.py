@@ -291,6 +291,17 @@ class Session:
         else:
             sub = self.subs.pop(channel, None)
             if sub is None:
+                glob = self.holdings.holder(channel)
+                if glob is not None:  # as a subscribe of it would say
+                    self._error(
+                        "not_subscribed",
+                        f"not subscribed to {channel!r} itself but through {glob!r}: "
+                        f"unsubscribe {glob!r} to stop it",
+                        ref,
+                        channel=channel,
+                        held_by=glob,
+                    )
+                    return
                 self._error("not_subscribed", f"not subscribed to {channel!r}", ref)
                 return
             self.services.hub.unsubscribe(sub)
