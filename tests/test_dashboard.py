@@ -1216,3 +1216,23 @@ def test_documentation_screenshots(page: Page, fresh_bridge: BridgeProcess, tmp_
     expect(versus.locator(".versus-trace")).to_have_count(1)
     page.locator("#versus-title").evaluate("el => el.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(target / "webhook-vs-websocket.png"))
+
+
+def test_a_deleted_endpoint_is_announced_and_the_notice_goes_when_it_is_back(
+    page: Page, bridge: BridgeProcess, uid: str
+) -> None:
+    """Deleting an endpoint the page follows shows a banner saying it was deleted (not a
+    refused watch); once it is created again and followed anew, the banner goes and its new
+    events are listed."""
+    bridge.create_endpoint(uid)
+    open_dashboard(page, bridge)
+    post(bridge, uid, {"n": 1})
+    expect(rows(page, uid)).to_have_count(1)
+    assert bridge.api("DELETE", f"/api/endpoints/{uid}").status_code == 204
+    banner = page.locator(".banner", has_text=f"Endpoint {uid} was deleted on the bridge")
+    expect(banner).to_have_count(1)
+    expect(page.locator("#banners")).not_to_contain_text("Cannot watch")
+    bridge.create_endpoint(uid)
+    post(bridge, uid, {"n": 2})
+    expect(rows(page, uid)).to_have_count(2)
+    expect(banner).to_have_count(0)

@@ -216,6 +216,7 @@ export class Dashboard {
   }
 
   subscribed(frame, since) {
+    this.dismiss(`deleted:${frame.channel}`); // created again under its id, and followed anew
     if (frame.glob && !this.channels.includes(frame.channel)) {
       // An endpoint created after the page loaded (here or elsewhere): list it and its card.
       this.setChannels([...this.channels, frame.channel]);
@@ -266,6 +267,11 @@ export class Dashboard {
 
   problem(channel, code, message) {
     if (code === "already_subscribed") return;
+    if (code === "deleted") {
+      this.banner(`deleted:${channel}`, "warn", `Endpoint ${channel} was deleted on the bridge: no more of its events come; those listed are from before.`);
+      if (this.endpoints) this.endpoints.refresh();
+      return;
+    }
     const what = channel ? `Cannot watch ${channel}` : "The bridge answered with an error";
     this.banner(`problem:${channel || code}`, "warn", `${what}: ${message || code} (${code}).`);
   }
