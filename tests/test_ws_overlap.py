@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bridge.web.session import MAX_SUBSCRIPTIONS
 from tests.support import BridgeProcess, Client, Connect, deliver, frames_until
 
 pytestmark = pytest.mark.gunicorn
@@ -107,6 +108,27 @@ def test_unsubscribing_a_channel_a_glob_holds_names_the_glob(
     assert f"unsubscribe {f'{uid}*'!r} to stop it" in answer["message"]
     sent = deliver(bridge, uid).json()["id"]
     assert shown(through(client, sent)) == [("event", uid, sent)]
+
+
+def test_at_the_subscription_limit_a_glob_held_channel_is_still_already_subscribed(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """With the socket at its 100 subscriptions, one of them a glob, an exact subscribe of a
+    channel the glob holds says `already_subscribed` naming the glob, not the limit."""
+    bridge.create_endpoint(uid)
+    client = connect(bridge)
+    client.send({"type": "subscribe", "channel": f"{uid}*"})
+    frames_until(client, lambda f: f.get("channel") == f"{uid}*")
+    for n in range(MAX_SUBSCRIPTIONS - 1):
+        client.send({"type": "subscribe", "channel": f"{uid}-x{n}*", "ref": n})
+        frames_until(client, lambda f, n=n: f.get("ref") == n)
+    client.send({"type": "subscribe", "channel": f"{uid}-past*", "ref": "past"})
+    assert frames_until(client, lambda f: f.get("ref") == "past")[-1]["code"] == (
+        "too_many_subscriptions"
+    )
+    client.send({"type": "subscribe", "channel": uid, "ref": "held"})
+    answer = frames_until(client, lambda f: f.get("ref") == "held")[-1]
+    assert (answer["code"], answer["held_by"]) == ("already_subscribed", f"{uid}*")
 
 
 def test_a_glob_takes_over_no_channel_another_subscription_drops(

@@ -187,14 +187,8 @@ class Session:
             self._error("forbidden", "rejections are for the admin token", ref)
             return
         glob = self.holdings.claim(channel, channel)
-        if glob is not None:
-            self._error(
-                "already_subscribed",
-                f"already subscribed to {channel!r} through {glob!r}",
-                ref,
-                channel=channel,
-                held_by=glob,
-            )
+        if glob is not None:  # adopted by a glob since _room_for looked
+            self._held(channel, glob, ref)
             return
         sub = Subscription(
             channel, self.socket, command.pattern, command.on_slow, command.rejections,
@@ -251,6 +245,10 @@ class Session:
                 channel=channel,
                 held_by=channel,
             )
+            return False
+        holder = self.holdings.holder(channel)
+        if holder is not None:  # a glob: said before the limit, which would not be the reason
+            self._held(channel, holder, ref)
             return False
         if len(self.subs) + len(self.follows) >= MAX_SUBSCRIPTIONS:
             self._error("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS}", ref)
@@ -314,6 +312,15 @@ class Session:
         if ref is not None:
             frame["ref"] = ref
         self.socket.offer(json_frame(frame))
+
+    def _held(self, channel: str, glob: str, ref: Ref) -> None:
+        self._error(
+            "already_subscribed",
+            f"already subscribed to {channel!r} through {glob!r}",
+            ref,
+            channel=channel,
+            held_by=glob,
+        )
 
     def _error(self, code: str, message: str, ref: Ref = None, **detail: str) -> None:
         self._send({"type": "error", "code": code, "message": message, **detail}, ref)
