@@ -146,24 +146,33 @@ class Hub:
             while True:
                 more, whole = self._backlog(sub)
                 sent += more
-                with self._lock:
-                    # A subscription confirmed meanwhile asked for the stream after sub.last
-                    # (the hub's backfill leaves a buffering subscription to its own backlog).
-                    if whole and sub.rescan:
-                        sub.rescan = False
-                        continue
-                    buffered, sub.buffer, sub.rescan = sub.buffer or [], None, False
-                    for pending in buffered:
-                        sub.offer(*pending)
+                if self._go_live(sub, rescan=whole):
                     break
         except StoreUnavailable:
             self.unsubscribe(sub)
             raise
         return sent
 
-    def _backlog(self, sub: Subscription) -> tuple[int, bool]:
+    def _go_live(self, sub: Subscription, *, rescan: bool = True) -> bool:
+        """Hand on the live events `sub` buffered while its backlog was read, and take it off
+        the buffer: True. False, with nothing done, where a subscription confirmed meanwhile
+        asked for the stream after sub.last to be read again first (the hub's backfill leaves
+        a buffering subscription to its own backlog), unless `rescan` is False."""
+        with self._lock:
+            if rescan and sub.rescan:
+                sub.rescan = False
+                return False
+            buffered, sub.buffer, sub.rescan = sub.buffer or [], None, False
+            if not sub.ended:  # after its `unsubscribed`, nothing of the deleted endpoint
+                for pending in buffered:
+                    sub.offer(*pending)
+            return True
+
+    def _backlog(self, sub: Subscription, *, wait: bool = True) -> tuple[int, bool]:
         """Queue the stream after `sub.last`: how many were queued, and whether all were
-        (False when the socket closed)."""
+        (False when the socket closed). `wait` False is for the listener's thread, which must
+        never wait on a socket: each frame is put as a live one, and a socket that cannot
+        take them all is closed as a slow consumer."""
         sent = 0
         channel_json = _json_string(sub.channel)
         for event in self._store.replay_after(sub.channel, sub.last):
@@ -176,9 +185,12 @@ class Hub:
                 sub.last = event_id
             if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
                 frame = _stored_frame(channel_json, event)
-                if not sub.socket.offer_backlog(frame, self._send_timeout):
+                if not wait:
+                    sub.put(event_id, frame)
+                elif sub.socket.offer_backlog(frame, self._send_timeout):
+                    sub.sent = event_id
+                else:
                     return sent, False
-                sub.sent = event_id
                 sent += 1
         return sent, True
 
@@ -259,28 +271,11 @@ class Hub:
 
     def _catch_up(self, sub: Subscription) -> None:
         """Queue the stream after `sub.last`, then the live events buffered meanwhile, as
-        `subscribe` does; but in the listener's thread, which must never wait on a socket,
-        so a socket that cannot take it all is closed as a slow consumer."""
-        channel_json = _json_string(sub.channel)
+        `subscribe` does, in the listener's thread (`_backlog(wait=False)`)."""
         try:
             while True:
-                for event in self._store.replay_after(sub.channel, sub.last):
-                    event_id = cursor.parse(event.id)
-                    with self._lock:
-                        if sub.ended:
-                            return
-                        if event_id <= sub.last:
-                            continue
-                        sub.last = event_id
-                    if sub.pattern is None or fnmatchcase(event.event_type, sub.pattern):
-                        sub.put(event_id, _stored_frame(channel_json, event))
-                with self._lock:
-                    if sub.rescan:  # a confirmation asked for the stream after sub.last
-                        sub.rescan = False
-                        continue
-                    buffered, sub.buffer = sub.buffer or [], None
-                    for pending in buffered:
-                        sub.offer(*pending)
+                self._backlog(sub, wait=False)
+                if self._go_live(sub):
                     return
         except StoreUnavailable:
             with self._lock:
