@@ -238,13 +238,7 @@ class Session:
     def _room_for(self, channel: str, ref: Ref) -> bool:
         self._forget_ended()
         if channel in self.subs or channel in self.follows:
-            self._error(
-                "already_subscribed",
-                f"already subscribed to {channel!r}",
-                ref,
-                channel=channel,
-                held_by=channel,
-            )
+            self._held(channel, channel, ref)
             return False
         holder = self.holdings.holder(channel)
         if holder is not None:  # a glob: said before the limit, which would not be the reason
@@ -313,13 +307,14 @@ class Session:
             frame["ref"] = ref
         self.socket.offer(json_frame(frame))
 
-    def _held(self, channel: str, glob: str, ref: Ref) -> None:
+    def _held(self, channel: str, holder: str, ref: Ref) -> None:
+        through = "" if holder == channel else f" through {holder!r}"
         self._error(
             "already_subscribed",
-            f"already subscribed to {channel!r} through {glob!r}",
+            f"already subscribed to {channel!r}{through}",
             ref,
             channel=channel,
-            held_by=glob,
+            held_by=holder,
         )
 
     def _error(self, code: str, message: str, ref: Ref = None, **detail: str) -> None:
