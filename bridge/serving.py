@@ -242,10 +242,18 @@ def when_ready(server: Any) -> None:
 def _warn_if_redis_is_away(url: str) -> None:
     """One line at start when the external Redis does not answer a PING: the bridge serves
     anyway (webhooks get 503 with Retry-After until it answers, /readyz says so), but an
-    operator with a mistyped BRIDGE_REDIS_URL learnt it only from the first 503s."""
-    from bridge.redis_client import connect  # redis-py only where a URL is set
+    operator with a mistyped BRIDGE_REDIS_URL learnt it only from the first 503s.
 
+    Asked from a child process: redis-py imports ssl, and a master that had imported it
+    would hand it to every worker before gevent patches it (a MonkeyPatchWarning at each
+    worker's boot, and unpatched ssl in redis.asyncio)."""
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)
+        return
     try:
+        from bridge.redis_client import connect
+
         client = connect(url, 1, min(_settings.redis_timeout, 1.0))
         try:
             client.ping()
@@ -258,6 +266,8 @@ def _warn_if_redis_is_away(url: str) -> None:
             file=sys.stderr,
             flush=True,
         )
+    finally:
+        os._exit(0)
 
 
 def pre_request(worker: Any, req: Any) -> None:

@@ -118,6 +118,21 @@ def test_a_redis_that_does_not_answer_is_named_at_start(tmp_path: Path) -> None:
     assert "Traceback" not in bridge.log()
 
 
+def test_an_external_redis_is_checked_without_importing_ssl_into_the_workers(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """With BRIDGE_REDIS_URL set, the master's start-up PING leaves gevent to patch ssl in
+    each worker: no MonkeyPatchWarning at any worker's boot."""
+    bridge = BridgeProcess(tmp_path / "data", redis_url).start()
+    try:
+        assert requests.get(bridge.url + "/readyz", timeout=10).status_code == 200
+    finally:
+        bridge.stop()
+    assert bridge.log().count("Booting worker") == 2
+    assert "MonkeyPatchWarning" not in bridge.log()
+    assert "does not answer" not in bridge.log()
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
