@@ -32,6 +32,11 @@ GOING_AWAY = CloseCode(1001, "going_away", "the bridge went away", "resume")
 # 1005 and 1006 are never sent: a WebSocket library reports them when no close frame came.
 NO_STATUS = CloseCode(1005, "no_status", "connection dropped", "resume")
 ABNORMAL = CloseCode(1006, "abnormal", "connection dropped", "resume")
+# 1002 and 1007 are wsproto's: a client that broke the protocol would only break it again.
+PROTOCOL_ERROR = CloseCode(
+    1002, "protocol_error", "the client broke the WebSocket protocol", "never"
+)
+INVALID_PAYLOAD = CloseCode(1007, "invalid_payload", "a client frame was not valid UTF-8", "never")
 POLICY_VIOLATION = CloseCode(
     1008, "policy_violation", "ping timeout, unfinished frame or rate limit exceeded", "resume"
 )
@@ -45,8 +50,10 @@ SHUTTING_DOWN = CloseCode(4011, "shutting_down", "the bridge is shutting down", 
 CATALOGUE: tuple[CloseCode, ...] = (
     NORMAL,
     GOING_AWAY,
+    PROTOCOL_ERROR,
     NO_STATUS,
     ABNORMAL,
+    INVALID_PAYLOAD,
     POLICY_VIOLATION,
     MESSAGE_TOO_BIG,
     UNAUTHORIZED,

@@ -14,6 +14,7 @@ import psutil
 import pytest
 import websocket
 
+from bridge import closecodes
 from bridge.embedded import EmbeddedRedis
 from tests.support import BridgeProcess, Client, Connect, RawSocket, server_side, wait_until
 
@@ -175,3 +176,28 @@ def test_invalid_utf8_closes_with_1007_and_a_short_fixed_reason(
         assert raw.close_code() == (1007, reason)
     finally:
         raw.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (bytes((0x81, 2)) + b"{}", "server received unexpected unmasked frame"),
+        (bytes((0xC1,)) + RawSocket.frame(b"{}")[1:], "Reserved bit set unexpectedly"),
+        (RawSocket.frame(b"{}", 0x3), "Invalid opcode 0x3"),
+        (RawSocket.frame(b"ab", 0x9, fin=False), "Invalid attempt to fragment control frame"),
+        (RawSocket.frame(b"{}", 0x0), "unexpected CONTINUATION"),
+    ],
+    ids=["unmasked", "reserved-bit", "reserved-opcode", "fragmented-ping", "lone-continuation"],
+)
+def test_a_frame_that_breaks_the_protocol_closes_with_1002_from_the_catalogue(
+    bridge: BridgeProcess, frame: bytes, reason: str
+) -> None:
+    """A frame no WebSocket client may send closes the socket with 1002 and wsproto's reason,
+    the catalogue's `protocol_error`, whose advice is not to reconnect."""
+    raw = RawSocket(bridge)
+    try:
+        raw.send(frame)
+        assert raw.close_code() == (closecodes.PROTOCOL_ERROR.code, reason)
+    finally:
+        raw.close()
+    assert closecodes.gives_up(closecodes.PROTOCOL_ERROR.code)
