@@ -8,17 +8,35 @@ subscriber token limited to one channel, which the bridge lets expire (README.md
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import requests
 from flask import Flask, Response, jsonify, render_template_string
 
+
+def setting(name: str, default: str | None = None) -> str:
+    """An environment variable, or one line saying it is missing (not a traceback)."""
+    value = os.environ.get(name, default)
+    if not value:
+        sys.exit(f"embed: {name} must be set (README.md)")
+    return value
+
+
+def number(name: str, default: str, most: int) -> int:
+    """A whole-number environment variable from 1 to `most`, or one line saying it is not."""
+    value = setting(name, default)
+    if not (value.isascii() and value.isdigit() and 0 < int(value) <= most):
+        sys.exit(f"embed: {name} must be a whole number from 1 to {most} (README.md)")
+    return int(value)
+
+
 # BRIDGE_SERVER, as the `bridge` command calls the bridge it talks to (docs/cli.md).
-BRIDGE_URL = os.environ.get("BRIDGE_SERVER", "http://127.0.0.1:8000").rstrip("/")
-ADMIN_TOKEN = os.environ["BRIDGE_ADMIN_TOKEN"]  # never sent to the browser
-ENDPOINT = os.environ.get("EMBED_ENDPOINT", "payments")
-TOKEN_TTL = int(os.environ.get("EMBED_TOKEN_TTL", "600"))  # seconds; the page refreshes it
-PORT = int(os.environ.get("EMBED_PORT", "5000"))
+BRIDGE_URL = setting("BRIDGE_SERVER", "http://127.0.0.1:8000").rstrip("/")
+ADMIN_TOKEN = setting("BRIDGE_ADMIN_TOKEN")  # never sent to the browser
+ENDPOINT = setting("EMBED_ENDPOINT", "payments")
+TOKEN_TTL = number("EMBED_TOKEN_TTL", "600", 7 * 86_400)  # seconds; the page refreshes it
+PORT = number("EMBED_PORT", "5000", 65_535)
 PAGE = (Path(__file__).parent / "page.html").read_text()
 
 app = Flask(__name__)
