@@ -80,6 +80,18 @@ def json_body(*, fields: Collection[str], optional: bool = False) -> dict[str, A
     return data
 
 
+def whole_arg(name: str, default: int, least: int, most: int) -> int:
+    """Query parameter `name` as a whole number from `least` to `most`; InvalidInput naming
+    it, and what it takes, otherwise."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return numbers.whole(raw, least, most)
+    except ValueError as exc:
+        raise InvalidInput(name, str(exc)) from None
+
+
 def _not_json(exc: ValueError) -> str:
     """What made the body unreadable, in our words (Python's messages name its internals)."""
     if isinstance(exc, jsontext.TooDeep):
@@ -194,12 +206,7 @@ def add_secret(endpoint_id: str) -> tuple[Response, int]:
 )
 def remove_secret(endpoint_id: str, secret_id: str) -> Response:
     """Remove a secret, at once or after grace_seconds"""
-    try:
-        grace = numbers.whole(request.args.get("grace_seconds", "0"), 0, MAX_GRACE)
-    except ValueError:
-        raise InvalidInput(
-            "grace_seconds", f"expected a whole number of seconds from 0 to {MAX_GRACE}"
-        ) from None
+    grace = whole_arg("grace_seconds", 0, 0, MAX_GRACE)
     endpoint = services().endpoints.remove_secret(endpoint_id, secret_id, grace)
     return jsonify(_endpoint(endpoint))
 

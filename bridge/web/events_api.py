@@ -8,13 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from bridge import cursor as cursors
-from bridge import numbers
-from bridge.errors import InvalidInput, NotFound
+from bridge.errors import NotFound
 from bridge.ingest import republish
 from bridge.search import SCAN_BUDGET, TERM_SCHEMA, Search
 from bridge.services import services
 from bridge.store import Store, StoredEvent
-from bridge.web.api import require_admin
+from bridge.web.api import require_admin, whole_arg
 from bridge.web.operation import OBJECT, documented, err, ok, query
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/endpoints/<endpoint_id>")
@@ -51,10 +50,7 @@ def events(endpoint_id: str) -> Response:
     found.endpoints.get(endpoint_id)
     since = cursors.parse(request.args.get("since", "0-0"))
     before = request.args.get("before")
-    try:
-        limit = numbers.whole(request.args.get("limit", "100"), 1, MAX_PAGE)
-    except ValueError as exc:
-        raise InvalidInput("limit", str(exc)) from None
+    limit = whole_arg("limit", 100, 1, MAX_PAGE)
     search = Search.from_args(request.args)
     end = None if before is None else cursors.parse(before, "before")
     page, following, scanned = _page(found.store, endpoint_id, since, end, limit, search)
