@@ -1222,17 +1222,23 @@ def test_a_deleted_endpoint_is_announced_and_the_notice_goes_when_it_is_back(
     page: Page, bridge: BridgeProcess, uid: str
 ) -> None:
     """Deleting an endpoint the page follows shows a banner saying it was deleted (not a
-    refused watch); once it is created again and followed anew, the banner goes and its new
-    events are listed."""
+    refused watch) and marks its listed events "deleted"; once it is created again and
+    followed anew, the banner goes and its new events are listed unmarked."""
     bridge.create_endpoint(uid)
     open_dashboard(page, bridge)
     post(bridge, uid, {"n": 1})
     expect(rows(page, uid)).to_have_count(1)
+    deleted = page.locator(f'.row[data-endpoint="{uid}"][data-deleted="true"]')
+    expect(deleted).to_have_count(0)
     assert bridge.api("DELETE", f"/api/endpoints/{uid}").status_code == 204
     banner = page.locator(".banner", has_text=f"Endpoint {uid} was deleted on the bridge")
     expect(banner).to_have_count(1)
     expect(page.locator("#banners")).not_to_contain_text("Cannot watch")
+    expect(deleted).to_have_count(1)
+    expect(deleted.locator(".badge.deleted")).to_have_text("deleted")
     bridge.create_endpoint(uid)
     post(bridge, uid, {"n": 2})
     expect(rows(page, uid)).to_have_count(2)
     expect(banner).to_have_count(0)
+    expect(deleted).to_have_count(1)  # the first life's event only
+    expect(rows(page, uid).first.locator(".badge.deleted")).to_have_count(0)

@@ -268,7 +268,8 @@ export class Dashboard {
   problem(channel, code, message) {
     if (code === "already_subscribed") return;
     if (code === "deleted") {
-      this.banner(`deleted:${channel}`, "warn", `Endpoint ${channel} was deleted on the bridge: no more of its events come; those listed are from before.`);
+      this.banner(`deleted:${channel}`, "warn", `Endpoint ${channel} was deleted on the bridge: no more of its events come; those listed are from before (marked "deleted").`);
+      if (this.store.markDeleted(channel)) this.list.render();
       if (this.endpoints) this.endpoints.refresh();
       return;
     }

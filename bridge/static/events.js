@@ -86,6 +86,7 @@ export class EventStore {
       frameBytes: how.frameBytes || 0,
       receivedMs: Date.parse(event.received_at) || ms,
       duplicateOf: null,
+      deleted: false, // its endpoint was deleted on the bridge after it arrived
     };
     if (event.event_id) {
       const dedup = `${event.endpoint}|${event.event_id}`;
@@ -111,6 +112,19 @@ export class EventStore {
     }
     this.version += 1;
     return item;
+  }
+
+  /** Mark the items held of `endpoint` as from before its deletion; how many were marked. */
+  markDeleted(endpoint) {
+    let marked = 0;
+    for (const item of this.items) {
+      if (item.endpoint === endpoint && !item.deleted) {
+        item.deleted = true;
+        marked += 1;
+      }
+    }
+    if (marked) this.version += 1;
+    return marked;
   }
 
   /** Drop the oldest items past the cap; they can be fetched again with "load older". */

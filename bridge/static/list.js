@@ -33,6 +33,10 @@ export function badges(item) {
   if (item.duplicateOf) {
     out.push(h("span", { class: "badge warn", title: `same provider event id as ${item.duplicateOf}` }, "duplicate"));
   }
+  if (item.deleted) {
+    const title = "Its endpoint was deleted on the bridge since: this event is no longer stored there";
+    out.push(h("span", { class: "badge neutral deleted", title }, "deleted"));
+  }
   return out;
 }
 
@@ -149,6 +153,7 @@ export class EventList {
     button.dataset.cursor = item.id;
     button.dataset.eventId = event.event_id || "";
     button.dataset.endpoint = item.endpoint;
+    if (item.deleted) button.dataset.deleted = "true";
     button.append(
       cell("c-time", clock(item.receivedMs), event.received_at),
       cell("c-endpoint", item.endpoint),
