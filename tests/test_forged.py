@@ -230,6 +230,18 @@ def signed(case_id: str) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
+def signed_at(case: Case, now: float) -> tuple[bytes, dict[str, str]]:
+    """`case.signed(now=now)`, signed again (bounded) while its signature is shorter than
+    base()'s: an ECDSA signature's DER loses a byte about once in 128 signings, and a draw
+    that depends on the signature's length would then differ when hypothesis replays it."""
+    want = len(signed(case.id)[1].get(case.signature_header or "", ""))
+    for _ in range(30):
+        body, headers = case.signed(now=now)
+        if len(headers.get(case.signature_header or "", "")) >= want:
+            break
+    return body, headers
+
+
 def base(case: Case) -> tuple[bytes, dict[str, str]]:
     """The case's request signed at NOW (made once: ECDSA and Ed25519 signing cost time)."""
     body, headers = signed(case.id)
@@ -495,7 +507,7 @@ def test_forgeries_over_http_all_refused(forged_bridge: BridgeProcess, case: Cas
     @given(data=st.data())
     def send_forged(data: st.DataObject) -> None:
         now = time.time()
-        body, headers = aimed.signed(now=now)
+        body, headers = signed_at(aimed, now)
         forgery = data.draw(forgeries(aimed, body, headers, now, http=True), label="forgery")
         assume(not forgery.valid)
         answer = send(aimed, hook_url, forgery.body, forgery.headers)
