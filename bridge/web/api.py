@@ -21,6 +21,7 @@ from bridge.providers.guides import guide
 from bridge.services import services
 from bridge.timefmt import iso
 from bridge.web.operation import OBJECT, Schema, documented, err, ok, query, request_body
+from bridge.web.origin import origin
 from bridge.web.responses import unauthorized
 from bridge.web.schemas import ref, secret
 
@@ -107,7 +108,7 @@ def _not_json(exc: ValueError) -> str:
 
 def public_base() -> str:
     configured = services().settings.public_url
-    return configured or request.host_url.rstrip("/")
+    return configured or origin(request)
 
 
 def _secret(secret: StoredSecret) -> dict[str, Any]:

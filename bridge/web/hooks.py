@@ -12,6 +12,7 @@ from bridge.endpoints import Endpoint
 from bridge.ingest import new_trace, receive
 from bridge.services import services
 from bridge.web.operation import OBJECT, documented, err, ok
+from bridge.web.origin import called_url, target
 from bridge.web.responses import error
 from bridge.web.schemas import ref
 
@@ -102,5 +103,5 @@ def _public_url(options: Mapping[str, Any], public_url: str | None) -> str:
     if registered:
         return str(registered) + (f"?{query}" if query else "")
     if public_url:
-        return public_url + request.full_path.rstrip("?")
-    return request.url
+        return public_url + target(request)
+    return called_url(request)

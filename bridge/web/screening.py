@@ -3,6 +3,7 @@ scheme and its Range, each refused with a 4xx naming it, or made usable."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from flask import Flask, Request, request
@@ -47,7 +48,7 @@ def refuse_invalid_host(req: Request, behind_proxy: bool) -> None:
         if req.environ.get("SERVER_PROTOCOL") == "HTTP/1.1":
             raise BadRequest("an HTTP/1.1 request must send a Host header (RFC 9112 3.2)")
         return
-    if req.host:
+    if req.host and ip_literal_ok(req.host):
         return
     # werkzeug reads a Host with a `_` as "" too, which a URI allows: taken as sent.
     req.host = uri_host(req.headers["Host"], req.scheme)
@@ -74,12 +75,27 @@ def ignore_unusable_range(req: Request) -> None:
             del req.environ["HTTP_RANGE"]
 
 
+def ip_literal_ok(host: str) -> bool:
+    """False for `[...]` that is no IPv6 address (`[1.2.3.4]`, `[:]`): RFC 3986 3.2.2 has no
+    other IP literal anyone sends, and werkzeug takes any bracketed text as a host."""
+    if not host.startswith("["):
+        return True
+    literal = host[1:].split("]", 1)[0]
+    try:
+        ipaddress.IPv6Address(literal)
+    except ValueError:
+        return False
+    return True
+
+
 def uri_host(header: str, scheme: str) -> str:
     """A Host werkzeug reads as "" though a URI allows it (a `_`: a docker-compose service
     name such as `webhook_bridge`), lower-cased, without its scheme's default port; "" for
     any other."""
     match = URI_HOST.fullmatch(header)
-    if match is None or (match[2] is not None and not 0 < int(match[2]) < 65536):
+    if match is None or not ip_literal_ok(match[1]):
+        return ""
+    if match[2] is not None and not 0 < int(match[2]) < 65536:
         return ""
     if match[2] == DEFAULT_PORTS.get(scheme):
         return match[1].lower()
