@@ -58,6 +58,7 @@ class FrameReader:
         self.ping_interval = ping_interval or math.inf
         self.next_ping = time.monotonic() + self.ping_interval
         self.partial_deadline = math.inf  # a frame or message under way must end by then
+        self._dropping = False  # the rest of a message one of whose fragments was dropped
 
     def receive(self, timeout: float | None = None) -> str | bytes | None:
         """The next client message; None after `timeout` seconds without one.
@@ -106,13 +107,30 @@ class FrameReader:
             self._gate.settle()
 
     def keep(self, event: Event) -> bool:
-        """adapter.Keeper: whether a client frame goes on to simple-websocket (the gate's)."""
-        return self._gate is None or not counted(event) or self._gate.admit()
+        """adapter.Keeper: whether a client frame goes on to simple-websocket (the gate's).
+
+        A fragment past the limit takes its whole message with it: what was kept of it is
+        dropped, and so is the rest, the final fragment too. Dropped alone, the message was
+        assembled from the fragments around it: one the client never sent (a `since` cut
+        to another valid cursor)."""
+        if self._gate is None:
+            return True
+        admitted = not counted(event) or self._gate.admit()
+        if not isinstance(event, Message):
+            return admitted
+        if self._dropping:
+            self._dropping = not event.message_finished
+            return False
+        if admitted:
+            return True
+        self.ws.incoming_message, self.ws.incoming_message_len = None, 0
+        self._dropping = True  # a counted fragment never ends its message
+        return False
 
     def _check_partial(self) -> None:
         """Refuse a frame by its declared length; time a frame or message left unfinished."""
         ws, header = self.ws, self._decoder.header
-        if header is None and ws.incoming_message is None:
+        if header is None and ws.incoming_message is None and not self._dropping:
             self.partial_deadline = math.inf
             return
         if header is not None and not header.opcode.iscontrol() and ws.max_message_size:
