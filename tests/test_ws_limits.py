@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import websocket
@@ -272,7 +273,7 @@ def test_a_fragment_past_the_rate_limit_drops_its_whole_message(bridge: BridgePr
         time.sleep(1.5)  # the bucket refills
         ws.send_frame(websocket.ABNF.create_frame('"}', 0x0, 1))
         ws.send(json.dumps({"type": "ping", "ref": "after"}))
-        answers = []
+        answers: list[dict[str, Any]] = []
         while not answers or answers[-1].get("ref") != "after":
             answers.append(json.loads(ws.recv()))
     finally:
