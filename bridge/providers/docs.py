@@ -24,6 +24,12 @@ signature on the raw body bytes, in constant time, against every secret of the e
 takes the provider's own event id (for deduplication) and event type (for filters) from the
 request. Every provider of the contract is here except PayPal ([why](#paypal-not-supported));
 a sender not listed that signs the raw body with a shared secret works with `hmac`.
+
+Where the event id is a header the signature does not cover (GitHub, Razorpay, Shopify,
+Twilio) and nothing signed carries a time, deduplication stops the provider's own
+redeliveries, not a replay: whoever holds a captured delivery (a subscriber sees its body and
+headers) can send it again under another id, or none, and it is taken as a new event. Give
+subscriber tokens only to readers you would trust with the endpoint's deliveries.
 """
 
 AFTER_TABLE = """\
