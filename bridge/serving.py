@@ -249,7 +249,7 @@ def _warn_if_redis_is_away(url: str) -> None:
     worker's boot, and unpatched ssl in redis.asyncio)."""
     child = os.fork()
     if child:
-        os.waitpid(child, 0)
+        os.waitpid(child, 0)  # gunicorn only queues SIGCHLD here: its reaper runs later
         return
     try:
         from bridge.redis_client import connect

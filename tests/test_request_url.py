@@ -5,6 +5,7 @@ bridge under gunicorn."""
 
 from __future__ import annotations
 
+import socket
 import time
 import urllib.parse
 
@@ -112,3 +113,29 @@ def test_twilio_signature_on_an_internationalised_host_verifies(
         f"{bridge.url}/hooks/ti-{uid}", data=body, headers={**headers, "Host": host}, timeout=10
     )
     assert answer.status_code == 202, answer.text
+
+
+def raw_post(bridge: BridgeProcess, target: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """POST `target` exactly as written (requests would rewrite `%7E` as `~`); the status line."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (
+        f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{bridge.port}\r\nConnection: close\r\n"
+        f"Content-Length: {len(body)}\r\n{head}\r\n"
+    ).encode() + body
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as sock:
+        sock.sendall(request)
+        return sock.makefile("rb").readline()
+
+
+@pytest.mark.parametrize("form", ["origin", "absolute"])
+def test_twilio_signature_over_the_request_line_as_sent_verifies(
+    bridge: BridgeProcess, uid: str, form: str
+) -> None:
+    """A Twilio delivery whose URL holds `%7E` verifies against those bytes, whether the
+    request line names the path (`/hooks/...`) or the whole URL (`http://host/hooks/...`)."""
+    bridge.create_endpoint(f"tl-{uid}", "twilio", TWILIO_SECRET)
+    url = f"{bridge.url}/hooks/tl-{uid}?x=%7E&y=%C3%A9"
+    body = b"MessageStatus=sent&MessageSid=SM9"
+    headers = provider("twilio").sign(body, TWILIO_SECRET, now=time.time(), options={"url": url})
+    target = url if form == "absolute" else url.removeprefix(bridge.url)
+    assert raw_post(bridge, target, body, headers).startswith(b"HTTP/1.1 202")

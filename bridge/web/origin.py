@@ -21,8 +21,9 @@ def origin(req: Request) -> str:
 
 
 def target(req: Request) -> str:
-    """The path and query as the request line sent them (gunicorn's RAW_URI; werkzeug's
-    test client sets it too), the absolute form (`http://a/b?c`) cut to its path."""
+    """The path and query as the request line sent them (RAW_URI: gunicorn, werkzeug's
+    server and test client set it; a server that does not gets the path quoted again), the
+    absolute form (`http://a/b?c`) cut to its path."""
     raw = req.environ.get("RAW_URI")
     if not isinstance(raw, str) or not raw:
         query = req.query_string.decode("latin-1")
