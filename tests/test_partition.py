@@ -123,7 +123,7 @@ def test_black_holed_client_is_freed_by_the_ping_deadline(
         wait_until(lambda: not peers(worker, proxy), timeout=5)
         # ... but not the events channel's connection, which the last socket's close ends.
         wait_until(lambda: channel_subscribers(redis_client, uid) == 0, timeout=5)
-        fds = worker.num_fds()
+        fds = descriptors(worker)
 
         opened.append(client := Client(url))
         client.subscribe(uid)
@@ -133,13 +133,28 @@ def test_black_holed_client_is_freed_by_the_ping_deadline(
         wait_until(lambda: metric(bridge, "bridge_open_sockets") == 0, timeout=20)
         wait_until(lambda: not peers(worker, proxy), timeout=10)
         wait_until(lambda: channel_subscribers(redis_client, uid) == 0, timeout=5)
-        wait_until(lambda: worker.num_fds() == fds, timeout=10)
+        try:
+            wait_until(lambda: len(descriptors(worker)) == len(fds), timeout=10)
+        except AssertionError:  # say which: a socket, a Redis connection, a metrics file
+            left = descriptors(worker)
+            raise AssertionError(f"descriptors: {left - fds} opened, {fds - left} closed") from None
         assert deliver(bridge, uid, json.dumps({"after": "cut"}).encode()).status_code == 202
     finally:
         proxy.stop()
         for opened_client in opened:
             opened_client.close()
         bridge.stop()
+
+
+def descriptors(worker: psutil.Process) -> set[tuple[int, str]]:
+    """The worker's open descriptors and what each is (a file, `socket:[inode]`)."""
+    found = set()
+    for fd in Path(f"/proc/{worker.pid}/fd").iterdir():
+        try:
+            found.add((int(fd.name), str(fd.readlink())))
+        except FileNotFoundError:  # closed while listed
+            continue
+    return found
 
 
 def peers(worker: psutil.Process, proxy: Blackhole) -> list[int]:
