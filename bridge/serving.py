@@ -235,8 +235,27 @@ def when_ready(server: Any) -> None:
         _warn_if_redis_is_away(_settings.redis_url)
     if not _settings.admin_token:
         token, _ = load_or_create_admin_token(_settings.data_dir)
-        print(f"Dashboard: http://127.0.0.1:{_settings.port}/#token={token}", flush=True)
-        print(f"Admin token kept in {_settings.data_dir / 'admin-token'}", flush=True)
+        kept = _settings.data_dir / "admin-token"
+        # The link signs in with the admin token: shown on a terminal (`make run`), never
+        # written to the log a service manager or container runtime keeps of our stdout.
+        if sys.stdout.isatty():
+            print(f"Dashboard: {dashboard_base(_settings)}/#token={token}", flush=True)
+        else:
+            print(f"Dashboard: {dashboard_base(_settings)}/ (sign in with the admin token)")
+        print(f"Admin token kept in {kept}", flush=True)
+
+
+def dashboard_base(settings: Settings) -> str:
+    """Where a browser reaches this bridge: the public URL, else the address it listens on
+    (a wildcard one as loopback, which a browser on this machine can open)."""
+    if settings.public_url:
+        return settings.public_url
+    host = settings.host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
 
 
 def _warn_if_redis_is_away(url: str) -> None:

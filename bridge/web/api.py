@@ -159,7 +159,7 @@ def create_endpoint() -> tuple[Response, int]:
 
 
 @bp.get("/endpoints")
-@documented({"200": ok("Endpoints", OBJECT)})
+@documented({"200": ok("Endpoints", ref("EndpointList"))})
 def list_endpoints() -> Response:
     """List endpoints"""
     found = services()
@@ -185,7 +185,11 @@ def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
 
 @bp.post("/endpoints/<endpoint_id>/secrets")
 @documented(
-    {"201": ok("Added", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
+    {
+        "201": ok("Added", ref("SecretAdded")),
+        "400": err("invalid_request"),
+        "404": err("unknown_endpoint"),
+    },
     body=request_body(NEW_SECRET, required=False),
 )
 def add_secret(endpoint_id: str) -> tuple[Response, int]:
@@ -213,7 +217,7 @@ def remove_secret(endpoint_id: str, secret_id: str) -> Response:
 
 
 @bp.get("/providers")
-@documented({"200": ok("Providers", OBJECT)})
+@documented({"200": ok("Providers", ref("Providers"))})
 def list_providers() -> Response:
     """Every provider, who picks its secret, and its endpoint options
 
@@ -240,7 +244,11 @@ def list_providers() -> Response:
 
 @bp.post("/tokens")
 @documented(
-    {"201": ok("Token", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
+    {
+        "201": ok("Token", ref("Token")),
+        "400": err("invalid_request"),
+        "404": err("unknown_endpoint"),
+    },
     body=request_body(NEW_TOKEN),
 )
 def mint_token() -> tuple[Response, int]:

@@ -15,6 +15,7 @@ from bridge.services import services
 from bridge.store import Store, StoredEvent
 from bridge.web.api import require_admin, whole_arg
 from bridge.web.operation import OBJECT, documented, err, ok, query
+from bridge.web.schemas import ref
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/endpoints/<endpoint_id>")
 bp.before_request(require_admin)
@@ -26,7 +27,11 @@ RAW_FALLBACK = "application/octet-stream"
 
 @bp.get("/events")
 @documented(
-    {"200": ok("Events", OBJECT), "400": err("invalid_request"), "404": err("unknown_endpoint")},
+    {
+        "200": ok("Events", ref("EventPage")),
+        "400": err("invalid_request"),
+        "404": err("unknown_endpoint"),
+    },
     query=(
         query("since", cursors.SCHEMA),
         query(
@@ -154,7 +159,7 @@ def raw_event(endpoint_id: str, cursor: str) -> Response:
 @bp.post("/events/<cursor>/replay")
 @documented(
     {
-        "201": ok("The replay's cursor", OBJECT),
+        "201": ok("The replay's cursor", ref("Replayed")),
         "400": err("invalid_request"),
         "404": err("unknown_endpoint / unknown_event"),
     }

@@ -32,7 +32,10 @@ def tell_trace(response: Response) -> Response:
 @documented(
     {
         "202": ok("Stored and published", ref("Accepted")),
-        "200": ok("Duplicate delivery, or a provider handshake answer", OBJECT),
+        "200": ok(
+            "Duplicate delivery (`duplicate` true), or a provider handshake's own answer",
+            {"anyOf": [ref("Accepted"), OBJECT]},
+        ),
         "401": err("invalid_signature, with reason"),
         "404": err("unknown_endpoint"),
         "408": err("body_too_slow: the body stalled or trickled"),

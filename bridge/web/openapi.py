@@ -31,6 +31,7 @@ PATH_SCHEMAS: dict[str, Schema] = {
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _ADMIN: list[dict[str, list[str]]] = [{"admin": []}]
 _IMPLICIT = frozenset({"HEAD", "OPTIONS"})
+_SCREENED = "bad_request: a Host that is no host[:port], or a forwarded scheme not http(s)"
 
 
 def path_of(rule: Rule) -> str:
@@ -66,6 +67,8 @@ def _operation(app: Flask, rule: Rule, view: Any, spec: Operation) -> dict[str, 
     if spec.body is not None:
         operation["requestBody"] = spec.body
     operation["responses"] = dict(spec.responses) or {"200": {"description": "OK"}}
+    # bridge/web/screening.py answers any route so, before its view runs.
+    operation["responses"].setdefault("400", err(_SCREENED))
     if _admin_only(app, rule.endpoint):
         operation["security"] = _ADMIN
         operation["responses"]["401"] = err("unauthorized")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge import backfill, providers
+from bridge import backfill, cursor, providers
 from bridge.endpoints import (
     MAX_DESCRIPTION,
     MAX_SECRET_LENGTH,
@@ -17,6 +17,18 @@ from bridge.providers.base import COMMON_OPTION_RULES, COMMON_OPTIONS, Provider
 from bridge.web.operation import OBJECT, Schema
 
 _JSON_TYPES = {int: "integer", str: "string", bool: "boolean", list: "array"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+TRACE: Schema = {"type": "string", "pattern": "^[0-9a-f]{16}$"}
+
+
+def _strict(properties: Schema) -> Schema:
+    """An object with exactly these properties, every one present."""
+    return {
+        "type": "object",
+        "required": list(properties),
+        "properties": properties,
+        "additionalProperties": False,
+    }
 
 
 def ref(name: str) -> Schema:
@@ -85,25 +97,97 @@ _FIXED: dict[str, Schema] = {
             "message": {"type": "string"},
         },
     },
-    "Accepted": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "endpoint": {"type": "string"},
+    "Accepted": _strict(
+        {
+            "id": cursor.SCHEMA,
+            "endpoint": ENDPOINT_ID_SCHEMA,
             "duplicate": {"type": "boolean"},
-        },
-    },
-    "Endpoint": {
-        "type": "object",
-        "properties": {
+            "trace": TRACE,
+        }
+    ),
+    "Secret": _strict(
+        {
             "id": {"type": "string"},
+            "value": {"type": "string"},
+            "created_at": TIME,
+            "expires_at": {**TIME, "nullable": True},  # set while a removed secret retires
+        }
+    ),
+    "Endpoint": _strict(
+        {
+            "id": ENDPOINT_ID_SCHEMA,
             "provider": {"type": "string"},
-            "url": {"type": "string"},
             "verified": {"type": "boolean"},
-            "secrets": {"type": "array", "items": OBJECT},
+            "description": {"type": "string"},
+            "url": {"type": "string"},
+            "options": OBJECT,
+            "secrets": {"type": "array", "items": ref("Secret")},
+            "created_at": TIME,
             "setup": {"type": "array", "items": {"type": "string"}},
-        },
+            "events": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "EndpointList": _strict({"endpoints": {"type": "array", "items": ref("Endpoint")}}),
+    "SecretAdded": _strict({"endpoint": ref("Endpoint"), "secret": ref("Secret")}),
+    "Token": _strict(
+        {
+            "token": {"type": "string"},
+            "channels": {"type": "array", "items": ENDPOINT_ID_SCHEMA},
+            "expires_at": TIME,
+        }
+    ),
+    "Providers": _strict(
+        {
+            "providers": {
+                "type": "array",
+                "items": _strict(
+                    {
+                        "name": {"type": "string"},
+                        "label": {"type": "string"},
+                        "public_key": {"type": "boolean"},
+                        "generates_secret": {"type": "boolean"},
+                        "requires_secret": {"type": "boolean"},
+                        "options": {"type": "array", "items": {"type": "string"}},
+                        "mask_defaults": {"type": "array", "items": {"type": "string"}},
+                    }
+                ),
+            }
+        }
+    ),
+    "Event": {
+        **_strict(
+            {
+                "id": cursor.SCHEMA,
+                "endpoint": ENDPOINT_ID_SCHEMA,
+                "provider": {"type": "string"},
+                "event_id": {"type": "string", "nullable": True},
+                "event_type": {"type": "string", "nullable": True},
+                "received_at": TIME,
+                "verified": {"type": "boolean"},
+                "verification": OBJECT,
+                "source": {"type": "string", "enum": ["webhook", "backfill"]},
+                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "body": {"nullable": True},  # parsed JSON, the text, or null (body_base64)
+                "trace": {**TRACE, "nullable": True},
+                "replay_of": {**cursor.SCHEMA, "nullable": True},
+            }
+        ),
+        "additionalProperties": True,  # body_base64, only where the body is not UTF-8
     },
+    "EventPage": {
+        "type": "object",
+        "required": ["events", "next", "recovered"],
+        "properties": {
+            "events": {"type": "array", "items": ref("Event")},
+            "next": {**cursor.SCHEMA, "nullable": True},
+            "recovered": {"type": "boolean"},
+            "scanned": {"type": "integer", "minimum": 0},  # only with a search
+        },
+        "additionalProperties": False,
+    },
+    "Replayed": _strict(
+        {"id": cursor.SCHEMA, "endpoint": ENDPOINT_ID_SCHEMA, "replay_of": cursor.SCHEMA}
+    ),
 }
 
 
