@@ -23,6 +23,9 @@ def test_retire_with_grace_then_at_once(bridge: BridgeProcess, uid: str) -> None
     ok("endpoints", "rotate", uid, "--secret", NEW, "--server", bridge.url)
     text = ok("endpoints", "retire", uid, "s1", "--grace", "3600", "--server", bridge.url)
     assert "stops verifying after 3600 s" in text
+    shown_text = ok("endpoints", "show", uid, "--server", bridge.url)
+    assert f"{OLD}  (retiring: stops verifying at 20" in shown_text
+    assert f"{NEW}  (retiring" not in shown_text
     assert bridge.post_signed(uid, b"{}", secret=OLD, event_id="a").status_code == 202
     shown = as_json("endpoints", "retire", uid, "s1", "--server", bridge.url)
     assert [s["id"] for s in shown["secrets"]] == ["s2"]

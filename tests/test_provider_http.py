@@ -248,3 +248,23 @@ def test_square_notification_url_is_an_http_url_without_whitespace(
     assert answer.status_code == status, answer.text
     if status == 400:
         assert answer.json()["field"] == "options.notification_url"
+
+
+def test_square_signs_notification_url_where_public_url_is_set_too(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """With both URL options set, a Square delivery verifies against notification_url only."""
+    key = "square-signature-key-0123"
+    options = {
+        "public_url": "https://public.example/hooks/sq",
+        "notification_url": "https://square-spelling.example/hooks/sq/",
+    }
+    body = {"id": uid, "provider": "square", "secret": key, "options": options}
+    assert client.post("/api/endpoints", json=body, headers=auth).status_code == 201
+    payload = b'{"event_id":"sq-1","type":"payment.updated"}'
+    statuses = {}
+    for name, url in options.items():
+        signed = provider("square").sign(payload, key, now=time.time(), options={"url": url})
+        answer = client.post(f"/hooks/{uid}", data=payload, headers=signed)
+        statuses[name] = answer.status_code
+    assert statuses == {"public_url": 401, "notification_url": 202}

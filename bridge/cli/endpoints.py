@@ -22,7 +22,9 @@ def show_endpoint(endpoint: dict[str, Any], server: str, heading: str = "Endpoin
     for number, secret in enumerate(secrets, 1):
         newest = " (newest)" if len(secrets) > 1 and number == len(secrets) else ""
         label = f"Secret {secret.get('id', '?')}{newest}:"
-        print(f"  {label:<13} {secret.get('value', '')}")
+        expires = secret.get("expires_at")
+        retiring = f"  (retiring: stops verifying at {expires})" if expires else ""
+        print(f"  {label:<13} {secret.get('value', '')}{retiring}")
     if endpoint.get("description"):
         print(f"  Description:  {shared.terminal_safe(str(endpoint['description']))}")
     options = endpoint.get("options") or {}
@@ -39,7 +41,8 @@ def show_endpoint(endpoint: dict[str, Any], server: str, heading: str = "Endpoin
     flag = shared.server_flag(server)
     print(f"\nWatch it:  bridge listen {eid}{flag}")
     if secrets:
-        secret = shlex.quote(str(secrets[-1].get("value", "")))
+        lasting = [s for s in secrets if not s.get("expires_at")] or secrets
+        secret = shlex.quote(str(lasting[-1].get("value", "")))
         # Options that change how the provider signs (hmac's header, prefix...) go along.
         extra = "".join(
             f" --option {shlex.quote(shared.option_text(key, value))}"

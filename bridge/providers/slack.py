@@ -6,7 +6,8 @@
 - Algorithm: HMAC-SHA256, lower-case hex; key = the app's Signing Secret as UTF-8 (Slack
   issues it). Prefix `v0=` is the version: without it there is no known signature.
 - Replay window: the timestamp within `tolerance` of now, both ways.
-- Event id: the JSON body's `"event_id"` (Events API); None for form bodies.
+- Event id: the JSON body's `"event_id"` (Events API); form bodies carry none, so they get
+  the bridge's `sha256:<hex of the body>` (a slash command's `trigger_id` makes each differ).
 - Event type: JSON `event_callback` -> the inner `event.type` (e.g. `app_mention`); other
   JSON -> its `"type"` (e.g. `url_verification`); form bodies -> the `command` field (slash
   commands, e.g. `/weather`) or the `type` of the JSON in `payload=` (interactivity).

@@ -4,9 +4,10 @@
 - Signed bytes: the notification URL exactly as registered with Square, then the raw body.
 - Algorithm: HMAC-SHA256, standard base64; key = the subscription's signature key as UTF-8
   (Square issues it).
-- The URL is the public URL the request came to; the endpoint option `notification_url`
-  (text) overrides it when Square was given a different spelling (a proxy, another host name,
-  a trailing slash).
+- The URL is the public URL the request came to, or the common option `public_url` where
+  set; the endpoint option `notification_url` (Square's own name for that URL) wins over
+  both when Square was given a different spelling (a proxy, another host name, a trailing
+  slash). One of the two is enough; where both are set, `notification_url` is signed.
 - Replay window: none (Square signs no timestamp); dedup by the event id stops replays.
 - Event id: the body's `"event_id"`. Event type: the body's `"type"` (e.g. `payment.updated`).
 """
