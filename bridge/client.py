@@ -86,7 +86,7 @@ class AdminToken:
     def refused(self, server: str, how: str) -> AuthRefused:
         return AuthRefused(
             f"the admin token was refused by {server} ({how}): check {self.source} "
-            "(the bridge prints its token at start-up and keeps it in <data dir>/admin-token)"
+            "(a bridge that generated its token keeps it in <data dir>/admin-token)"
         )
 
 

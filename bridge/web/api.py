@@ -47,9 +47,15 @@ NEW_TOKEN: Schema = {
 
 @bp.before_request
 def require_admin() -> Response | None:
-    token = bearer(request.headers.get("Authorization"))
-    if token is None or not services().authority.is_admin(token):
+    # Which of the three it is tells a caller what to fix, and a stranger nothing new.
+    header = request.headers.get("Authorization")
+    token = bearer(header)
+    if token is None:
+        if header:
+            return unauthorized("Authorization must be `Bearer <admin token>`")
         return unauthorized("send Authorization: Bearer <admin token>")
+    if not services().authority.is_admin(token):
+        return unauthorized("that token is not this bridge's admin token")
     return None
 
 
