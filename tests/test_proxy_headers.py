@@ -112,9 +112,13 @@ def _with_host(bridge: BridgeProcess, path: str, host: str, **headers: str) -> t
         connection.close()
 
 
-@pytest.mark.parametrize(
-    "host", ["a b", "evil.example/x", "127.0.0.1:99999", "127.0.0.1:abc", "[::1", "", "x, y"]
-)
+NOT_HOST_PORT = [
+    *("a b", "evil.example/x", "127.0.0.1:99999", "127.0.0.1:abc", "[::1", "", "x, y"),
+    *("127.0.0.1:80:80", "a..b", ".a.example", "a.example:"),
+]
+
+
+@pytest.mark.parametrize("host", NOT_HOST_PORT)
 def test_a_host_that_is_not_host_port_is_400(direct: BridgeProcess, uid: str, host: str) -> None:
     """A Host header that is not `host[:port]` is a 400 naming it, never an answer holding
     a webhook URL built without a host (`http:/hooks/<id>`)."""

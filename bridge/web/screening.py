@@ -48,10 +48,13 @@ def refuse_invalid_host(req: Request, behind_proxy: bool) -> None:
         if req.environ.get("SERVER_PROTOCOL") == "HTTP/1.1":
             raise BadRequest("an HTTP/1.1 request must send a Host header (RFC 9112 3.2)")
         return
-    if req.host and ip_literal_ok(req.host):
+    header = req.headers["Host"]
+    # werkzeug keeps what it can of some Hosts no URI has (`a.com:80:80` becomes `a.com:80`),
+    # so the header itself is held to the grammar too.
+    if req.host and ip_literal_ok(req.host) and is_host_port(header):
         return
     # werkzeug reads a Host with a `_` as "" too, which a URI allows: taken as sent.
-    req.host = uri_host(req.headers["Host"], req.scheme)
+    req.host = uri_host(header, req.scheme)
     if not req.host:
         via = " (as X-Forwarded-Host / -Port made it)" if behind_proxy else ""
         raise BadRequest(f"the Host header{via} is not a host[:port] (RFC 9112 3.2)")
@@ -88,12 +91,18 @@ def ip_literal_ok(host: str) -> bool:
     return True
 
 
+def is_host_port(header: str) -> bool:
+    """Whether `header` is `host[:port]` as URI_HOST writes it, with no empty name label
+    (`a..b`, `.a`: no name has one, and the IDNA codec refuses them)."""
+    return URI_HOST.fullmatch(header) is not None and ".." not in header and header[:1] != "."
+
+
 def uri_host(header: str, scheme: str) -> str:
     """A Host werkzeug reads as "" though a URI allows it (a `_`: a docker-compose service
     name such as `webhook_bridge`), lower-cased, without its scheme's default port; "" for
     any other."""
     match = URI_HOST.fullmatch(header)
-    if match is None or not ip_literal_ok(match[1]):
+    if match is None or not is_host_port(header) or not ip_literal_ok(match[1]):
         return ""
     if match[2] is not None and not 0 < int(match[2]) < 65536:
         return ""
