@@ -81,6 +81,30 @@ def test_redis_killed_and_restarted(
     assert [e["id"] for e in client.events(6, timeout=20)] == acked
 
 
+def test_a_subscribe_while_redis_is_down_is_unavailable_naming_its_channel(
+    own_redis: EmbeddedRedis, own_bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """With Redis gone, a subscribe and a glob each get `unavailable` naming what they asked
+    for, the socket stays open, and the same subscribe works once Redis is back."""
+    own_bridge.create_endpoint(uid)
+    client = connect(own_bridge)
+    assert own_redis.process is not None
+    own_redis.process.kill()
+    own_redis.process.wait()
+    own_redis.process = None
+    for channel in (uid, f"{uid}*"):
+        client.send({"type": "subscribe", "channel": channel, "ref": channel})
+        answer = client.recv(timeout=30)
+        assert (answer["code"], answer["channel"], answer["ref"]) == (
+            "unavailable",
+            channel,
+            channel,
+        )
+    own_redis.start()
+    wait_until(lambda: requests.get(own_bridge.url + "/readyz", timeout=10).status_code == 200)
+    assert client.subscribe(uid)["channel"] == uid
+
+
 def test_the_embedded_redis_is_on_disk_before_it_answers(own_redis: EmbeddedRedis) -> None:
     """The embedded Redis fsyncs its append-only file before each answer (`always`): with
     `everysec` a busy disk's background fsync made it hold writes back yet answer them, and

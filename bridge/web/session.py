@@ -174,7 +174,7 @@ class Session:
             self._error("unknown_channel", f"no endpoint {channel!r}", ref)
             return
         except StoreUnavailable:
-            self._error("unavailable", "storage is unreachable; retry", ref)
+            self._error("unavailable", "storage is unreachable; retry", ref, channel=channel)
             return
         if not self.principal.minted_for(channel, endpoint.generation):
             self._error(
@@ -200,7 +200,7 @@ class Session:
             )
         except StoreUnavailable:
             self.holdings.release(channel, channel)
-            self._error("unavailable", "storage is unreachable; retry", ref)
+            self._error("unavailable", "storage is unreachable; retry", ref, channel=channel)
             return
         self.subs[channel] = sub
 
@@ -228,7 +228,7 @@ class Session:
                 ),
             )
         except StoreUnavailable:
-            self._error("unavailable", "storage is unreachable; retry", ref)
+            self._error("unavailable", "storage is unreachable; retry", ref, channel=glob)
             return
         self.follows[glob] = following
         self._send(
