@@ -7,7 +7,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from tests.api_support import assert_json_error
+from tests.api_support import assert_json_error, created
 from tests.support import BridgeProcess
 
 
@@ -99,3 +99,26 @@ def test_a_range_the_bridge_cannot_serve_is_ignored(bridge: BridgeProcess, value
     assert (answer.status_code, answer.content) == (200, whole.content)
     part = requests.get(f"{bridge.url}/static/app.js", headers={"Range": "bytes=0-9"}, timeout=10)
     assert (part.status_code, part.content) == (206, whole.content[:10])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "events?limit=1&limit=500",
+        "events?since=0-0&since=5-0&q=a",
+        "secrets/s1?grace_seconds=60&grace_seconds=0",
+    ],
+)
+def test_a_query_parameter_given_twice_is_400_naming_it(
+    client: FlaskClient, auth: dict[str, str], uid: str, query: str
+) -> None:
+    """An admin route refuses a query parameter given twice, naming it, and acts on neither."""
+    created(client, auth, uid)
+    client.post(f"/api/endpoints/{uid}/secrets", headers=auth)
+    method = "DELETE" if query.startswith("secrets") else "GET"
+    answer = client.open(f"/api/endpoints/{uid}/{query}", method=method, headers=auth)
+    name = query.split("?")[1].split("=")[0]
+    body = assert_json_error(answer, 400, "invalid_request")
+    assert (body["field"], body["message"]) == (name, "given 2 times; give it once")
+    secrets = client.get(f"/api/endpoints/{uid}", headers=auth).get_json()["secrets"]
+    assert [s["expires_at"] for s in secrets] == [None, None]

@@ -59,6 +59,15 @@ def require_admin() -> Response | None:
     return None
 
 
+@bp.before_request
+def refuse_repeated_args() -> None:
+    """`?limit=1&limit=500` is refused naming `limit`: taking either one silently is a guess
+    (webhook routes keep theirs: a provider's query is signed as sent)."""
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            raise InvalidInput(name[:64], f"given {len(values)} times; give it once")
+
+
 def json_body(*, fields: Collection[str], optional: bool = False) -> dict[str, Any]:
     """The request's JSON object, holding only `fields`; `optional` lets an empty body stand
     for `{}`. A misspelt field is refused by name: taken silently, `"secrte"` made an
