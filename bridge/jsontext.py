@@ -225,11 +225,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+class DuplicateMember(ValueError):
+    """An object names a member twice (loads with `unique`)."""
+
+
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
-            raise ValueError(f"member {key[:64]!r} given twice")
+            raise DuplicateMember(f"member {key[:64]!r} given twice")
         seen.add(key)
     return dict(pairs)
 

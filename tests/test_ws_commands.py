@@ -123,3 +123,16 @@ def test_a_good_subscribe_parses_into_its_fields() -> None:
     raw = json.dumps({"type": "subscribe", "channel": "demo", "since": "5-2",
                       "filter": {"event_type": "push.*"}, "ref": "r1"})  # fmt: skip
     assert commands.parse(raw) == (Subscribe("demo", (5, 2), "push.*"), "r1")
+
+
+def test_a_frame_naming_a_member_twice_is_refused_naming_it() -> None:
+    """`{"channel": "a", "channel": "b"}` is a bad_request naming `channel`, not a subscribe
+    to whichever came last (the admin API refuses such a body too)."""
+    raw = '{"type": "subscribe", "channel": "a", "channel": "b", "ref": "r"}'
+    with pytest.raises(BadFrame) as refused:
+        commands.parse(raw)
+    assert refused.value.code == "bad_request"
+    assert refused.value.message == "frame is not settled JSON: member 'channel' given twice"
+    nested = '{"type": "subscribe", "channel": "a", "filter": {"q": "x", "q": "y"}}'
+    with pytest.raises(BadFrame, match="member 'q' given twice"):
+        commands.parse(nested)

@@ -81,7 +81,11 @@ def parse(raw: str | bytes) -> tuple[Command, Ref]:
 def decode(raw: str | bytes) -> tuple[dict[str, Any], Ref]:
     """A client frame to its JSON object and its `ref`; BadFrame if it is neither."""
     try:
-        message = jsontext.loads(raw)  # nesting limited: "[" * 60_000 fits in one frame
+        # Nesting limited: "[" * 60_000 fits in one frame. A member given twice is refused
+        # as the admin API refuses it: json.loads would settle for the last silently.
+        message = jsontext.loads(raw, unique=True)
+    except jsontext.DuplicateMember as exc:
+        raise BadFrame("bad_request", f"frame is not settled JSON: {exc}") from None
     except ValueError:  # UnicodeDecodeError is one
         raise BadFrame("bad_request", "frame is not valid JSON") from None
     if not isinstance(message, dict):
