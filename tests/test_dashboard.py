@@ -1242,3 +1242,5 @@ def test_a_deleted_endpoint_is_announced_and_the_notice_goes_when_it_is_back(
     expect(banner).to_have_count(0)
     expect(deleted).to_have_count(1)  # the first life's event only
     expect(rows(page, uid).first.locator(".badge.deleted")).to_have_count(0)
+    # The card counts the new endpoint's events, not both lives'.
+    expect(page.locator(f'details.ep[data-endpoint="{uid}"] .ep-count')).to_have_text("1 event")

@@ -114,7 +114,9 @@ export class EventStore {
     return item;
   }
 
-  /** Mark the items held of `endpoint` as from before its deletion; how many were marked. */
+  /** Mark the items held of `endpoint` as from before its deletion; how many were marked.
+   * They stay listed, but no longer count for the endpoint, nor stand as the first of an
+   * event id: an endpoint created again under the id starts from none. */
   markDeleted(endpoint) {
     let marked = 0;
     for (const item of this.items) {
@@ -123,7 +125,13 @@ export class EventStore {
         marked += 1;
       }
     }
-    if (marked) this.version += 1;
+    if (marked) {
+      this.perEndpoint.set(endpoint, this.count(endpoint) - marked);
+      for (const dedup of this.byEventId.keys()) {
+        if (dedup.startsWith(`${endpoint}|`)) this.byEventId.delete(dedup);
+      }
+      this.version += 1;
+    }
     return marked;
   }
 
@@ -134,7 +142,7 @@ export class EventStore {
     const dropped = this.items.splice(0, excess);
     for (const item of dropped) {
       this.keys.delete(item.key);
-      this.perEndpoint.set(item.endpoint, this.perEndpoint.get(item.endpoint) - 1);
+      if (!item.deleted) this.perEndpoint.set(item.endpoint, this.perEndpoint.get(item.endpoint) - 1);
       // A search's match older than the bound is not part of the unbroken run the bound
       // starts: dropping it must not move the bound past the events between them.
       if (!this.bounds.has(item.endpoint) || !this.before(item.endpoint, item.id)) {
