@@ -128,7 +128,7 @@ def diagnose(
             budget.spend(time.thread_time() - started)
     report["work"] = _work(provider, request, secrets)
     report["first_difference"] = first_difference(report)
-    report["hints"] = hints(report)
+    report["hints"] = hints(report, signs_url=provider.signs_url)
     return report
 
 
@@ -249,8 +249,9 @@ def shape(value: str) -> dict[str, Any]:
     return {"entries": len(entries), "first": described}
 
 
-def hints(report: dict[str, Any]) -> list[str]:
-    """Plain sentences for the most likely causes, most specific first."""
+def hints(report: dict[str, Any], *, signs_url: bool = False) -> list[str]:
+    """Plain sentences for the most likely causes, most specific first; `signs_url` is
+    whether the provider signs the URL it called (then that may be what changed)."""
     out = []
     if report["missing_headers"]:
         out.append("Missing header(s): " + ", ".join(report["missing_headers"]) + ".")
@@ -272,9 +273,16 @@ def hints(report: dict[str, Any]) -> list[str]:
             "or raise the endpoint's `tolerance` option if deliveries queue."
         )
     if not out and report["reason"] == VerificationError.BAD:
+        changed = (
+            "the URL it called (set the endpoint's `public_url`) or the body"
+            if signs_url
+            else "the body"
+        )
         out.append(
             "The signature is well-formed but matches none of the endpoint's secrets: "
-            "check that the secret configured at the provider is this endpoint's."
+            "check that the secret configured at the provider is this endpoint's. If it is, "
+            f"{changed} changed on the way (a proxy that rewrites or re-encodes it), or the "
+            "delivery was not signed by the provider."
         )
     if report.get("limited"):
         out.append(

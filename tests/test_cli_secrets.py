@@ -87,6 +87,7 @@ def test_rejections_explain_a_failed_delivery(bridge: BridgeProcess, uid: str) -
     assert "bad_signature" in text
     assert "secrets tried: s1" in text
     assert "matches none of the endpoint's secrets" in text
+    assert "If it is, the body changed on the way" in text  # a tampered body reads the same
     assert OLD not in text
 
 

@@ -374,3 +374,24 @@ def test_a_flood_of_costly_forged_deliveries_spends_the_budget_then_is_diagnosed
     diagnosis = last_rejection(client, auth, uid)["diagnosis"]
     assert diagnosis["limited"] is True
     assert diagnosis["missing_headers"] == ["x-hub-signature-256"]  # learnt from a small body
+
+
+def test_a_url_signing_provider_s_bad_signature_names_the_url_as_what_may_have_changed(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A Twilio delivery signed for another URL is told the URL (or body) may have changed on
+    the way and how to set the one registered, where GitHub's hint speaks of the body only."""
+    body = {"id": uid, "provider": "twilio", "secret": SECRET}
+    assert client.post("/api/endpoints", json=body, headers=auth).status_code == 201
+    form = b"MessageSid=SM1&Body=hi"
+    headers = provider("twilio").sign(
+        form, SECRET, now=time.time(), options={"url": "https://elsewhere.example/hooks/x"}
+    )
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    assert send(client, uid, form, headers) == 401
+    hints = last_rejection(client, auth, uid)["diagnosis"]["hints"]
+    assert any("the URL it called (set the endpoint's `public_url`)" in h for h in hints), hints
+    create(client, auth, uid + "-gh")
+    assert send(client, uid + "-gh", BODY, signed(BODY, "another-secret-1234")) == 401
+    hints = last_rejection(client, auth, uid + "-gh")["diagnosis"]["hints"]
+    assert any("If it is, the body changed on the way" in h for h in hints), hints
