@@ -39,6 +39,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         [sys.executable, "-m", "bridge", *args],
         cwd=ROOT,
         env=cli_env() if env is None else env,
+        stdin=subprocess.DEVNULL,  # never the terminal pytest runs in: `delete` would ask
         capture_output=True,
         text=True,
         timeout=60,

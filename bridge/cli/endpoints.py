@@ -111,6 +111,18 @@ def show(args: argparse.Namespace, settings: ClientSettings) -> int:
 
 def delete(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
+    # Asked only of a person at a terminal: a script (stdin not a terminal) deletes as told.
+    if not args.yes and sys.stdin.isatty():
+        shown = api.call("GET", api.endpoint_path(args.id))
+        events = shown.get("events", 0)
+        prompt = f"Delete endpoint {args.id} and its {events} stored event(s)? [y/N] "
+        try:
+            answer = input(prompt)
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in {"y", "yes"}:
+            print(f"Kept {args.id}: nothing deleted.", flush=True)
+            return 1
     api.call("DELETE", api.endpoint_path(args.id))
     if args.json:
         shared.print_json({"id": args.id, "deleted": True})
@@ -210,10 +222,15 @@ def add(commands: Any, parents: shared.Parents) -> None:
             func,
             parents=parents.both,
             help=text,
-            description=text[0].upper() + text[1:] + ".",
+            description=text[0].upper()
+            + text[1:]
+            + "."
+            + (" On a terminal it asks first (--yes does not)." if func is delete else ""),
             examples=[f"bridge endpoints {name} demo"],
         )
         sub.add_argument("id", type=shared.endpoint_arg, help="endpoint id")
+        if func is delete:
+            sub.add_argument("--yes", action="store_true", help="delete without asking")
     rotated = shared.command(
         group,
         "rotate",
