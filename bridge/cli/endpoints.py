@@ -21,11 +21,14 @@ def show_endpoint(endpoint: dict[str, Any], server: str, heading: str = "Endpoin
     print(f"  Webhook URL:  {endpoint.get('url', '?')}")
     secrets = endpoint.get("secrets") or []
     for number, secret in enumerate(secrets, 1):
-        newest = " (newest)" if len(secrets) > 1 and number == len(secrets) else ""
-        label = f"Secret {secret.get('id', '?')}{newest}:"
+        label = f"Secret {secret.get('id', '?')}:"
         expires = secret.get("expires_at")
-        retiring = f"  (retiring: stops verifying at {expires})" if expires else ""
-        print(f"  {label:<13} {secret.get('value', '')}{retiring}")
+        # After the value, so every value starts in the same column.
+        if expires:
+            note = f"  (retiring: stops verifying at {expires})"
+        else:
+            note = "  (newest)" if len(secrets) > 1 and number == len(secrets) else ""
+        print(f"  {label:<13} {secret.get('value', '')}{note}")
     if endpoint.get("description"):
         print(f"  Description:  {shared.terminal_safe(str(endpoint['description']))}")
     options = endpoint.get("options") or {}
