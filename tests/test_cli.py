@@ -97,6 +97,28 @@ def test_readable_output(bridge: BridgeProcess, uid: str) -> None:
     assert uid in ok("endpoints", "delete", uid, *server)
 
 
+def test_rotate_says_what_is_left_to_do(bridge: BridgeProcess, uid: str) -> None:
+    """After a rotation the last line says to give the new secret to a provider that takes
+    the bridge's (not to one that issued it) and how to retire the old live one."""
+    server = ["--server", bridge.url]
+    ok("endpoints", "create", uid, "--provider", "github", "--secret", SECRET, *server)
+    generated = ok("endpoints", "rotate", uid, *server).splitlines()
+    assert generated[-1] == (
+        "Give the new secret to github; the old ones stay valid until you retire them: "
+        f"bridge endpoints retire {uid} s1 --server {bridge.url}"
+    )
+    issued = f"{uid}-pay"
+    ok("endpoints", "create", issued, "--provider", "stripe", "--secret", "whsec_first_123",
+       *server)  # fmt: skip
+    ok("endpoints", "rotate", issued, "--secret", "whsec_second_123", *server)
+    ok("endpoints", "retire", issued, "s1", "--grace", "600", *server)
+    rotated = ok("endpoints", "rotate", issued, "--secret", "whsec_third_123", *server)
+    assert rotated.splitlines()[-1] == (
+        "The old ones stay valid until you retire them: "
+        f"bridge endpoints retire {issued} s2 --server {bridge.url}"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "field"),
     [

@@ -20,7 +20,7 @@ from tests.cli_support import (
     post,
     run,
 )
-from tests.support import BridgeProcess, free_port
+from tests.support import BridgeProcess, free_port, wait_until
 
 
 def checkpoint_cursors(path: Path) -> dict[str, str]:
@@ -308,6 +308,33 @@ def test_since_wins_over_the_checkpoint(
     taken = [r.headers["x-bridge-cursor"] for r in receiver.wait_accepted(5)]
     assert taken == ids[1:] + ids
     assert second_run.interrupt() == 0
+
+
+def test_a_start_before_any_event_is_said_in_words(
+    bridge: BridgeProcess, uid: str, listen: Listen, receiver: Receiver, tmp_path: Path
+) -> None:
+    """A checkpoint taken before an endpoint's first event (0-0), and --since 0 for several
+    endpoints, are announced as the start of the history, never as the cursor 0-0."""
+    other = f"{uid}b"
+    bridge.create_endpoint(uid, "github", SECRET)
+    bridge.create_endpoint(other, "github", SECRET)
+    path = tmp_path / "cp.json"
+    args = [uid, "--forward-to", receiver.url, "--checkpoint", str(path), "--server", bridge.url]
+    first_run = listen(*args)
+    first_run.started()
+    wait_until(lambda: path.exists() and checkpoint_cursors(path) == {uid: "0-0"})
+    assert first_run.interrupt() == 0
+
+    second_run = listen(*args)
+    second_run.wait_for(second_run.err, f"resuming from the checkpoint {path}")
+    start = f"listening to {uid} on {bridge.url}, from the start of its history (Ctrl-C to stop)"
+    second_run.wait_for(second_run.err, lambda line: line == f"bridge: {start}")
+    assert second_run.interrupt() == 0
+    both = listen(uid, other, "--since", "0", "--server", bridge.url)
+    start = f"listening to {uid}, {other} on {bridge.url}, each from the start of its history"
+    both.wait_for(both.err, f"bridge: {start} (Ctrl-C to stop)")
+    assert both.interrupt() == 0
+    assert not any("0-0" in line for line in first_run.err + second_run.err + both.err)
 
 
 def test_checkpoint_refusals(

@@ -49,6 +49,29 @@ def test_replay_sends_the_range_with_a_summary(
     assert receiver.accepted()[4].body == b"\xff\xfe raw \r\n"
 
 
+def test_replay_says_its_range_in_words(
+    bridge: BridgeProcess, uid: str, receiver: Receiver
+) -> None:
+    """`--since 0` is summed up without the cursor 0-0, one event is "1 event", and a
+    --since from before the endpoint is warned of as such."""
+    bridge.create_endpoint(uid, "github", SECRET)
+    server = ["--to", receiver.url, "--server", bridge.url]
+    assert ok("replay", uid, "--since", "0", *server) == f"No events of {uid}: nothing replayed.\n"
+    (only,) = post(bridge, uid, 1)
+    text = ok("replay", uid, "--since", "0", *server)
+    assert text.startswith(f"Replayed 1 event of {uid} to {receiver.url} in "), text
+    text = ok("replay", uid, "--since", "0", "--until", only, *server)
+    assert text.startswith(f"Replayed 1 event of {uid} up to {only} to {receiver.url} in "), text
+    early = "1732590000000-0"  # long before this endpoint was created
+    result = run("replay", uid, "--since", early, *server)
+    assert result.returncode == 0, result
+    assert (
+        f"bridge: WARNING: the bridge no longer holds every event of {uid} after {early}: the "
+        f"oldest ones were dropped by retention, or --since {early} is from before this "
+        "endpoint (recovered: false)"
+    ) in result.stderr.splitlines()
+
+
 def test_replay_counts_every_kind_of_answer(bridge: BridgeProcess, uid: str) -> None:
     """Answers that are not 2xx are each listed and counted; the exit status is then 1."""
     bridge.create_endpoint(uid, "github", SECRET)

@@ -33,6 +33,17 @@ def test_retire_with_grace_then_at_once(bridge: BridgeProcess, uid: str) -> None
     assert bridge.post_signed(uid, b"{}", secret=NEW, event_id="c").status_code == 202
 
 
+def test_show_lines_up_every_secret_value(bridge: BridgeProcess, uid: str) -> None:
+    """`endpoints show` starts every secret's value in the same column, marking the newest and
+    a retiring one after the value."""
+    bridge.create_endpoint(uid, secret=OLD)
+    ok("endpoints", "rotate", uid, "--secret", NEW, "--server", bridge.url)
+    ok("endpoints", "retire", uid, "s1", "--grace", "3600", "--server", bridge.url)
+    lines = ok("endpoints", "show", uid, "--server", bridge.url).splitlines()
+    assert lines[2].startswith(f"  Secret s1:    {OLD}  (retiring: stops verifying at 20")
+    assert lines[3] == f"  Secret s2:    {NEW}  (newest)"
+
+
 def test_retiring_the_last_secret_is_one_clear_error(bridge: BridgeProcess, uid: str) -> None:
     """Retiring the only live secret exits 1 with one line saying why."""
     bridge.create_endpoint(uid, secret=OLD)

@@ -99,7 +99,7 @@ def test_the_listening_notice_of_a_library_feed_names_no_ctrl_c(
         assert ids(iter(feed), 1) == [stored]
     finally:
         feed.close()
-    assert f"listening to {uid} on {bridge.url}, from after 0-0" in lines, lines
+    assert f"listening to {uid} on {bridge.url}, from the start of its history" in lines, lines
     assert not any("Ctrl-C" in line for line in lines), lines
 
 

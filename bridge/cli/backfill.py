@@ -256,8 +256,8 @@ def add(commands: Any, parents: shared.Parents) -> None:
         "Interrupted, the same command resumes from its last page.",
         examples=[
             "STRIPE_API_KEY=sk_... bridge backfill stripe --since 2h",
-            "GITHUB_TOKEN=ghp_... bridge backfill gh-octo-hello --since 2026-11-26T01:00:00Z "
-            "--until 2026-11-26T03:00:00Z --dry-run",
+            # Durations, not dates: a date falls out of the 72 h dedup window and is refused.
+            "GITHUB_TOKEN=ghp_... bridge backfill gh-octo-hello --since 3h --until 1h --dry-run",
         ],
     )
     sub.add_argument("endpoint", type=shared.endpoint_arg, help="endpoint id")

@@ -8,6 +8,7 @@ import shlex
 import sys
 from typing import Any
 
+from bridge import providers
 from bridge.cli import shared
 from bridge.config import ClientSettings
 
@@ -20,11 +21,14 @@ def show_endpoint(endpoint: dict[str, Any], server: str, heading: str = "Endpoin
     print(f"  Webhook URL:  {endpoint.get('url', '?')}")
     secrets = endpoint.get("secrets") or []
     for number, secret in enumerate(secrets, 1):
-        newest = " (newest)" if len(secrets) > 1 and number == len(secrets) else ""
-        label = f"Secret {secret.get('id', '?')}{newest}:"
+        label = f"Secret {secret.get('id', '?')}:"
         expires = secret.get("expires_at")
-        retiring = f"  (retiring: stops verifying at {expires})" if expires else ""
-        print(f"  {label:<13} {secret.get('value', '')}{retiring}")
+        # After the value, so every value starts in the same column.
+        if expires:
+            note = f"  (retiring: stops verifying at {expires})"
+        else:
+            note = "  (newest)" if len(secrets) > 1 and number == len(secrets) else ""
+        print(f"  {label:<13} {secret.get('value', '')}{note}")
     if endpoint.get("description"):
         print(f"  Description:  {shared.terminal_safe(str(endpoint['description']))}")
     options = endpoint.get("options") or {}
@@ -143,9 +147,30 @@ def rotate(args: argparse.Namespace, settings: ClientSettings) -> int:
     every = ", ".join(str(s.get("id")) for s in endpoint.get("secrets", []))
     print(f"Added secret {added.get('id')} to {args.id}: {added.get('value')}")
     print(f"{args.id} now accepts a signature by any of its secrets: {every}")
-    provider = endpoint.get("provider", "the provider")
-    print(f"Give the new secret to {provider}; the old ones stay valid meanwhile.", flush=True)
+    print(_after_rotation(args.id, endpoint, str(added.get("id")), api.server), flush=True)
     return 0
+
+
+def _after_rotation(eid: str, endpoint: dict[str, Any], new_id: str, server: str) -> str:
+    """What is left to do: give the provider the new secret (unless the provider issued it:
+    then it has it already), then retire the old one."""
+    provider = str(endpoint.get("provider", "?"))
+    known = providers.REGISTRY.get(provider)
+    todo = (
+        f"Give the new secret to {provider}; the"
+        if known is None or known.generates_secret
+        else "The"
+    )
+    old = [
+        str(s.get("id"))
+        for s in endpoint.get("secrets", [])
+        if s.get("id") != new_id and not s.get("expires_at")
+    ]
+    if not old:
+        return f"{todo} old ones stay valid until they expire."
+    command = f"bridge endpoints retire {eid} {old[0]}{shared.server_flag(server)}"
+    more = f" (then {', '.join(old[1:])} likewise)" if len(old) > 1 else ""
+    return f"{todo} old ones stay valid until you retire them: {command}{more}"
 
 
 def retire(args: argparse.Namespace, settings: ClientSettings) -> int:

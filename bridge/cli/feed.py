@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from bridge import closecodes
 from bridge.backoff import Backoff
+from bridge.cli import shared
 from bridge.cli.connection import Connection, Dropped, Unreadable, subscribe_answered
 from bridge.client import AdminToken, CliError, Unreachable
 
@@ -49,6 +50,20 @@ PAUSED_POLL = 0.1
 
 Event = dict[str, Any]
 Notice = Callable[[str], None]
+
+# How status lines say shared.START (`after 0-0` reads like a position, not "from the start").
+FROM_START = "from the start of its history"
+
+
+def after(cursor: str) -> str:
+    """Where a channel resumes, for a status line: `after <cursor>`, or from the start."""
+    return FROM_START if cursor == shared.START else f"after {cursor}"
+
+
+def starting(cursor: str) -> str:
+    """Where a channel starts, for the listening line: `from after <cursor>`, or from the
+    start."""
+    return FROM_START if cursor == shared.START else f"from after {cursor}"
 
 
 class Sink(Protocol):
@@ -144,7 +159,7 @@ class Feed:
 
     def _position(self) -> str:
         parts = [
-            f"{channel} after {cursor}" if cursor else f"{channel} (live)"
+            f"{channel} {after(cursor)}" if cursor else f"{channel} (live)"
             for channel, cursor in self.resume.items()
         ]
         return ", ".join(parts)
@@ -154,25 +169,30 @@ class Feed:
             self.notice(f"back: reconnected to {self.server}, resuming {self._position()}")
         else:
             names = ", ".join(self.resume)
-            started = {c: s for c, s in self.resume.items() if s is not None}
-            where = ", from after " + ", ".join(
-                s if len(self.resume) == 1 else f"{c} {s}" for c, s in started.items()
-            )
             self.notice(
-                f"listening to {names} on {self.server}{where if started else ''}"
+                f"listening to {names} on {self.server}{self._starts()}"
                 + (f" ({self.stop_hint})" if self.stop_hint else "")
             )
         for channel, subscribed in connection.subscribed.items():
             self._subscribed(channel, subscribed)
 
+    def _starts(self) -> str:
+        """Where the listening line says the channels start: nothing for live ones; one start
+        for them all (`--since`) is said once."""
+        started = {c: s for c, s in self.resume.items() if s is not None}
+        if len(started) == len(self.resume) and len(set(started.values())) == 1:
+            each = "each " if len(started) > 1 else ""
+            return f", {each}{starting(next(iter(started.values())))}"
+        return "".join(f", {c} {starting(s)}" for c, s in started.items())
+
     def _subscribed(self, channel: str, subscribed: Mapping[str, Any]) -> None:
         if subscribed.get("recovered") is False:
             self.notice(
-                f"WARNING: the bridge no longer holds every event of {channel} after "
-                f"{self.resume[channel]}: some events were missed (recovered: false)"
+                f"WARNING: the bridge no longer holds every event of {channel} "
+                f"{after(str(self.resume[channel]))}: some events were missed (recovered: false)"
             )
         if self.resume[channel] is None:  # from now on, resume where this one started
-            cursor = str(subscribed.get("cursor") or "0-0")
+            cursor = str(subscribed.get("cursor") or shared.START)
             self.resume[channel] = cursor
             self.on_start(channel, cursor)
 

@@ -67,11 +67,18 @@ def replay(args: argparse.Namespace, settings: ClientSettings) -> int:
         raise shared.UsageError(f"--until {args.until} is before --since {args.since}")
     api = shared.api(args, settings)
     events, recovered = history(api, args.endpoint, args.since, args.until)
-    span = f"after {args.since}" + (f" up to {args.until}" if args.until else "")
+    span = _span(args.since, args.until)
     if not recovered:
+        # Retention, or a --since older than this endpoint (before its creation, or of an
+        # earlier endpoint of this id): the bridge tells them apart no more than this.
+        earlier = (
+            ""
+            if args.since == shared.START
+            else f", or --since {args.since} is from before this endpoint"
+        )
         shared.notice(
-            f"WARNING: the bridge no longer holds every event of {args.endpoint} {span}: "
-            "the oldest ones were dropped by retention (recovered: false)"
+            f"WARNING: the bridge no longer holds every event of {args.endpoint}{span}: the "
+            f"oldest ones were dropped by retention{earlier} (recovered: false)"
         )
     secrets = forward.Secrets(api)
     answers: Counter[str] = Counter()
@@ -100,6 +107,13 @@ def replay(args: argparse.Namespace, settings: ClientSettings) -> int:
     return 0 if all(label.startswith("2") for label in answers) else 1
 
 
+def _span(since: str, until: str | None) -> str:
+    """The range in words, with a leading space: ` after C up to D`; `--since 0` (every
+    event retained) adds nothing, as `after 0-0` would only puzzle."""
+    words = "" if since == shared.START else f" after {since}"
+    return words + (f" up to {until}" if until else "")
+
+
 def _summary(
     args: argparse.Namespace, span: str, count: int, answers: Counter[str], seconds: float
 ) -> None:
@@ -117,9 +131,10 @@ def _summary(
         )
         return
     if not count:
-        print(f"No events of {args.endpoint} {span}: nothing replayed.", flush=True)
+        print(f"No events of {args.endpoint}{span}: nothing replayed.", flush=True)
         return
-    print(f"Replayed {count} events of {args.endpoint} {span} to {args.to} in {seconds:.1f} s:")
+    events = "event" if count == 1 else "events"
+    print(f"Replayed {count} {events} of {args.endpoint}{span} to {args.to} in {seconds:.1f} s:")
     width = max(len(label) for label in answers)
     for label, number in sorted(answers.items()):
         print(f"  {label:<{width}}  {number}")

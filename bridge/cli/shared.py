@@ -27,6 +27,9 @@ from bridge.text import escaped, is_unicode
 Command = Callable[[argparse.Namespace, ClientSettings], int]
 FORMAT = argparse.RawDescriptionHelpFormatter
 HELP_WIDTH = 88  # descriptions are wrapped here (the raw formatter keeps examples as written)
+# The cursor before every event: `--since 0`, and the cursor a subscription reports for an
+# endpoint that has had no event yet.
+START = "0-0"
 
 
 class UsageError(CliError):
