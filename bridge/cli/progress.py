@@ -12,6 +12,7 @@ from typing import TextIO
 
 WIDTH = 30
 REDRAW_EVERY = 0.1  # seconds between redraws on a terminal
+RATE_AFTER = 1.0  # seconds before the line shows a rate
 
 
 class Progress:
@@ -51,10 +52,12 @@ class Progress:
     def line(self) -> str:
         share = self.done / self.total if self.total else 1.0
         filled = round(WIDTH * share)
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed = time.monotonic() - self.started
+        # Within the first second a rate says little: one event in 3 ms read as "333/s".
+        rate = f" {self.done / elapsed:.1f}/s" if elapsed >= RATE_AFTER else ""
         return (
             f"{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] {self.done}/{self.total} "
-            f"{share:4.0%} {self.done / elapsed:.1f}/s"
+            f"{share:4.0%}{rate}"
         )
 
     def _write(self, text: str) -> None:
