@@ -5,6 +5,7 @@ present, dry runs, an interrupted run resumed, provider refusals, and the stored
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -239,6 +240,7 @@ def test_a_window_older_than_the_dedup_window_is_refused_before_listing(
     assert result.returncode == 2, result
     assert "the bridge remembers event ids for BRIDGE_DEDUP_TTL only" in result.stderr
     assert "give a --since after 20" in result.stderr
+    assert re.search(r"starts at \S+, not after \S+:", result.stderr), result.stderr
     assert provider_api.state.requests == []
     assert events(bridge, uid) == []
 
@@ -253,6 +255,7 @@ def test_a_window_exactly_the_dedup_window_is_refused_with_a_duration_that_fits(
     assert result.returncode == 2, result
     assert "BRIDGE_DEDUP_TTL only (72 h)" in result.stderr
     assert "(--since 71h fits)" in result.stderr
+    assert not re.search(r"at (\S+), not after \1:", result.stderr), result.stderr
     assert provider_api.state.requests == []
 
 

@@ -198,8 +198,12 @@ def _refuse_too_old(api: Api, endpoint: str, window: Window) -> None:
         # the two times, to the second, read the same), with a duration that does fit.
         hours = int((time.time() - oldest) // 3600)
         fits = f" (--since {hours - 1}h fits)" if hours >= 2 else ""
+        since, limit = iso(window.since), iso(oldest)
+        where = f"at {since}, not after {limit}"
+        if since == limit:  # past it by less than a second
+            where = f"at the limit itself ({limit}), and only times after it are taken"
         raise shared.UsageError(
-            f"the window starts at {iso(window.since)}, not after {iso(oldest)}: the bridge "
+            f"the window starts {where}: the bridge "
             f"remembers event ids for BRIDGE_DEDUP_TTL only ({hours} h) and takes no older "
             f"event (it could not tell whether it has it); give a --since after "
             f"{iso(oldest)}{fits}"
