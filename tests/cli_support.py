@@ -98,6 +98,7 @@ class Listener:
             [sys.executable, "-m", "bridge", "listen", *args],
             cwd=ROOT,
             env=env,
+            stdin=subprocess.DEVNULL,
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -147,9 +148,9 @@ class Listener:
         """Wait until it has subscribed: events posted from now on reach it."""
         self.wait_for(self.err, "listening to")
 
-    def interrupt(self) -> int:
-        """Ctrl-C; the exit status."""
-        self.process.send_signal(signal.SIGINT)
+    def interrupt(self, sig: int = signal.SIGINT) -> int:
+        """Ctrl-C (or another signal that should stop it as cleanly); the exit status."""
+        self.process.send_signal(sig)
         return self.finish()
 
     def kill(self) -> int:

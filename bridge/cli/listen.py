@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,10 @@ class Handler:
         self.output.line(shared.terminal_safe(line))  # the event type is the sender's text
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def listen(args: argparse.Namespace, settings: ClientSettings) -> int:
     server = shared.server(args, settings)
     token = admin_token(settings)
@@ -134,6 +139,10 @@ def listen(args: argparse.Namespace, settings: ClientSettings) -> int:
         path = default_path(settings.data_dir, endpoints)
     checkpoint = Checkpoint(path, server) if path is not None else None
     output = Output()
+    # `kill` (a service manager's stop, a background job's only way to stop: its shell
+    # ignores SIGINT for it) stops it as Ctrl-C does: what was taken is printed, forwarded
+    # and checkpointed first.
+    signal.signal(signal.SIGTERM, _stop)
     try:
         start = {e: args.since or (checkpoint.get(e) if checkpoint else None) for e in endpoints}
         if checkpoint and args.since:  # --since wins: it is the position from now on
