@@ -32,7 +32,7 @@ MAX_CHANNELS = 100
 
 def load_or_create_admin_token(data_dir: Path) -> tuple[str, bool]:
     """The admin token kept in the data dir, creating it once; returns (token, created)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = data_dir / TOKEN_FILE
     token = secrets.token_urlsafe(32)
     try:

@@ -58,6 +58,19 @@ def server_binary() -> str:
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    # The append-only file holds every endpoint's secrets and every raw body: the server's
+    # files are for this user only, whatever umask the bridge was started with.
+    os.umask(0o077)
+
+
+def private_dir(path: Path) -> None:
+    """`path` made if missing, and readable by this user only: it holds the append-only file
+    (secrets, raw bodies). An existing one with group or other access is narrowed (a 0755
+    directory made before this rule), where this user owns it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = path.stat()
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+        path.chmod(0o700)
 
 
 class EmbeddedRedis:
@@ -115,7 +128,7 @@ class EmbeddedRedis:
         ]  # fmt: skip
 
     def start(self, timeout: float = 10.0) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         self.socket_path.unlink(missing_ok=True)
         self.process = subprocess.Popen(
             self.command(),

@@ -158,7 +158,7 @@ def _claim_data_dir() -> None:
     global _lock
     path = _settings.data_dir / "bridge.lock"
     try:
-        _settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         _lock = path.open("a+")
     except OSError as exc:  # a file there, no right to make it, a name past the limit
         print(
@@ -235,27 +235,10 @@ def when_ready(server: Any) -> None:
         _warn_if_redis_is_away(_settings.redis_url)
     if not _settings.admin_token:
         token, _ = load_or_create_admin_token(_settings.data_dir)
-        kept = _settings.data_dir / "admin-token"
-        # The link signs in with the admin token: shown on a terminal (`make run`), never
-        # written to the log a service manager or container runtime keeps of our stdout.
-        if sys.stdout.isatty():
-            print(f"Dashboard: {dashboard_base(_settings)}/#token={token}", flush=True)
-        else:
-            print(f"Dashboard: {dashboard_base(_settings)}/ (sign in with the admin token)")
-        print(f"Admin token kept in {kept}", flush=True)
-
-
-def dashboard_base(settings: Settings) -> str:
-    """Where a browser reaches this bridge: the public URL, else the address it listens on
-    (a wildcard one as loopback, which a browser on this machine can open)."""
-    if settings.public_url:
-        return settings.public_url
-    host = settings.host
-    if host in ("", "0.0.0.0", "::"):
-        host = "127.0.0.1"
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+        # The contract's link, on stdout whatever it is: a service's log then holds the token
+        # (docs/configuration.md says so; BRIDGE_ADMIN_TOKEN keeps it out).
+        print(f"Dashboard: http://127.0.0.1:{_settings.port}/#token={token}", flush=True)
+        print(f"Admin token kept in {_settings.data_dir / 'admin-token'}", flush=True)
 
 
 def _warn_if_redis_is_away(url: str) -> None:

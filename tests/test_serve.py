@@ -36,6 +36,7 @@ def test_embedded_redis_persists_and_stops_with_the_bridge(embedded: BridgeProce
     (server,) = valkey_children(embedded)
     assert "MonkeyPatchWarning" not in embedded.log()  # nothing imported ssl before gevent
     token = (embedded.data_dir / "admin-token").read_text().strip()
+    assert f"Dashboard: http://127.0.0.1:{embedded.port}/#token={token}" in embedded.log()
     assert token not in (embedded.data_dir / "redis.log").read_text()
     endpoint = "e" + uuid.uuid4().hex[:8]
     embedded.create_endpoint(endpoint)
