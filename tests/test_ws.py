@@ -11,7 +11,7 @@ import pytest
 import requests
 import websocket
 
-from tests.support import ADMIN_TOKEN, BridgeProcess, Connect
+from tests.support import ADMIN_TOKEN, BridgeProcess, Connect, frames_until
 
 AUTH = f"Bearer {ADMIN_TOKEN}"
 
@@ -461,3 +461,23 @@ def test_socket_is_closed_when_its_subscriber_token_expires(
     client = connect(bridge, token=minted["token"])
     client.subscribe(uid)
     assert client.close_code(timeout=10) == 4001
+
+
+def test_a_misspelt_subscribe_member_is_named_in_subscribed(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """`sinse` instead of `since` subscribes from now, and `subscribed` names it as ignored,
+    so the client can tell why no backlog came; a correct frame carries no such field."""
+    bridge.create_endpoint(uid)
+    post(bridge, uid, 1)
+    client = connect(bridge)
+    answer = client.subscribe(uid, sinse="0-0")
+    assert answer["ignored"] == ["sinse"]
+    client.send({"type": "unsubscribe", "channel": uid})
+    assert client.recv()["type"] == "unsubscribed"
+    assert "ignored" not in client.subscribe(uid, since="0-0")
+    assert len(client.events(1)) == 1
+    follower = connect(bridge)  # a glob: named on its own `subscribed`, after its channels'
+    follower.send({"type": "subscribe", "channel": f"{uid}*", "filters": {}})
+    frames = frames_until(follower, lambda frame: frame.get("channel") == f"{uid}*")
+    assert frames[-1]["ignored"] == ["filters"]

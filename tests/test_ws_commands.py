@@ -136,3 +136,14 @@ def test_a_frame_naming_a_member_twice_is_refused_naming_it() -> None:
     nested = '{"type": "subscribe", "channel": "a", "filter": {"q": "x", "q": "y"}}'
     with pytest.raises(BadFrame, match="member 'q' given twice"):
         commands.parse(nested)
+
+
+def test_members_a_subscribe_has_no_use_for_are_named_not_refused() -> None:
+    """A misspelt `sinse` or a client's own field is carried as `ignored`; known ones are not."""
+    parsed, _ = commands.parse(
+        '{"type": "subscribe", "channel": "demo", "sinse": "0-0", "x-client": 1, "ref": 3}'
+    )
+    assert parsed == Subscribe("demo", None, None, ignored=("sinse", "x-client"))
+    glob, _ = commands.parse('{"type": "subscribe", "channel": "d*", "filters": {}}')
+    assert isinstance(glob, Follow)
+    assert glob.ignored == ("filters",)

@@ -22,6 +22,7 @@ from bridge.wire.queue import CLOSE, POLICIES
 Ref = str | int | None
 CHANNEL_GLOB = re.compile(r"[a-z0-9_*?-]{1,64}")
 MAX_SINCE_CHANNELS = 10_000
+SUBSCRIBE_FIELDS = frozenset({"type", "channel", "since", "filter", "on_slow", "rejections", "ref"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Subscribe:
     pattern: str | None  # the event-type filter
     on_slow: str = CLOSE
     rejections: bool = False  # also the channel's rejected deliveries, live (admin only)
+    ignored: tuple[str, ...] = ()  # members a subscribe has no use for (a misspelt `sinse`)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Follow:
     pattern: str | None  # the event-type filter
     on_slow: str = CLOSE
     rejections: bool = False
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,9 +126,12 @@ def _subscribe(message: dict[str, Any]) -> Subscribe | Follow:
     if not isinstance(rejections, bool):
         raise InvalidInput("rejections", "expected true or false")
     channel = _channel(message.get("channel"))
+    # Named back in `subscribed`, not refused: a client that sends a field of its own keeps
+    # working, and one that misspelt `since` or `filter` is told why nothing was replayed.
+    ignored = tuple(sorted(name[:64] for name in message if name not in SUBSCRIBE_FIELDS))[:10]
     if is_channel_glob(channel):
-        return Follow(channel, _since_map(since), pattern, on_slow, rejections)
-    return Subscribe(channel, _since(since), pattern, on_slow, rejections)
+        return Follow(channel, _since_map(since), pattern, on_slow, rejections, ignored)
+    return Subscribe(channel, _since(since), pattern, on_slow, rejections, ignored)
 
 
 def _channel(value: Any) -> str:

@@ -196,7 +196,9 @@ class Session:
         )  # fmt: skip
         try:
             self.services.hub.subscribe(
-                sub, since, lambda state: self._announce(channel, since, state, ref)
+                sub,
+                since,
+                lambda state: self._announce(channel, since, state, ref, command.ignored),
             )
         except StoreUnavailable:
             self.holdings.release(channel, channel)
@@ -231,9 +233,10 @@ class Session:
             self._error("unavailable", "storage is unreachable; retry", ref, channel=glob)
             return
         self.follows[glob] = following
-        self._send(
-            {"type": "subscribed", "channel": glob, "channels": sorted(following.children)}, ref
-        )
+        frame = {"type": "subscribed", "channel": glob, "channels": sorted(following.children)}
+        if command.ignored:
+            frame["ignored"] = list(command.ignored)
+        self._send(frame, ref)
 
     def _room_for(self, channel: str, ref: Ref) -> bool:
         self._forget_ended()
@@ -255,6 +258,7 @@ class Session:
         since: cursor.Cursor | None,
         state: StreamState,
         ref: Ref,
+        ignored: tuple[str, ...] = (),
         *,
         glob: str | None = None,
     ) -> None:
@@ -266,6 +270,8 @@ class Session:
         }
         if glob is not None:
             frame["glob"] = glob
+        if ignored:
+            frame["ignored"] = list(ignored)
         self._send(frame, ref)
 
     def _forget_ended(self) -> None:
