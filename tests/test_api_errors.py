@@ -122,3 +122,26 @@ def test_a_query_parameter_given_twice_is_400_naming_it(
     assert (body["field"], body["message"]) == (name, "given 2 times; give it once")
     secrets = client.get(f"/api/endpoints/{uid}", headers=auth).get_json()["secrets"]
     assert [s["expires_at"] for s in secrets] == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("events?limt=5", "limt", "not a query parameter of this route; it takes before, "
+         "event_type, limit, q, since, verified"),
+        ("events?Limit=2", "Limit", None),
+        ("events?&&&=&=x&limit=2", "query", "a query parameter without a name (`?=x`, `?&=`)"),
+        ("?x=1&x=2", "x", "not a query parameter of this route; it takes none"),
+    ],
+)  # fmt: skip
+def test_a_query_parameter_the_route_does_not_take_is_400_naming_it(
+    client: FlaskClient, auth: dict[str, str], uid: str, query: str, field: str, message: str | None
+) -> None:
+    """A misspelt, differently cased, nameless or foreign query parameter is refused by name,
+    with what the route takes, not ignored (`?limt=5` answered 100 events)."""
+    created(client, auth, uid)
+    answer = client.get(f"/api/endpoints/{uid}/{query}".replace("/?", "?"), headers=auth)
+    body = assert_json_error(answer, 400, "invalid_request")
+    assert body["field"] == field
+    if message is not None:
+        assert body["message"] == message

@@ -20,7 +20,16 @@ from bridge.providers.base import COMMON_OPTIONS
 from bridge.providers.guides import guide
 from bridge.services import services
 from bridge.timefmt import iso
-from bridge.web.operation import OBJECT, Schema, documented, err, ok, query, request_body
+from bridge.web.operation import (
+    OBJECT,
+    Schema,
+    documented,
+    err,
+    ok,
+    operation_of,
+    query,
+    request_body,
+)
 from bridge.web.origin import origin
 from bridge.web.responses import unauthorized
 from bridge.web.schemas import ref, secret
@@ -60,12 +69,22 @@ def require_admin() -> Response | None:
 
 
 @bp.before_request
-def refuse_repeated_args() -> None:
-    """`?limit=1&limit=500` is refused naming `limit`: taking either one silently is a guess
-    (webhook routes keep theirs: a provider's query is signed as sent)."""
+def screen_query() -> None:
+    """Only the query parameters the route documents, each once: `?limt=5` (which the page
+    size ignored, answering 100) and `?limit=1&limit=500` (either one a guess) are refused
+    by name. Webhook routes keep theirs: a provider's query is signed as sent."""
+    if not request.args:
+        return
+    spec = operation_of(current_app.view_functions[request.endpoint or ""])
+    takes = sorted(p["name"] for p in (spec.query if spec else ()))
     for name, values in request.args.lists():
+        if not name:
+            raise InvalidInput("query", "a query parameter without a name (`?=x`, `?&=`)")
+        if name not in takes:
+            offered = f"it takes {', '.join(takes)}" if takes else "it takes none"
+            raise InvalidInput(name[:64], f"not a query parameter of this route; {offered}")
         if len(values) > 1:
-            raise InvalidInput(name[:64], f"given {len(values)} times; give it once")
+            raise InvalidInput(name, f"given {len(values)} times; give it once")
 
 
 def json_body(*, fields: Collection[str], optional: bool = False) -> dict[str, Any]:

@@ -8,13 +8,13 @@ from flask import Blueprint, Response, jsonify
 
 from bridge import backfill
 from bridge.services import services
-from bridge.web.api import json_body, refuse_repeated_args, require_admin
+from bridge.web.api import json_body, require_admin, screen_query
 from bridge.web.operation import OBJECT, documented, err, ok, request_body
 from bridge.web.schemas import ref
 
 bp = Blueprint("backfill_api", __name__, url_prefix="/api/endpoints/<endpoint_id>/backfill")
 bp.before_request(require_admin)
-bp.before_request(refuse_repeated_args)
+bp.before_request(screen_query)
 
 
 @bp.post("")

@@ -13,13 +13,13 @@ from bridge.ingest import republish
 from bridge.search import SCAN_BUDGET, TERM_SCHEMA, Search
 from bridge.services import services
 from bridge.store import Store, StoredEvent
-from bridge.web.api import refuse_repeated_args, require_admin, whole_arg
+from bridge.web.api import require_admin, screen_query, whole_arg
 from bridge.web.operation import OBJECT, documented, err, ok, query
 from bridge.web.schemas import ref
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/endpoints/<endpoint_id>")
 bp.before_request(require_admin)
-bp.before_request(refuse_repeated_args)
+bp.before_request(screen_query)
 
 MAX_PAGE = 1000
 SCAN_BATCH = 500  # entries read per round trip while searching
