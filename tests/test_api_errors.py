@@ -145,3 +145,18 @@ def test_a_query_parameter_the_route_does_not_take_is_400_naming_it(
     assert body["field"] == field
     if message is not None:
         assert body["message"] == message
+
+
+@pytest.mark.parametrize("path", ["/", "/client.js", "/close-codes.js", "/static/app.js"])
+def test_an_if_match_naming_no_version_of_a_file_is_a_json_412(
+    client: FlaskClient, path: str
+) -> None:
+    """If-Match with another ETag is 412 `precondition_failed` as JSON (werkzeug's answer was
+    the whole file with that status); with the file's own ETag it is served."""
+    answer = client.get(path, headers={"If-Match": '"nope"'})
+    body = assert_json_error(answer, 412, "precondition_failed")
+    assert "If-Match" in body["message"]
+    with client.get(path) as plain:
+        etag = plain.headers["ETag"]
+    with client.get(path, headers={"If-Match": etag}) as matched:
+        assert matched.status_code == 200

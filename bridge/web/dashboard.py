@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Blueprint, Response, send_from_directory
 
 from bridge.web.operation import documented, ok, undocumented
+from bridge.web.responses import json_412
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -34,7 +35,7 @@ def static(name: str) -> Response:
 
 
 def _static(name: str) -> Response:
-    response = send_from_directory(STATIC, name, max_age=0)
+    response = json_412(send_from_directory(STATIC, name, max_age=0))
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, request, send_from_directory
 from bridge import closecodes
 from bridge.web.dashboard import STATIC
 from bridge.web.operation import documented, ok
+from bridge.web.responses import json_412
 
 bp = Blueprint("library", __name__)
 
@@ -53,6 +54,7 @@ def close_codes_js() -> Response:
 
 
 def _public(response: Response) -> Response:
+    response = json_412(response)
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -58,9 +58,23 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    412: "precondition_failed",
     416: "range_not_satisfiable",
     501: "not_implemented",  # as gunicorn's own 501 (bridge/serving.py)
 }
+
+
+def json_412(response: Response) -> Response:
+    """A file's answer, with werkzeug's 412 for an If-Match naming none of its versions
+    (whose body was the whole file) made the JSON error every other refusal is."""
+    if response.status_code != 412:
+        return response
+    response.close()  # the file it would have sent
+    return error(
+        412,
+        "precondition_failed",
+        message="If-Match names no version of this file (a plain GET answers its ETag)",
+    )
 
 
 def _upgrade_mismatch() -> Response:
