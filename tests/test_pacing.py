@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request
 
-from bridge.errors import BodyUnframed
+from bridge.errors import BodyTooSlow, BodyUnframed
 from bridge.web import pacing
 
 BODY = b'{"action":"opened"}' * 50
@@ -89,3 +89,41 @@ def test_a_coded_body_is_refused_even_when_empty() -> None:
     paced = pacing.PacedInput(Inner(b""), 10.0, 100_000, declared=0, coding="gzip")
     with pytest.raises(Exception, match="transfer coding 'gzip'"):
         paced.read()
+
+
+def _gunicorn_request() -> Any:
+    from gunicorn.config import Config
+    from gunicorn.http.parser import RequestParser
+
+    raw = b"POST /hooks/x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}"
+    return next(RequestParser(Config(), [raw], ("10.0.0.7", 5555)))
+
+
+def test_a_served_request_is_not_kept() -> None:
+    """serving.pre_request hands each request to the pacing; once gunicorn drops it, nothing
+    here holds it (a Request held by the map kept its body, the map's key, alive: every
+    request a worker served stayed in memory)."""
+    import gc
+    import weakref
+
+    from bridge import serving
+
+    req = _gunicorn_request()
+    serving.pre_request(None, req)
+    assert req.body in pacing.REQUESTS
+    gone = weakref.ref(req)
+    del req
+    gc.collect()
+    assert gone() is None
+    assert len(pacing.REQUESTS) == 0
+
+
+def test_a_stalled_body_still_closes_its_connection() -> None:
+    from bridge import serving
+
+    req = _gunicorn_request()
+    serving.pre_request(None, req)
+    paced = pacing.PacedInput(req.body, -10.0, 1, declared=2)  # its time is up at once
+    with pytest.raises(BodyTooSlow):
+        paced.read()
+    assert req.must_close is True
