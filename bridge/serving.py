@@ -17,7 +17,6 @@ import re
 import shutil
 import socket
 import sys
-import weakref
 from typing import IO, Any
 
 from gunicorn.glogging import Logger
@@ -287,7 +286,7 @@ def pre_request(worker: Any, req: Any) -> None:
     """
     from bridge.web import pacing  # here, in a worker: it imports gevent, which the master need not
 
-    pacing.REQUESTS[req.body] = weakref.ref(req)  # what PacedInput closes the connection of
+    pacing.REQUESTS[req.body] = req  # what PacedInput closes the connection of
     declared = next((v for name, v in req.headers if name == "CONTENT-LENGTH"), "")
     if declared.isascii() and declared.isdigit() and int(declared) > _settings.max_body_bytes:
         req._expected_100_continue = False
@@ -319,68 +318,6 @@ def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None
     write_nonblock(sock, head.encode("latin-1") + body)
 
 
-# An answer's head and a first piece of its body up to this size leave in one send.
-ONE_SEND_BYTES = 64 * 1024
-
-
-class _Held:
-    """A socket for one `Response.write` call: what gunicorn sends meanwhile is kept, and
-    sent by `flush` in one send."""
-
-    __slots__ = ("parts", "sock")
-
-    def __init__(self, sock: Any) -> None:
-        self.sock = sock
-        self.parts: list[bytes] = []
-
-    def sendall(self, data: bytes) -> None:
-        self.parts.append(data)
-
-    def flush(self) -> None:
-        data = b"".join(self.parts)
-        if not data:
-            return
-        # One send: the kernel takes an answer this small whole. gevent's sendall asks the
-        # socket's buffer size (a getsockopt) and loops over chunks first, ~2.5 us of CPU
-        # per answer; it sends what a short send left, with the same timeout.
-        sent = self.sock.send(data)
-        if sent < len(data):
-            self.sock.sendall(memoryview(data)[sent:])
-
-
-def send_head_with_body() -> None:
-    """Have gunicorn send an answer's head and the first piece of its body in one write.
-
-    gunicorn's `Response.write` sends the status line and headers with one `sendall`, then
-    the body with another: two system calls per answer (each, on a local socket, running
-    the client's receive path), and two segments for the client to read. Here the first
-    `write` of an answer (its headers not sent yet, a piece up to ONE_SEND_BYTES) runs
-    gunicorn's own with a socket that keeps what it sends, then sends that at once: the same
-    bytes in the same order, one call. Anything else is gunicorn's write as it is. Checked
-    against gunicorn 27 (pinned in requirements.txt; tests/test_answer_write.py compares the
-    bytes with gunicorn's own, and fails if `write` stops writing through `self.sock`)."""
-    from gunicorn.http.wsgi import Response
-
-    write = Response.write
-    if getattr(write, "one_send", False):
-        return
-
-    def one_send_write(self: Any, arg: Any) -> None:
-        if self.headers_sent or not isinstance(arg, bytes) or len(arg) > ONE_SEND_BYTES:
-            write(self, arg)
-            return
-        held = _Held(self.sock)
-        self.sock = held
-        try:
-            write(self, arg)
-        finally:
-            self.sock = held.sock
-            held.flush()
-
-    one_send_write.one_send = True  # type: ignore[attr-defined]
-    Response.write = one_send_write
-
-
 def post_worker_init(worker: Any) -> None:
     import threading
     import time
@@ -394,7 +331,6 @@ def post_worker_init(worker: Any) -> None:
     # up at each call: checked against gunicorn 27, pinned in requirements.txt, and
     # tests/test_http_parse_errors.py fails if it moves.
     util.write_error = _write_json_error
-    send_head_with_body()
 
     def close_sockets_on_shutdown() -> None:
         # gunicorn waits up to graceful_timeout for open requests, and a socket is one that

@@ -48,9 +48,7 @@ if TYPE_CHECKING:
 PIECE = 16 * 1024
 # gunicorn's Request of each body being read (its `wsgi.input`), from serving.pre_request:
 # the body alone does not lead back to it (a Content-Length body's reader holds no request).
-# A weak reference to it: the Request holds its body, so a Request held here kept its own
-# key alive, and every request a worker ever served stayed in memory (~3 KB each).
-REQUESTS: weakref.WeakKeyDictionary[Any, weakref.ref[Any]] = weakref.WeakKeyDictionary()
+REQUESTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class PacedInput:
@@ -116,8 +114,7 @@ class PacedInput:
         gunicorn 27 (pinned in requirements.txt) closes it after a body that failed anyway,
         but its answer would still say keep-alive. `must_close` is the flag of gunicorn's
         Request that serving.pre_request sets too."""
-        held = REQUESTS.get(self._inner)
-        request = held() if held is not None else None
+        request = REQUESTS.get(self._inner)
         if request is not None:
             request.must_close = True
 
@@ -127,18 +124,10 @@ class PacedInput:
         self._close_after()
         return BodyTooSlow(self.received, time.monotonic() - self._started, self._min_rate)
 
-    def _at_end(self) -> bool:
-        """Whether all of a Content-Length body is in: gunicorn's reader then answers b""
-        without reading the socket, so there is nothing to pace. werkzeug reads until it
-        gets b"", twice (PacedInput's loop, then its LimitedStream's): without this each was
-        a timer of its own, 2 of every webhook's 3."""
-        declared = self._declared
-        return declared is not None and self._coding is None and self.received >= declared
-
     def read(self, size: int | None = -1) -> bytes:
         pieces = []
         wanted = -1 if size is None or size < 0 else size
-        while wanted and not self._at_end():
+        while wanted:
             want = self._piece if wanted < 0 else min(self._piece, wanted)
             piece = self._paced(want, partial(self._inner.read, want))
             if not piece:
