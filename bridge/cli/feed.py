@@ -63,7 +63,7 @@ def after(cursor: str) -> str:
 def starting(cursor: str) -> str:
     """Where a channel starts, for the listening line: `from after <cursor>`, or from the
     start."""
-    return FROM_START if cursor == shared.START else f"from after {cursor}"
+    return FROM_START if cursor == shared.START else f"from {after(cursor)}"
 
 
 class Sink(Protocol):

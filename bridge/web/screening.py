@@ -51,7 +51,7 @@ def refuse_invalid_host(req: Request, behind_proxy: bool) -> None:
     header = req.headers["Host"]
     # werkzeug keeps what it can of some Hosts no URI has (`a.com:80:80` becomes `a.com:80`),
     # so the header itself is held to the grammar too.
-    if req.host and ip_literal_ok(req.host) and is_host_port(header):
+    if req.host and is_host_port(header):
         return
     # werkzeug reads a Host with a `_` as "" too, which a URI allows: taken as sent.
     req.host = uri_host(header, req.scheme)
@@ -92,9 +92,13 @@ def ip_literal_ok(host: str) -> bool:
 
 
 def is_host_port(header: str) -> bool:
-    """Whether `header` is `host[:port]` as URI_HOST writes it, with no empty name label
-    (`a..b`, `.a`: no name has one, and the IDNA codec refuses them)."""
-    return URI_HOST.fullmatch(header) is not None and ".." not in header and header[:1] != "."
+    """Whether `header` is `host[:port]` as URI_HOST writes it: no empty name label (`a..b`,
+    `.a`: no name has one, and the IDNA codec refuses them), a bracketed host an IPv6
+    address, a port from 1 to 65535."""
+    match = URI_HOST.fullmatch(header)
+    if match is None or ".." in header or header[:1] == "." or not ip_literal_ok(match[1]):
+        return False
+    return match[2] is None or 0 < int(match[2]) < 65536
 
 
 def uri_host(header: str, scheme: str) -> str:
@@ -102,9 +106,7 @@ def uri_host(header: str, scheme: str) -> str:
     name such as `webhook_bridge`), lower-cased, without its scheme's default port; "" for
     any other."""
     match = URI_HOST.fullmatch(header)
-    if match is None or not is_host_port(header) or not ip_literal_ok(match[1]):
-        return ""
-    if match[2] is not None and not 0 < int(match[2]) < 65536:
+    if match is None or not is_host_port(header):
         return ""
     if match[2] == DEFAULT_PORTS.get(scheme):
         return match[1].lower()
