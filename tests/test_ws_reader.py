@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 import pytest
@@ -100,11 +101,22 @@ def test_a_socket_past_descriptor_1024_reads_and_answers(
         (pid,) = pinging_bridge.worker_pids()
         wait_until(lambda: psutil.Process(pid).num_fds() > 1100, timeout=20)
         client = connect(pinging_bridge)
-        found = wait_until(lambda: server_side(pinging_bridge, client), timeout=5)
+        # Looked up in a thread while this one keeps the socket talking: an idle client
+        # misses the 0.3 s pings (websocket-client answers them only inside recv) and is
+        # closed 1008, and a scan of 1,100 connections under load can take longer than that.
+        with ThreadPoolExecutor(1) as pool:
+            lookup = pool.submit(wait_until, lambda: server_side(pinging_bridge, client), 10)
+            ref = 0
+            while not lookup.done():
+                ref += 1
+                client.send({"type": "ping", "ref": ref})
+                assert client.recv() == {"type": "pong", "ref": ref}
+                time.sleep(0.1)  # 10 frames/s: well under BRIDGE_WS_RATE, well inside a ping
+            found = lookup.result()
         assert found[1] > 1024
         client.subscribe(uid)  # the server read this frame on a descriptor past 1024
-        client.send({"type": "ping", "ref": 7})
-        assert client.recv() == {"type": "pong", "ref": 7}
+        client.send({"type": "ping", "ref": "last"})
+        assert client.recv() == {"type": "pong", "ref": "last"}
     finally:
         for filler in fillers:
             with contextlib.suppress(OSError):
