@@ -17,6 +17,7 @@ import re
 import shutil
 import socket
 import sys
+import weakref
 from typing import IO, Any
 
 from gunicorn.glogging import Logger
@@ -286,7 +287,7 @@ def pre_request(worker: Any, req: Any) -> None:
     """
     from bridge.web import pacing  # here, in a worker: it imports gevent, which the master need not
 
-    pacing.REQUESTS[req.body] = req  # what PacedInput closes the connection of
+    pacing.REQUESTS[req.body] = weakref.ref(req)  # what PacedInput closes the connection of
     declared = next((v for name, v in req.headers if name == "CONTENT-LENGTH"), "")
     if declared.isascii() and declared.isdigit() and int(declared) > _settings.max_body_bytes:
         req._expected_100_continue = False
