@@ -308,7 +308,7 @@ _PARSE_ERRORS = {
 
 def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None:
     """gunicorn's `util.write_error`, answering JSON instead of its HTML page."""
-    from gunicorn.util import write_nonblock
+    from gunicorn.util import close_graceful, write_nonblock
 
     code = _PARSE_ERRORS.get(status, "internal" if status >= 500 else "bad_request")
     body = json.dumps({"error": code, "message": (message or reason)[:200]}).encode()
@@ -317,6 +317,23 @@ def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     write_nonblock(sock, head.encode("latin-1") + body)
+    close_graceful(sock)  # the rest of what it sent is unread: see post_request
+
+
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    """Close a connection the bridge ends after an answer as RFC 9112 section 9.6 says.
+
+    gunicorn's gevent worker closes at once, and a close with request bytes still unread
+    (a body answered 413 from its declared length, or cut 408 as too slow) makes the kernel
+    send a reset, which can cost the client the answer. gunicorn's sync and gthread workers
+    close this way (`util.close_graceful`: FIN, then drain up to 64 KiB for 2 s); the close
+    gunicorn makes after this hook is then a no-op. A WebSocket never sent its head through
+    `resp`, so it is not held here.
+    """
+    from gunicorn import util
+
+    if resp is not None and resp.headers_sent and resp.should_close():
+        util.close_graceful(resp.sock)
 
 
 def post_worker_init(worker: Any) -> None:

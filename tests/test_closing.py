@@ -1,0 +1,55 @@
+"""When the bridge ends a connection with request bytes still unread, it closes it as RFC
+9112 section 9.6 says (FIN, then drain a while), so the client reads the whole answer and a
+clean end instead of a reset (a real bridge, raw sockets)."""
+
+from __future__ import annotations
+
+import socket
+
+from tests.support import BridgeProcess
+
+UNREAD = b"x" * (256 * 1024)  # sent before the answer is read, and never read by the bridge
+
+
+def answer_then_end(bridge: BridgeProcess, request: bytes) -> bytes:
+    """Send a request and bytes past it at once, then read until the bridge closes; a reset
+    instead of the end fails here."""
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received
+
+
+def assert_whole(received: bytes, status: bytes) -> None:
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 " + status + b" "), received[:300]
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    assert len(body) == length, received[-300:]
+
+
+def test_a_413_for_a_declared_length_ends_cleanly_while_its_body_comes(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """A body declared over the limit is answered 413 unread; the body already sent does
+    not turn the close into a reset."""
+    bridge.create_endpoint(uid)
+    head = (
+        f"POST /hooks/{uid} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {10**9}\r\n\r\n"
+    ).encode()
+    received = answer_then_end(bridge, head + UNREAD)
+    assert_whole(received, b"413")
+
+
+def test_a_request_gunicorn_cannot_parse_ends_cleanly_with_bytes_after_it(
+    bridge: BridgeProcess,
+) -> None:
+    """gunicorn's own 400 for a broken request line is read whole, then a clean end."""
+    received = answer_then_end(bridge, b"GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n" + UNREAD)
+    assert_whole(received, b"400")
