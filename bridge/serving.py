@@ -336,6 +336,61 @@ def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
         util.close_graceful(resp.sock)
 
 
+# An answer's head and a first piece of its body up to this size leave in one send.
+ONE_SEND_BYTES = 64 * 1024
+
+
+class _Held:
+    """A socket for one `Response.write` call: what gunicorn sends meanwhile is kept, and
+    sent by `flush` in one `sendall`."""
+
+    __slots__ = ("parts", "sock")
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.parts: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    def flush(self) -> None:
+        if self.parts:
+            self.sock.sendall(b"".join(self.parts))
+
+
+def send_head_with_body() -> None:
+    """Have gunicorn send an answer's head and the first piece of its body in one write.
+
+    gunicorn's `Response.write` sends the status line and headers with one `sendall`, then
+    the body with another: two system calls per answer (each, on a local socket, running
+    the client's receive path), and two segments for the client to read. Here the first
+    `write` of an answer (its headers not sent yet, a piece up to ONE_SEND_BYTES) runs
+    gunicorn's own with a socket that keeps what it sends, then sends that at once: the same
+    bytes in the same order, one call. Anything else is gunicorn's write as it is. Checked
+    against gunicorn 27 (pinned in requirements.txt; tests/test_answer_write.py compares the
+    bytes with gunicorn's own, and fails if `write` stops writing through `self.sock`)."""
+    from gunicorn.http.wsgi import Response
+
+    write = Response.write
+    if getattr(write, "one_send", False):
+        return
+
+    def one_send_write(self: Any, arg: Any) -> None:
+        if self.headers_sent or not isinstance(arg, bytes) or len(arg) > ONE_SEND_BYTES:
+            write(self, arg)
+            return
+        held = _Held(self.sock)
+        self.sock = held
+        try:
+            write(self, arg)
+        finally:
+            self.sock = held.sock
+            held.flush()
+
+    one_send_write.one_send = True  # type: ignore[attr-defined]
+    Response.write = one_send_write
+
+
 def post_worker_init(worker: Any) -> None:
     import threading
     import time
@@ -349,6 +404,7 @@ def post_worker_init(worker: Any) -> None:
     # up at each call: checked against gunicorn 27, pinned in requirements.txt, and
     # tests/test_http_parse_errors.py fails if it moves.
     util.write_error = _write_json_error
+    send_head_with_body()
 
     def close_sockets_on_shutdown() -> None:
         # gunicorn waits up to graceful_timeout for open requests, and a socket is one that
