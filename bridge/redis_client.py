@@ -9,9 +9,11 @@ pub/sub on a Cluster (shards.py).
 
 from __future__ import annotations
 
+import select
 from typing import Any
 
 import redis
+from gevent import monkey
 from redis.client import PubSub
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import BlockingConnectionPool, Connection, ConnectionPool
@@ -42,13 +44,39 @@ class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool (it finds the primary) with the blocking pool's bounded waiting."""
 
 
+# The kernel's poll(2), not gevent's: asked with a zero timeout, it never blocks.
+_kernel_poll = monkey.get_original("select", "poll")
+
+
+def _idle(connection: Connection) -> bool:
+    """True where redis-py's `can_read(0)` would answer False: hiredis holds no reply bytes
+    and the kernel has nothing (no data, no hang-up) to read on the socket. False where it
+    cannot tell at once (no hiredis reader, TLS), which leaves the question to redis-py."""
+    sock = connection._sock
+    reader = getattr(connection._parser, "_reader", None)
+    if sock is None or reader is None or not hasattr(reader, "has_data"):
+        return False
+    if hasattr(sock, "pending") or reader.has_data():
+        return False
+    poller = _kernel_poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return not poller.poll(0)
+
+
 def _one_write(pool: ConnectionPool) -> ConnectionPool:
-    """Have `pool`'s connections send a packed pipeline in one write.
+    """Have `pool`'s connections send a packed pipeline in one write, and check an idle
+    connection taken from the pool without a round of gevent's loop.
 
     redis-py packs a pipeline into pieces of about 6 KB and sends each with its own
     `sendall`: a batch of appends (3 KB or so each) became one send per two events, each a
     system call that, on a local socket, runs the server's receive path and wakes it to
     read part of a batch. The bytes are the same, joined.
+
+    The pool asks every connection it hands out `can_read()` (left-over reply bytes mean it
+    is out of step). redis-py asks through `select.poll`, which under gevent is gevent's: a
+    poll object with a watcher per call and a turn of the loop, ~45 us of CPU per command
+    (a PING cost ~75 us with it, ~27 without). The usual answer (nothing to read) comes
+    from the kernel's poll here; any other goes to redis-py's own check, as before.
     """
     base: type[Connection] = pool.connection_class
 
@@ -58,6 +86,12 @@ def _one_write(pool: ConnectionPool) -> ConnectionPool:
             if pieces and sum(len(piece) for piece in pieces) <= JOIN_BYTES:
                 command = [b"".join(pieces)]
             super().send_packed_command(command, check_health)
+
+        def can_read(self, timeout: float = 0) -> bool:
+            if timeout == 0 and _idle(self):
+                return False
+            result: bool = super().can_read(timeout)
+            return result
 
     OneWrite.__name__ = OneWrite.__qualname__ = f"OneWrite{base.__name__}"
     pool.connection_class = OneWrite
