@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Request, Response, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.endpoints import Endpoint
@@ -51,9 +51,11 @@ def ingest(endpoint_id: str) -> Response:
     # The hub's subscription is what keeps this worker's endpoint-record cache exact.
     found.hub.ensure_started()
     endpoint = found.endpoints.get(endpoint_id)
+    # The request itself, not the context-local proxy each attribute would go through.
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
     # Raw bytes first, before anything could parse and re-encode the body: the signature is
     # over the bytes as sent. MAX_CONTENT_LENGTH turns an oversized body into a 413 here.
-    body = request.get_data(cache=True)
+    body = req.get_data(cache=True)
     settings = found.settings
     if len(body) > settings.max_body_bytes:
         raise RequestEntityTooLarge()
@@ -72,7 +74,7 @@ def ingest(endpoint_id: str) -> Response:
         found.store,
         endpoint,
         body,
-        dict(request.headers.items()),
+        headers_of(req.environ),
         url=url_for(endpoint),
         default_tolerance=settings.timestamp_tolerance,
         trace=trace,
@@ -97,6 +99,23 @@ def ingest(endpoint_id: str) -> Response:
     )
     response.status_code = 200 if appended.duplicate else 202
     return response
+
+
+_NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+
+
+def headers_of(environ: Mapping[str, Any]) -> dict[str, str]:
+    """The request's headers, names in lower case: `request.headers` as werkzeug reads them
+    from the environ (`EnvironHeaders`: in environ order, Content-Type and -Length from
+    their CGI keys when not empty), lowered at once instead of title-cased first."""
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            if key not in _NOT_HEADERS:
+                headers[key[5:].replace("_", "-").lower()] = value
+        elif (key == "CONTENT_TYPE" or key == "CONTENT_LENGTH") and value:
+            headers[key.replace("_", "-").lower()] = value
+    return headers
 
 
 def _public_url(options: Mapping[str, Any], public_url: str | None) -> str:
