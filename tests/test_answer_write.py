@@ -23,11 +23,19 @@ OLD = b"GET /api/x HTTP/1.0\r\n\r\n"
 
 
 class Recorder:
-    def __init__(self) -> None:
+    """A socket that records each send; `send` takes at most `take` bytes (a full buffer)."""
+
+    def __init__(self, take: int | None = None) -> None:
         self.sends: list[bytes] = []
+        self.take = take
 
     def sendall(self, data: bytes) -> None:
         self.sends.append(bytes(data))
+
+    def send(self, data: bytes) -> int:
+        taken = bytes(data[: self.take] if self.take is not None else data)
+        self.sends.append(taken)
+        return len(taken)
 
 
 @pytest.fixture
@@ -39,10 +47,14 @@ def one_send() -> Iterator[None]:
 
 
 def _answer(
-    raw: bytes, status: str, headers: list[tuple[str, str]], pieces: list[bytes]
+    raw: bytes,
+    status: str,
+    headers: list[tuple[str, str]],
+    pieces: list[bytes],
+    take: int | None = None,
 ) -> list[bytes]:
     cfg = Config()
-    sock = Recorder()
+    sock = Recorder(take)
     req = next(RequestParser(cfg, [raw], ("10.0.0.7", 5555)))
     resp, _ = wsgi.create(req, sock, ("10.0.0.7", 5555), ("127.0.0.1", 8000), cfg)
     resp.start_response(status, headers)
@@ -98,3 +110,11 @@ def test_installed_once(one_send: None) -> None:
     patched = wsgi.Response.write
     serving.send_head_with_body()
     assert wsgi.Response.write is patched
+
+
+def test_what_a_short_send_left_is_sent_after_it(one_send: None) -> None:
+    body = b"x" * 1000
+    sends = _answer(GET, "200 OK", [("Content-Length", "1000")], [body], take=100)
+    assert len(sends) == 2
+    assert len(sends[0]) == 100
+    assert b"".join(sends).endswith(b"\r\n\r\n" + body)
