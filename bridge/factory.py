@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         authority=Authority(admin_token),
         diagnoses=Budget(DIAGNOSIS_SHARE, DIAGNOSIS_BURST),
     )
-    responses.register(app, settings.retry_after)
+    responses.register(app, settings)
 
     screening.register(app, settings)
 

@@ -23,13 +23,17 @@ from tests.ingest_support import (
 def test_body_over_the_limit_is_413(
     small_app: Flask, auth: dict[str, str], uid: str, redis_client: redis.Redis
 ) -> None:
-    """A correctly signed body one byte over max_body_bytes answers 413 and is not stored."""
+    """A correctly signed body one byte over max_body_bytes answers 413 naming the limit,
+    and is not stored."""
     client = small_app.test_client()
     create(client, auth, uid, "github")
     answer = deliver(client, uid, padded_json(1025))
     assert answer.status_code == 413
     assert answer.mimetype == "application/json"
-    assert answer.get_json()["error"] == "payload_too_large"
+    assert answer.get_json() == {
+        "error": "payload_too_large",
+        "message": "the body is over the 1024-byte limit",
+    }
     assert_nothing_stored(client, auth, redis_client, uid)
 
 

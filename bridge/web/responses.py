@@ -7,7 +7,7 @@ stack trace.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -22,6 +22,9 @@ from bridge.errors import (
     StoreUnavailable,
     VerificationError,
 )
+
+if TYPE_CHECKING:
+    from bridge.config import Settings
 
 log = logging.getLogger(__name__)
 WS_PATH = "/ws"  # bridge/web/ws.py's route
@@ -88,7 +91,9 @@ def _upgrade_mismatch() -> Response:
     return error(400, "bad_request", message=message)
 
 
-def register(app: Flask, retry_after: int) -> None:
+def register(app: Flask, settings: Settings) -> None:
+    retry_after = settings.retry_after
+
     @app.errorhandler(VerificationError)
     def _verification(exc: VerificationError) -> Response:
         return error(401, "invalid_signature", reason=exc.reason)
@@ -135,9 +140,10 @@ def register(app: Flask, retry_after: int) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
-        response = error(
-            status, _HTTP_CODES.get(status, "http_error"), message=exc.description or ""
-        )
+        message = exc.description or ""
+        if status == 413:  # werkzeug's sentence names no limit, and every 413 is this one
+            message = f"the body is over the {settings.max_body_bytes}-byte limit"
+        response = error(status, _HTTP_CODES.get(status, "http_error"), message=message)
         for name, value in exc.get_headers():
             if name.lower() != "content-type":  # e.g. Allow on a 405
                 response.headers[name] = value
