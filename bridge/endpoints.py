@@ -290,6 +290,11 @@ class Endpoints:
             if len(endpoint.secrets) >= MAX_SECRETS:
                 raise InvalidInput("secret", f"at most {MAX_SECRETS} secrets; remove one first")
             value = self._secret_value(endpoint.verifier, secret)
+            # Twice the same value is one secret under two ids: retiring either would look
+            # like a rotation while deliveries kept verifying. A retiring one may come back.
+            for held in endpoint.secrets:
+                if held.expires_at is None and held.value == value:
+                    raise Conflict("secret", held.id, f"this value is already secret {held.id}")
             number = max((int(s.id[1:]) for s in endpoint.secrets), default=0) + 1
             added[:] = [StoredSecret(id=f"s{number}", value=value, created_at=time.time())]
             return replace(endpoint, secrets=(*endpoint.secrets, added[0]))
@@ -309,10 +314,11 @@ class Endpoints:
             # it counted, removing the one lasting secret left an endpoint that, once the
             # grace ran out, refused every delivery.
             if not any(s.expires_at is None for s in endpoint.secrets if s.id != secret_id):
-                raise InvalidInput(
+                raise Conflict(
                     "secret",
-                    "the last live secret cannot be removed (the others are in their grace"
-                    " period, or there are none): add its successor first",
+                    secret_id,
+                    f"{secret_id} is the last live secret and cannot be removed (the others"
+                    " are in their grace period, or there are none): add its successor first",
                 )
             kept = []
             for s in endpoint.secrets:

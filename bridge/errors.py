@@ -87,10 +87,12 @@ class NotFound(BridgeError):
 
 
 class Conflict(BridgeError):
-    def __init__(self, kind: str, key: str) -> None:
+    """What the request asks clashes with what is stored (a 409): by default, `key` exists."""
+
+    def __init__(self, kind: str, key: str, problem: str = "") -> None:
         self.kind = kind
         self.key = key
-        super().__init__(f"{kind} {key!r} already exists")
+        super().__init__(problem or f"{kind} {key!r} already exists")
 
 
 class InvalidInput(BridgeError):

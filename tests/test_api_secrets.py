@@ -89,7 +89,7 @@ def test_removed_secret_verifies_until_its_grace_ends(
 @pytest.mark.parametrize(
     ("path", "status", "code"),
     [
-        ("/secrets/s1", 400, "invalid_request"),  # the only live secret
+        ("/secrets/s1", 409, "conflict"),  # the only live secret
         ("/secrets/s9", 404, "unknown_secret"),
         ("/secrets/s1?grace_seconds=soon", 400, "invalid_request"),
     ],
@@ -111,7 +111,8 @@ def test_the_successor_of_a_retiring_secret_cannot_be_removed(
     grace = client.delete(f"/api/endpoints/{uid}/secrets/s1?grace_seconds=3600", headers=auth)
     assert grace.status_code == 200
     answer = client.delete(f"/api/endpoints/{uid}/secrets/s2", headers=auth)
-    assert_json_error(answer, 400, "invalid_request")
+    assert_json_error(answer, 409, "conflict")
+    assert "s2 is the last live secret" in answer.get_json()["message"]
     assert "grace period" in answer.get_json()["message"]
     assert deliver(client, uid, b'{"n": "new"}', secret=OTHER_SECRET).status_code == 202
 
@@ -161,6 +162,41 @@ def test_rotation_needs_a_secret_where_the_provider_issues_it(
     assert assert_json_error(answer, 400, "invalid_request")["field"] == "secret"
     shown = client.get(f"/api/endpoints/{uid}", headers=auth).get_json()
     assert len(shown["secrets"]) == 1
+
+
+def test_a_live_secret_added_again_is_a_conflict_naming_it(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """The value of a live secret given again is 409 naming its id, without echoing it, and
+    nothing is added; a retiring secret's value may come back as a live one."""
+    rotated(client, auth, uid)  # s1 SECRET, s2 OTHER_SECRET
+    again = client.post(f"/api/endpoints/{uid}/secrets", json={"secret": SECRET}, headers=auth)
+    body = assert_json_error(again, 409, "conflict")
+    assert body["message"] == "this value is already secret s1"
+    assert SECRET not in again.get_data(as_text=True)
+    shown = client.get(f"/api/endpoints/{uid}", headers=auth).get_json()
+    assert [s["id"] for s in shown["secrets"]] == ["s1", "s2"]
+    retiring = client.delete(f"/api/endpoints/{uid}/secrets/s1?grace_seconds=60", headers=auth)
+    assert retiring.status_code == 200
+    back = client.post(f"/api/endpoints/{uid}/secrets", json={"secret": SECRET}, headers=auth)
+    assert back.status_code == 201
+    assert back.get_json()["secret"]["id"] == "s3"
+
+
+@pytest.mark.parametrize("body", [b"\n", b" ", b"\r\n\t"])
+def test_a_blank_body_is_no_json_not_no_body(
+    client: FlaskClient, auth: dict[str, str], uid: str, body: bytes
+) -> None:
+    """Only an empty body stands for `{}`: a blank one is JSON text of nothing, a 400."""
+    created(client, auth, uid, "github", secret=SECRET)
+    answer = client.post(
+        f"/api/endpoints/{uid}/secrets",
+        data=body,
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert assert_json_error(answer, 400, "invalid_request")["field"] == "body"
+    shown = client.get(f"/api/endpoints/{uid}", headers=auth).get_json()
+    assert [s["id"] for s in shown["secrets"]] == ["s1"]
 
 
 def test_rotation_on_an_unknown_endpoint_is_404(client: FlaskClient, auth: dict[str, str]) -> None:

@@ -96,7 +96,8 @@ def json_body(*, fields: Collection[str], optional: bool = False) -> dict[str, A
     # only stops reading one byte past it: cut there, a padded object read as complete.
     if len(raw) > services().settings.max_body_bytes:
         raise RequestEntityTooLarge()
-    if optional and not raw.strip():
+    # Empty, not blank: "\n" is a body, and no JSON text (the document says JSON or none).
+    if optional and not raw:
         return {}
     if not request.is_json:
         raise InvalidInput("body", "expected a JSON object (send Content-Type: application/json)")
@@ -223,6 +224,7 @@ def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
         "201": ok("Added", ref("SecretAdded")),
         "400": err("invalid_request"),
         "404": err("unknown_endpoint"),
+        "409": err("conflict (the value is already a live secret)"),
     },
     body=request_body(NEW_SECRET, required=False),
 )
@@ -238,7 +240,7 @@ def add_secret(endpoint_id: str) -> tuple[Response, int]:
 @documented(
     {
         "200": ok("The endpoint", ref("Endpoint")),
-        "400": err("invalid_request (the last live secret)"),
+        "409": err("conflict (the last live secret)"),
         "404": err("unknown_endpoint / unknown_secret"),
     },
     query=(query("grace_seconds", {"type": "integer", "minimum": 0, "maximum": MAX_GRACE}),),

@@ -108,7 +108,7 @@ def register(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(Conflict)
     def _conflict(exc: Conflict) -> Response:
-        return error(409, "conflict", message=f"{exc.kind} {exc.key!r} already exists")
+        return error(409, "conflict", message=str(exc))
 
     @app.errorhandler(BodyTooSlow)
     def _too_slow(exc: BodyTooSlow) -> Response:
