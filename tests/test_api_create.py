@@ -236,6 +236,10 @@ def test_provider_none_is_allowed_and_flagged_when_the_server_allows_it(
         ("hmac", {"encoding": "base32"}, "options.encoding"),
         ("hmac", {"prefix": "sha256= "}, "options.prefix"),
         ("hmac", {"header": 5}, "options.header"),
+        # Longer than any provider's, and every delivery would be gunicorn's 431.
+        ("hmac", {"header": "x" * 257}, "options.header"),
+        ("hmac", {"id_header": "x" * 257}, "options.id_header"),
+        ("hmac", {"prefix": "p" * 65}, "options.prefix"),
         ("github", [], "options"),
         ("github", "tolerance=5", "options"),
     ],

@@ -216,17 +216,52 @@ def test_a_public_url_with_whitespace_is_refused_as_its_schema_states(
     assert bridge.api("GET", f"/api/endpoints/{uid}").status_code == 404
 
 
-@pytest.mark.parametrize("value", ["http://[::1]:8000/hooks/x", "https://[x.example/a"])
-def test_a_public_url_with_a_bracket_is_judged_by_its_pattern(
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://[::1]:8000/hooks/x",
+        "https://user:pass@x.example/hooks/x",  # Twilio signs the credentials it was given
+        "https://bücher.example/hooks/x",
+        "https://x.example:65535/hooks/x#part",
+    ],
+)
+def test_a_public_url_a_provider_could_call_is_taken(
     bridge: BridgeProcess, uid: str, value: str
 ) -> None:
-    """A `[` in the host, which the document's pattern allows, is taken (urlsplit raised on an
-    unclosed one: a 500)."""
+    """A host name (an IDN as written), an IPv6 literal, credentials and any port from 1 to
+    65535 are a URL a provider could call, and are stored as given."""
     body = {"id": uid, "provider": "twilio", "secret": "twilio-auth-token-0123",
             "options": {"public_url": value}}  # fmt: skip
     answer = bridge.api("POST", "/api/endpoints", json=body)
     assert answer.status_code == 201, answer.text
     assert answer.json()["options"]["public_url"] == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://[x.example/a",  # urlsplit raised on an unclosed bracket: once a 500
+        "http://[::1/hooks/x",
+        "http://x.example:99999/x",
+        "http://x.example:0/x",
+        "http://x.example:/x",
+        "http://x..example/x",
+        "http://.example/x",
+        "https://:443/x",
+    ],
+)
+def test_a_public_url_no_request_could_reach_is_refused(
+    bridge: BridgeProcess, uid: str, value: str
+) -> None:
+    """A broken bracket, an empty label or a port outside 1-65535 would fail every delivery;
+    it is a 400 naming the option, as the document's pattern states, and nothing is made."""
+    for name, option in (("twilio", "public_url"), ("square", "notification_url")):
+        body = {"id": uid, "provider": name, "secret": "provider-secret-0123456",
+                "options": {option: value}}  # fmt: skip
+        answer = bridge.api("POST", "/api/endpoints", json=body)
+        assert (answer.status_code, answer.json()["field"]) == (400, f"options.{option}")
+        assert "port from 1 to 65535" in answer.json()["message"]
+    assert bridge.api("GET", f"/api/endpoints/{uid}").status_code == 404
 
 
 @pytest.mark.parametrize(

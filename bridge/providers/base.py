@@ -129,8 +129,17 @@ _SPACE = (
     r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
     r"\u3000\ufeff"
 )
-PUBLIC_URL = rf"https?://[^/?#{_SPACE}]+[^?{_SPACE}]*"
-HTTP_URL = rf"https?://[^/?#{_SPACE}]+[^{_SPACE}]*"  # the same, with a query allowed
+# The authority as a provider could call it (a URL no request can reach makes every delivery
+# fail): a userinfo@ (Twilio signs it), a name of non-empty labels (ASCII, or an IDN as
+# written) or a bracketed IPv6 address, and a port from 1 to 65535.
+_LABEL = rf"(?:[A-Za-z0-9_~-]|[^\x00-\x7f{_SPACE}])+"
+_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_AUTHORITY = (
+    rf"(?:[^@/?#\[\]{_SPACE}]*@)?(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\])(?::{_PORT})?"
+)
+URL_SHAPE = "an http(s) URL of a host name or [IPv6 address] and a port from 1 to 65535"
+PUBLIC_URL = rf"https?://{_AUTHORITY}(?:[/#][^?{_SPACE}]*)?"
+HTTP_URL = rf"https?://{_AUTHORITY}(?:[/?#][^{_SPACE}]*)?"  # the same, with a query allowed
 COMMON_OPTION_RULES: Mapping[str, Mapping[str, Any]] = {
     "tolerance": {"minimum": 1, "maximum": MAX_TOLERANCE},
     "public_url": {"pattern": f"^{PUBLIC_URL}$"},
@@ -275,7 +284,7 @@ class Provider(ABC):
         # The pattern alone: a scheme, a host, no query (urlsplit would drop a tab or a
         # newline unseen, and raise on a `[` the document allows).
         if public_url is not None and not re.fullmatch(PUBLIC_URL, public_url):
-            raise InvalidInput("options.public_url", "must be an http(s) URL without a query")
+            raise InvalidInput("options.public_url", f"must be {URL_SHAPE}, without a query")
         return clean
 
     # Helpers shared by the HMAC schemes.

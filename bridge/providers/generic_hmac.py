@@ -2,11 +2,13 @@
 
 Endpoint options (all optional):
 - `header` (default `x-signature`): the header holding the signature(s); an HTTP field name
-  (letters, digits, `-`, `_` and the like), checked when the endpoint is created.
+  (letters, digits, `-`, `_` and the like) of at most 256 characters, checked when the
+  endpoint is created.
 - `algorithm`: `sha1`, `sha256` (default) or `sha512`; key = the secret as UTF-8.
 - `encoding`: `hex` (default, case-insensitive) or `base64` (standard alphabet).
 - `prefix` (default none): text before each signature, e.g. `sha256=`; entries without it are
-  not signatures of a known kind. It may not contain commas or whitespace.
+  not signatures of a known kind. It may not contain commas or whitespace, and is at most 64
+  characters.
 - `id_header`: a header carrying the sender's event id (none by default); a field name too.
 - `type_field` (default `type`): the body JSON field with the event type; dots walk into
   nested objects (`meta.event_name`).
@@ -25,17 +27,19 @@ from typing import Any, ClassVar
 
 from bridge.errors import InvalidInput
 from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
-from bridge.providers.headers import json_str
+from bridge.providers.headers import HEADER_NAME, MAX_HEADER_NAME, json_str
 from bridge.providers.schemes import hmac_match, hmac_text
 
 ALGORITHMS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
 # Commas and OWS only: \s would also split on NEL, NBSP and the C0 separators.
 SEPARATORS = re.compile(r"[, \t]+")
-# An HTTP field name (RFC 9110 5.1, a token): anything else can never arrive as a header.
-HEADER_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 # What the `header` and `id_header` options may be: a field name, blank for the default.
 HEADER_OPTION = rf"^\s*({HEADER_NAME})?\s*$"
+# A prefix of the signature in its header (`sha256=`): no separator, and short enough that
+# a header of it and a digest fits any proxy's and gunicorn's line.
+MAX_PREFIX = 64
+PREFIX_OPTION = rf"^[^,\s]{{0,{MAX_PREFIX}}}$"
 
 
 @dataclass(frozen=True)
@@ -83,21 +87,25 @@ class GenericHmac(Provider):
     option_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "algorithm": {"enum": ["", *ALGORITHMS]},
         "encoding": {"enum": ["", *ENCODINGS]},
-        "prefix": {"pattern": r"^[^,\s]*$"},
+        "prefix": {"pattern": PREFIX_OPTION},
         "header": {"pattern": HEADER_OPTION},
         "id_header": {"pattern": HEADER_OPTION},
     }
 
     def validate_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         clean = super().validate_options(options)
-        Settings.of(clean)
+        settings = Settings.of(clean)
         # Here, not in Settings.of (which each delivery reads): an endpoint stored before
         # this check still answers its deliveries 401, not 400.
         for field in ("header", "id_header"):
             if not re.match(HEADER_OPTION, str(clean.get(field) or "")):
                 raise InvalidInput(
-                    f"options.{field}", "must be an HTTP header name: letters, digits, - and _"
+                    f"options.{field}",
+                    f"must be an HTTP header name of at most {MAX_HEADER_NAME} characters:"
+                    " letters, digits, - and _",
                 )
+        if not re.match(PREFIX_OPTION, settings.prefix):
+            raise InvalidInput("options.prefix", f"must be at most {MAX_PREFIX} characters")
         return clean
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:

@@ -11,6 +11,11 @@ import binascii
 import re
 from typing import Any
 
+# An HTTP field name (RFC 9110 5.1, a token) as the bridge takes one: anything else can never
+# arrive as a header, and a name far past any provider's fills gunicorn's 8,190-byte line.
+MAX_HEADER_NAME = 256
+HEADER_NAME = f"[!#$%&'*+.^_`|~0-9A-Za-z-]{{1,{MAX_HEADER_NAME}}}"
+
 
 def to_bytes(text: str) -> bytes:
     """Header text as the bytes a sender signed (UTF-8); lone surrogates pass rather than raise."""

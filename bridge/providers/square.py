@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from bridge.errors import InvalidInput
 from bridge.providers.base import (
     HTTP_URL,
+    URL_SHAPE,
     Identity,
     Provider,
     Secret,
@@ -52,7 +53,7 @@ class Square(Provider):
         url = clean.get("notification_url")
         if url is not None and not re.fullmatch(HTTP_URL, url):
             raise InvalidInput(
-                "options.notification_url", "must be an http(s) URL without whitespace"
+                "options.notification_url", f"must be {URL_SHAPE}, without whitespace"
             )
         return clean
 
