@@ -141,3 +141,57 @@ def test_twilio_signature_over_the_request_line_as_sent_verifies(
     headers = provider("twilio").sign(body, TWILIO_SECRET, now=time.time(), options={"url": url})
     target = url if form == "absolute" else url.removeprefix(bridge.url)
     assert raw_post(bridge, target, body, headers).startswith(b"HTTP/1.1 202")
+
+
+def raw_get(bridge: BridgeProcess, target: str, host: str | None = None) -> tuple[bytes, bytes]:
+    """GET `target` as written, with the admin token; the status line and the body."""
+    request = (
+        f"GET {target} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{bridge.port}'}\r\n"
+        f"Authorization: Bearer {bridge.token}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = sock.makefile("rb").read()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.split(b"\r\n", 1)[0], body
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//api/endpoints", "///api/endpoints", "//hooks/x", "http://127.0.0.1//api/endpoints"],
+)
+def test_a_path_with_leading_slashes_is_no_route(bridge: BridgeProcess, target: str) -> None:
+    """werkzeug's matching dropped leading slashes (`//api/endpoints` was the endpoint list,
+    past any rule a proxy keeps for `/api/`): such a path is a JSON 404 saying why."""
+    status, body = raw_get(bridge, target)
+    assert status.startswith(b"HTTP/1.1 404 "), status
+    assert b'"error":"not_found"' in body
+    assert b"starts with //" in body
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://a:99999/api/endpoints",
+        "http://ev%20il/api/endpoints",
+        "http://a..b/api/endpoints",
+        "ftp://a/api/endpoints",
+    ],
+)
+def test_an_absolute_target_of_no_http_authority_is_400(bridge: BridgeProcess, target: str) -> None:
+    """The authority of an absolute-form target replaces Host (RFC 9112 3.2.2), so it is held
+    to the Host rule: a port past 65535, a space, an empty label or another scheme is 400."""
+    status, body = raw_get(bridge, target)
+    assert status.startswith(b"HTTP/1.1 400 "), status
+    assert b"request target" in body
+
+
+def test_an_absolute_target_names_the_host_the_urls_are_built_from(
+    bridge: BridgeProcess, uid: str
+) -> None:
+    """An endpoint read through `http://other.example:8080/...` shows its webhook URL on that
+    authority, not on the Host header's."""
+    bridge.create_endpoint(uid)
+    status, body = raw_get(bridge, f"http://Other.example:8080/api/endpoints/{uid}")
+    assert status.startswith(b"HTTP/1.1 200 "), status
+    assert f'"url":"http://other.example:8080/hooks/{uid}"'.encode() in body

@@ -7,7 +7,7 @@ import ipaddress
 import re
 
 from flask import Flask, Request, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 from werkzeug.http import parse_range_header
 
 from bridge.config import Settings
@@ -30,6 +30,7 @@ def register(app: Flask, settings: Settings) -> None:
         # lookup of its own, and these read a dozen.
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         refuse_declared_oversize(req, max_body_bytes)
+        screen_target(req, behind_proxy)
         refuse_invalid_host(req, behind_proxy)
         refuse_unknown_scheme(req)
         ignore_unusable_range(req)
@@ -40,6 +41,34 @@ def refuse_declared_oversize(req: Request, max_body_bytes: int) -> None:
     # client waits for this answer instead of sending the body (see serving.pre_request).
     if (req.content_length or 0) > max_body_bytes:
         raise RequestEntityTooLarge()
+
+
+_DOUBLE_SLASH = "no route has a path that starts with //"
+
+
+def screen_target(req: Request, behind_proxy: bool) -> None:
+    """The request line's target, which routing does not hold to its rules. werkzeug's
+    matching drops leading slashes, so `//api/endpoints` reached `/api/endpoints` past any
+    rule a proxy keeps for that path: it is the 404 of a path no route has. An absolute-form
+    target (`http://host/path`, as a forward proxy sends) names the authority, which RFC 9112
+    3.2.2 says replaces Host: held to the Host rule and made the Host (behind a trusted proxy
+    the forwarded headers make it instead), where it was ignored whatever it said."""
+    raw = req.environ.get("RAW_URI")
+    if not isinstance(raw, str) or raw[:1] == "/" or raw == "*" or not raw:
+        if (raw or req.path).startswith("//"):
+            raise NotFound(_DOUBLE_SLASH)
+        return
+    scheme, sep, rest = raw.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    if not sep or scheme.lower() not in SCHEMES or not is_host_port(authority):
+        raise BadRequest(
+            "the request target is not a path or an http(s) URL of host[:port] (RFC 9112 3.2)"
+        )
+    if rest[len(authority) : len(authority) + 2] == "//":
+        raise NotFound(_DOUBLE_SLASH)
+    if not behind_proxy:
+        req.environ["HTTP_HOST"] = authority
+        req.host = uri_host(authority, req.scheme)
 
 
 def refuse_invalid_host(req: Request, behind_proxy: bool) -> None:
