@@ -111,11 +111,16 @@ class Authority:
         )
 
     def mint(self, channels: Iterable[str], ttl: int, now: float | None = None) -> Principal:
-        names = sorted(set(channels))
+        given = list(channels)
+        names = sorted(set(given))
         if not names:
             raise InvalidInput("channels", "name at least one channel")
-        if len(names) > MAX_CHANNELS:
-            raise InvalidInput("channels", f"name at most {MAX_CHANNELS} channels")
+        # Counted as given, as the document's maxItems counts them: a name repeated is
+        # folded into one, but not to let 101 entries through.
+        if len(given) > MAX_CHANNELS:
+            raise InvalidInput(
+                "channels", f"name at most {MAX_CHANNELS} channels, got {len(given)} entries"
+            )
         bad = next((n for n in names if not is_endpoint_id(n)), None)
         if bad is not None:
             raise InvalidInput("channels", f"{bad!r} is not an endpoint id")

@@ -160,3 +160,13 @@ def test_an_if_match_naming_no_version_of_a_file_is_a_json_412(
         etag = plain.headers["ETag"]
     with client.get(path, headers={"If-Match": etag}) as matched:
         assert matched.status_code == 200
+
+
+def test_a_404_echoes_at_most_64_characters_of_the_unknown_id(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """An unknown id of 3,000 characters is named by its first 64 (no id is longer), not
+    echoed whole."""
+    answer = client.get("/api/endpoints/" + "a" * 3000, headers=auth)
+    assert answer.status_code == 404
+    assert answer.get_json() == {"error": "unknown_endpoint", "id": "a" * 64}

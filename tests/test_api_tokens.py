@@ -46,6 +46,16 @@ def test_mint_token_for_an_unknown_channel_is_404(
     assert_json_error(answer, 404, "unknown_endpoint")
 
 
+def test_a_channel_repeated_up_to_the_cap_is_one_channel(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """A name given 100 times (the cap) mints a token for that one channel."""
+    created(client, auth, uid)
+    answer = client.post("/api/tokens", json={"channels": [uid] * 100, "ttl": 60}, headers=auth)
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["channels"] == [uid]
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
@@ -53,6 +63,7 @@ def test_mint_token_for_an_unknown_channel_is_404(
         ({"ttl": 60}, "channels"),
         ({"channels": [], "ttl": 60}, "channels"),
         ({"channels": [1], "ttl": 60}, "channels"),
+        ({"channels": ["CHANNEL"] * 101, "ttl": 60}, "channels"),  # counted as given
         ({"channels": None, "ttl": 60}, "channels"),
         ({"channels": ["CHANNEL"], "ttl": 0}, "ttl"),
         ({"channels": ["CHANNEL"], "ttl": -5}, "ttl"),

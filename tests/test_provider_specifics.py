@@ -720,6 +720,19 @@ def test_timestamp_must_be_ascii_digits(ts: str) -> None:
     assert caught.value.reason == BAD
 
 
+@pytest.mark.parametrize("stamp", ["99999999999999999999", "1" + "0" * 400])
+def test_a_timestamp_past_any_int64_is_stale_not_bad(stamp: str) -> None:
+    """A correctly signed Slack request whose timestamp is digits past any int64 is far in
+    the future: stale_timestamp, as every other future timestamp, not a bad signature."""
+    secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=BODY)
+    assert signature is not None
+    headers = {"x-slack-request-timestamp": stamp, "x-slack-signature": signature}
+    with pytest.raises(VerificationError) as caught:
+        get("slack").verify(make_request(BODY, headers), [Secret("s", secret)])
+    assert caught.value.reason == VerificationError.STALE
+
+
 def test_timestamp_may_carry_http_whitespace() -> None:
     """Spaces and tabs around a Slack timestamp are HTTP whitespace, ignored as before."""
     secret = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -307,6 +307,8 @@ class Provider(ABC):
         # Unicode space: a provider sends ASCII digits, and anything else is not its header.
         text = raw.strip(OWS)
         if not UNIX_SECONDS.fullmatch(text):
+            if text.isascii() and text.isdigit():  # past any int64: far in the future
+                raise self.fail(VerificationError.STALE, "timestamp out of range")
             raise self.fail(VerificationError.BAD, "timestamp is not a whole number")
         ts = int(text)
         self.check_skew(request, ts, request.tolerance if tolerance is None else tolerance)

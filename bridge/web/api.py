@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge import jsontext, numbers, providers
-from bridge.auth import MAX_TTL, bearer
+from bridge.auth import MAX_CHANNELS, MAX_TTL, bearer
 from bridge.endpoints import MAX_GRACE, Endpoint, StoredSecret
 from bridge.errors import InvalidInput
 from bridge.identifiers import ENDPOINT_ID_SCHEMA
@@ -47,7 +47,12 @@ NEW_TOKEN: Schema = {
     "type": "object",
     "required": ["channels"],
     "properties": {
-        "channels": {"type": "array", "minItems": 1, "items": ENDPOINT_ID_SCHEMA},
+        "channels": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_CHANNELS,
+            "items": ENDPOINT_ID_SCHEMA,
+        },
         "ttl": {"type": "integer", "minimum": 1, "maximum": MAX_TTL},
     },
     "additionalProperties": False,

@@ -100,7 +100,8 @@ def register(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound) -> Response:
-        return error(404, f"unknown_{exc.kind}", id=exc.key)
+        # Cut as an unknown JSON field is: no id is longer, and the rest is a stranger's.
+        return error(404, f"unknown_{exc.kind}", id=exc.key[:64])
 
     @app.errorhandler(InvalidInput)
     def _invalid(exc: InvalidInput) -> Response:
