@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge import jsontext
-from bridge.masking import mask_body
+from bridge.masking import MASK, mask_body
 from bridge.timefmt import iso
 
 if TYPE_CHECKING:  # endpoints.py imports the store, which builds on this module
@@ -82,9 +82,18 @@ def tail(
         "trace": arrival.trace,
     }
     masks = endpoint.options.get("mask", ())
-    # Masking changes the tree in place: a parse shared with the verifier only where none is.
-    built.update(decode_body(arrival.body, None if masks else arrival.parsed))
-    mask_body(built["body"], masks)
+    if not masks:
+        built.update(decode_body(arrival.body, arrival.parsed))
+    else:
+        # Masking changes the tree in place: a parse of its own, not the verifier's.
+        parsed = jsontext.parse_body(arrival.body)
+        if parsed.kind == "json":
+            built["body"] = parsed.value
+            mask_body(parsed.value, masks)
+        else:
+            # Text the paths cannot reach into (a BOM, NaN, a form) may hold what they name:
+            # withheld whole, not carried as it came. /raw still has the bytes.
+            built["body"] = MASK
     built["replay_of"] = None
     return json.dumps(built, separators=(",", ":"))
 

@@ -113,6 +113,46 @@ def test_history_shows_masked_values_and_raw_keeps_the_bytes(
     assert raw.get_data() == body
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'\xef\xbb\xbf{"x": "SECRET-1"}',  # a BOM
+        b'{"x": "SECRET-2", "n": NaN}',
+        b'{"x": "SECRET-3", "n": 1e400}',
+        b'{"x": "SECRET-4"}\x00',
+        b"x=SECRET-5&y=1",  # a form
+        b'{"x": "SECRET-6", "bad": "\xff"}',  # not UTF-8: once body_base64
+        b"[" * 200 + b'{"x": "SECRET-7"}' + b"]" * 200,  # deeper than the bridge parses
+    ],
+)
+def test_a_body_the_mask_cannot_reach_into_is_withheld_whole(
+    client: FlaskClient, auth: dict[str, str], uid: str, body: bytes
+) -> None:
+    """With mask paths set, a body that is not JSON for the bridge (each of these was once
+    carried as it came, the masked value in the clear) is `***` in the envelope, and
+    `/raw` still has the bytes."""
+    create(client, auth, uid, "github", options={"mask": ["x", "*.x"]})
+    assert deliver(client, uid, body).status_code == 202
+    (event,) = history(client, auth, uid)
+    assert event["body"] == "***"
+    assert "body_base64" not in event
+    assert b"SECRET" not in json.dumps(event).encode()
+    raw = client.get(f"/api/endpoints/{uid}/events/{event['id']}/raw", headers=auth)
+    assert raw.get_data() == body
+
+
+def test_without_mask_paths_a_text_body_is_carried_as_it_came(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """No mask, nothing withheld: a NaN body is its text, a non-UTF-8 one base64."""
+    create(client, auth, uid, "github")
+    assert deliver(client, uid, b'{"n": NaN}').status_code == 202
+    assert deliver(client, uid, b"\xff\xfe").status_code == 202
+    events = history(client, auth, uid)
+    assert {e["body"] for e in events if e["body"] is not None} == {'{"n": NaN}'}
+    assert [e["body_base64"] for e in events if e["body"] is None] == ["//4="]
+
+
 def test_subscriber_socket_gets_the_masked_envelope_and_raw_still_verifies(
     bridge: BridgeProcess, uid: str, connect: Connect
 ) -> None:
