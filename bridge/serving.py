@@ -283,11 +283,16 @@ def pre_request(worker: Any, req: Any) -> None:
     pinned in requirements.txt; tests/test_hostile_input.py fails if it moves).
 
     Also hands the request to bridge/web/pacing.py, which closes the connection of a body
-    that came too slowly.
+    that came too slowly, and answers an HTTP/1.x past 1.1 as 1.1.
     """
     from bridge.web import pacing  # here, in a worker: it imports gevent, which the master need not
 
     pacing.REQUESTS[req.body] = weakref.ref(req)  # what PacedInput closes the connection of
+    # RFC 9110 2.5: answer with the highest minor version we speak; gunicorn echoed
+    # `HTTP/1.9` back, and the environ's SERVER_PROTOCOL (whose HTTP/1.1 requires a Host)
+    # said 1.9 too.
+    if req.version[0] == 1 and req.version[1] > 1:
+        req.version = (1, 1)
     declared = next((v for name, v in req.headers if name == "CONTENT-LENGTH"), "")
     if declared.isascii() and declared.isdigit() and int(declared) > _settings.max_body_bytes:
         req._expected_100_continue = False

@@ -4,22 +4,9 @@ clean end instead of a reset (a real bridge, raw sockets)."""
 
 from __future__ import annotations
 
-import socket
-
-from tests.support import BridgeProcess
+from tests.support import BridgeProcess, exchange
 
 UNREAD = b"x" * (256 * 1024)  # sent before the answer is read, and never read by the bridge
-
-
-def answer_then_end(bridge: BridgeProcess, request: bytes) -> bytes:
-    """Send a request and bytes past it at once, then read until the bridge closes; a reset
-    instead of the end fails here."""
-    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
-        conn.sendall(request)
-        received = b""
-        while chunk := conn.recv(65536):
-            received += chunk
-    return received
 
 
 def assert_whole(received: bytes, status: bytes) -> None:
@@ -43,7 +30,7 @@ def test_a_413_for_a_declared_length_ends_cleanly_while_its_body_comes(
         f"POST /hooks/{uid} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {10**9}\r\n\r\n"
     ).encode()
-    received = answer_then_end(bridge, head + UNREAD)
+    received = exchange(bridge, head + UNREAD)
     assert_whole(received, b"413")
 
 
@@ -51,5 +38,5 @@ def test_a_request_gunicorn_cannot_parse_ends_cleanly_with_bytes_after_it(
     bridge: BridgeProcess,
 ) -> None:
     """gunicorn's own 400 for a broken request line is read whole, then a clean end."""
-    received = answer_then_end(bridge, b"GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n" + UNREAD)
+    received = exchange(bridge, b"GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n" + UNREAD)
     assert_whole(received, b"400")

@@ -182,3 +182,13 @@ def test_a_transfer_coding_besides_chunked_is_a_501_naming_it(
     error = json.loads(body)
     assert error["error"] == "not_implemented"
     assert coding in error["message"], error
+
+
+@pytest.mark.parametrize("minor", ["2", "9"])
+def test_an_http_1x_past_1_1_is_answered_as_1_1(bridge: BridgeProcess, minor: str) -> None:
+    """RFC 9110 2.5: `HTTP/1.<minor>` is answered `HTTP/1.1` (gunicorn echoed the version),
+    and held to HTTP/1.1's rules: without a Host it is a 400."""
+    with_host = f"GET /healthz HTTP/1.{minor}\r\nHost: a\r\nConnection: close\r\n\r\n"
+    assert exchange(bridge, with_host.encode()).startswith(b"HTTP/1.1 200 ")
+    without = f"GET /healthz HTTP/1.{minor}\r\nConnection: close\r\n\r\n"
+    assert exchange(bridge, without.encode()).startswith(b"HTTP/1.1 400 ")
