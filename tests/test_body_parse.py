@@ -272,6 +272,8 @@ def test_member_of_members_named_twice_is_the_last_json_loads_keeps(
         (b'{"a": [1, 2', "a container is not closed"),
         (b'{"a": 1', "expected ',' or '}'"),
         (b'{"a": 1} x', "text after the object"),
+        (b'{"a": 1, "b": [2] } {}', "text after the object"),
+        (b'{"a": 1, "b": 2,}', "expected a member name"),
         (b'{"a" 1}', "expected ':'"),
         (b"{1: 2}", "expected a member name"),
         (b'{"a": }', "expected a value"),
