@@ -136,6 +136,134 @@ def test_member_finds_the_last_of_its_name_at_the_outermost_level_only(
 
 
 @pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        (b'{"\\u0073ignature": 1, "x": 2}', 1),
+        (b'{"SIG\\u006Eature": 1, "sig\\u006Eature": 2, "x": 0}', 2),
+        (b'{"\\u0073\\u0069\\u0067\\u006e\\u0061\\u0074\\u0075\\u0072\\u0065": [3], "x": 0}', [3]),
+        (b'{"signature\\u0000": 1, "signaturE": 2, "signatur": 3, "x": 0}', jsontext.MISSING),
+        (b'{"a": "\\"signature\\": 1, ", "b": {"c": {"signature": 2}}, "x": 0}', jsontext.MISSING),
+        (b'{"a": ["\\\\", "{\\"signature\\": 1}"], "signature" : "s", "b": 1}', "s"),
+        (b'{"signature": 1, "signature": "' + b"x" * 100 + b'", "x": 0}', jsontext.MISSING),
+        (b'{"signature": "' + b"x" * 100 + b'", "signature": 1, "x": 0}', 1),
+        (b'{"a": [[[[[[{"signature": 1}]]]]]], "signature": [[[[[[2]]]]]], "x": 0}', [[[[[[2]]]]]]),
+    ],
+)
+def test_member_is_found_by_its_spelling_at_the_outermost_level_only(
+    body: bytes, found: object
+) -> None:
+    """A name spelt with escapes counts, nothing in a string or nested object does, last wins."""
+    assert jsontext.member(body, "signature", max_bytes=64) == found
+    assert json.loads(body).get("signature", jsontext.MISSING) in (found, "x" * 100)
+
+
+def test_member_finds_the_last_of_its_name_among_thousands() -> None:
+    """Thousands of members, named alike or not, leave the last of the name the one found."""
+    members = [f'"m{n}": {n}' for n in range(5000)]
+    members[10] = '"signature": "first"'
+    members[2500] = '"sig\\u006eature": {"n": [1, {"a": "]"}]}'
+    members[4000] = '"signature": "later"'
+    body = ("{" + ", ".join(members) + "}").encode()
+    assert jsontext.member(body, "signature", max_bytes=64) == "later"
+    assert jsontext.member(
+        body[: body.index(b'"m3000"')] + b'"z": 0}', "signature", max_bytes=64
+    ) == {"n": [1, {"a": "]"}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"a": "\xff", "signature": 1}', "not UTF-8"),
+        (b'{"\xc3": 1}', "not UTF-8"),
+        (b'{"\\U0073": 1}', "Invalid \\escape"),
+        (b'{"a\tb": 1}', "Invalid control character"),
+    ],
+)
+def test_member_of_an_object_json_loads_refuses_for_its_text_is_a_value_error(
+    body: bytes, problem: str
+) -> None:
+    """Bytes that are not UTF-8, a bad escape or a control character in a name: ValueError."""
+    with pytest.raises((UnicodeDecodeError, json.JSONDecodeError)):
+        jsontext.loads(body)
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        jsontext.member(body, "signature", max_bytes=64)
+
+
+def chain(levels: int, inner: str = "0") -> str:
+    """`levels` arrays each holding a 0 before the next: `[0, [0, [... inner ...]]]`."""
+    return "[0, " * levels + inner + "]" * levels
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        *("[" * n + "0" + "]" * n for n in range(jsontext.NESTED - 1, jsontext.NESTED + 3)),
+        "["
+        + ", ".join(["[" * (jsontext.NESTED + 1) + "0" + "]" * (jsontext.NESTED + 1)] * 3)
+        + "]",
+        chain(100),
+        chain(60, '{"signature": ' + chain(20) + "}"),
+        json.dumps([{"x": [{"y": [{"z": [{"signature": [[["]"]]]}]}]}]}, "[", {"k": "}"}]),
+        '{"a": ' + chain(jsontext.NESTED + 2, '"\\"]}"') + ', "signature": 0}',
+    ],
+)
+def test_member_steps_over_values_nested_deeper_than_one_match_reaches(value: str) -> None:
+    """Values nested past NESTED levels, chains and brackets in strings: what loads gives."""
+    for text in (f'{{"a": {value}, "signature": 1}}', f'{{"signature": 1, "a": {value}}}'):
+        found = jsontext.member(text.encode(), "signature", max_bytes=64)
+        assert found == json.loads(text)["signature"] == 1
+    text = f'{{"signature": [{value}], "b": {value}}}'
+    assert (
+        jsontext.member(text.encode(), "signature", max_bytes=10**4)
+        == json.loads(text)["signature"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ('{"a": ' + chain(30, "{0]") + "]}", "a container closed with ]"),
+        ('{"a": ' + chain(30)[:-5] + "}}]]]}", "a container closed with }"),
+        ('{"a": ' + chain(30)[:-1] + ', "signature": 1}', "a container closed with }"),
+        ('{"a": ' + chain(30) + "]}", "expected ',' or '}'"),
+        ('{"a": ' + chain(30)[:-1], "a container is not closed"),
+    ],
+)
+def test_member_of_a_chain_closed_wrongly_is_the_value_error_of_each_bracket(
+    body: str, problem: str
+) -> None:
+    """Brackets taken many at a time still name the first that does not match its opener."""
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        jsontext.member(body.encode(), "signature", max_bytes=64)
+
+
+NAMES = st.sampled_from(["signature", "sig\\u006eature", "\\u0073ignature", "signaturE", "x", ""])
+NESTED = st.recursive(
+    st.sampled_from(["0", '"s"', '"]\\"["', "true", '"signature"']),
+    lambda inner: (
+        st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]")
+        | st.lists(st.tuples(NAMES, inner), max_size=3).map(
+            lambda pairs: "{" + ",".join(f'"{k}":{v}' for k, v in pairs) + "}"
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(NAMES, NESTED), max_size=12), st.sampled_from(["", " ", "\n  "]))
+def test_member_of_members_named_twice_is_the_last_json_loads_keeps(
+    pairs: list[tuple[str, str]], space: str
+) -> None:
+    """With names repeated, spelt with escapes, values nested past NESTED: the one loads keeps."""
+    body = (
+        "{" + f",{space}".join(f'{space}"{k}"{space}:{space}{v}' for k, v in pairs) + "}"
+    ).encode()
+    found = jsontext.member(body, "signature", max_bytes=10**6)
+    assert found == json.loads(body).get("signature", jsontext.MISSING)
+
+
+@pytest.mark.parametrize(
     ("body", "problem"),
     [
         (b"[1]", "not a JSON object"),
@@ -144,6 +272,8 @@ def test_member_finds_the_last_of_its_name_at_the_outermost_level_only(
         (b'{"a": [1, 2', "a container is not closed"),
         (b'{"a": 1', "expected ',' or '}'"),
         (b'{"a": 1} x', "text after the object"),
+        (b'{"a": 1, "b": [2] } {}', "text after the object"),
+        (b'{"a": 1, "b": 2,}', "expected a member name"),
         (b'{"a" 1}', "expected ':'"),
         (b"{1: 2}", "expected a member name"),
         (b'{"a": }', "expected a value"),

@@ -8,13 +8,16 @@ import hmac
 import json
 import re
 import time
+from functools import partial
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from bridge import jsontext
-from bridge.debugger import MAX_VARIANT_BODY, Budget, body_variants
+from bridge.debugger import MAX_VARIANT_BODY, Budget, body_variants, diagnose
+from bridge.errors import VerificationError
+from bridge.providers import Secret, WebhookRequest
 from bridge.providers import get as provider
 
 SECRET = "debugger-secret-123456"
@@ -395,3 +398,23 @@ def test_a_url_signing_provider_s_bad_signature_names_the_url_as_what_may_have_c
     assert send(client, uid + "-gh", BODY, signed(BODY, "another-secret-1234")) == 401
     hints = last_rejection(client, auth, uid + "-gh")["diagnosis"]["hints"]
     assert any("If it is, the body changed on the way" in h for h in hints), hints
+
+
+def test_a_large_forged_mailgun_form_is_diagnosed_from_the_decode_its_verification_made() -> None:
+    """The work section of a rejected Mailgun form comes from the fields verify decoded once."""
+    mailgun, now = provider("mailgun"), time.time()
+    secrets = [Secret("s", "mailgun-key-1234")]
+    body = (
+        b"signature=" + b"%" * (2 * MAX_VARIANT_BODY) + f"&timestamp={int(now)}&token=t1".encode()
+    )
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    seeded = {"timestamp": str(int(now)), "token": "decoded-once", "signature": "ab" * 32}
+    for fields, token in ((None, "t1"), (seeded, "decoded-once")):
+        request = WebhookRequest(body=body, headers=headers, now=now)
+        if fields is not None:
+            request.memo("mailgun.form", partial(dict, fields))
+        with pytest.raises(VerificationError) as refused:
+            mailgun.verify(request, secrets)
+        report = diagnose(mailgun, request, secrets, refused.value, Budget(0.05, 2.0))
+        assert report["work"]["signed"] == f"{int(now)}{token}"
+        assert (report["limited"], report["body"]["json"]) == (False, None)

@@ -3,7 +3,7 @@ by slice: hypothesis compares the two on escapes, UTF-8 sequences cut anywhere a
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 from urllib.parse import unquote_plus as stdlib_unquote_plus
 
 import pytest
@@ -14,10 +14,12 @@ from bridge.providers import forms
 from bridge.providers.headers import MAX_FORM_FIELDS
 
 # Escapes of every kind of UTF-8 byte (ASCII, continuation, 2-, 3- and 4-byte leads, never
-# valid), broken escapes, and the characters a form gives meaning to.
+# valid), broken escapes, the characters a form gives meaning to, and those the fast decode
+# works with: backslashes (the escape codec's), U+00FF and U+00DA (bytes of its marks).
 PIECES = st.one_of(
     st.sampled_from(["%41", "%C3", "%A9", "%E2", "%82", "%AC", "%F0", "%9F", "%98", "%80"]),
     st.sampled_from(["%BF", "%FF", "%C0", "%ED", "%a9", "%", "%4", "%zz", "+", "=", "&", "é"]),
+    st.sampled_from(["%%", "\\", "\\x41", "\\xff", "\ufffd", "\xda", "\xff", "\x00", "😀", "%4é"]),
     st.integers(0, 255).map(lambda b: f"%{b:02X}"),
     st.text(st.characters(min_codepoint=0x20, max_codepoint=0x24F), max_size=2),
 )
@@ -58,6 +60,53 @@ def test_a_long_value_of_escapes_decodes_whole() -> None:
     """A value of 300,000 escapes, cut into default slices, is the same text."""
     text = "%E2%82%AC" * 100_000 + "%C3" + "x%A9%41" * 1_000
     assert forms.unquote_plus(text) == stdlib_unquote_plus(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "%",
+        "a%",
+        "%4",
+        "a%4",
+        "%zz",
+        "%41",
+        "%4%41",
+        "%%41",
+        "%%%",
+        "+%+",
+        "%2B+%20",
+        "%E2%82%AC%E2%82",
+        "%C3é%A9",
+        "\\x41%41\\",
+        "\\xff%ff",
+        "%F0%9F%98%80😀%F0",
+        "%" * 100_000 + "%41",
+        "%4x" * 30_000 + "%C3%A9",
+    ],
+)
+def test_a_value_decodes_as_unquote_plus_decodes_it(text: str) -> None:
+    """Escapes, lone or cut-short %, +, backslashes and characters that are not ASCII."""
+    assert forms.unquote_plus(text) == stdlib_unquote_plus(text)
+    assert forms.unquote_text(text) == unquote(text)
+
+
+def test_a_body_that_is_not_utf8_decodes_as_parse_qsl_reads_its_text() -> None:
+    """Bytes that are not UTF-8 (replacement characters in the text) beside escapes and %."""
+    text = b"a=\xff%41\xc3%&b=%C3\xa9\xe2%82%&\xc3=%".decode("utf-8", "replace")
+    assert forms.pairs(text) == parse_qsl(text, keep_blank_values=True)
+
+
+def test_a_value_of_lone_percent_signs_stays_as_it_is() -> None:
+    """A million % that start no escape decode to themselves, with the escapes among them."""
+    text = "%" * 1_000_000
+    assert forms.unquote_plus(text) == text
+    assert forms.unquote_plus(text + "%41%" + text) == text + "A%" + text
+
+
+def test_a_lone_surrogate_is_kept_as_unquote_keeps_it() -> None:
+    """Text no body decodes to (a lone surrogate) still reads as unquote reads it."""
+    assert forms.unquote_text("\ud800%41%") == unquote("\ud800%41%") == "\ud800A%"
 
 
 NAMES = {"timestamp", "token", "signature"}

@@ -847,3 +847,27 @@ def test_our_paddle_signature_verifies_with_sdk() -> None:
     assert PaddleSignature().verify(header, case.body.decode(), PaddleSecret(case.secret))
     with pytest.raises(ConnectionRefusedError):
         PaddleSignature().verify(header, case.body.decode() + " ", [PaddleSecret(case.secret)])
+
+
+TRICKY_FORM = (
+    b"Body=%25%%41%4%zz+%2B%+\xff%C3%A9%E2%82&From=%F0%9F%98%80\\x41&To=" + b"%" * 70_000 + b"%41"
+)
+
+
+def test_twilio_sdk_signature_over_escapes_and_lone_percent_signs_verifies_with_ours() -> None:
+    """Lone and cut-short %, +, bytes that are not UTF-8: decoded as the SDK's params are."""
+    params = dict(parse_qsl(TRICKY_FORM.decode("utf-8", "replace"), keep_blank_values=True))
+    signature = RequestValidator("sdk-token").compute_signature(TWILIO_URL, params)
+    request = make_request(TRICKY_FORM, {"X-Twilio-Signature": signature}, url=TWILIO_URL)
+    assert get("twilio").verify(request, [Secret("s", "sdk-token")]).verified
+
+
+def test_mailgun_form_fields_with_escapes_and_lone_percent_signs_verify() -> None:
+    """A Mailgun form whose token holds escapes and lone % is signed over the decoded token."""
+    token = "t%k+n" + "%" * 70_000 + "A€"
+    body = b"token=t%25k%2Bn" + b"%" * 70_000 + b"%41%E2%82%AC&timestamp=" + str(int(NOW)).encode()
+    signature = hmac.new(MAILGUN_KEY.encode(), f"{int(NOW)}{token}".encode(), "sha256").hexdigest()
+    form = body + b"&signature=" + signature.encode()
+    request = make_request(form, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert get("mailgun").verify(request, [Secret("s", MAILGUN_KEY)]).verified
+    assert get("mailgun").identify(request).event_id == token

@@ -57,6 +57,13 @@ def fields_of(request: WebhookRequest, *, verifying: bool = False) -> dict[str, 
         found = dict(signature) if isinstance(signature, dict) else {}
         found["event"] = json_str(data, "event-data", "event")
         return found
+    # Once per request, as the JSON signature is: the debugger verifies again.
+    return dict(request.memo("mailgun.form", partial(_form_fields, request)))
+
+
+def _form_fields(request: WebhookRequest) -> dict[str, str]:
+    """The FORM_FIELDS of a form body (the first of each name), {} where there are too many
+    fields to look into."""
     content_type = request.header("content-type") or ""
     if content_type.lower().startswith("multipart/"):
         return forms.multipart(request.body, content_type, FORM_FIELDS)
