@@ -16,7 +16,6 @@ it in Lua (bridge/store.py, which follows this format); an event type is made on
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -86,7 +85,7 @@ def tail(
     built.update(decode_body(arrival.body, None if masks else arrival.parsed))
     mask_body(built["body"], masks)
     built["replay_of"] = None
-    return json.dumps(built, separators=(",", ":"))
+    return jsontext.COMPACT.encode(built)
 
 
 def decode_body(body: bytes, parsed: jsontext.Body | None = None) -> dict[str, Any]:
