@@ -16,7 +16,6 @@ it in Lua (bridge/store.py, which follows this format); an event type is made on
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -95,7 +94,7 @@ def tail(
             # withheld whole, not carried as it came. /raw still has the bytes.
             built["body"] = MASK
     built["replay_of"] = None
-    return json.dumps(built, separators=(",", ":"))
+    return jsontext.COMPACT.encode(built)
 
 
 def decode_body(body: bytes, parsed: jsontext.Body | None = None) -> dict[str, Any]:

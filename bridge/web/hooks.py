@@ -13,7 +13,7 @@ from bridge.ingest import new_trace, receive
 from bridge.services import services
 from bridge.web.operation import OBJECT, documented, err, ok
 from bridge.web.origin import called_url, target
-from bridge.web.responses import error
+from bridge.web.responses import error, json_answer
 from bridge.web.schemas import ref
 
 bp = Blueprint("hooks", __name__)
@@ -89,16 +89,15 @@ def ingest(endpoint_id: str) -> Response:
         return error(500, "internal")
     if outcome.answer is not None:
         return jsonify(outcome.answer)
-    response = jsonify(
+    return json_answer(
         {
             "id": appended.id,
             "endpoint": endpoint.id,
             "duplicate": appended.duplicate,
             "trace": trace,
-        }
+        },
+        200 if appended.duplicate else 202,
     )
-    response.status_code = 200 if appended.duplicate else 202
-    return response
 
 
 _NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import WebsocketMismatch
 
+from bridge import jsontext
 from bridge.errors import (
     BodyTooSlow,
     BodyUnframed,
@@ -28,6 +30,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 WS_PATH = "/ws"  # bridge/web/ws.py's route
+
+
+def json_answer(value: dict[str, Any], status: int) -> Response:
+    """`jsonify(value)` with `status`: the same bytes and headers, without the work Flask's
+    JSON provider does per call (its arguments gathered, an encoder made) where the app's
+    provider writes compact JSON (Flask's own, outside debug mode, as the bridge sets it:
+    ASCII, keys unsorted); with any other it is jsonify. `value` holds strings, numbers,
+    booleans and None only, which Flask's `default` is never asked to convert. The webhook
+    answer's, ~5 us a call (tests/test_json_answer.py compares it with jsonify's)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    provider = app.json
+    compact = provider.compact
+    if (
+        type(provider) is DefaultJSONProvider
+        and not ((compact is None and app.debug) or compact is False)
+        and provider.ensure_ascii
+        and not provider.sort_keys
+    ):
+        return app.response_class(  # type: ignore[no-any-return]
+            jsontext.COMPACT.encode(value) + "\n", status=status, mimetype=provider.mimetype
+        )
+    response = jsonify(value)
+    response.status_code = status
+    return response
 
 
 def error(status: int, code: str, **extra: Any) -> Response:

@@ -9,6 +9,7 @@ import re
 from flask import Flask, Request, request
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 from werkzeug.http import parse_range_header
+from werkzeug.sansio.utils import get_content_length
 
 from bridge.config import Settings
 
@@ -39,7 +40,13 @@ def register(app: Flask, settings: Settings) -> None:
 def refuse_declared_oversize(req: Request, max_body_bytes: int) -> None:
     # From the declared length, before a byte is read: with `Expect: 100-continue` the
     # client waits for this answer instead of sending the body (see serving.pre_request).
-    if (req.content_length or 0) > max_body_bytes:
+    # `req.content_length` as werkzeug works it out, from the environ keys its headers read
+    # (each header read through them costs a name conversion of its own).
+    environ = req.environ
+    declared = get_content_length(
+        environ.get("CONTENT_LENGTH"), environ.get("HTTP_TRANSFER_ENCODING")
+    )
+    if (declared or 0) > max_body_bytes:
         raise RequestEntityTooLarge()
 
 
