@@ -4,6 +4,8 @@ clean end instead of a reset (a real bridge, raw sockets)."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import BridgeProcess, exchange
 
 UNREAD = b"x" * (256 * 1024)  # sent before the answer is read, and never read by the bridge
@@ -40,3 +42,25 @@ def test_a_request_gunicorn_cannot_parse_ends_cleanly_with_bytes_after_it(
     """gunicorn's own 400 for a broken request line is read whole, then a clean end."""
     received = exchange(bridge, b"GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n" + UNREAD)
     assert_whole(received, b"400")
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        # No endpoint: the hooks route answers 404 before reading a chunked body.
+        b"POST /hooks/no-such-endpoint HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n",
+        # A route that reads no body, given 1 MB of one.
+        b"GET /healthz HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n",
+    ],
+)
+def test_an_answer_given_before_the_body_was_read_closes_the_connection(
+    bridge: BridgeProcess, request_head: bytes
+) -> None:
+    """Kept alive, gunicorn read the rest of the body as fast as it came without yielding (two
+    such senders stalled a bridge for seconds); the answer says `Connection: close`, and the
+    bridge hangs up."""
+    body = b"4000\r\n" + b"x" * 0x4000 + b"\r\n" if b"chunked" in request_head else UNREAD
+    # Read until the bridge hangs up: kept alive, this waited out the keep-alive timeout.
+    head = exchange(bridge, request_head + b"\r\n" + body).partition(b"\r\n\r\n")[0]
+    assert b"\r\nConnection: close" in head, head
+    assert head.split(b" ", 2)[1] in (b"404", b"200"), head

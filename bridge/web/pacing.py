@@ -72,6 +72,7 @@ class PacedInput:
         self._started = time.monotonic()
         self._piece = min(PIECE, min_rate)
         self.received = 0
+        self._ended = False  # a read came back empty: the body is over
 
     def _paced(self, want: int, read: Callable[[], bytes]) -> bytes:
         """`read()`, which returns at most `want` bytes, by the time they are due."""
@@ -105,6 +106,7 @@ class PacedInput:
                 "its Content-Length declared"
             )
         self.received += len(data)
+        self._ended = self._ended or (not data and want > 0)
         return data
 
     def _unframed(self, problem: str) -> BodyUnframed:
@@ -134,6 +136,19 @@ class PacedInput:
         a timer of its own, 2 of every webhook's 3."""
         declared = self._declared
         return declared is not None and self._coding is None and self.received >= declared
+
+    @property
+    def finished(self) -> bool:
+        """Whether the whole body was read (the app may answer without reading it)."""
+        return self._ended or self._at_end()
+
+    def close_unless_finished(self) -> None:
+        """Have the connection close after an answer given before the body was all read.
+        Kept alive, gunicorn reads the rest to reach the next request, as fast as it comes
+        and without yielding (a chunked body that never ends held a worker's whole event
+        loop until the keep-alive timeout); closed, post_request drains a bounded 64 KiB."""
+        if not self.finished:
+            self._close_after()
 
     def read(self, size: int | None = -1) -> bytes:
         pieces = []
@@ -177,9 +192,13 @@ def wrap(wsgi_app: WSGIApplication, grace: float, min_rate: int) -> WSGIApplicat
             # refused every transfer coding but chunked and these three before it.
             declared = None if chunked or not length else int(length)
             coding = next((c for c in codings if c in {"gzip", "deflate", "compress"}), None)
-            environ["wsgi.input"] = PacedInput(
-                environ["wsgi.input"], grace, min_rate, declared, coding
-            )
+            body = PacedInput(environ["wsgi.input"], grace, min_rate, declared, coding)
+            environ["wsgi.input"] = body
+            # The answer is started by now (the bridge streams none), not yet sent: its
+            # `Connection` header is still to be written.
+            answer = wsgi_app(environ, start_response)
+            body.close_unless_finished()
+            return answer
         return wsgi_app(environ, start_response)
 
     return paced
