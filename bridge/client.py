@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 import requests
 
@@ -67,12 +67,39 @@ class Gone(Refused):
 # -- where to connect, with what ---------------------------------------------------------
 
 
+def http_url(raw: str) -> SplitResult:
+    """An http(s) URL with a host and a usable port, split; ValueError saying what is not."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL, got {_shown(parts)!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"{_shown(parts)!r}: a port is a number from 1 to 65535")
+    return parts
+
+
 def server_url(raw: str) -> str:
     """A bridge's base URL, checked: http(s)://host[:port][/prefix], no trailing slash."""
-    parts = urlsplit(raw.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ValueError(f"expected an http:// or https:// URL, got {raw!r}")
+    parts = http_url(raw)
+    # The paths are appended to it: a query or a fragment would swallow them.
+    if parts.query or parts.fragment or raw.strip().endswith(("?", "#")):
+        raise ValueError(f"{_shown(parts)!r}: a server URL has no ?query or #fragment")
+    # requests would send these as Basic auth in place of the admin token.
+    if "@" in parts.netloc:
+        raise ValueError(
+            f"{_shown(parts)!r}: a server URL has no user:password@ (the admin token is"
+            " its credential)"
+        )
     return raw.strip().rstrip("/")
+
+
+def _shown(parts: SplitResult) -> str:
+    """The URL without its user:password@, which an error line must not echo."""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=("***@" if "@" in parts.netloc else "") + host).geturl()
 
 
 @dataclass(frozen=True)

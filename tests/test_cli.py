@@ -264,6 +264,39 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("server", "named"),
+    [
+        ("http://user:pw@127.0.0.1:8000", "no user:password@"),
+        ("http://127.0.0.1:99999", "from 1 to 65535"),
+        ("http://127.0.0.1:0", "from 1 to 65535"),
+        ("http://127.0.0.1:8000?x=1", "no ?query"),
+        ("http://127.0.0.1:8000/#top", "no ?query"),
+    ],
+)
+def test_a_server_url_the_cli_cannot_use_is_a_usage_error_naming_why(
+    server: str, named: str
+) -> None:
+    """Credentials (requests sent them as Basic auth instead of the token, and the error
+    echoed the password), a port outside 1-65535, or a query the paths were glued onto:
+    exit 2 naming --server and why, the password never shown."""
+    result = run("endpoints", "list", "--server", server)
+    assert result.returncode == 2, result
+    assert "--server" in result.stderr
+    assert named in result.stderr
+    assert "pw" not in result.stderr
+
+
+def test_a_forward_to_url_keeps_its_query_and_credentials() -> None:
+    """A local app's URL may carry a query and user:password@ (only the server's may not);
+    its port is still checked."""
+    assert (
+        shared.url_arg("http://u:p@127.0.0.1:3000/hook?x=1") == "http://u:p@127.0.0.1:3000/hook?x=1"
+    )
+    with pytest.raises(argparse.ArgumentTypeError, match="from 1 to 65535"):
+        shared.url_arg("http://127.0.0.1:70000/hook")
+
+
+@pytest.mark.parametrize(
     "command",
     [
         ["endpoints", "create", "v5", "--provider", "github"],

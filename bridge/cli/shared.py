@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge import cursor, jsontext, numbers
-from bridge.client import Api, CliError, admin_token, server_url
+from bridge.client import Api, CliError, admin_token, http_url, server_url
 from bridge.config import ClientSettings
 from bridge.errors import InvalidInput
 from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
@@ -239,7 +239,7 @@ def positive_float(raw: str) -> float:
 def url_arg(raw: str) -> str:
     """An http(s) URL to send to (a local app), kept as given."""
     try:
-        server_url(raw)
+        http_url(raw)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return raw.strip()
