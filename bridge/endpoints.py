@@ -22,7 +22,7 @@ from bridge.identifiers import ENDPOINT_ID_PATTERN, is_endpoint_id
 from bridge.providers import Provider, Secret
 from bridge.redis_client import Client
 from bridge.redis_errors import REDIS_ERRORS, unavailable
-from bridge.text import UNSAFE_CLASS, is_unicode
+from bridge.text import SPACE_CLASS, UNSAFE_CLASS, is_unicode
 
 MAX_DESCRIPTION = 500
 MIN_SECRET_LENGTH = 8
@@ -30,8 +30,11 @@ MAX_SECRETS = 10
 MAX_SECRET_LENGTH = 1024
 # Any text but what no secret holds and no eye sees: controls, bidirectional controls, line
 # separators, the zero-width space and the BOM (a paste from a web page or a file carries
-# them). The OpenAPI document states it as a pattern.
-SECRET_CHARACTERS = f"[^{UNSAFE_CLASS}\u200b\ufeff]*"
+# them), and at least one that is not a space. The OpenAPI document states it as a pattern.
+_SECRET_CHARACTER = f"[^{UNSAFE_CLASS}\u200b\ufeff]"
+SECRET_CHARACTERS = (
+    f"{_SECRET_CHARACTER}*[^{UNSAFE_CLASS}\u200b\ufeff{SPACE_CLASS}]{_SECRET_CHARACTER}*"
+)
 MAX_GRACE = 30 * 86400
 
 # Creating an endpoint writes its record and starts its stream at the creation moment, by
@@ -288,7 +291,9 @@ class Endpoints:
             if not endpoint.verifier.requires_secret:
                 raise InvalidInput("provider", "an unverified endpoint has no secrets")
             if len(endpoint.secrets) >= MAX_SECRETS:
-                raise InvalidInput("secret", f"at most {MAX_SECRETS} secrets; remove one first")
+                raise Conflict(
+                    "secret", endpoint_id, f"at most {MAX_SECRETS} secrets; remove one first"
+                )
             value = self._secret_value(endpoint.verifier, secret)
             # Twice the same value is one secret under two ids: retiring either would look
             # like a rotation while deliveries kept verifying. A retiring one may come back.
@@ -364,13 +369,15 @@ class Endpoints:
                 "secret", f"must be text of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters"
             )
         _unicode("secret", secret)
-        if not re.fullmatch(SECRET_CHARACTERS, secret) or not secret.strip():
+        if not re.fullmatch(SECRET_CHARACTERS, secret):
             # A pasted value's newline, tab or invisible mark: no provider's secret holds one,
             # and the endpoint would have refused every delivery (401) with nothing to say why.
-            raise InvalidInput(
-                "secret",
-                "must be visible text, no control or invisible characters (a pasted newline?)",
+            problem = (
+                "must not be only spaces"
+                if secret.isspace()
+                else "must be visible text, no control or invisible characters (a pasted newline?)"
             )
+            raise InvalidInput("secret", problem)
         provider.check_secret(secret)
         return secret
 

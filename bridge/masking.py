@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.errors import InvalidInput
+from bridge.text import SPACE_CLASS
 
 MASK = "***"
 MAX_PATHS = 50
@@ -24,12 +25,8 @@ MAX_PATH_LENGTH = 200
 
 # None stands for `*`: any key of an object, any index of a list.
 Segment = str | int | None
-# Whitespace spelled out: Python's `\s` and ECMAScript's (the OpenAPI document's regex
-# dialect) differ (\x1c-\x1f, \x85, \ufeff), and a key must be refused by both or neither.
-_KEY = (
-    r"[^.\[\]\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
-    r"\u3000\ufeff]+"
-)
+# No whitespace (spelled out: a key must be refused by both regex dialects or neither).
+_KEY = rf"[^.\[\]{SPACE_CLASS}]+"
 _INDEX = r"\*|[0-9]{1,9}"
 # A whole path (the OpenAPI document states the same): a key or an index first, then
 # indexes and `.key`s.

@@ -19,6 +19,13 @@ CONTROL = re.compile(f"[{CONTROL_CLASS}]")
 # What `escaped` writes out: the controls, and what reorders or splits a line when shown.
 UNSAFE_CLASS = f"{CONTROL_CLASS}\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
 UNSAFE = re.compile(f"[{UNSAFE_CLASS}]")
+# Whitespace spelled out, as a character class without its brackets: Python's `\s` (and
+# str.strip) and ECMAScript's (the OpenAPI document's regex dialect) differ (\x1c-\x1f,
+# \x85, \ufeff), and a pattern the document states must refuse in both what the server does.
+SPACE_CLASS = (
+    r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+    r"\u3000\ufeff"
+)
 
 
 def _escape(found: re.Match[str]) -> str:

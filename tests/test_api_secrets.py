@@ -183,6 +183,31 @@ def test_a_live_secret_added_again_is_a_conflict_naming_it(
     assert back.get_json()["secret"]["id"] == "s3"
 
 
+def test_an_eleventh_secret_is_a_conflict_saying_the_cap(
+    client: FlaskClient, auth: dict[str, str], uid: str
+) -> None:
+    """An endpoint holds at most 10 secrets: the 11th, even one generated, is 409 naming the
+    cap (it was a 400 naming `secret`, with no secret sent)."""
+    created(client, auth, uid, "github", secret=SECRET)
+    for _ in range(9):
+        assert client.post(f"/api/endpoints/{uid}/secrets", headers=auth).status_code == 201
+    answer = client.post(f"/api/endpoints/{uid}/secrets", headers=auth)
+    body = assert_json_error(answer, 409, "conflict")
+    assert body["message"] == "at most 10 secrets; remove one first"
+
+
+@pytest.mark.parametrize("value", [" " * 8, "\u00a0" * 8, "\u3000" * 8])
+def test_a_secret_of_only_spaces_is_refused_saying_so(
+    client: FlaskClient, auth: dict[str, str], uid: str, value: str
+) -> None:
+    """Spaces alone (ASCII, no-break, ideographic) are no secret: 400 saying so, as the
+    document's pattern states (it took them, the server did not)."""
+    created(client, auth, uid, "github", secret=SECRET)
+    answer = client.post(f"/api/endpoints/{uid}/secrets", json={"secret": value}, headers=auth)
+    body = assert_json_error(answer, 400, "invalid_request")
+    assert (body["field"], body["message"]) == ("secret", "must not be only spaces")
+
+
 @pytest.mark.parametrize("body", [b"\n", b" ", b"\r\n\t"])
 def test_a_blank_body_is_no_json_not_no_body(
     client: FlaskClient, auth: dict[str, str], uid: str, body: bytes

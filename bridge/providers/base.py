@@ -29,6 +29,7 @@ from typing import Any, ClassVar, TypeVar
 from bridge import jsontext, masking
 from bridge.errors import InvalidInput, VerificationError
 from bridge.providers.headers import OWS, UNIX_SECONDS
+from bridge.text import SPACE_CLASS
 
 T = TypeVar("T")
 
@@ -123,23 +124,16 @@ COMMON_OPTIONS: Mapping[str, type] = {"tolerance": int, "public_url": str, "mask
 MAX_TOLERANCE = 86400
 # What validate_options checks beyond the type, for the OpenAPI document.
 # An http(s) URL with a host, no query and no whitespace (enforced by this very pattern).
-# Whitespace spelled out: Python's `\s` and ECMAScript's (the OpenAPI document's regex
-# dialect) differ (\x1c-\x1f, \x85, \ufeff), and a URL must be refused by both or neither.
-_SPACE = (
-    r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
-    r"\u3000\ufeff"
-)
 # The authority as a provider could call it (a URL no request can reach makes every delivery
 # fail): a userinfo@ (Twilio signs it), a name of non-empty labels (ASCII, or an IDN as
 # written) or a bracketed IPv6 address, and a port from 1 to 65535.
-_LABEL = rf"(?:[A-Za-z0-9_~-]|[^\x00-\x7f{_SPACE}])+"
+_LABEL = rf"(?:[A-Za-z0-9_~-]|[^\x00-\x7f{SPACE_CLASS}])+"
 _PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-_AUTHORITY = (
-    rf"(?:[^@/?#\[\]{_SPACE}]*@)?(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\])(?::{_PORT})?"
-)
+_USERINFO = rf"[^@/?#\[\]{SPACE_CLASS}]*@"
+_AUTHORITY = rf"(?:{_USERINFO})?(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\])(?::{_PORT})?"
 URL_SHAPE = "an http(s) URL of a host name or [IPv6 address] and a port from 1 to 65535"
-PUBLIC_URL = rf"https?://{_AUTHORITY}(?:[/#][^?{_SPACE}]*)?"
-HTTP_URL = rf"https?://{_AUTHORITY}(?:[/?#][^{_SPACE}]*)?"  # the same, with a query allowed
+PUBLIC_URL = rf"https?://{_AUTHORITY}(?:[/#][^?{SPACE_CLASS}]*)?"
+HTTP_URL = rf"https?://{_AUTHORITY}(?:[/?#][^{SPACE_CLASS}]*)?"  # the same, with a query allowed
 COMMON_OPTION_RULES: Mapping[str, Mapping[str, Any]] = {
     "tolerance": {"minimum": 1, "maximum": MAX_TOLERANCE},
     "public_url": {"pattern": f"^{PUBLIC_URL}$"},

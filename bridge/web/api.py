@@ -229,7 +229,7 @@ def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
         "201": ok("Added", ref("SecretAdded")),
         "400": err("invalid_request"),
         "404": err("unknown_endpoint"),
-        "409": err("conflict (the value is already a live secret)"),
+        "409": err("conflict (the value is already a live secret, or 10 secrets are held)"),
     },
     body=request_body(NEW_SECRET, required=False),
 )
