@@ -197,12 +197,16 @@ def refuse_unusable_port() -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(address)
     except OSError as exc:
-        problem = {
-            errno.EADDRINUSE: f"port {port} is already in use on {host}",
-            errno.EACCES: f"port {port} on {host} needs privileges this user lacks",
-            errno.EADDRNOTAVAIL: f"{host} is not an address of this machine (BRIDGE_HOST)",
-        }.get(exc.errno or 0, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-        print(f"bridge: {problem}; choose another with PORT=<port>", file=sys.stderr, flush=True)
+        port_hint = "choose another with PORT=<port>"
+        host_hint = "set BRIDGE_HOST to an address of this machine (127.0.0.1, 0.0.0.0)"
+        problem, hint = {
+            errno.EADDRINUSE: (f"port {port} is already in use on {host}", port_hint),
+            errno.EACCES: (f"port {port} on {host} needs privileges this user lacks", port_hint),
+            errno.EADDRNOTAVAIL: (f"{host} is not an address of this machine", host_hint),
+        }.get(exc.errno or 0, (f"cannot listen on {host}:{port}: {exc.strerror or exc}", ""))
+        if not hint:  # a name that does not resolve, or another failure of the address
+            hint = host_hint if isinstance(exc, socket.gaierror) else port_hint
+        print(f"bridge: {problem}; {hint}", file=sys.stderr, flush=True)
         sys.exit(1)
     except UnicodeError:  # IDNA refuses it before any lookup: an empty label, a stray byte
         print(f"bridge: BRIDGE_HOST: {host!r} is not a host name", file=sys.stderr, flush=True)

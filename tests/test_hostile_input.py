@@ -501,3 +501,23 @@ def test_control_characters_in_a_path_are_escaped_in_the_access_log(
     assert not any(
         "\x1b" in x or x.startswith("127.0.0.1 forged") for x in bridge.log().splitlines()
     )
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("10.9.9.9", "10.9.9.9 is not an address of this machine"),  # TEST-NET-ish, not ours
+        ("no-such-host.invalid", "cannot listen on no-such-host.invalid:"),
+    ],
+)
+def test_a_host_the_bridge_cannot_listen_on_names_bridge_host_not_port(
+    tmp_path: Path, host: str, problem: str
+) -> None:
+    """An address not of this machine, or a name that does not resolve, is one line whose
+    way out is BRIDGE_HOST (it told the operator to change PORT)."""
+    bridge = BridgeProcess(tmp_path / "data", None, BRIDGE_HOST=host)
+    with pytest.raises(AssertionError, match="exited 1"):
+        bridge.start()
+    (line,) = bridge.log().strip().splitlines()
+    assert line.startswith(f"bridge: {problem}"), line
+    assert line.endswith("; set BRIDGE_HOST to an address of this machine (127.0.0.1, 0.0.0.0)")
