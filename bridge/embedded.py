@@ -99,6 +99,10 @@ class EmbeddedRedis:
         self.extra_args = extra_args  # more server options, e.g. a cluster node's
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
+        # A restart by the supervisor and a stop at shutdown, one at a time: a stop in the
+        # middle of a restart set `process` to None under it (AttributeError in the
+        # supervisor), or missed the server it was starting, left running.
+        self._lock = threading.Lock()
 
     @property
     def socket_path(self) -> Path:
@@ -128,9 +132,13 @@ class EmbeddedRedis:
         ]  # fmt: skip
 
     def start(self, timeout: float = 10.0) -> str:
+        with self._lock:
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> str:
         private_dir(self.data_dir)
         self.socket_path.unlink(missing_ok=True)
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             self.command(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -141,16 +149,16 @@ class EmbeddedRedis:
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise RuntimeError(
-                    f"valkey-server exited with {self.process.returncode}; "
+                    f"valkey-server {exit_status(process.returncode)}; "
                     f"see {self.data_dir / 'redis.log'}"
                 )
             if self._answers_ping():
-                log.info("embedded redis %s ready (pid %d)", self.url, self.process.pid)
+                log.info("embedded redis %s ready (pid %d)", self.url, process.pid)
                 return self.url
             time.sleep(0.05)
-        _terminate(self.process)
+        _terminate(process)
         raise RuntimeError(f"valkey-server did not answer within {timeout} s")
 
     def _answers_ping(self) -> bool:
@@ -184,10 +192,13 @@ class EmbeddedRedis:
             process.wait()
             if self._stopping.is_set():
                 return
-            log.error("embedded redis exited with %s; restarting it", process.returncode)
+            log.error("embedded redis %s; restarting it", exit_status(process.returncode))
             self._stopping.wait(delay)
             try:
-                self.start()
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    self._start(10.0)
                 delay = 0.1
             except (OSError, RuntimeError):
                 log.exception("embedded redis did not restart; trying again")
@@ -196,7 +207,8 @@ class EmbeddedRedis:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM lets valkey flush the append-only file; SIGKILL only if it hangs."""
         self._stopping.set()
-        process, self.process = self.process, None
+        with self._lock:
+            process, self.process = self.process, None
         if process is not None:
             _terminate(process, timeout)
 
@@ -210,3 +222,18 @@ def _terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def exit_status(returncode: int | None) -> str:
+    """How the server ended, for the log. Under gunicorn the master reaps every child it
+    has (`waitpid(-1)`), so `Popen.wait` often finds the status gone and reads 0: that is
+    said, not taken for a clean exit (valkey does not exit 0 while the bridge runs)."""
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"was killed by {name}"
+    if not returncode:
+        return "exited (its status was collected by another process, gunicorn's master)"
+    return f"exited with status {returncode}"
