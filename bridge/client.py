@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
 import requests
+import urllib3
 
 from bridge import jsontext
 from bridge.auth import TOKEN_FILE
@@ -178,6 +179,11 @@ def _send(server: str, method: str, url: str, **kwargs: Any) -> requests.Respons
     try:
         return requests.request(method, url, timeout=HTTP_TIMEOUT, allow_redirects=False, **kwargs)
     except requests.ConnectionError as exc:
+        if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ProtocolError):
+            # Reached, then hung up on: not a bridge that is down, nor its port elsewhere.
+            raise CliError(
+                f"{server} closed the connection without an answer: is that a bridge?"
+            ) from exc
         raise Unreachable(server) from exc
     except requests.Timeout as exc:
         raise CliError(f"{server} did not answer within {HTTP_TIMEOUT[1]:.0f} s") from exc

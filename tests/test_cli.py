@@ -7,7 +7,9 @@ import json
 import re
 import shlex
 import signal
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -175,6 +177,26 @@ def test_unreachable_server(uid: str) -> None:
         run("send", uid, "--provider", "github", "--secret", SECRET, "--server", url)
     )
     assert f"cannot reach {url}" in line
+
+
+def test_a_server_that_hangs_up_unanswered_is_not_called_unreachable() -> None:
+    """A listener that takes the request and closes without an answer was reached: the line
+    says it hung up, not that the bridge may be down."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+        def hang_up() -> None:  # the one request the command makes (requests retries none)
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+
+        answering = threading.Thread(target=hang_up)
+        answering.start()
+        line = one_error_line(run("endpoints", "list", "--server", url))
+        answering.join()
+    assert line == f"bridge: {url} closed the connection without an answer: is that a bridge?"
 
 
 def test_wrong_token_is_refused(bridge: BridgeProcess, uid: str) -> None:
