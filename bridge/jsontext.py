@@ -18,6 +18,7 @@ import gc
 import json
 import math
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -98,6 +99,19 @@ class Body:
 
     kind: Literal["json", "text", "bytes"]
     value: Any
+
+
+def problem(exc: ValueError) -> str:
+    """What made a JSON text unreadable, in our words (Python's messages name its internals)."""
+    if isinstance(exc, TooDeep):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    if str(exc).startswith("Exceeds the limit"):  # int()'s, on a number's digits
+        return f"a number with more than {sys.get_int_max_str_digits()} digits"
+    return str(exc)  # ours: NaN, Infinity
 
 
 def parse_body(body: bytes) -> Body:

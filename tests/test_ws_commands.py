@@ -118,6 +118,31 @@ def test_a_ref_that_is_not_a_string_or_whole_number_is_not_echoed() -> None:
         assert commands.parse('{"type": "ping", "ref": ' + ref + "}") == (Ping(), None)
 
 
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ('{"type": "ping", "ref": ' + "1" * 5000 + "}", "a number with more than 4300 digits"),
+        ("[" * 200 + "]" * 200, "JSON nested more than"),
+        ('{"type": "ping"', "not JSON at line 1 column 16"),
+    ],
+)
+def test_a_frame_the_bridge_cannot_read_says_why(raw: str, problem: str) -> None:
+    """Valid JSON past a limit (5,000 digits, 200 levels) is not called invalid: the message
+    names the limit, as the admin API's does, and broken JSON names where."""
+    with pytest.raises(BadFrame) as refused:
+        commands.parse(raw)
+    assert refused.value.message.startswith("frame is not JSON the bridge reads: ")
+    assert problem in refused.value.message
+
+
+def test_a_bad_cursor_in_a_since_map_is_named_by_its_key() -> None:
+    """Of a glob subscribe's map, the entry whose cursor is bad is named."""
+    raw = '{"type": "subscribe", "channel": "*", "since": {"good": "1-0", "demo": "bad"}}'
+    with pytest.raises(BadFrame) as refused:
+        commands.parse(raw)
+    assert refused.value.message == "since: 'demo': expected a cursor like 1732590000000-0"
+
+
 def test_a_good_subscribe_parses_into_its_fields() -> None:
     """A subscribe with every option gives a Subscribe with the cursor parsed and the glob."""
     raw = json.dumps({"type": "subscribe", "channel": "demo", "since": "5-2",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
@@ -109,7 +107,7 @@ def json_body(*, fields: Collection[str], optional: bool = False) -> dict[str, A
     try:
         data = jsontext.loads(raw, unique=True)
     except ValueError as exc:
-        raise InvalidInput("body", f"expected a JSON object: {_not_json(exc)}") from None
+        raise InvalidInput("body", f"expected a JSON object: {jsontext.problem(exc)}") from None
     if not isinstance(data, dict):
         raise InvalidInput("body", "expected a JSON object")
     unknown = sorted(set(data) - set(fields))
@@ -131,19 +129,6 @@ def whole_arg(name: str, default: int, least: int, most: int) -> int:
         return numbers.whole(raw, least, most)
     except ValueError as exc:
         raise InvalidInput(name, str(exc)) from None
-
-
-def _not_json(exc: ValueError) -> str:
-    """What made the body unreadable, in our words (Python's messages name its internals)."""
-    if isinstance(exc, jsontext.TooDeep):
-        return str(exc)
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8"
-    if str(exc).startswith("Exceeds the limit"):  # int()'s, on a number's digits
-        return f"a number with more than {sys.get_int_max_str_digits()} digits"
-    return str(exc)  # jsontext's own: NaN, Infinity
 
 
 def public_base() -> str:

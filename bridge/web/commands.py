@@ -89,8 +89,10 @@ def decode(raw: str | bytes) -> tuple[dict[str, Any], Ref]:
         message = jsontext.loads(raw, unique=True)
     except jsontext.DuplicateMember as exc:
         raise BadFrame("bad_request", f"frame is not settled JSON: {exc}") from None
-    except ValueError:  # UnicodeDecodeError is one
-        raise BadFrame("bad_request", "frame is not valid JSON") from None
+    except ValueError as exc:  # UnicodeDecodeError is one; so are depth and digit limits
+        raise BadFrame(
+            "bad_request", f"frame is not JSON the bridge reads: {jsontext.problem(exc)}"
+        ) from None
     if not isinstance(message, dict):
         raise BadFrame("bad_request", "frame must be a JSON object with a type")
     ref = message.get("ref")
@@ -161,7 +163,10 @@ def _since_map(value: Any) -> dict[str, cursor.Cursor]:
     for channel, raw in value.items():
         if not is_endpoint_id(channel) or not isinstance(raw, str):
             raise InvalidInput("since", f"{_shown(channel)}: expected an endpoint id and a cursor")
-        since[channel] = cursor.parse(raw)
+        try:
+            since[channel] = cursor.parse(raw)
+        except InvalidInput as exc:  # which of a map of thousands is bad
+            raise InvalidInput("since", f"{_shown(channel)}: {exc.problem}") from None
     return since
 
 
