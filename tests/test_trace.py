@@ -9,7 +9,7 @@ import requests
 from flask.testing import FlaskClient
 
 from tests.ingest_support import create, deliver, history
-from tests.support import BridgeProcess, Connect, metric, socket_owner, wait_until
+from tests.support import BridgeProcess, Connect, exchange, metric, socket_owner, wait_until
 
 TRACE = re.compile(r"[0-9a-f]{16}")
 
@@ -67,6 +67,21 @@ def test_unknown_endpoint_answer_is_traced_too(bridge: BridgeProcess) -> None:
     answer = requests.post(f"{bridge.url}/hooks/no-such-endpoint", data=b"{}", timeout=10)
     assert answer.status_code == 404
     assert TRACE.fullmatch(answer.headers["X-Bridge-Trace"])
+
+
+def test_a_webhook_the_screening_refuses_is_traced_too(bridge: BridgeProcess, uid: str) -> None:
+    """A declared body over the limit and a Host that is no host[:port] are refused before
+    the view: their answers name a trace all the same, and the access log's line ends with
+    it."""
+    bridge.create_endpoint(uid)
+    for host, length, status in (("h", 10**9, b"413"), ("a b", 2, b"400")):
+        request = (
+            f"POST /hooks/{uid} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n\r\n{{}}"
+        )
+        head = exchange(bridge, request.encode()).partition(b"\r\n\r\n")[0].decode()
+        assert head.startswith(f"HTTP/1.1 {status.decode()} "), head
+        (trace,) = re.findall(r"\r\nX-Bridge-Trace: ([0-9a-f]{16})", head)
+        wait_until(lambda t=trace: any(f"trace={t}" in ln for ln in bridge.log().splitlines()))
 
 
 def test_delivery_histogram_counts_each_event_once_per_worker_not_per_socket(

@@ -22,9 +22,9 @@ bp = Blueprint("hooks", __name__)
 @bp.after_request
 def tell_trace(response: Response) -> Response:
     # On every answer, errors too: the id names the delivery in the log and the debugger.
-    trace = g.get("trace")
-    if trace:
-        response.headers["X-Bridge-Trace"] = trace
+    # One the screening refused before the view made its trace (a declared 413, a bad
+    # Host) gets one of its own, for the access log's line and the sender's report.
+    response.headers["X-Bridge-Trace"] = g.get("trace") or new_trace()
     return response
 
 
