@@ -18,6 +18,7 @@ import shutil
 import socket
 import sys
 import weakref
+from http import HTTPStatus
 from typing import IO, Any
 
 from gunicorn.glogging import Logger
@@ -315,12 +316,22 @@ _PARSE_ERRORS = {
 }
 
 
+_WRAPPED = re.compile(r"\A(?:Invalid [A-Za-z ]+|Error parsing headers:) '(.*)'\Z", re.S)
+
+
 def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None:
     """gunicorn's `util.write_error`, answering JSON instead of its HTML page."""
     from gunicorn.util import close_graceful, write_nonblock
 
     code = _PARSE_ERRORS.get(status, "internal" if status >= 500 else "bad_request")
-    body = json.dumps({"error": code, "message": (message or reason)[:200]}).encode()
+    # gunicorn wraps its exception's sentence in another ("Invalid Request Line 'Invalid
+    # HTTP request line: ...'"): the inner one says it. Its reason for a 501 is "Bad Request".
+    message = _WRAPPED.sub(r"\1", message or reason)
+    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else reason
+    # As the app writes its JSON (jsonify: compact, a newline after).
+    body = (
+        json.dumps({"error": code, "message": message[:200]}, separators=(",", ":")) + "\n"
+    ).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"

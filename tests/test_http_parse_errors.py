@@ -192,3 +192,31 @@ def test_an_http_1x_past_1_1_is_answered_as_1_1(bridge: BridgeProcess, minor: st
     assert exchange(bridge, with_host.encode()).startswith(b"HTTP/1.1 200 ")
     without = f"GET /healthz HTTP/1.{minor}\r\nConnection: close\r\n\r\n"
     assert exchange(bridge, without.encode()).startswith(b"HTTP/1.1 400 ")
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "message"),
+    [
+        (b"get /healthz HTTP/1.1\r\nHost: x\r\n" + CLOSE, "Invalid HTTP method: 'get'"),
+        (b"GET / HTTP/9.9\r\nHost: x\r\n" + CLOSE, "Invalid HTTP Version: (9, 9)"),
+    ],
+)
+def test_an_unparsable_request_is_named_once_not_wrapped_twice(
+    bridge: BridgeProcess, request_bytes: bytes, message: str
+) -> None:
+    """gunicorn's sentence is the message, not wrapped in a second one with its quotes
+    doubled, and written as the app writes JSON (compact, a newline after)."""
+    body = exchange(bridge, request_bytes).partition(b"\r\n\r\n")[2]
+    assert (
+        body
+        == json.dumps({"error": "bad_request", "message": message}, separators=(",", ":")).encode()
+        + b"\n"
+    )
+
+
+def test_a_501_from_gunicorn_says_not_implemented(bridge: BridgeProcess) -> None:
+    """The status line's reason is the status's own phrase (gunicorn's 501 said Bad Request)."""
+    answer = exchange(
+        bridge, b"POST /hooks/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo\r\n" + CLOSE
+    )
+    assert answer.startswith(b"HTTP/1.1 501 Not Implemented\r\n"), answer[:200]
