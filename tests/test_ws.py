@@ -208,11 +208,22 @@ def test_unsubscribe_with_a_bad_channel_is_a_bad_request_naming_it(
     assert [e["id"] for e in client.events(1)] == sent
 
 
-def test_oversized_frame_closes_with_1009(bridge: BridgeProcess, connect: Connect) -> None:
-    """A client frame larger than the maximum message size closes the socket with 1009."""
-    client = connect(bridge)
-    client.send(json.dumps({"type": "ping", "pad": "x" * 70_000}))
-    assert client.close_code() == 1009
+def test_oversized_frame_closes_with_1009(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """A client frame larger than the maximum message size closes the socket with 1009: 64
+    KiB for a subscriber token, the longest glob subscribe (~1.1 MB) for the admin's."""
+    bridge.create_endpoint(uid)
+    token = bridge.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 60}).json()
+    reader = connect(bridge, token["token"])
+    reader.send(json.dumps({"type": "ping", "pad": "x" * 70_000}))
+    assert reader.close_code() == 1009
+    admin = connect(bridge)
+    # Only the head of a 2 MB text frame: it is refused as soon as that is read.
+    sock = admin.ws.sock
+    assert sock is not None
+    sock.sendall(b"\x81\xff" + (2_000_000).to_bytes(8, "big") + b"mask")
+    assert admin.close_code() == 1009
 
 
 def test_since_sends_backlog_then_live_without_gap_or_duplicate(

@@ -3,6 +3,7 @@ those created later included, each resumed from its own cursor in a `since` map.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,29 @@ def test_glob_learns_endpoints_created_while_its_hub_was_away(
         direct.stop()
         away.stop()
         proxy.stop()
+
+
+def test_an_admin_glob_resumes_with_a_map_past_the_message_limit(
+    bridge: BridgeProcess, uid: str, connect: Connect
+) -> None:
+    """A resume map of 2,000 channels (~100 KB, past the 64 KiB message limit: client.js
+    sends such a map on every reconnect of a `*` follow) is taken from an admin socket; the
+    same size from a subscriber token's socket is still a 1009."""
+    bridge.create_endpoint(f"{uid}-a")
+    first = deliver(bridge, f"{uid}-a").json()["id"]
+    second = deliver(bridge, f"{uid}-a").json()["id"]
+    since = {f"{uid}-a": first} | {f"{uid}-gone-{n:05d}": "1-0" for n in range(2000)}
+    frame = {"type": "subscribe", "channel": f"{uid}-*", "since": since}
+    assert len(json.dumps(frame)) > 64 * 1024
+    admin = connect(bridge)
+    admin.send(frame)
+    frames = frames_until(admin, lambda f: f.get("channel") == f"{uid}-*")
+    assert [(f["type"], f.get("event", {}).get("id")) for f in frames] == [
+        ("subscribed", None),
+        ("event", second),
+        ("subscribed", None),
+    ]
+    token = bridge.api("POST", "/api/tokens", json={"channels": [f"{uid}-a"], "ttl": 60}).json()
+    reader = connect(bridge, token["token"])
+    reader.send(frame)
+    assert reader.close_code() == 1009

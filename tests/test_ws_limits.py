@@ -44,8 +44,11 @@ def limited(
 
 
 @pytest.fixture
-def raw(limited: BridgeProcess) -> Iterator[RawSocket]:
-    opened = RawSocket(limited)
+def raw(limited: BridgeProcess, uid: str) -> Iterator[RawSocket]:
+    """A hand-spoken socket of a subscriber token: the admin's takes larger messages."""
+    limited.create_endpoint(uid)
+    token = limited.api("POST", "/api/tokens", json={"channels": [uid], "ttl": 60}).json()
+    opened = RawSocket(limited, token["token"])
     yield opened
     opened.close()
 

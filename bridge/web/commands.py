@@ -22,6 +22,9 @@ from bridge.wire.queue import CLOSE, POLICIES
 Ref = str | int | None
 CHANNEL_GLOB = re.compile(r"[a-z0-9_*?-]{1,64}")
 MAX_SINCE_CHANNELS = 10_000
+# The longest frame such a map makes: an id of 63 characters, a cursor of 41, their quotes,
+# colon and comma (~1.1 MB), and room for the rest of the frame.
+MAX_SUBSCRIBE_BYTES = MAX_SINCE_CHANNELS * (63 + 41 + 6) + 4096
 SUBSCRIBE_FIELDS = frozenset({"type", "channel", "since", "filter", "on_slow", "rejections", "ref"})
 
 

@@ -155,6 +155,10 @@ class Connection:
 
     # -- what the session reads ----------------------------------------------------------
 
+    def allow_messages_of(self, size: int) -> None:
+        """Take messages of up to `size` bytes from now on (never fewer than configured)."""
+        self._ws.max_message_size = max(self._ws.max_message_size, size)
+
     def receive(self, timeout: float | None = None) -> str | bytes | None:
         """The next client message; None after `timeout` seconds without one.
 
