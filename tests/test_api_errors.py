@@ -170,3 +170,12 @@ def test_a_404_echoes_at_most_64_characters_of_the_unknown_id(
     answer = client.get("/api/endpoints/" + "a" * 3000, headers=auth)
     assert answer.status_code == 404
     assert answer.get_json() == {"error": "unknown_endpoint", "id": "a" * 64}
+
+
+@pytest.mark.parametrize("path", ["/static/app.js/", "/static/app.js//", "/client.js/"])
+def test_a_static_file_with_a_trailing_slash_is_no_file(client: FlaskClient, path: str) -> None:
+    """`/static/app.js/` is a JSON 404, as `/client.js/` is: it served app.js, whose relative
+    imports a browser resolved under it."""
+    answer = client.get(path)
+    assert answer.status_code == 404
+    assert answer.get_json()["error"] == "not_found"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, send_from_directory
+from werkzeug.exceptions import NotFound
 
 from bridge.web.operation import documented, ok, undocumented
 from bridge.web.responses import json_412
@@ -31,6 +32,10 @@ def index() -> Response:
 @bp.get("/static/<path:name>")
 @undocumented  # the page's own files
 def static(name: str) -> Response:
+    # safe_join drops a trailing slash: `app.js/` was app.js, whose relative imports a
+    # browser then resolves under `app.js/`. A file's path is exact, as every other is.
+    if name.endswith("/"):
+        raise NotFound()
     return _static(name)
 
 
