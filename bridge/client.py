@@ -211,12 +211,17 @@ class Api:
         if not response.content:
             return None
         try:
-            return response_json(response)
+            answer = response_json(response)
         except ValueError:
+            answer = None
+        # Every answer of the admin API is an object: a list or a string read as one was
+        # "No endpoints yet", or an AttributeError.
+        if not isinstance(answer, dict):
             raise CliError(
                 f"{self.server}{path} answered {response.status_code} with something that is "
-                "not JSON: is that a bridge?"
-            ) from None
+                "not a JSON object: is that a bridge?"
+            )
+        return answer
 
     def raw(self, endpoint_id: str, event_id: str) -> tuple[bytes, str | None]:
         """An event's body exactly as the provider sent it, and its Content-Type."""

@@ -199,6 +199,35 @@ def test_a_server_that_hangs_up_unanswered_is_not_called_unreachable() -> None:
     assert line == f"bridge: {url} closed the connection without an answer: is that a bridge?"
 
 
+@pytest.mark.parametrize("body", [b"[]", b'"x"', b"null", b"not json"])
+def test_a_server_answering_no_json_object_is_not_a_bridge(body: bytes) -> None:
+    """A 200 whose body is a JSON list, string or null (or no JSON) is not a bridge's answer:
+    one line saying so, exit 1 (a list read as "No endpoints yet", exit 0)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+        def answer() -> None:  # the one request the command makes
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+
+        answering = threading.Thread(target=answer)
+        answering.start()
+        result = run("endpoints", "list", "--server", url)
+        answering.join()
+    assert result.returncode == 1
+    assert one_error_line(result) == (
+        f"bridge: {url}/api/endpoints answered 200 with something that is not a JSON object:"
+        " is that a bridge?"
+    )
+
+
 def test_wrong_token_is_refused(bridge: BridgeProcess, uid: str) -> None:
     """A wrong admin token exits 1 with one line, for the API and for the WebSocket upgrade."""
     bridge.create_endpoint(uid)
