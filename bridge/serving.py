@@ -8,6 +8,7 @@ before forking and hands its URL to the workers through the environment.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import functools
@@ -327,7 +328,8 @@ def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None
     # gunicorn wraps its exception's sentence in another ("Invalid Request Line 'Invalid
     # HTTP request line: ...'"): the inner one says it. Its reason for a 501 is "Bad Request".
     message = _WRAPPED.sub(r"\1", message or reason)
-    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else reason
+    with contextlib.suppress(ValueError):  # a status HTTPStatus has no name for keeps its own
+        reason = HTTPStatus(status).phrase
     # As the app writes its JSON (jsonify: compact, a newline after).
     body = (
         json.dumps({"error": code, "message": message[:200]}, separators=(",", ":")) + "\n"

@@ -240,6 +240,9 @@ def test_provider_none_is_allowed_and_flagged_when_the_server_allows_it(
         ("hmac", {"header": "x" * 257}, "options.header"),
         ("hmac", {"id_header": "x" * 257}, "options.id_header"),
         ("hmac", {"prefix": "p" * 65}, "options.prefix"),
+        # Space to one regex dialect and not the other: refused as the document refuses it.
+        ("hmac", {"prefix": "v1=\ufeff"}, "options.prefix"),
+        ("hmac", {"prefix": "v1=\x1c"}, "options.prefix"),
         ("github", [], "options"),
         ("github", "tolerance=5", "options"),
     ],

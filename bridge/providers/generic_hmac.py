@@ -29,6 +29,7 @@ from bridge.errors import InvalidInput
 from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
 from bridge.providers.headers import HEADER_NAME, MAX_HEADER_NAME, json_str
 from bridge.providers.schemes import hmac_match, hmac_text
+from bridge.text import SPACE_CLASS
 
 ALGORITHMS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
@@ -38,8 +39,9 @@ SEPARATORS = re.compile(r"[, \t]+")
 HEADER_OPTION = rf"^\s*({HEADER_NAME})?\s*$"
 # A prefix of the signature in its header (`sha256=`): no separator, and short enough that
 # a header of it and a digest fits any proxy's and gunicorn's line.
+# Whitespace as both regex dialects read it (the document's pattern is the whole check).
 MAX_PREFIX = 64
-PREFIX_OPTION = rf"^[^,\s]{{0,{MAX_PREFIX}}}$"
+PREFIX = rf"[^,{SPACE_CLASS}]{{0,{MAX_PREFIX}}}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class GenericHmac(Provider):
     option_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "algorithm": {"enum": ["", *ALGORITHMS]},
         "encoding": {"enum": ["", *ENCODINGS]},
-        "prefix": {"pattern": PREFIX_OPTION},
+        "prefix": {"pattern": f"^{PREFIX}$"},
         "header": {"pattern": HEADER_OPTION},
         "id_header": {"pattern": HEADER_OPTION},
     }
@@ -104,8 +106,10 @@ class GenericHmac(Provider):
                     f"must be an HTTP header name of at most {MAX_HEADER_NAME} characters:"
                     " letters, digits, - and _",
                 )
-        if not re.match(PREFIX_OPTION, settings.prefix):
-            raise InvalidInput("options.prefix", f"must be at most {MAX_PREFIX} characters")
+        if not re.fullmatch(PREFIX, settings.prefix):
+            raise InvalidInput(
+                "options.prefix", f"must be at most {MAX_PREFIX} characters, no comma or space"
+            )
         return clean
 
     def verify(self, request: WebhookRequest, secrets: Sequence[Secret]) -> Verdict:

@@ -137,17 +137,12 @@ class PacedInput:
         declared = self._declared
         return declared is not None and self._coding is None and self.received >= declared
 
-    @property
-    def finished(self) -> bool:
-        """Whether the whole body was read (the app may answer without reading it)."""
-        return self._ended or self._at_end()
-
     def close_unless_finished(self) -> None:
         """Have the connection close after an answer given before the body was all read.
         Kept alive, gunicorn reads the rest to reach the next request, as fast as it comes
         and without yielding (a chunked body that never ends held a worker's whole event
         loop until the keep-alive timeout); closed, post_request drains a bounded 64 KiB."""
-        if not self.finished:
+        if not (self._ended or self._at_end()):
             self._close_after()
 
     def read(self, size: int | None = -1) -> bytes:
