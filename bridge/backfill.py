@@ -245,7 +245,7 @@ def store_all(store: Store, endpoint: Endpoint, items: list[Arrival]) -> list[Re
             arrival.body, record=endpoint.digest,
         )  # fmt: skip
         outcome = "duplicate" if appended.duplicate else "backfilled"
-        metrics.WEBHOOKS.labels(endpoint.id, outcome).inc()
+        metrics.webhooks(endpoint.id, outcome).inc()
         results.append(Result(arrival.event_id, appended.id, appended.duplicate))
     return results
 
