@@ -81,12 +81,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     # werkzeug answers `/hooks//gh` with a 308 to `/hooks/gh` and an HTML page, outside the
     # error handlers; providers do not follow it for a POST. Every path is exact, or a JSON 404.
     app.url_map.merge_slashes = False
-    paced = pacing.wrap(app.wsgi_app, settings.body_timeout, settings.body_min_rate)
-    app.wsgi_app = paced  # type: ignore[assignment]
-    if settings.trusted_proxies:
-        n = settings.trusted_proxies
-        inner = _lower_scheme(app.wsgi_app)
-        app.wsgi_app = ProxyFix(inner, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     cache = RecordCache()
     endpoints = Endpoints(client, allow_unverified=settings.allow_unverified, cache=cache)
     hub = Hub(
@@ -99,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         generation=endpoints.generation,
     )
     cache.live = hub.connected.is_set
-    app.extensions["bridge"] = Services(
+    app.extensions["bridge"] = found = Services(
         settings=settings,
         redis=client,
         store=store,
@@ -108,6 +102,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         authority=Authority(admin_token),
         diagnoses=Budget(DIAGNOSIS_SHARE, DIAGNOSIS_BURST),
     )
+    # Innermost first: webhooks answered ahead of Flask, inside the pacing and the proxy's
+    # headers every request gets.
+    served = pacing.wrap(
+        hooks.HookRoute(app.wsgi_app, found), settings.body_timeout, settings.body_min_rate
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        served = ProxyFix(_lower_scheme(served), x_for=n, x_proto=n, x_host=n, x_port=n)
+    app.wsgi_app = served  # type: ignore[method-assign,assignment]
     responses.register(app, settings)
 
     screening.register(app, settings)

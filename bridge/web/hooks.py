@@ -1,22 +1,42 @@
-"""`POST /hooks/<endpoint>`: where providers deliver webhooks."""
+"""`POST /hooks/<endpoint>`: where providers deliver webhooks.
+
+`HookRoute` answers them ahead of Flask, a WSGI layer inside the body pacing and ProxyFix
+(bridge/factory.py): Flask's machinery around the view (its contexts, routing over every
+rule, the hooks, the Response object) was ~15% of a webhook's CPU, the largest cost left
+that was not the job itself (docs/performance.md). A webhook still passes the screening
+every Flask request does, its answers are the bytes Flask's would be, and its errors are
+answered by the same `refusal` as Flask's handlers (web/responses.py). The Flask rule stays:
+routing gives the other methods their 405, the OpenAPI document its operation, and its view
+serves what HookRoute hands on, a POST with an Upgrade header (which werkzeug's routing may
+take for a WebSocket handshake, a 400 of its own).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Request, Response, g, jsonify, request
+from flask import Blueprint, Request, Response, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
 
 from bridge.endpoints import Endpoint
 from bridge.ingest import new_trace, receive
-from bridge.services import services
+from bridge.services import Services, services
+from bridge.web import screening
 from bridge.web.operation import OBJECT, documented, err, ok
 from bridge.web.origin import called_url, target
-from bridge.web.responses import error, json_answer
+from bridge.web.responses import json_bytes, refusal
 from bridge.web.schemas import ref
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 bp = Blueprint("hooks", __name__)
+PREFIX = "/hooks/"
+JSON = "application/json"
+# What a view returns: the status and the JSON of the answer, None for an empty body.
+Answer = tuple[int, dict[str, Any] | None]
 
 
 @bp.after_request
@@ -47,14 +67,77 @@ def tell_trace(response: Response) -> Response:
 def ingest(endpoint_id: str) -> Response:
     """Receive a webhook from a provider (signature checked on the raw bytes)"""
     g.trace = trace = new_trace()
-    found = services()
+    # The request itself, not the context-local proxy each attribute would go through.
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    status, value = deliver(services(), req, endpoint_id, trace)
+    if value is None:
+        response = Response(status=status)
+        del response.headers["Content-Type"]  # as HookRoute's: an empty body has no type
+        return response
+    return Response(json_bytes(value), status, mimetype=JSON)
+
+
+class HookRoute:
+    """A WSGI app answering `POST /hooks/<id>` itself and handing the rest to `app`."""
+
+    def __init__(self, app: WSGIApplication, found: Services) -> None:
+        self._app = app
+        self._found = found
+        settings = found.settings
+        # Flask's MAX_CONTENT_LENGTH, which Flask's requests get from the app's config.
+        self._read_limit = settings.max_body_bytes + 1
+        self._behind_proxy = bool(settings.trusted_proxies)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        endpoint_id = hook_id(environ)
+        if endpoint_id is None:
+            return self._app(environ, start_response)
+        found = self._found
+        settings = found.settings
+        trace = new_trace()
+        req = Request(environ)
+        req.max_content_length = self._read_limit
+        extra: Iterable[tuple[str, str]] = ()
+        try:
+            screening.screen(req, settings.max_body_bytes, self._behind_proxy)
+            status, value = deliver(found, req, endpoint_id, trace)
+        except Exception as exc:  # what Flask's error handler would have been given
+            refused = refusal(exc, settings)
+            status, value, extra = refused.status, refused.body, refused.headers
+        if value is None:
+            body = b""
+            headers = [("Content-Length", "0")]
+        else:
+            body = json_bytes(value)
+            headers = [("Content-Type", JSON), ("Content-Length", str(len(body)))]
+        headers.extend(extra)
+        headers.append(("X-Bridge-Trace", trace))
+        start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}", headers)
+        return [body]
+
+
+def hook_id(environ: WSGIEnvironment) -> str | None:
+    """The endpoint id of a request werkzeug's routing would give `ingest`, None for any
+    other and for one with an Upgrade header. Its path as routing reads it: PATH_INFO's
+    bytes as UTF-8 (bad bytes replaced), leading slashes dropped (screening refuses them)."""
+    if "HTTP_UPGRADE" in environ or str(environ.get("REQUEST_METHOD", "")).upper() != "POST":
+        return None
+    path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
+    path = "/" + path.lstrip("/")
+    endpoint_id = path[len(PREFIX) :]
+    if not path.startswith(PREFIX) or not endpoint_id or "/" in endpoint_id:
+        return None
+    return endpoint_id
+
+
+def deliver(found: Services, req: Request, endpoint_id: str, trace: str) -> Answer:
+    """Verify, store and publish the webhook `req` brings to `endpoint_id`, or raise what
+    `refusal` answers."""
     # The hub's subscription is what keeps this worker's endpoint-record cache exact.
     found.hub.ensure_started()
     endpoint = found.endpoints.get(endpoint_id)
-    # The request itself, not the context-local proxy each attribute would go through.
-    req: Request = request._get_current_object()  # type: ignore[attr-defined]
     # Raw bytes first, before anything could parse and re-encode the body: the signature is
-    # over the bytes as sent. MAX_CONTENT_LENGTH turns an oversized body into a 413 here.
+    # over the bytes as sent. The read limit turns an oversized body into a 413 here.
     body = req.get_data(cache=True)
     settings = found.settings
     if len(body) > settings.max_body_bytes:
@@ -64,7 +147,7 @@ def ingest(endpoint_id: str) -> Response:
         # Only URL-signing schemes need the URL the provider called.
         if not endpoint.verifier.signs_url:
             return ""
-        return _public_url(endpoint.options, settings.public_url)
+        return _public_url(req, endpoint.options, settings.public_url)
 
     def reread() -> tuple[Endpoint, str]:
         current = found.endpoints.get(endpoint_id, fresh=True)
@@ -83,21 +166,17 @@ def ingest(endpoint_id: str) -> Response:
     )
     if outcome.handshake is not None:
         # An empty answer means "200, empty body" (Xero's intent-to-receive).
-        return jsonify(outcome.handshake) if outcome.handshake else Response(status=200)
-    appended = outcome.appended
-    if appended is None:  # pragma: no cover - receive returns one or the other
-        return error(500, "internal")
+        return 200, outcome.handshake or None
     if outcome.answer is not None:
-        return jsonify(outcome.answer)
-    return json_answer(
-        {
-            "id": appended.id,
-            "endpoint": endpoint.id,
-            "duplicate": appended.duplicate,
-            "trace": trace,
-        },
-        200 if appended.duplicate else 202,
-    )
+        return 200, outcome.answer
+    appended = outcome.appended
+    assert appended is not None, "receive returns an append or a handshake"
+    return (200 if appended.duplicate else 202), {
+        "id": appended.id,
+        "endpoint": endpoint.id,
+        "duplicate": appended.duplicate,
+        "trace": trace,
+    }
 
 
 _NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
@@ -117,12 +196,12 @@ def headers_of(environ: Mapping[str, Any]) -> dict[str, str]:
     return headers
 
 
-def _public_url(options: Mapping[str, Any], public_url: str | None) -> str:
+def _public_url(req: Request, options: Mapping[str, Any], public_url: str | None) -> str:
     """The URL the provider called, as the public sees it: what URL-signing schemes sign."""
-    query = request.query_string.decode("latin-1")
+    query = req.query_string.decode("latin-1")
     registered = options.get("public_url")
     if registered:
         return str(registered) + (f"?{query}" if query else "")
     if public_url:
-        return public_url + target(request)
-    return called_url(request)
+        return public_url + target(req)
+    return called_url(req)

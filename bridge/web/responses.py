@@ -7,10 +7,10 @@ stack trace.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, jsonify, request
-from flask.json.provider import DefaultJSONProvider
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import WebsocketMismatch
 
@@ -32,28 +32,20 @@ log = logging.getLogger(__name__)
 WS_PATH = "/ws"  # bridge/web/ws.py's route
 
 
-def json_answer(value: dict[str, Any], status: int) -> Response:
-    """`jsonify(value)` with `status`: the same bytes and headers, without the work Flask's
-    JSON provider does per call (its arguments gathered, an encoder made) where the app's
-    provider writes compact JSON (Flask's own, outside debug mode, as the bridge sets it:
-    ASCII, keys unsorted); with any other it is jsonify. `value` holds strings, numbers,
-    booleans and None only, which Flask's `default` is never asked to convert. The webhook
-    answer's, ~5 us a call (tests/test_json_answer.py compares it with jsonify's)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    provider = app.json
-    compact = provider.compact
-    if (
-        type(provider) is DefaultJSONProvider
-        and not ((compact is None and app.debug) or compact is False)
-        and provider.ensure_ascii
-        and not provider.sort_keys
-    ):
-        return app.response_class(  # type: ignore[no-any-return]
-            jsontext.COMPACT.encode(value) + "\n", status=status, mimetype=provider.mimetype
-        )
-    response = jsonify(value)
-    response.status_code = status
-    return response
+def json_bytes(value: dict[str, Any]) -> bytes:
+    """`value` as the bridge's JSON answers write it: compact, ASCII, ended by a newline.
+    jsonify's bytes outside debug mode (the app's JSON provider, as the factory sets it),
+    for the answers web/hooks.py's HookRoute gives without Flask."""
+    return (jsontext.COMPACT.encode(value) + "\n").encode("ascii")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An error answer: its status, its JSON body and the headers it needs besides."""
+
+    status: int
+    body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def error(status: int, code: str, **extra: Any) -> Response:
@@ -73,9 +65,19 @@ def unavailable(
     retry_after: int, reason: str = StoreUnavailable.reason, message: str | None = None
 ) -> Response:
     """503 with Retry-After; `reason` is a StoreUnavailable's ("unreachable", "full")."""
+    return as_response(_unavailable(retry_after, reason, message))
+
+
+def _unavailable(retry_after: int, reason: str, message: str | None) -> Refusal:
     message = message or f"storage is {reason}; retry later"
-    response = error(503, "unavailable", reason=reason, message=message)
-    response.headers["Retry-After"] = str(retry_after)
+    body = {"error": "unavailable", "reason": reason, "message": message}
+    return Refusal(503, body, (("Retry-After", str(retry_after)),))
+
+
+def as_response(refusal: Refusal) -> Response:
+    response = jsonify(refusal.body)
+    response.status_code = refusal.status
+    response.headers.extend(refusal.headers)
     return response
 
 
@@ -117,38 +119,44 @@ def _upgrade_mismatch() -> Response:
     return error(400, "bad_request", message=message)
 
 
-def register(app: Flask, settings: Settings) -> None:
-    retry_after = settings.retry_after
-
-    @app.errorhandler(VerificationError)
-    def _verification(exc: VerificationError) -> Response:
-        return error(401, "invalid_signature", reason=exc.reason)
-
-    @app.errorhandler(NotFound)
-    def _not_found(exc: NotFound) -> Response:
+def refusal(exc: Exception, settings: Settings) -> Refusal:
+    """The answer to the exception a request ended with: the bridge's own errors and
+    werkzeug's HTTP ones by their kind, any other a 500, logged with its traceback."""
+    if isinstance(exc, VerificationError):
+        return Refusal(401, {"error": "invalid_signature", "reason": exc.reason})
+    if isinstance(exc, NotFound):
         # Cut as an unknown JSON field is: no id is longer, and the rest is a stranger's.
-        return error(404, f"unknown_{exc.kind}", id=exc.key[:64])
-
-    @app.errorhandler(InvalidInput)
-    def _invalid(exc: InvalidInput) -> Response:
-        return error(400, "invalid_request", field=exc.field, message=exc.problem)
-
-    @app.errorhandler(Conflict)
-    def _conflict(exc: Conflict) -> Response:
-        return error(409, "conflict", message=str(exc))
-
-    @app.errorhandler(BodyTooSlow)
-    def _too_slow(exc: BodyTooSlow) -> Response:
-        return error(408, "body_too_slow", message=str(exc))
-
-    @app.errorhandler(BodyUnframed)
-    def _unframed(exc: BodyUnframed) -> Response:
-        return error(400, "bad_request", message=str(exc))
-
-    @app.errorhandler(StoreUnavailable)
-    def _unavailable(exc: StoreUnavailable) -> Response:
+        return Refusal(404, {"error": f"unknown_{exc.kind}", "id": exc.key[:64]})
+    if isinstance(exc, InvalidInput):
+        body = {"error": "invalid_request", "field": exc.field, "message": exc.problem}
+        return Refusal(400, body)
+    if isinstance(exc, Conflict):
+        return Refusal(409, {"error": "conflict", "message": str(exc)})
+    if isinstance(exc, BodyTooSlow):
+        return Refusal(408, {"error": "body_too_slow", "message": str(exc)})
+    if isinstance(exc, BodyUnframed):
+        return Refusal(400, {"error": "bad_request", "message": str(exc)})
+    if isinstance(exc, StoreUnavailable):
         log.warning("503: %s", exc)
-        return unavailable(retry_after, exc.reason, exc.advice)
+        return _unavailable(settings.retry_after, exc.reason, exc.advice)
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        message = exc.description or ""
+        if status == 413:  # werkzeug's sentence names no limit, and every 413 is this one
+            message = f"the body is over the {settings.max_body_bytes}-byte limit"
+        body = {"error": _HTTP_CODES.get(status, "http_error"), "message": message}
+        # e.g. Allow on a 405
+        headers = tuple((k, v) for k, v in exc.get_headers() if k.lower() != "content-type")
+        return Refusal(status, body, headers)
+    log.error("unhandled error", exc_info=exc)
+    return Refusal(500, {"error": "internal", "message": "unexpected error; see the server log"})
+
+
+def register(app: Flask, settings: Settings) -> None:
+    @app.errorhandler(Exception)
+    def _refused(exc: Exception) -> Response:
+        # Flask's lookup by class finds this for werkzeug's HTTPExceptions too.
+        return as_response(refusal(exc, settings))
 
     @app.errorhandler(WebsocketMismatch)
     def _not_an_upgrade(exc: WebsocketMismatch) -> Response:
@@ -162,19 +170,7 @@ def register(app: Flask, settings: Settings) -> None:
         # GET /api/endpoints was a 405 "Allow: POST", the method it had asked for refused.
         if _upgrade_elsewhere():
             return _upgrade_mismatch()
-        return _http(exc)
-
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        message = exc.description or ""
-        if status == 413:  # werkzeug's sentence names no limit, and every 413 is this one
-            message = f"the body is over the {settings.max_body_bytes}-byte limit"
-        response = error(status, _HTTP_CODES.get(status, "http_error"), message=message)
-        for name, value in exc.get_headers():
-            if name.lower() != "content-type":  # e.g. Allow on a 405
-                response.headers[name] = value
-        return response
+        return _refused(exc)
 
     def _upgrade_elsewhere() -> bool:
         """Whether this is a WebSocket upgrade of a route that takes the method over HTTP."""
@@ -186,8 +182,3 @@ def register(app: Flask, settings: Settings) -> None:
         except HTTPException:
             return False
         return True
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return error(500, "internal", message="unexpected error; see the server log")

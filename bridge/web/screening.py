@@ -21,20 +21,25 @@ DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
 
 def register(app: Flask, settings: Settings) -> None:
-    """Screen every request with one hook (each hook Flask runs costs a call per request)."""
+    """Screen every request Flask serves with one hook (each hook Flask runs costs a call
+    per request); web/hooks.py's HookRoute screens the webhooks it serves ahead of Flask."""
 
     max_body_bytes, behind_proxy = settings.max_body_bytes, bool(settings.trusted_proxies)
 
     @app.before_request
-    def screen() -> None:
+    def screen_request() -> None:
         # The request itself: each attribute read through the context-local proxy costs a
         # lookup of its own, and these read a dozen.
-        req: Request = request._get_current_object()  # type: ignore[attr-defined]
-        refuse_declared_oversize(req, max_body_bytes)
-        screen_target(req, behind_proxy)
-        refuse_invalid_host(req, behind_proxy)
-        refuse_unknown_scheme(req)
-        ignore_unusable_range(req)
+        screen(request._get_current_object(), max_body_bytes, behind_proxy)  # type: ignore[attr-defined]
+
+
+def screen(req: Request, max_body_bytes: int, behind_proxy: bool) -> None:
+    """Refuse `req` with an HTTPException naming what is wrong with it, or make it usable."""
+    refuse_declared_oversize(req, max_body_bytes)
+    screen_target(req, behind_proxy)
+    refuse_invalid_host(req, behind_proxy)
+    refuse_unknown_scheme(req)
+    ignore_unusable_range(req)
 
 
 def refuse_declared_oversize(req: Request, max_body_bytes: int) -> None:
