@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app = Flask(__name__, static_folder=None)
     # One byte over the limit: a chunked body (no Content-Length) is cut at this length
-    # without an error, so the ingest checks for the extra byte itself (see web/hooks.py).
+    # without an error, so a reader checks for the extra byte itself (web/api.py; webhooks
+    # are read with the same limit by web/hooks.py's read_body).
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     app.config["SOCK_SERVER_OPTIONS"] = {
         "ping_interval": settings.ws_ping_interval,

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Request, Response, g, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.sansio.utils import get_content_length
 
 from bridge.endpoints import Endpoint
 from bridge.ingest import new_trace, receive
@@ -83,10 +84,7 @@ class HookRoute:
     def __init__(self, app: WSGIApplication, found: Services) -> None:
         self._app = app
         self._found = found
-        settings = found.settings
-        # Flask's MAX_CONTENT_LENGTH, which Flask's requests get from the app's config.
-        self._read_limit = settings.max_body_bytes + 1
-        self._behind_proxy = bool(settings.trusted_proxies)
+        self._behind_proxy = bool(found.settings.trusted_proxies)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         endpoint_id = hook_id(environ)
@@ -96,7 +94,6 @@ class HookRoute:
         settings = found.settings
         trace = new_trace()
         req = Request(environ)
-        req.max_content_length = self._read_limit
         extra: Iterable[tuple[str, str]] = ()
         try:
             screening.screen(req, settings.max_body_bytes, self._behind_proxy)
@@ -137,9 +134,9 @@ def deliver(found: Services, req: Request, endpoint_id: str, trace: str) -> Answ
     found.hub.ensure_started()
     endpoint = found.endpoints.get(endpoint_id)
     # Raw bytes first, before anything could parse and re-encode the body: the signature is
-    # over the bytes as sent. The read limit turns an oversized body into a 413 here.
-    body = req.get_data(cache=True)
+    # over the bytes as sent. A byte past the limit makes it a 413.
     settings = found.settings
+    body = read_body(req.environ, settings.max_body_bytes + 1)
     if len(body) > settings.max_body_bytes:
         raise RequestEntityTooLarge()
 
@@ -177,6 +174,29 @@ def deliver(found: Services, req: Request, endpoint_id: str, trace: str) -> Answ
         "duplicate": appended.duplicate,
         "trace": trace,
     }
+
+
+def read_body(environ: WSGIEnvironment, limit: int) -> bytes:
+    """The body, at most `limit` bytes, read as werkzeug's `get_data` would (the rule of its
+    get_input_stream: a stream the server ends itself is read to its end, any other to its
+    Content-Length, none without one) but without its LimitedStream around the reads, which
+    was 3% of a webhook's instructions (the body pacing bounds each read already)."""
+    stream = environ["wsgi.input"]
+    declared = None
+    if "wsgi.input_terminated" not in environ:
+        length, coding = environ.get("CONTENT_LENGTH"), environ.get("HTTP_TRANSFER_ENCODING")
+        declared = get_content_length(length, coding)
+        if declared is None:
+            return b""
+        limit = min(limit, declared)
+    pieces = []
+    left = limit
+    while left > 0 and (piece := stream.read(left)):
+        pieces.append(piece)
+        left -= len(piece)
+    if left and declared is not None:
+        raise ClientDisconnected()  # the stream ended before its Content-Length
+    return b"".join(pieces)
 
 
 _NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
