@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
@@ -306,6 +306,50 @@ class Receiver:
                     self.wfile.write(answer)
                 except OSError:  # the sender is gone (killed while this one was held)
                     return
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        return Handler
+
+
+class FakeBridge:
+    """A server on 127.0.0.1 that answers admin API routes with fixed JSON of any shape, as
+    something that is not a bridge may: `answers` maps "METHOD /path" (no query) to the JSON
+    answered 200; any other request is 404 unknown_endpoint, as a bridge answers for an
+    endpoint it does not have."""
+
+    def __init__(self, answers: Mapping[str, Any]) -> None:
+        self.answers = dict(answers)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        answers = self.answers
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                route = f"{self.command} {self.path.partition('?')[0]}"
+                status, answer = (
+                    (200, answers[route])
+                    if route in answers
+                    else (404, {"error": "unknown_endpoint"})
+                )
+                body = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = _answer
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -26,7 +26,7 @@ from bridge.cli.progress import Progress
 from bridge.cli.provider_api import github_token, stripe_key
 from bridge.cli.register import repo_arg
 from bridge.cli.sources import GitHub, Listed, Source, Stripe, Window
-from bridge.client import Api, CliError
+from bridge.client import BACKFILL_CHECKED, BACKFILL_STORED, ENDPOINT, Api, CliError
 from bridge.config import ClientSettings
 from bridge.timefmt import iso
 
@@ -93,6 +93,7 @@ class Run:
                 "POST",
                 self.api.endpoint_path(self.endpoint, "/backfill/check"),
                 {"event_ids": [i.event_id for i in chunk]},
+                shape=BACKFILL_CHECKED,
             )
             found.update(str(r["event_id"]) for r in answer["events"] if r["duplicate"])
         return found
@@ -134,7 +135,10 @@ class Run:
 
     def store(self, batch: list[dict[str, Any]]) -> None:
         answer = self.api.call(
-            "POST", self.api.endpoint_path(self.endpoint, "/backfill"), {"events": batch}
+            "POST",
+            self.api.endpoint_path(self.endpoint, "/backfill"),
+            {"events": batch},
+            shape=BACKFILL_STORED,
         )
         for result in answer["events"]:
             if result["duplicate"]:  # arrived live (or from another backfill) meanwhile
@@ -150,7 +154,7 @@ def backfill(args: argparse.Namespace, settings: ClientSettings) -> int:
     if args.until is not None and args.until.at < args.since.at:
         raise shared.UsageError(f"--until {args.until.text} is before --since {args.since.text}")
     api = shared.api(args, settings)
-    provider = str(api.call("GET", api.endpoint_path(args.endpoint)).get("provider"))
+    provider = str(api.call("GET", api.endpoint_path(args.endpoint), shape=ENDPOINT)["provider"])
     position = Position.open(args, settings, api.server)
     _refuse_too_old(api, args.endpoint, position.window)
     source = _source(args, settings, provider, api.server, position.window)
@@ -191,7 +195,8 @@ def backfill(args: argparse.Namespace, settings: ClientSettings) -> int:
 def _refuse_too_old(api: Api, endpoint: str, window: Window) -> None:
     """A window the bridge would refuse part of, refused before anything is listed or stored:
     it takes no event older than its dedup window (it could not tell whether it has it)."""
-    answer = api.call("POST", api.endpoint_path(endpoint, "/backfill/check"), {"event_ids": []})
+    path = api.endpoint_path(endpoint, "/backfill/check")
+    answer = api.call("POST", path, {"event_ids": []}, shape=BACKFILL_CHECKED)
     oldest = float(answer["accepts_after"])
     if window.since < oldest:
         # In whole hours (3d against the default 72 h is past it by a few milliseconds, and

@@ -17,7 +17,7 @@ from typing import Any
 import simple_websocket
 
 from bridge import closecodes, jsontext
-from bridge.client import AdminToken, Refused, Unreachable
+from bridge.client import EVENT_FRAME, FRAME, AdminToken, Refused, Unreachable, misfit
 from bridge.envelope import FRAME_DEPTH
 
 # A WebSocket connect plus upgrade that takes longer than this counts as unreachable.
@@ -214,7 +214,11 @@ class Connection:
             frame = jsontext.loads(raw, depth=FRAME_DEPTH)
         except (ValueError, UnicodeDecodeError) as exc:
             raise Unreadable(str(exc)[:200]) from None
-        return frame if isinstance(frame, dict) else None
+        if not isinstance(frame, dict):
+            return None
+        if wrong := misfit(frame, EVENT_FRAME if frame.get("type") == "event" else FRAME):
+            raise Unreadable(f"{frame.get('type')!r} frame with {wrong}"[:200])
+        return frame
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -20,7 +20,7 @@ import requests
 from urllib3.util import SKIP_HEADER
 
 from bridge.backoff import Backoff
-from bridge.client import Api, AuthRefused, CliError, Gone
+from bridge.client import ENDPOINT, Api, AuthRefused, CliError, Gone
 
 HOP_BY_HOP = frozenset(
     {
@@ -89,7 +89,7 @@ class Secrets:
     def value(self, endpoint_id: str, secret_id: str) -> str | None:
         known = self._known.get(endpoint_id, {})
         if secret_id not in known:  # new endpoint, or a secret added since: ask again
-            endpoint = self.api.call("GET", self.api.endpoint_path(endpoint_id))
+            endpoint = self.api.call("GET", self.api.endpoint_path(endpoint_id), shape=ENDPOINT)
             known = {str(s.get("id")): str(s.get("value")) for s in endpoint.get("secrets", [])}
             self._known[endpoint_id] = known
         return known.get(secret_id)

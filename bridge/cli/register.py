@@ -19,7 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bridge.cli import provider_api, registered, registrations, shared
-from bridge.client import Api, CliError, Gone
+from bridge.client import (
+    ENDPOINT,
+    ENDPOINT_WITH_SECRET,
+    OPENAPI_SERVERS,
+    SECRET_ADDED,
+    Api,
+    CliError,
+    Gone,
+)
 from bridge.config import ClientSettings
 from bridge.timefmt import iso
 
@@ -50,7 +58,7 @@ def github_endpoint_id(repo: str) -> str:
 
 def _existing(api: Api, endpoint_id: str, provider: str) -> dict[str, Any] | None:
     try:
-        endpoint: dict[str, Any] = api.call("GET", api.endpoint_path(endpoint_id))
+        endpoint: dict[str, Any] = api.call("GET", api.endpoint_path(endpoint_id), shape=ENDPOINT)
     except Gone:
         return None
     if endpoint.get("provider") != provider:
@@ -114,10 +122,11 @@ def github(args: argparse.Namespace, settings: ClientSettings) -> int:
     if existing is None:
         description = f"GitHub {args.repo}"
         body = {"id": endpoint_id, "provider": "github", "description": description}
-        endpoint = api.call("POST", "/api/endpoints", body)
+        endpoint = api.call("POST", "/api/endpoints", body, shape=ENDPOINT_WITH_SECRET)
         secret = endpoint["secrets"][-1]
     else:
-        added = api.call("POST", api.endpoint_path(endpoint_id, "/secrets"), {})
+        path = api.endpoint_path(endpoint_id, "/secrets")
+        added = api.call("POST", path, {}, shape=SECRET_ADDED)
         endpoint, secret = added["endpoint"], added["secret"]
     events = args.events or GITHUB_EVENTS
     base = args.api_base or settings.github_api_url
@@ -164,7 +173,8 @@ def stripe(args: argparse.Namespace, settings: ClientSettings) -> int:
     if existing is not None:
         url = str(existing["url"])
     else:  # the URL the endpoint will have: the bridge's public base (as the API reports it)
-        servers = api.call("GET", "/api/openapi.json").get("servers") or [{}]
+        servers = api.call("GET", "/api/openapi.json", shape=OPENAPI_SERVERS).get("servers")
+        servers = servers or [{}]
         url = f"{str(servers[0].get('url', api.server)).rstrip('/')}/hooks/{endpoint_id}"
     events = args.events or STRIPE_EVENTS
     base = args.api_base or settings.stripe_api_base
@@ -175,11 +185,14 @@ def stripe(args: argparse.Namespace, settings: ClientSettings) -> int:
         if existing is None:
             body = {"id": endpoint_id, "provider": "stripe", "secret": hook["secret"]}
             body["description"] = f"Stripe {hook['id']}"
-            endpoint = api.call("POST", "/api/endpoints", body)
+            endpoint = api.call("POST", "/api/endpoints", body, shape=ENDPOINT_WITH_SECRET)
             secret_id = endpoint["secrets"][-1]["id"]
         else:
             added = api.call(
-                "POST", api.endpoint_path(endpoint_id, "/secrets"), {"secret": hook["secret"]}
+                "POST",
+                api.endpoint_path(endpoint_id, "/secrets"),
+                {"secret": hook["secret"]},
+                shape=SECRET_ADDED,
             )
             endpoint, secret_id = added["endpoint"], added["secret"]["id"]
     except CliError as exc:

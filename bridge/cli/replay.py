@@ -15,7 +15,7 @@ from urllib.parse import quote
 from bridge import cursor
 from bridge.cli import forward, shared
 from bridge.cli.progress import Progress
-from bridge.client import Api, Gone
+from bridge.client import EVENT_PAGE, Api, Gone
 from bridge.config import ClientSettings
 
 PAGE = 1000  # the history API's largest page
@@ -34,6 +34,7 @@ def history(
         page = api.call(
             "GET",
             api.endpoint_path(endpoint_id, f"/events?since={quote(after, safe='')}&limit={PAGE}"),
+            shape=EVENT_PAGE,
         )
         if recovered is None:
             recovered = bool(page.get("recovered", True))

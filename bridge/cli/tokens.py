@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bridge import client
 from bridge.cli import shared
 from bridge.config import ClientSettings
 
 
 def token(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
-    answer = api.call("POST", "/api/tokens", {"channels": args.channel, "ttl": args.ttl})
+    body = {"channels": args.channel, "ttl": args.ttl}
+    answer = api.call("POST", "/api/tokens", body, shape=client.TOKEN)
     if args.json:
         shared.print_json(answer)
     else:
-        print(answer.get("token"), flush=True)
+        print(answer["token"], flush=True)
     return 0
 
 
