@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.answers import BACKFILL_CHECKED, BACKFILL_STORED, ENDPOINT
 from bridge.backfill import MAX_EVENTS
 from bridge.cli import registrations, shared
 from bridge.cli.backfill_window import Position, time_arg
@@ -26,7 +27,7 @@ from bridge.cli.progress import Progress
 from bridge.cli.provider_api import github_token, stripe_key
 from bridge.cli.register import repo_arg
 from bridge.cli.sources import GitHub, Listed, Source, Stripe, Window
-from bridge.client import BACKFILL_CHECKED, BACKFILL_STORED, ENDPOINT, Api, CliError
+from bridge.client import Api, CliError
 from bridge.config import ClientSettings
 from bridge.timefmt import iso
 

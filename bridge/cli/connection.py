@@ -17,7 +17,8 @@ from typing import Any
 import simple_websocket
 
 from bridge import closecodes, jsontext
-from bridge.client import EVENT_FRAME, FRAME, AdminToken, Refused, Unreachable, misfit
+from bridge.answers import EVENT_FRAME, FRAME, misfit
+from bridge.client import AdminToken, Refused, Unreachable
 from bridge.envelope import FRAME_DEPTH
 
 # A WebSocket connect plus upgrade that takes longer than this counts as unreachable.

@@ -8,7 +8,7 @@ import shlex
 import sys
 from typing import Any
 
-from bridge import client, providers
+from bridge import answers, providers
 from bridge.cli import shared
 from bridge.config import ClientSettings
 
@@ -66,7 +66,7 @@ def create(args: argparse.Namespace, settings: ClientSettings) -> int:
         body["description"] = args.description
     if args.option:
         body["options"] = shared.options(args.option)
-    created = api.call("POST", "/api/endpoints", body, shape=client.ENDPOINT)
+    created = api.call("POST", "/api/endpoints", body, shape=answers.ENDPOINT)
     if args.json:
         shared.print_json(created)
     else:
@@ -76,7 +76,7 @@ def create(args: argparse.Namespace, settings: ClientSettings) -> int:
 
 def list_all(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
-    answer = api.call("GET", "/api/endpoints", shape=client.ENDPOINTS)
+    answer = api.call("GET", "/api/endpoints", shape=answers.ENDPOINTS)
     if args.json:
         shared.print_json(answer)
         return 0
@@ -105,7 +105,7 @@ def list_all(args: argparse.Namespace, settings: ClientSettings) -> int:
 
 def show(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
-    endpoint = api.call("GET", api.endpoint_path(args.id), shape=client.ENDPOINT)
+    endpoint = api.call("GET", api.endpoint_path(args.id), shape=answers.ENDPOINT)
     if args.json:
         shared.print_json(endpoint)
     else:
@@ -117,7 +117,7 @@ def delete(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
     # Asked only of a person at a terminal: a script (stdin not a terminal) deletes as told.
     if not args.yes and sys.stdin.isatty():
-        shown = api.call("GET", api.endpoint_path(args.id), shape=client.ENDPOINT)
+        shown = api.call("GET", api.endpoint_path(args.id), shape=answers.ENDPOINT)
         events = shown.get("events", 0)
         prompt = f"Delete endpoint {args.id} and its {events} stored event(s)? [y/N] "
         try:
@@ -139,7 +139,7 @@ def rotate(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
     body = {"secret": args.secret} if args.secret is not None else {}
     answer = api.call(
-        "POST", api.endpoint_path(args.id, "/secrets"), body, shape=client.SECRET_ADDED
+        "POST", api.endpoint_path(args.id, "/secrets"), body, shape=answers.SECRET_ADDED
     )
     if args.json:
         shared.print_json(answer)
@@ -177,7 +177,7 @@ def _after_rotation(eid: str, endpoint: dict[str, Any], new_id: str, server: str
 def retire(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
     path = f"{api.secret_path(args.id, args.secret_id)}?grace_seconds={args.grace}"
-    endpoint = api.call("DELETE", path, shape=client.ENDPOINT)
+    endpoint = api.call("DELETE", path, shape=answers.ENDPOINT)
     if args.json:
         shared.print_json(endpoint)
         return 0

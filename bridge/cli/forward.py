@@ -19,8 +19,9 @@ from typing import Any
 import requests
 from urllib3.util import SKIP_HEADER
 
+from bridge.answers import ENDPOINT
 from bridge.backoff import Backoff
-from bridge.client import ENDPOINT, Api, AuthRefused, CliError, Gone
+from bridge.client import Api, AuthRefused, CliError, Gone
 
 HOP_BY_HOP = frozenset(
     {

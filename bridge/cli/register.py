@@ -18,16 +18,9 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from bridge.answers import ENDPOINT, ENDPOINT_WITH_SECRET, OPENAPI_SERVERS, SECRET_ADDED
 from bridge.cli import provider_api, registered, registrations, shared
-from bridge.client import (
-    ENDPOINT,
-    ENDPOINT_WITH_SECRET,
-    OPENAPI_SERVERS,
-    SECRET_ADDED,
-    Api,
-    CliError,
-    Gone,
-)
+from bridge.client import Api, CliError, Gone
 from bridge.config import ClientSettings
 from bridge.timefmt import iso
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bridge import client
+from bridge import answers
 from bridge.cli import shared
 from bridge.config import ClientSettings
 
 
 def rejections(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
-    answer = api.call("GET", api.endpoint_path(args.id, "/rejections"), shape=client.REJECTIONS)
+    answer = api.call("GET", api.endpoint_path(args.id, "/rejections"), shape=answers.REJECTIONS)
     entries: list[dict[str, Any]] = answer["rejections"][: args.last]
     if args.json:
         shared.print_json({"rejections": entries})

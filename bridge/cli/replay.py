@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import quote
 
 from bridge import cursor
+from bridge.answers import EVENT_PAGE
 from bridge.cli import forward, shared
 from bridge.cli.progress import Progress
-from bridge.client import EVENT_PAGE, Api, Gone
+from bridge.client import Api, Gone
 from bridge.config import ClientSettings
 
 PAGE = 1000  # the history API's largest page

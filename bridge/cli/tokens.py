@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bridge import client
+from bridge import answers
 from bridge.cli import shared
 from bridge.config import ClientSettings
 
@@ -13,7 +13,7 @@ from bridge.config import ClientSettings
 def token(args: argparse.Namespace, settings: ClientSettings) -> int:
     api = shared.api(args, settings)
     body = {"channels": args.channel, "ttl": args.ttl}
-    answer = api.call("POST", "/api/tokens", body, shape=client.TOKEN)
+    answer = api.call("POST", "/api/tokens", body, shape=answers.TOKEN)
     if args.json:
         shared.print_json(answer)
     else:
