@@ -109,7 +109,8 @@ class HookRoute:
             headers = [("Content-Type", JSON), ("Content-Length", str(len(body)))]
         headers.extend(extra)
         headers.append(("X-Bridge-Trace", trace))
-        start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}", headers)
+        phrase = HTTP_STATUS_CODES.get(status, "unknown").upper()  # as werkzeug writes it
+        start_response(f"{status} {phrase}", headers)
         return [body]
 
 
@@ -119,8 +120,10 @@ def hook_id(environ: WSGIEnvironment) -> str | None:
     bytes as UTF-8 (bad bytes replaced), leading slashes dropped (screening refuses them)."""
     if "HTTP_UPGRADE" in environ or str(environ.get("REQUEST_METHOD", "")).upper() != "POST":
         return None
-    path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
-    path = "/" + path.lstrip("/")
+    # A WSGI string is latin-1 (PEP 3333); "replace" keeps a server's stray other character
+    # from raising here, outside the refusals.
+    raw = str(environ.get("PATH_INFO", "")).encode("latin-1", "replace")
+    path = "/" + raw.decode("utf-8", "replace").lstrip("/")
     endpoint_id = path[len(PREFIX) :]
     if not path.startswith(PREFIX) or not endpoint_id or "/" in endpoint_id:
         return None
@@ -179,8 +182,8 @@ def deliver(found: Services, req: Request, endpoint_id: str, trace: str) -> Answ
 def read_body(environ: WSGIEnvironment, limit: int) -> bytes:
     """The body, at most `limit` bytes, read as werkzeug's `get_data` would (the rule of its
     get_input_stream: a stream the server ends itself is read to its end, any other to its
-    Content-Length, none without one) but without its LimitedStream around the reads, which
-    was 3% of a webhook's instructions (the body pacing bounds each read already)."""
+    Content-Length, none without one) but without its LimitedStream, whose bookkeeping
+    around each read was 3% of a webhook's instructions."""
     stream = environ["wsgi.input"]
     declared = None
     if "wsgi.input_terminated" not in environ:
