@@ -26,6 +26,12 @@ SPACE_CLASS = (
     r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
     r"\u3000\ufeff"
 )
+_ENDS = re.compile(f"\\A[{SPACE_CLASS}]+|[{SPACE_CLASS}]+\\Z")
+
+
+def stripped(text: str) -> str:
+    """`text` without SPACE_CLASS's whitespace at either end (str.strip leaves a BOM)."""
+    return _ENDS.sub("", text)
 
 
 def _escape(found: re.Match[str]) -> str:

@@ -29,14 +29,15 @@ from bridge.errors import InvalidInput
 from bridge.providers.base import Identity, Provider, Secret, SignRequest, Verdict, WebhookRequest
 from bridge.providers.headers import HEADER_NAME, MAX_HEADER_NAME, json_str
 from bridge.providers.schemes import hmac_match, hmac_text
-from bridge.text import SPACE_CLASS
+from bridge.text import SPACE_CLASS, stripped
 
 ALGORITHMS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
 # Commas and OWS only: \s would also split on NEL, NBSP and the C0 separators.
 SEPARATORS = re.compile(r"[, \t]+")
 # What the `header` and `id_header` options may be: a field name, blank for the default.
-HEADER_OPTION = rf"^\s*({HEADER_NAME})?\s*$"
+# Whitespace around it as both regex dialects read it, and as Settings.of strips it.
+HEADER_OPTION = rf"^[{SPACE_CLASS}]*({HEADER_NAME})?[{SPACE_CLASS}]*$"
 # A prefix of the signature in its header (`sha256=`): no separator, and short enough that
 # a header of it and a digest fits any proxy's and gunicorn's line.
 # Whitespace as both regex dialects read it (the document's pattern is the whole check).
@@ -58,11 +59,11 @@ class Settings:
         """Read options with their defaults; raise InvalidInput naming a bad one."""
         o = options or {}
         settings = cls(
-            header=str(o.get("header") or "").strip() or "x-signature",
+            header=stripped(str(o.get("header") or "")) or "x-signature",
             algorithm=str(o.get("algorithm") or "sha256").lower(),
             encoding=str(o.get("encoding") or "hex").lower(),
             prefix=str(o.get("prefix") or ""),
-            id_header=str(o.get("id_header") or "").strip() or None,
+            id_header=stripped(str(o.get("id_header") or "")) or None,
             type_field=str(o.get("type_field") or "type"),
         )
         if settings.algorithm not in ALGORITHMS:
