@@ -23,6 +23,7 @@ from http import HTTPStatus
 from typing import IO, Any
 
 from gunicorn.glogging import Logger
+from gunicorn.http.errors import InvalidChunkSize
 
 from bridge.auth import load_or_create_admin_token
 from bridge.config import Settings
@@ -420,6 +421,38 @@ def send_head_with_body() -> None:
     Response.write = one_send_write
 
 
+class BareLineFeed(InvalidChunkSize):  # type: ignore[misc]  # gunicorn has no types
+    """A chunk-size line ended by LF alone; the body pacing answers it 400 (web/pacing.py)."""
+
+    def __str__(self) -> str:
+        return "a chunk-size line ends with a bare LF, not CRLF (RFC 9112 7.1)"
+
+
+def refuse_bare_lf_chunk_lines() -> None:
+    """Have gunicorn refuse a chunk-size line ended by LF alone, at once.
+
+    Its ChunkedReader looks for the CRLF that ends the line and reads on until one comes: a
+    body framed with bare LFs (`2\\nab\\n0\\n\\n`, all of it sent) left it waiting for bytes
+    the sender would never send, a 408 after the body's grace instead of a 400. It reads on
+    (`read_into`) only while its buffer holds no CRLF, so a LF in the buffer then is a bare
+    one: from parse_chunk_size, the line's; parse_trailers refuses its own bare LFs before it
+    reads on. Checked against gunicorn 27 (pinned in requirements.txt);
+    tests/test_http_parse_errors.py sends such a body."""
+    from gunicorn.http.body import ChunkedReader
+
+    read_into = ChunkedReader.read_into
+    if getattr(read_into, "bare_lf_refused", False):
+        return
+
+    def refusing_read_into(self: Any, unreader: Any, buf: bytearray) -> None:
+        if b"\n" in buf:
+            raise BareLineFeed(bytes(buf[:16]))
+        read_into(self, unreader, buf)
+
+    refusing_read_into.bare_lf_refused = True  # type: ignore[attr-defined]
+    ChunkedReader.read_into = refusing_read_into
+
+
 def post_worker_init(worker: Any) -> None:
     import threading
     import time
@@ -434,6 +467,7 @@ def post_worker_init(worker: Any) -> None:
     # tests/test_http_parse_errors.py fails if it moves.
     util.write_error = _write_json_error
     send_head_with_body()
+    refuse_bare_lf_chunk_lines()
 
     def close_sockets_on_shutdown() -> None:
         # gunicorn waits up to graceful_timeout for open requests, and a socket is one that

@@ -80,6 +80,8 @@ def test_the_bridge_still_answers_after_unparsable_requests(bridge: BridgeProces
 BROKEN_BODIES = {
     "chunk size not hex": (b"zz\r\nab\r\n0\r\n\r\n", "Invalid chunk size"),
     "negative chunk size": (b"-1\r\nab\r\n0\r\n\r\n", "Invalid chunk size"),
+    # All of it sent: gunicorn waited for a CRLF that was never coming (a 408 after grace).
+    "chunk lines ended by bare LFs": (b"2\nab\n0\n\n", "bare LF"),
     "chunk without its CRLF": (b"2\r\nabXX0\r\n\r\n", "chunk terminator"),
     "control character in a chunk extension": (b"1;a=\x01\r\n{\r\n0\r\n\r\n", "extension"),
     # 8,192 bytes and no CRLF, all of it read (a close with bytes unread would be a reset).
