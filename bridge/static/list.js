@@ -3,7 +3,7 @@
 
 import { clock, fill, h, plural } from "./dom.js";
 import { Filter } from "./events.js";
-import { isolated } from "./text.js";
+import { isolatedWrapping } from "./text.js";
 
 export const PAGE = 500;
 
@@ -156,9 +156,9 @@ export class EventList {
     if (item.deleted) button.dataset.deleted = "true";
     button.append(
       cell("c-time", clock(item.receivedMs), event.received_at),
-      cell("c-endpoint", item.endpoint),
+      cell("c-endpoint", item.endpoint, item.endpoint),
       cell("c-provider", event.provider || ""),
-      h("span", { class: "c-type" }, isolated(event.event_type || "(no type)")),
+      h("span", { class: "c-type" }, isolatedWrapping(event.event_type || "(no type)")),
       h("span", { class: "c-flags" }, badges(item)),
     );
     const li = document.createElement("li");

@@ -71,6 +71,13 @@ export function isolated(text, budget) {
   return h("bdi", {}, visible(text, budget));
 }
 
+/** `isolated`, allowed to wrap after a `.` or `_` first (an event type, between its words). */
+export function isolatedWrapping(text) {
+  const budget = { left: MARKS_LIMIT };
+  const parts = String(text).split(/(?<=[._])/);
+  return h("bdi", {}, parts.map((part, i) => [i ? h("wbr") : [], visible(part, budget)]));
+}
+
 // A JSON string token as JSON.stringify writes it, and inside it the \uXXXX escapes it uses
 // for C0 controls and lone surrogates (the rest it leaves as they are: HIDDEN finds those).
 const STRING_TOKEN = /"(?:[^"\\]|\\.)*"/g;
