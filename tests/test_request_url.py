@@ -143,10 +143,13 @@ def test_twilio_signature_over_the_request_line_as_sent_verifies(
     assert raw_post(bridge, target, body, headers).startswith(b"HTTP/1.1 202")
 
 
-def raw_get(bridge: BridgeProcess, target: str, host: str | None = None) -> tuple[bytes, bytes]:
-    """GET `target` as written, with the admin token; the status line and the body."""
+def raw_get(
+    bridge: BridgeProcess, target: str, host: str | None = None, method: str = "GET"
+) -> tuple[bytes, bytes]:
+    """GET (or `method`) `target` as written, with the admin token; the status line and the
+    body."""
     request = (
-        f"GET {target} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{bridge.port}'}\r\n"
+        f"{method} {target} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{bridge.port}'}\r\n"
         f"Authorization: Bearer {bridge.token}\r\nConnection: close\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as sock:
@@ -167,6 +170,23 @@ def test_a_path_with_leading_slashes_is_no_route(bridge: BridgeProcess, target: 
     assert status.startswith(b"HTTP/1.1 404 "), status
     assert b'"error":"not_found"' in body
     assert b"starts with //" in body
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/%2Fapi/endpoints", "/%2f%2Fapi/endpoints", "/api%2Fendpoints", "/hooks%2Fx", "/%2Fhooks/x"],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_path_with_an_encoded_slash_is_no_route(
+    bridge: BridgeProcess, target: str, method: str
+) -> None:
+    """gunicorn decodes %2F into a slash before routing: `/%2Fapi/endpoints` was the endpoint
+    list (and a signed POST to `/%2Fhooks/x` stored) past a proxy's rule for `/api/` or
+    `/hooks/`, as it reads the path. Such a path is a JSON 404 saying why, on every route."""
+    status, body = raw_get(bridge, target, method=method)
+    assert status.startswith(b"HTTP/1.1 404 "), status
+    assert b'"error":"not_found"' in body
+    assert b"encoded slash" in body
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,7 @@ def refuse_declared_oversize(req: Request, max_body_bytes: int) -> None:
 
 
 _DOUBLE_SLASH = "no route has a path that starts with //"
+_ENCODED_SLASH = "no route has an encoded slash (%2F) in its path"
 
 
 def screen_target(req: Request, behind_proxy: bool) -> None:
@@ -67,8 +68,7 @@ def screen_target(req: Request, behind_proxy: bool) -> None:
     the forwarded headers make it instead), where it was ignored whatever it said."""
     raw = req.environ.get("RAW_URI")
     if not isinstance(raw, str) or raw[:1] == "/" or raw == "*" or not raw:
-        if (raw or req.path).startswith("//"):
-            raise NotFound(_DOUBLE_SLASH)
+        refuse_unroutable_path(raw or req.path)
         return
     scheme, sep, rest = raw.partition("://")
     authority = rest.split("/", 1)[0].split("?", 1)[0]
@@ -76,11 +76,22 @@ def screen_target(req: Request, behind_proxy: bool) -> None:
         raise BadRequest(
             "the request target is not a path or an http(s) URL of host[:port] (RFC 9112 3.2)"
         )
-    if rest[len(authority) : len(authority) + 2] == "//":
-        raise NotFound(_DOUBLE_SLASH)
+    refuse_unroutable_path(rest[len(authority) :])
     if not behind_proxy:
         req.environ["HTTP_HOST"] = authority
         req.host = uri_host(authority, req.scheme)
+
+
+def refuse_unroutable_path(target: str) -> None:
+    """A path as the request line wrote it that routing would take for another: gunicorn
+    decodes `%2F` into a `/` before routing, and werkzeug drops leading slashes, so
+    `/%2Fapi/endpoints` and `/api%2Fendpoints` reached `/api/endpoints` as `//api/endpoints`
+    did. No route's path has either (ids, cursors and file names have no `/`)."""
+    path = target.split("?", 1)[0]
+    if path.startswith("//"):
+        raise NotFound(_DOUBLE_SLASH)
+    if "%2f" in path.lower():
+        raise NotFound(_ENCODED_SLASH)
 
 
 def refuse_invalid_host(req: Request, behind_proxy: bool) -> None:
