@@ -5,6 +5,8 @@ gunicorn's HTML page."""
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import time
 
 import pytest
@@ -137,6 +139,32 @@ def test_a_chunked_body_cut_off_by_the_sender_is_a_400_naming_it(
     assert error["error"] == "bad_request"
     assert "before the last chunk" in error["message"], error
     assert "Traceback" not in bridge.log()[logged:]
+
+
+@pytest.mark.parametrize("route", [b"", b"Upgrade: h2c\r\n"], ids=["HookRoute", "Flask"])
+def test_a_sender_that_resets_mid_body_is_a_400_in_the_log_not_a_500(
+    bridge: BridgeProcess, uid: str, route: bytes
+) -> None:
+    """A sender that resets the connection (RST) in the middle of its body is logged as a
+    400, with no 500 and no traceback in the log."""
+    bridge.create_endpoint(uid)
+    logged = len(bridge.log())
+    head = f"POST /hooks/{uid} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n".encode()
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=10) as conn:
+        conn.sendall(head + route + b"Expect: 100-continue\r\n\r\n")
+        answered = b""
+        while b"\r\n\r\n" not in answered:  # its headers are parsed: the app reads the body
+            answered += conn.recv(4096)
+        assert answered.startswith(b"HTTP/1.1 100 "), answered
+        conn.sendall(b'{"cut": ')
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    line = f'"POST /hooks/{uid}" '
+    deadline = time.monotonic() + 10
+    while line not in bridge.log()[logged:] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    written = bridge.log()[logged:]
+    assert f"{line}400 " in written, written[-2000:]
+    assert "Traceback" not in written and "unhandled error" not in written, written[-2000:]
 
 
 def test_a_body_cut_short_of_its_content_length_is_a_400_and_not_stored(

@@ -99,6 +99,11 @@ class PacedInput:
             raise self._unframed(str(exc)) from None
         except ParseException as exc:  # what gunicorn refuses in a header, in the trailer
             raise self._unframed(f"its trailer: {exc}") from None
+        except OSError as exc:  # the sender reset the connection: a 500 and its traceback
+            self._close_after()
+            raise BodyUnframed(
+                f"the connection failed before the body ended: {exc.strerror or exc}"
+            ) from None
         if not data and want and self._declared is not None and self.received < self._declared:
             self._close_after()
             raise BodyUnframed(
