@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +90,29 @@ def test_hook_route_and_flask_s_view_answer_alike(
     ours, flask_s = send(client, uid, {}), send(client, uid, TO_FLASK)
     assert len(ours.headers["X-Bridge-Trace"]) == len(flask_s.headers["X-Bridge-Trace"]) == 16
     assert shape(ours) == shape(flask_s)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Upgrade": "websocket", "Connection": "Upgrade"},
+        {"Upgrade": "websocket", "Connection": "Upgrade", "Host": "a..b"},
+        {**TO_FLASK, "Host": "a..b"},
+        {**TO_FLASK, "Content-Length": "999999999"},
+        {},
+    ],
+    ids=["websocket", "websocket, bad Host", "to Flask, bad Host", "to Flask, too large", "ours"],
+)
+def test_every_answer_to_a_webhook_post_has_one_trace(
+    client: FlaskClient, auth: dict[str, str], uid: str, headers: dict[str, str]
+) -> None:
+    """Flask's refusals of what HookRoute hands on (routing's of a WebSocket handshake, the
+    screening's) carry one X-Bridge-Trace too, as HookRoute's own answers do."""
+    create(client, auth, uid)
+    answer = client.post(f"/hooks/{uid}", data=b"{}", headers=headers)
+    assert 400 <= answer.status_code < 500
+    traces = answer.headers.getlist("X-Bridge-Trace")
+    assert len(traces) == 1 and re.fullmatch("[0-9a-f]{16}", traces[0]), traces
 
 
 def test_a_body_shorter_than_its_content_length_is_a_400_either_way(

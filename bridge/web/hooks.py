@@ -8,7 +8,7 @@ every Flask request does, its answers are the bytes Flask's would be, and its er
 answered by the same `refusal` as Flask's handlers (web/responses.py). The Flask rule stays:
 routing gives the other methods their 405, the OpenAPI document its operation, and its view
 serves what HookRoute hands on, a POST with an Upgrade header (which werkzeug's routing may
-take for a WebSocket handshake, a 400 of its own).
+take for a WebSocket handshake, a 400 of its own), with the trace HookRoute gave it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Request, Response, g, request
+from flask import Blueprint, Request, Response, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.utils import get_content_length
@@ -36,17 +36,10 @@ if TYPE_CHECKING:
 bp = Blueprint("hooks", __name__)
 PREFIX = "/hooks/"
 JSON = "application/json"
+# The environ key of the trace HookRoute gives a webhook it hands on to Flask.
+TRACE = "bridge.trace"
 # What a view returns: the status and the JSON of the answer, None for an empty body.
 Answer = tuple[int, dict[str, Any] | None]
-
-
-@bp.after_request
-def tell_trace(response: Response) -> Response:
-    # On every answer, errors too: the id names the delivery in the log and the debugger.
-    # One the screening refused before the view made its trace (a declared 413, a bad
-    # Host) gets one of its own, for the access log's line and the sender's report.
-    response.headers["X-Bridge-Trace"] = g.get("trace") or new_trace()
-    return response
 
 
 @bp.post("/hooks/<endpoint_id>")
@@ -67,9 +60,9 @@ def tell_trace(response: Response) -> Response:
 )
 def ingest(endpoint_id: str) -> Response:
     """Receive a webhook from a provider (signature checked on the raw bytes)"""
-    g.trace = trace = new_trace()
     # The request itself, not the context-local proxy each attribute would go through.
     req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    trace = req.environ.get(TRACE) or new_trace()
     status, value = deliver(services(), req, endpoint_id, trace)
     if value is None:
         response = Response(status=status)
@@ -90,9 +83,12 @@ class HookRoute:
         endpoint_id = hook_id(environ)
         if endpoint_id is None:
             return self._app(environ, start_response)
+        # On every answer, errors too: the id names the delivery in the log and the debugger.
+        trace = new_trace()
+        if "HTTP_UPGRADE" in environ:
+            return self._app(environ, _traced(environ, start_response, trace))
         found = self._found
         settings = found.settings
-        trace = new_trace()
         req = Request(environ)
         extra: Iterable[tuple[str, str]] = ()
         try:
@@ -114,11 +110,23 @@ class HookRoute:
         return [body]
 
 
+def _traced(environ: WSGIEnvironment, start_response: StartResponse, trace: str) -> StartResponse:
+    """`start_response` for a webhook handed to Flask: whatever answers it (the view, which
+    takes `trace` from the environ, or routing's own refusal of a WebSocket handshake on a
+    webhook URL) answers with `trace`."""
+    environ[TRACE] = trace
+
+    def traced(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, [*headers, ("X-Bridge-Trace", trace)], exc_info)
+
+    return traced
+
+
 def hook_id(environ: WSGIEnvironment) -> str | None:
-    """The endpoint id of a request werkzeug's routing would give `ingest`, None for any
-    other and for one with an Upgrade header. Its path as routing reads it: PATH_INFO's
-    bytes as UTF-8 (bad bytes replaced), leading slashes dropped (screening refuses them)."""
-    if "HTTP_UPGRADE" in environ or str(environ.get("REQUEST_METHOD", "")).upper() != "POST":
+    """The endpoint id of a POST werkzeug's routing would give `ingest`, None for any other.
+    Its path as routing reads it: PATH_INFO's bytes as UTF-8 (bad bytes replaced), leading
+    slashes dropped (screening refuses them)."""
+    if str(environ.get("REQUEST_METHOD", "")).upper() != "POST":
         return None
     # A WSGI string is latin-1 (PEP 3333); "replace" keeps a server's stray other character
     # from raising here, outside the refusals.
