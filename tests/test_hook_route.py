@@ -8,15 +8,20 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import pytest
 import redis
 from flask import Flask, request, request_started
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.exceptions import HTTPException
+from werkzeug.test import EnvironBuilder, TestResponse
 
 from bridge import keys
 from bridge.providers import get as provider
+from bridge.web.hooks import hook_id
 from tests.ingest_support import SECRET, create, signed_headers
 
 # Not a WebSocket upgrade, so werkzeug's routing still gives the POST to the view.
@@ -194,3 +199,43 @@ def test_an_unexpected_error_is_a_logged_json_500_either_way(
     logged = [r for r in caplog.records if r.getMessage() == "unhandled error"]
     assert len(logged) == 2
     assert all(r.exc_info and r.exc_info[0] is json.JSONDecodeError for r in logged)
+
+
+# Paths routing may read in more than one way: around the prefix, slashes and escapes of
+# them, a near miss of its name; after it, dots, bytes that are not UTF-8, newlines.
+PATHS = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["/", "//", "///", "/%2F", "%2F"]),
+        st.sampled_from(["hooks", "hook", "hooksx", "%68ooks", "Hooks", ""]),
+        st.sampled_from(["/", "//", "%2F", ""]),
+        st.builds(
+            "".join,
+            st.lists(
+                st.sampled_from(["x", "/", ".", "..", "%2F", "%FF", "%C3%A9", "\n", "é"]),
+                max_size=3,
+            ),
+        ),
+    ),
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=PATHS, method=st.sampled_from(["POST", "post", "GET"]))
+def test_hook_route_takes_what_routing_gives_the_webhook_view(
+    app: Flask, path: str, method: str
+) -> None:
+    """hook_id names the endpoint werkzeug's routing would give `ingest` for a path, and no
+    id where routing gives another view or none: the two cannot drift apart unseen."""
+    environ = EnvironBuilder(method=method).get_environ()
+    # As gunicorn hands it on: percent-escapes decoded, the bytes as a latin-1 string.
+    environ["PATH_INFO"] = unquote_to_bytes(path.encode()).decode("latin-1")
+    adapter = app.url_map.bind_to_environ(environ)
+    try:
+        rule, args = adapter.match(return_rule=True)
+    except HTTPException:
+        rule, args = None, {}
+    routed = args["endpoint_id"] if rule is not None and rule.endpoint == "hooks.ingest" else None
+    assert hook_id(environ) == routed
