@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 FULL: dict[str, Any] = {
-    "ingest": {"rounds": 2, "warmup": 1.0, "duration": 8.0, "concurrency": 32},
+    # Three rounds: a median of two is their mean, which one round on a busy core can pull
+    # 10% off (issue 13's ratio sits ~5% above its 0.6 target).
+    "ingest": {"rounds": 3, "warmup": 1.0, "duration": 8.0, "concurrency": 32},
     "latency": {"configs": [(100, 50), (1000, 10), (5000, 2)], "duration": 10.0},
     "fanout": {"sizes": [1000, 5000, 10000], "reps": 5},
     "idle": {"sockets": 20000, "warmup_sockets": 50},
