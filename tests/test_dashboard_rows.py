@@ -28,12 +28,13 @@ def test_long_event_types_are_shown_whole_and_the_endpoint_named_on_hover(
     endpoint, cut to fit, carries its whole id as the cell's title."""
     endpoint = f"{uid}-payments-production"
     bridge.create_endpoint(endpoint, "stripe", SECRET)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{bridge.url}/#token={bridge.token}")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     for event_type in LONG_TYPES:  # Stripe's type is the body's, as its events carry it
         body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": event_type}).encode()
         answer = bridge.post_signed(endpoint, body, provider_name="stripe", secret=SECRET)
         assert answer.status_code == 202, answer.text
-    page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(f"{bridge.url}/#token={bridge.token}")
     types = page.locator(f'button.row[data-endpoint="{endpoint}"] .c-type')
     expect(types).to_have_text(LONG_TYPES[::-1])
     cut = types.evaluate_all("cells => cells.filter((c) => c.scrollWidth > c.clientWidth).length")
