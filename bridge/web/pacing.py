@@ -99,7 +99,7 @@ class PacedInput:
             raise self._unframed(str(exc)) from None
         except ParseException as exc:  # what gunicorn refuses in a header, in the trailer
             raise self._unframed(f"its trailer: {exc}") from None
-        except OSError as exc:  # the sender reset the connection: a 500 and its traceback
+        except OSError as exc:  # the sender reset the connection (was a 500, a traceback)
             self._close_after()
             raise BodyUnframed(
                 f"the connection failed before the body ended: {exc.strerror or exc}"
