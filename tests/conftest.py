@@ -25,8 +25,9 @@ from tests.cli_support import Listen, Listeners, Receiver
 from tests.support import ADMIN_TOKEN, BridgeProcess, Client, Connect, MakeApp, free_port
 from tests.wire_support import OpenWire, connections
 
-# Browser fixtures (playwright, browser, page) for the tests that drive Chromium.
-pytest_plugins = ["tests.browser"]
+# Browser fixtures (playwright, browser, page) for the tests that drive Chromium, and the
+# dashboard tests' own (fresh_bridge).
+pytest_plugins = ["tests.browser", "tests.dashboard_support"]
 
 # The shared provider table asserts in its helpers; let pytest explain those failures too.
 pytest.register_assert_rewrite("tests.provider_cases", "tests.api_support", "tests.ingest_support")
