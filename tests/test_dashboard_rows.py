@@ -9,6 +9,7 @@ import uuid
 from playwright.sync_api import Page, expect
 
 from tests.browser import needs_chromium
+from tests.dashboard_support import open_dashboard
 from tests.support import BridgeProcess
 
 pytestmark = needs_chromium
@@ -29,8 +30,7 @@ def test_long_event_types_are_shown_whole_and_the_endpoint_named_on_hover(
     endpoint = f"{uid}-payments-production"
     bridge.create_endpoint(endpoint, "stripe", SECRET)
     page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(f"{bridge.url}/#token={bridge.token}")
-    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    open_dashboard(page, bridge)
     for event_type in LONG_TYPES:  # Stripe's type is the body's, as its events carry it
         body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": event_type}).encode()
         answer = bridge.post_signed(endpoint, body, provider_name="stripe", secret=SECRET)

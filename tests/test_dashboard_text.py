@@ -42,7 +42,6 @@ def test_hostile_payload_is_shown_as_inert_text(
     assert page.evaluate("window.__pwned") is None
 
 
-# Where each character of `text` (in one text node of `el`) is drawn: left edges, in order.
 # The left edge of each character of `text` where it is drawn in `el`, found in the text of
 # its text nodes joined (a row's type is split into several at its break points).
 CHAR_LEFTS = """(el, text) => {
