@@ -21,7 +21,7 @@ from bridge import metrics
 from bridge.auth import bearer
 from bridge.services import services
 from bridge.web.operation import undocumented
-from bridge.web.responses import error
+from bridge.web.responses import error, unauthorized
 from bridge.web.session import SHUTTING_DOWN, UNAUTHORIZED, Session
 
 bp = Blueprint("ws", __name__)
@@ -86,11 +86,14 @@ SESSIONS = Sessions()
 
 
 def _own_origins() -> set[str]:
+    """The origins that may open sockets, in lower case: an origin's scheme and host are
+    case-insensitive (RFC 6454 4), browsers send them in lower case, and an operator's
+    `BRIDGE_ALLOWED_ORIGINS=https://App.example.com` refused every browser."""
     found = services()
     origins = {f"{request.scheme}://{request.host}", *found.settings.allowed_origins}
     if found.settings.public_url:
         origins.add(found.settings.public_url)
-    return origins
+    return {o.lower() for o in origins}
 
 
 @bp.before_request
@@ -107,14 +110,14 @@ def guard() -> Response | None:
     if refused is not None:
         return refused
     origin = request.headers.get("Origin")
-    if origin is not None and origin.rstrip("/") not in _own_origins():
+    if origin is not None and origin.rstrip("/").lower() not in _own_origins():
         return error(403, "forbidden_origin", message="this Origin may not open sockets here")
     header = request.headers.get("Authorization")
     if header is not None:
         token = bearer(header)
         principal = services().authority.principal(token) if token else None
         if principal is None:
-            return error(401, "unauthorized", message="bearer token is wrong or expired")
+            return unauthorized("bearer token is wrong or expired")
         g.principal = principal
     return None
 
