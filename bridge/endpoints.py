@@ -191,6 +191,11 @@ class Endpoints:
         if provider.requires_secret:
             value = self._secret_value(provider, secret)
             secrets = (StoredSecret(id="s1", value=value, created_at=time.time()),)
+        elif secret is not None and secret != "":
+            # Kept nowhere and checked against nothing: said, not dropped without a word.
+            raise InvalidInput(
+                "secret", f"provider {provider.name!r} verifies nothing: send no secret"
+            )
         text, endpoint = Endpoint(
             id=endpoint_id,
             provider=provider.name,

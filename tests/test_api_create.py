@@ -202,6 +202,21 @@ def test_provider_none_is_refused_unless_the_server_allows_it(
     assert client.get(f"/api/endpoints/{uid}", headers=auth).status_code == 404
 
 
+@pytest.mark.parametrize("secret", ["abcdefghijkl", 5])
+def test_a_secret_for_provider_none_is_refused_not_dropped(
+    unverified_app: Flask, auth: dict[str, str], uid: str, secret: Any
+) -> None:
+    """Provider `none` checks no signature: a secret sent with it is a 400 naming `secret`
+    (it was a 201 with `secrets: []`, the secret gone without a word); absent or "" is none."""
+    client = unverified_app.test_client()
+    body = assert_json_error(
+        create(client, auth, uid, "none", secret=secret), 400, "invalid_request"
+    )
+    assert body["field"] == "secret"
+    assert client.get(f"/api/endpoints/{uid}", headers=auth).status_code == 404
+    assert created(client, auth, uid, "none", secret="")["secrets"] == []
+
+
 def test_provider_none_is_allowed_and_flagged_when_the_server_allows_it(
     unverified_app: Flask, auth: dict[str, str], uid: str
 ) -> None:

@@ -39,7 +39,8 @@ def test_unknown_endpoint_is_404(
 def test_delete_removes_the_endpoint_and_its_events(
     client: FlaskClient, auth: dict[str, str], uid: str, redis_client: redis.Redis
 ) -> None:
-    """DELETE answers 204; the endpoint is then 404 everywhere and its stored events are gone."""
+    """DELETE answers 204 (no body, so no type); the endpoint is then 404 everywhere and its
+    stored events are gone."""
     created(client, auth, uid, secret=SECRET)
     assert deliver(client, uid, b'{"n": 1}').status_code == 202
     assert redis_client.xlen(keys.stream(uid)) == 1
@@ -47,6 +48,7 @@ def test_delete_removes_the_endpoint_and_its_events(
     answer = client.delete(f"/api/endpoints/{uid}", headers=auth)
     assert answer.status_code == 204
     assert answer.get_data() == b""
+    assert "Content-Type" not in answer.headers  # it was Flask's text/html
     assert_json_error(client.get(f"/api/endpoints/{uid}", headers=auth), 404, "unknown_endpoint")
     assert_json_error(
         client.get(f"/api/endpoints/{uid}/events", headers=auth), 404, "unknown_endpoint"

@@ -29,7 +29,7 @@ from bridge.web.operation import (
     request_body,
 )
 from bridge.web.origin import origin
-from bridge.web.responses import unauthorized
+from bridge.web.responses import empty, unauthorized
 from bridge.web.schemas import ref, secret
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -202,10 +202,10 @@ def show_endpoint(endpoint_id: str) -> Response:
 
 @bp.delete("/endpoints/<endpoint_id>")
 @documented({"204": {"description": "Deleted"}, "404": err("unknown_endpoint")})
-def delete_endpoint(endpoint_id: str) -> tuple[str, int]:
+def delete_endpoint(endpoint_id: str) -> Response:
     """Delete an endpoint and its events"""
     services().endpoints.delete(endpoint_id)
-    return "", 204
+    return empty(204)
 
 
 @bp.post("/endpoints/<endpoint_id>/secrets")

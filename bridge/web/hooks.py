@@ -27,7 +27,7 @@ from bridge.services import Services, services
 from bridge.web import screening
 from bridge.web.operation import OBJECT, documented, err, ok
 from bridge.web.origin import called_url, target
-from bridge.web.responses import json_bytes, refusal
+from bridge.web.responses import empty, json_bytes, refusal
 from bridge.web.schemas import ref
 
 if TYPE_CHECKING:
@@ -65,9 +65,7 @@ def ingest(endpoint_id: str) -> Response:
     trace = req.environ.get(TRACE) or new_trace()
     status, value = deliver(services(), req, endpoint_id, trace)
     if value is None:
-        response = Response(status=status)
-        del response.headers["Content-Type"]  # as HookRoute's: an empty body has no type
-        return response
+        return empty(status)  # as HookRoute's: an empty body has no type
     return Response(json_bytes(value), status, mimetype=JSON)
 
 

@@ -48,6 +48,13 @@ class Refusal:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+def empty(status: int) -> Response:
+    """An answer without a body, and so without the text/html type Flask would give it."""
+    response = Response(status=status)
+    del response.headers["Content-Type"]
+    return response
+
+
 def error(status: int, code: str, **extra: Any) -> Response:
     response = jsonify({"error": code, **extra})
     response.status_code = status
