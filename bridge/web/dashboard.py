@@ -8,7 +8,7 @@ from flask import Blueprint, Response, send_from_directory
 from werkzeug.exceptions import NotFound
 
 from bridge.web.operation import documented, ok, undocumented
-from bridge.web.responses import json_412
+from bridge.web.responses import conditional
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -40,7 +40,7 @@ def static(name: str) -> Response:
 
 
 def _static(name: str) -> Response:
-    response = json_412(send_from_directory(STATIC, name, max_age=0))
+    response = conditional(lambda: send_from_directory(STATIC, name, max_age=0))
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"

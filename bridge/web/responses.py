@@ -7,6 +7,7 @@ stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -102,17 +103,43 @@ _HTTP_CODES = {
 }
 
 
-def json_412(response: Response) -> Response:
-    """A file's answer, with werkzeug's 412 for an If-Match naming none of its versions
-    (whose body was the whole file) made the JSON error every other refusal is."""
-    if response.status_code != 412:
-        return response
-    response.close()  # the file it would have sent
-    return error(
-        412,
-        "precondition_failed",
-        message="If-Match names no version of this file (a plain GET answers its ETag)",
-    )
+def conditional(send: Callable[[], Response]) -> Response:
+    """A file's answer, `send()`, under its request's preconditions in RFC 9110 13.2.2's
+    order where werkzeug's make_conditional has them otherwise: `If-Match: *` is true of a
+    file that exists (werkzeug answered 412), a failing If-Match is a 412 before any Range
+    is served (werkzeug: 206 or 416), and without If-Match an If-Unmodified-Since the file
+    changed after is a 412 (werkzeug ignored it). Every 412 is JSON, with no file."""
+    environ = request.environ
+    if str(environ.get("HTTP_IF_MATCH", "")).strip() == "*":
+        del environ["HTTP_IF_MATCH"]  # read by werkzeug only from here on
+    asked_range = None
+    if "HTTP_IF_MATCH" in environ or "HTTP_IF_UNMODIFIED_SINCE" in environ:
+        # Checked against the whole file first: werkzeug serves (or refuses, 416) a Range
+        # before it looks at them. Rare enough (no browser sends either for a GET) to open
+        # the file twice where they hold.
+        asked_range = environ.pop("HTTP_RANGE", None)
+    response = send()
+    failed = _failed_precondition(response)
+    if failed is not None:
+        response.close()  # the file it would have sent
+        return error(412, "precondition_failed", message=failed)
+    if asked_range is not None:
+        response.close()
+        environ["HTTP_RANGE"] = asked_range
+        response = send()
+    return response
+
+
+def _failed_precondition(response: Response) -> str | None:
+    etag, _ = response.get_etag()
+    if request.if_match or response.status_code == 412:
+        if response.status_code == 412 or etag is None or not request.if_match.is_strong(etag):
+            return "If-Match names no version of this file (a plain GET answers its ETag)"
+        return None
+    since, changed = request.if_unmodified_since, response.last_modified
+    if since is not None and changed is not None and changed > since:
+        return "the file changed after If-Unmodified-Since (a plain GET answers Last-Modified)"
+    return None
 
 
 def _upgrade_mismatch() -> Response:
