@@ -103,10 +103,13 @@ def test_auth_timeout_closes_with_4001(tight_bridge: BridgeProcess, connect: Con
 def test_wrong_bearer_header_refused_before_upgrade(
     bridge: BridgeProcess, connect: Connect
 ) -> None:
-    """A wrong bearer token on the upgrade request is answered 401 and no socket opens."""
+    """A wrong bearer token on the upgrade request is answered 401 with the Bearer challenge
+    every 401 of the admin API has, and no socket opens."""
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         connect(bridge, token="wrong-token")
     assert refused.value.status_code == 401
+    headers = refused.value.resp_headers or {}
+    assert headers.get("www-authenticate") == 'Bearer realm="webhook-bridge"'
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1"])
