@@ -27,7 +27,7 @@ from bridge.services import Services, services
 from bridge.web import screening
 from bridge.web.operation import OBJECT, documented, err, ok
 from bridge.web.origin import called_url, target
-from bridge.web.responses import empty, json_bytes, refusal
+from bridge.web.responses import JSON, Answer, as_response, json_bytes, refusal
 from bridge.web.schemas import ref
 
 if TYPE_CHECKING:
@@ -35,11 +35,8 @@ if TYPE_CHECKING:
 
 bp = Blueprint("hooks", __name__)
 PREFIX = "/hooks/"
-JSON = "application/json"
 # The environ key of the trace HookRoute gives a webhook it hands on to Flask.
 TRACE = "bridge.trace"
-# What a view returns: the status and the JSON of the answer, None for an empty body.
-Answer = tuple[int, dict[str, Any] | None]
 
 
 @bp.post("/hooks/<endpoint_id>")
@@ -63,10 +60,7 @@ def ingest(endpoint_id: str) -> Response:
     # The request itself, not the context-local proxy each attribute would go through.
     req: Request = request._get_current_object()  # type: ignore[attr-defined]
     trace = req.environ.get(TRACE) or new_trace()
-    status, value = deliver(services(), req, endpoint_id, trace)
-    if value is None:
-        return empty(status)  # as HookRoute's: an empty body has no type
-    return Response(json_bytes(value), status, mimetype=JSON)
+    return as_response(deliver(services(), req, endpoint_id, trace))
 
 
 class HookRoute:
@@ -88,23 +82,22 @@ class HookRoute:
         found = self._found
         settings = found.settings
         req = Request(environ)
-        extra: Iterable[tuple[str, str]] = ()
         try:
             screening.screen(req, settings.max_body_bytes, self._behind_proxy)
-            status, value = deliver(found, req, endpoint_id, trace)
+            answer = deliver(found, req, endpoint_id, trace)
         except Exception as exc:  # what Flask's error handler would have been given
-            refused = refusal(exc, settings)
-            status, value, extra = refused.status, refused.body, refused.headers
-        if value is None:
+            answer = refusal(exc, settings)
+        # The headers as_response's Response would write, in its order.
+        if answer.body is None:
             body = b""
             headers = [("Content-Length", "0")]
         else:
-            body = json_bytes(value)
+            body = json_bytes(answer.body)
             headers = [("Content-Type", JSON), ("Content-Length", str(len(body)))]
-        headers.extend(extra)
+        headers.extend(answer.headers)
         headers.append(("X-Bridge-Trace", trace))
-        phrase = HTTP_STATUS_CODES.get(status, "unknown").upper()  # as werkzeug writes it
-        start_response(f"{status} {phrase}", headers)
+        phrase = HTTP_STATUS_CODES.get(answer.status, "unknown").upper()  # as werkzeug writes it
+        start_response(f"{answer.status} {phrase}", headers)
         return [body]
 
 
@@ -172,17 +165,20 @@ def deliver(found: Services, req: Request, endpoint_id: str, trace: str) -> Answ
     )
     if outcome.handshake is not None:
         # An empty answer means "200, empty body" (Xero's intent-to-receive).
-        return 200, outcome.handshake or None
+        return Answer(200, outcome.handshake or None)
     if outcome.answer is not None:
-        return 200, outcome.answer
+        return Answer(200, outcome.answer)
     appended = outcome.appended
     assert appended is not None, "receive returns an append or a handshake"
-    return (200 if appended.duplicate else 202), {
-        "id": appended.id,
-        "endpoint": endpoint.id,
-        "duplicate": appended.duplicate,
-        "trace": trace,
-    }
+    return Answer(
+        200 if appended.duplicate else 202,
+        {
+            "id": appended.id,
+            "endpoint": endpoint.id,
+            "duplicate": appended.duplicate,
+            "trace": trace,
+        },
+    )
 
 
 def read_body(environ: WSGIEnvironment, limit: int) -> bytes:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import WebsocketMismatch
 
@@ -31,21 +31,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 WS_PATH = "/ws"  # bridge/web/ws.py's route
+JSON = "application/json"
 
 
 def json_bytes(value: dict[str, Any]) -> bytes:
-    """`value` as the bridge's JSON answers write it: compact, ASCII, ended by a newline.
-    jsonify's bytes outside debug mode (the app's JSON provider, as the factory sets it),
-    for the answers web/hooks.py's HookRoute gives without Flask."""
+    """`value` as the bridge's own answers (every error, the webhook's) write it: compact,
+    ASCII, ended by a newline, the bytes jsonify writes outside debug mode (the app's JSON
+    provider, as the factory sets it), in debug mode too and without Flask."""
     return (jsontext.COMPACT.encode(value) + "\n").encode("ascii")
 
 
 @dataclass(frozen=True)
-class Refusal:
-    """An error answer: its status, its JSON body and the headers it needs besides."""
+class Answer:
+    """An answer made without Flask: its status, its JSON body (None: no body) and the
+    headers it needs besides; `as_response` makes it Flask's, web/hooks.py writes it itself."""
 
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | None
     headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -57,9 +59,7 @@ def empty(status: int) -> Response:
 
 
 def error(status: int, code: str, **extra: Any) -> Response:
-    response = jsonify({"error": code, **extra})
-    response.status_code = status
-    return response
+    return as_response(Answer(status, {"error": code, **extra}))
 
 
 def unauthorized(message: str) -> Response:
@@ -76,16 +76,18 @@ def unavailable(
     return as_response(_unavailable(retry_after, reason, message))
 
 
-def _unavailable(retry_after: int, reason: str, message: str | None) -> Refusal:
+def _unavailable(retry_after: int, reason: str, message: str | None) -> Answer:
     message = message or f"storage is {reason}; retry later"
     body = {"error": "unavailable", "reason": reason, "message": message}
-    return Refusal(503, body, (("Retry-After", str(retry_after)),))
+    return Answer(503, body, (("Retry-After", str(retry_after)),))
 
 
-def as_response(refusal: Refusal) -> Response:
-    response = jsonify(refusal.body)
-    response.status_code = refusal.status
-    response.headers.extend(refusal.headers)
+def as_response(answer: Answer) -> Response:
+    if answer.body is None:
+        response = empty(answer.status)
+    else:
+        response = Response(json_bytes(answer.body), answer.status, mimetype=JSON)
+    response.headers.extend(answer.headers)
     return response
 
 
@@ -153,23 +155,23 @@ def _upgrade_mismatch() -> Response:
     return error(400, "bad_request", message=message)
 
 
-def refusal(exc: Exception, settings: Settings) -> Refusal:
+def refusal(exc: Exception, settings: Settings) -> Answer:
     """The answer to the exception a request ended with: the bridge's own errors and
     werkzeug's HTTP ones by their kind, any other a 500, logged with its traceback."""
     if isinstance(exc, VerificationError):
-        return Refusal(401, {"error": "invalid_signature", "reason": exc.reason})
+        return Answer(401, {"error": "invalid_signature", "reason": exc.reason})
     if isinstance(exc, NotFound):
         # Cut as an unknown JSON field is: no id is longer, and the rest is a stranger's.
-        return Refusal(404, {"error": f"unknown_{exc.kind}", "id": exc.key[:64]})
+        return Answer(404, {"error": f"unknown_{exc.kind}", "id": exc.key[:64]})
     if isinstance(exc, InvalidInput):
         body = {"error": "invalid_request", "field": exc.field, "message": exc.problem}
-        return Refusal(400, body)
+        return Answer(400, body)
     if isinstance(exc, Conflict):
-        return Refusal(409, {"error": "conflict", "message": str(exc)})
+        return Answer(409, {"error": "conflict", "message": str(exc)})
     if isinstance(exc, BodyTooSlow):
-        return Refusal(408, {"error": "body_too_slow", "message": str(exc)})
+        return Answer(408, {"error": "body_too_slow", "message": str(exc)})
     if isinstance(exc, BodyUnframed):
-        return Refusal(400, {"error": "bad_request", "message": str(exc)})
+        return Answer(400, {"error": "bad_request", "message": str(exc)})
     if isinstance(exc, StoreUnavailable):
         log.warning("503: %s", exc)
         return _unavailable(settings.retry_after, exc.reason, exc.advice)
@@ -181,9 +183,9 @@ def refusal(exc: Exception, settings: Settings) -> Refusal:
         body = {"error": _HTTP_CODES.get(status, "http_error"), "message": message}
         # e.g. Allow on a 405
         headers = tuple((k, v) for k, v in exc.get_headers() if k.lower() != "content-type")
-        return Refusal(status, body, headers)
+        return Answer(status, body, headers)
     log.error("unhandled error", exc_info=exc)
-    return Refusal(500, {"error": "internal", "message": "unexpected error; see the server log"})
+    return Answer(500, {"error": "internal", "message": "unexpected error; see the server log"})
 
 
 def register(app: Flask, settings: Settings) -> None:
