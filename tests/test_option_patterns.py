@@ -67,3 +67,16 @@ def test_a_header_option_is_taken_by_the_server_as_by_the_document(
         if option == "id_header":
             [event] = history(client, auth, endpoint_id)
             assert event["event_id"] == f"evt-{n}"
+
+
+@pytest.mark.parametrize("option", ["header", "id_header"])
+def test_a_header_option_of_a_long_run_of_spaces_is_refused_at_once(
+    client: FlaskClient, auth: dict[str, str], uid: str, option: str
+) -> None:
+    """`x`, 500,000 spaces, `x`: a 400 naming the option, in one pass over it (stripping
+    its ends by a search took time quadratic in the run, some 15 minutes for this one)."""
+    value = "x" + " " * 500_000 + "x"
+    body = {"id": uid, "provider": "hmac", "secret": SECRET, "options": {option: value}}
+    answer = client.post("/api/endpoints", json=body, headers=auth)
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == f"options.{option}"
