@@ -75,6 +75,8 @@ class Hub:
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._started_in = 0  # the pid whose listener thread was started
+        self._listening = False  # its thread runs the listener (set under _lock)
+        self._after_stop: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self._held: set[str] = set()  # channels whose backfill failed
         self._retry_held_at = 0.0
@@ -96,14 +98,32 @@ class Hub:
             if self._started_in == os.getpid():
                 return
             self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._listener.run, name="bridge-hub", daemon=True
-            )
+            self._listening = True
+            self._thread = threading.Thread(target=self._listen, name="bridge-hub", daemon=True)
             self._thread.start()
             self._started_in = os.getpid()
 
-    def stop(self) -> None:
-        self._stop.set()
+    def _listen(self) -> None:
+        try:
+            self._listener.run()
+        finally:
+            with self._lock:
+                self._listening = False
+                after, self._after_stop = self._after_stop, []
+            for done in after:
+                done()
+
+    def stop(self, after: Callable[[], None] | None = None) -> None:
+        """Stop the listener. `after` runs once its thread no longer uses Redis (at once when
+        none runs): a backfill it was still doing opened a connection on a pool closed
+        meanwhile, left open for good. No wait here: an app's close is every test's."""
+        with self._lock:
+            self._stop.set()
+            if after is not None and self._listening:
+                self._after_stop.append(after)
+                return
+        if after is not None:
+            after()
 
     # -- subscriptions -------------------------------------------------------------------
 

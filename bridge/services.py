@@ -26,8 +26,9 @@ class Services:
     diagnoses: Budget  # the CPU the signature debugger may spend on strangers' bodies
 
     def close(self) -> None:
-        """Stop the hub and drop the Redis pool, for an app that ends before its process does."""
-        self.hub.stop()
+        """Stop the hub and drop the Redis pool, for an app that ends before its process does:
+        now, and again once the hub's thread is done with it."""
+        self.hub.stop(after=self.redis.close)
         self.redis.close()
 
 
