@@ -77,16 +77,20 @@ def own_bridge(redis_server: EmbeddedRedis, tmp_path: Path) -> Iterator[BridgePr
     process.stop()
 
 
-def test_bridge_restart_resumes_with_the_events_posted_meanwhile_exactly_once(
-    own_bridge: BridgeProcess, bridge: BridgeProcess, page: Page, uid: str
-) -> None:
-    """After its bridge restarts, the page reconnects and shows each event posted meanwhile once."""
+def showing_one_event_then_stopped(page: Page, own_bridge: BridgeProcess, uid: str) -> None:
+    """The page live on `own_bridge` with one event of a new endpoint, then the bridge gone."""
     own_bridge.create_endpoint(uid)
     open_dashboard(page, own_bridge)
     post(own_bridge, uid, {"n": 0})
     expect(rows(page, uid)).to_have_count(1)
-
     own_bridge.stop(signal.SIGTERM)
+
+
+def test_bridge_restart_resumes_with_the_events_posted_meanwhile_exactly_once(
+    own_bridge: BridgeProcess, bridge: BridgeProcess, page: Page, uid: str
+) -> None:
+    """After its bridge restarts, the page reconnects and shows each event posted meanwhile once."""
+    showing_one_event_then_stopped(page, own_bridge, uid)
     expect(page.locator("#conn")).to_have_attribute(
         "data-state", re.compile("reconnecting|connecting")
     )
@@ -108,12 +112,7 @@ def test_recovered_false_shows_the_missed_events_banner(
     own_bridge: BridgeProcess, tight_bridge: BridgeProcess, page: Page, uid: str
 ) -> None:
     """When more events than the bridge keeps arrive while away, a banner says some were missed."""
-    own_bridge.create_endpoint(uid)
-    open_dashboard(page, own_bridge)
-    post(own_bridge, uid, {"n": 0})
-    expect(rows(page, uid)).to_have_count(1)
-
-    own_bridge.stop(signal.SIGTERM)
+    showing_one_event_then_stopped(page, own_bridge, uid)
     # tight_bridge keeps only the newest 5 events of a stream: 7 posts trim past our cursor.
     away = [post(tight_bridge, uid, {"n": n}) for n in range(1, 8)]
     own_bridge.start()
